@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { createPostgresTestDb, postgresUrl, testDatabaseKinds } from '../../../test/support/testDb.ts';
+import { eventStoreContract } from './contract.ts';
+import { createPostgresEventStore } from './postgresEventStore.ts';
+import type { RecordedEvent } from '../../app/eventStore.ts';
+import { sql } from 'kysely';
+
+for (const kind of testDatabaseKinds()) {
+  eventStoreContract(kind.name, async () => {
+    const db = await kind.create();
+    const store = createPostgresEventStore(db, { pollIntervalMs: 20 });
+    return { store, close: async () => { await store.close(); await db.close(); } };
+  });
+
+  describe(`events table on ${kind.name}`, () => {
+    it('refuses UPDATE, DELETE and TRUNCATE', async () => {
+      const db = await kind.create();
+      const store = createPostgresEventStore(db);
+      await store.append(`t-${randomUUID()}`, [{ type: 'Tested', data: {} }], 'no_stream');
+      await expect(sql`UPDATE events SET type = 'Changed'`.execute(db.kysely)).rejects.toThrow(/append-only/);
+      await expect(sql`DELETE FROM events`.execute(db.kysely)).rejects.toThrow(/append-only/);
+      await expect(sql`TRUNCATE events`.execute(db.kysely)).rejects.toThrow(/append-only/);
+      await db.close();
+    });
+  });
+}
+
+describe.skipIf(!postgresUrl)('late commits on real PostgreSQL', () => {
+  it('never skips an event whose transaction commits after a later position was read', async () => {
+    const db = await createPostgresTestDb();
+    const store = createPostgresEventStore(db, { pollIntervalMs: 20 });
+    const slow = new pg.Client({ connectionString: db.url });
+    await slow.connect();
+    const seen: RecordedEvent[] = [];
+    const subscription = store.subscribeAll(null, async (batch) => void seen.push(...batch));
+    // The slow writer takes a position first and commits last.
+    await slow.query('BEGIN');
+    await slow.query(`INSERT INTO events (id, stream_id, stream_revision, type, data) VALUES ($1, 'slow-1', 0, 'Tested', '{}')`, [randomUUID()]);
+    await store.append('fast-1', [{ type: 'Tested', data: {} }], 'no_stream');
+    await new Promise((r) => setTimeout(r, 300));
+    // While the slow transaction runs, nothing after it is delivered, so nothing can be skipped.
+    expect(seen.map((e) => e.streamId)).toEqual([]);
+    await slow.query('COMMIT');
+    for (let i = 0; i < 100 && seen.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(seen.map((e) => e.streamId).sort()).toEqual(['fast-1', 'slow-1']);
+    await subscription.stop();
+    await slow.end();
+    await db.close();
+  });
+});

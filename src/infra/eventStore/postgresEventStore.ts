@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { sql, type Kysely, type Transaction } from 'kysely';
+import {
+  StreamConflictError,
+  type AppendRequest,
+  type AppendResult,
+  type EventStore,
+  type NewEvent,
+  type RecordedEvent,
+  type SubscriptionHandler,
+} from '../../app/eventStore.ts';
+import type { Db } from '../db/connect.ts';
+import { catchUpSubscription } from './catchUpSubscription.ts';
+
+interface EventRow {
+  id: string;
+  stream_id: string;
+  stream_revision: string;
+  type: string;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  recorded_at: Date | string;
+  transaction_id: string;
+  global_position: string;
+}
+
+const toRecorded = (row: EventRow): RecordedEvent => ({
+  id: row.id,
+  streamId: row.stream_id,
+  streamRevision: BigInt(row.stream_revision),
+  type: row.type,
+  data: row.data,
+  metadata: row.metadata ?? {},
+  recordedAt: new Date(row.recorded_at),
+  checkpoint: `${row.transaction_id}:${row.global_position}`,
+});
+
+const parseCheckpoint = (checkpoint: string): [string, string] => {
+  const match = /^(\d+):(\d+)$/.exec(checkpoint);
+  if (!match) throw new Error(`not a PostgreSQL event store checkpoint: ${checkpoint}`);
+  return [match[1]!, match[2]!];
+};
+
+const uniqueViolation = (error: unknown): boolean =>
+  typeof error === 'object' && error !== null && (error as { code?: string }).code === '23505';
+
+type Outcome = AppendResult | StreamConflictError;
+
+/**
+ * Checks each request against the streams' current revisions (requests to the same stream in one batch
+ * see each other) and returns the rows to insert for the requests that hold.
+ */
+const planBatch = (requests: AppendRequest[], current: Map<string, bigint>) => {
+  const outcomes: Outcome[] = [];
+  const rows: Array<{ id: string; stream_id: string; stream_revision: string; type: string; data: string; metadata: string }> = [];
+  for (const request of requests) {
+    const actual = current.get(request.streamId);
+    const { expected } = request;
+    const holds =
+      expected === 'any' ||
+      (expected === 'no_stream' && actual === undefined) ||
+      (expected === 'exists' && actual !== undefined) ||
+      (typeof expected === 'bigint' && actual === expected);
+    if (!holds) {
+      outcomes.push(new StreamConflictError(request.streamId, expected, actual ?? 'no_stream'));
+      continue;
+    }
+    let revision = actual ?? -1n;
+    for (const event of request.events) {
+      revision += 1n;
+      rows.push(toRow(request.streamId, revision, event));
+    }
+    current.set(request.streamId, revision);
+    outcomes.push({ nextExpectedRevision: revision });
+  }
+  return { outcomes, rows };
+};
+
+const toRow = (streamId: string, revision: bigint, event: NewEvent) => ({
+  id: event.id ?? randomUUID(),
+  stream_id: streamId,
+  stream_revision: revision.toString(),
+  type: event.type,
+  data: JSON.stringify(event.data),
+  metadata: JSON.stringify(event.metadata ?? {}),
+});
+
+/**
+ * Event store on PostgreSQL or PGlite (same SQL). appendMany writes a whole batch in one transaction:
+ * one round trip to read the streams' revisions, one multi-row INSERT. A unique violation means another
+ * writer raced us on some stream; the batch is then retried request by request, so each request still
+ * gets its own honest outcome and no request is half-written.
+ */
+export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: number } = {}): EventStore => {
+  const kysely = db.kysely as Kysely<any>;
+  const appended = new EventEmitter();
+  appended.setMaxListeners(0);
+
+  const writeBatch = async (trx: Transaction<any>, requests: AppendRequest[]) => {
+    const streamIds = [...new Set(requests.map((r) => r.streamId))];
+    const { rows: revisions } = await sql<{ stream_id: string; revision: string }>`
+      SELECT stream_id, max(stream_revision)::text AS revision FROM events
+      WHERE stream_id = ANY(${streamIds}::text[]) GROUP BY stream_id`.execute(trx);
+    const current = new Map(revisions.map((r) => [r.stream_id, BigInt(r.revision)]));
+    const plan = planBatch(requests, current);
+    if (plan.rows.length > 0) {
+      // One INSERT through unnest keeps the parameter count constant whatever the batch size.
+      await sql`
+        INSERT INTO events (id, stream_id, stream_revision, type, data, metadata)
+        SELECT * FROM unnest(
+          ${plan.rows.map((r) => r.id)}::uuid[], ${plan.rows.map((r) => r.stream_id)}::text[],
+          ${plan.rows.map((r) => r.stream_revision)}::bigint[], ${plan.rows.map((r) => r.type)}::text[],
+          ${plan.rows.map((r) => r.data)}::jsonb[], ${plan.rows.map((r) => r.metadata)}::jsonb[])`.execute(trx);
+    }
+    return plan.outcomes;
+  };
+
+  /**
+   * On a unique violation (another writer raced us) every request is retried alone: the re-read then
+   * sees the winner, so no_stream and exact revisions fail honestly and 'any'/'exists' succeed.
+   */
+  const appendMany = async (requests: AppendRequest[], attempt = 0): Promise<Outcome[]> => {
+    if (requests.length === 0) return [];
+    let outcomes: Outcome[];
+    try {
+      outcomes = await kysely.transaction().execute((trx) => writeBatch(trx, requests));
+    } catch (error) {
+      if (!uniqueViolation(error) || attempt >= 5) throw error;
+      outcomes = [];
+      for (const request of requests) outcomes.push(...(await appendMany([request], attempt + 1)));
+      return outcomes;
+    }
+    if (outcomes.some((o) => !(o instanceof StreamConflictError))) appended.emit('appended');
+    return outcomes;
+  };
+
+  const readAll = async (after: string | null, limit: number): Promise<RecordedEvent[]> => {
+    const [tx, position] = after ? parseCheckpoint(after) : ['0', '0'];
+    // Only transactions older than every running one are read: a later commit with a smaller position
+    // can then never appear behind a checkpoint we have handed out.
+    const { rows } = await sql<EventRow>`
+      SELECT id, stream_id, stream_revision::text, type, data, metadata, recorded_at,
+             transaction_id::text, global_position::text
+      FROM events
+      WHERE (transaction_id, global_position) > (${tx}::xid8, ${position}::bigint)
+        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY events.transaction_id, events.global_position
+      LIMIT ${limit}`.execute(kysely);
+    return rows.map(toRecorded);
+  };
+
+  return {
+    appendMany: (requests) => appendMany(requests),
+    append: async (streamId, events, expected) => {
+      const [outcome] = await appendMany([{ streamId, events, expected }]);
+      if (outcome instanceof StreamConflictError) throw outcome;
+      return outcome!;
+    },
+    readStream: async (streamId) => {
+      const { rows } = await sql<EventRow>`
+        SELECT id, stream_id, stream_revision::text, type, data, metadata, recorded_at,
+               transaction_id::text, global_position::text
+        FROM events WHERE stream_id = ${streamId} ORDER BY events.stream_revision`.execute(kysely);
+      return rows.map(toRecorded);
+    },
+    readAll,
+    subscribeAll: (from: string | null, handler: SubscriptionHandler) =>
+      catchUpSubscription({ readAll, from, handler, wake: appended, pollIntervalMs: options.pollIntervalMs ?? 100 }),
+    close: async () => {
+      appended.removeAllListeners();
+    },
+  };
+};

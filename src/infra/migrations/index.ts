@@ -1,0 +1,20 @@
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import * as m0001 from './0001_events.ts';
+
+/**
+ * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
+ */
+const migrations: Record<string, Migration> = {
+  '0001_events': m0001,
+};
+
+const provider: MigrationProvider = { getMigrations: async () => migrations };
+
+/** Runs pending migrations; throws with the failing migration's name. Safe to call at every start. */
+export const migrateToLatest = async (db: Kysely<any>): Promise<void> => {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+};
