@@ -230,6 +230,36 @@ function checkHashes(what: string, hashes: readonly Uint8Array[]): void {
 }
 
 /**
+ * The path walk both RFC 9162 verifiers share: starting from node fn of a level whose last node is sn,
+ * each proof hash is either a left sibling (`left`) or a right one (`right`). Throws ProofError when the
+ * proof is longer or shorter than the path.
+ */
+function walkPath(
+  fn: number,
+  sn: number,
+  path: readonly Uint8Array[],
+  left: (c: Uint8Array) => void,
+  right: (c: Uint8Array) => void,
+): void {
+  for (const c of path) {
+    if (sn === 0) throw new ProofError('wrong-proof-size', 'proof is longer than the path');
+    if (fn % 2 === 1 || fn === sn) {
+      left(c);
+      // On the right border the path skips levels where this node has no right sibling.
+      while (fn % 2 === 0 && fn !== 0) {
+        fn = Math.floor(fn / 2);
+        sn = Math.floor(sn / 2);
+      }
+    } else {
+      right(c);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  if (sn !== 0) throw new ProofError('wrong-proof-size', 'proof is shorter than the path');
+}
+
+/**
  * Verifies that leafHash is leaf `index` of the tree of `size` leaves whose root is `root`
  * (RFC 9162 section 2.1.3.2). Requires 0 <= index < size. Throws ProofError; returns nothing on success.
  */
@@ -246,27 +276,14 @@ export function verifyInclusion(
   }
   checkHashes('leaf hash and root', [leafHash, root]);
   checkHashes('proof entries', proof);
-  let fn = index;
-  let sn = size - 1;
   let r = leafHash;
-  for (const p of proof) {
-    if (sn === 0) throw new ProofError('wrong-proof-size', 'inclusion proof is longer than the path');
-    if (fn % 2 === 1 || fn === sn) {
-      r = hashChildren(h, p, r);
-      // On the right border the path skips levels where this node has no right sibling.
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
-    } else {
-      r = hashChildren(h, r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  if (sn !== 0) throw new ProofError('wrong-proof-size', 'inclusion proof is shorter than the path');
+  walkPath(
+    index,
+    size - 1,
+    proof,
+    (c) => (r = hashChildren(h, c, r)),
+    (c) => (r = hashChildren(h, r, c)),
+  );
   if (!bytesEqual(r, root)) throw new ProofError('root-mismatch', 'inclusion proof does not lead to the root');
 }
 
@@ -307,24 +324,16 @@ export function verifyConsistency(
   }
   let fr = path[0]!;
   let sr = path[0]!;
-  for (const c of path.slice(1)) {
-    if (sn === 0) throw new ProofError('wrong-proof-size', 'consistency proof is longer than the path');
-    if (fn % 2 === 1 || fn === sn) {
+  walkPath(
+    fn,
+    sn,
+    path.slice(1),
+    (c) => {
       fr = hashChildren(h, c, fr);
       sr = hashChildren(h, c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
-    } else {
-      sr = hashChildren(h, sr, c);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  if (sn !== 0) throw new ProofError('wrong-proof-size', 'consistency proof is shorter than the path');
+    },
+    (c) => (sr = hashChildren(h, sr, c)),
+  );
   if (!bytesEqual(fr, rootM)) throw new ProofError('root-mismatch', 'proof does not reproduce the older root');
   if (!bytesEqual(sr, rootN)) throw new ProofError('root-mismatch', 'proof does not reproduce the newer root');
 }
