@@ -2,10 +2,15 @@
  * What the ledger stores per event, its canonical bytes (the leaf input), and the tracker code a voter
  * uses to find their ballot.
  */
-import canonicalize from 'canonicalize';
+import canonicalizeModule from 'canonicalize';
 import type { BallotSelections } from '../domain/pollDefinition.ts';
 import { concatBytes, fromHex, utf8 } from './bytes.ts';
 import { nobleSha256, type Sha256 } from './hash.ts';
+
+// canonicalize is CommonJS (module.exports = fn) but its typings declare an ES default export, so under
+// NodeNext TypeScript sees `{ default: fn }` while Node and esbuild hand over the function itself.
+const canonicalize = ((canonicalizeModule as unknown as { default?: unknown }).default ??
+  canonicalizeModule) as (value: unknown) => string | undefined;
 
 export type LedgerEntryKind = 'poll' | 'ballot';
 
