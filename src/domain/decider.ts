@@ -10,7 +10,7 @@ export interface Decider<Command, Event, State> {
 }
 
 /** Folds events into a state: what the command handler does after reading a stream. */
-export function fold<Command, Event, State>(decider: Decider<Command, Event, State>, events: readonly Event[]): State {
+export function fold<Command, Event, State>(decider: Decider<Command, Event, State>, events: readonly NoInfer<Event>[]): State {
   return events.reduce(decider.evolve, decider.initialState);
 }
 
