@@ -215,7 +215,7 @@ function updateReflection(data: Data<'UpdateReflection'>, state: PollState): Pol
 }
 
 function addVoterRollChunk(data: Data<'AddVoterRollChunk'>, state: PollState): PollEvent[] {
-  const { entries, by, now } = data;
+  const { entries, now } = data;
   const poll = beforeOpening(state, data, 'add voters to');
   if (entries.length === 0) throw new InvalidVoterRollChunk('it is empty');
   if (entries.length > MAX_VOTER_ROLL_CHUNK) throw new InvalidVoterRollChunk(`it has more than ${MAX_VOTER_ROLL_CHUNK} entries`);
@@ -228,7 +228,7 @@ function addVoterRollChunk(data: Data<'AddVoterRollChunk'>, state: PollState): P
 
 /** `place: null` removes the on-site requirement. */
 function setOnSitePlace(data: Data<'SetOnSitePlace'>, state: PollState): PollEvent[] {
-  const { place, by, now } = data;
+  const { place, now } = data;
   const poll = beforeOpening(state, data, 'set the voting place of');
   const problems = place ? onSitePlaceProblems(place, 'place') : [];
   if (problems.length > 0) throw new InvalidOnSitePlace(problems);
