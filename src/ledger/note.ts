@@ -270,17 +270,39 @@ export function addSignatures(noteText: string, moreSignatureLines: readonly str
 }
 
 /**
- * How many distinct public keys among `verifiers` validly signed the note; 0 for a malformed note.
- * Distinct keys, not names, so one key listed twice under two names cannot fill a quorum alone.
+ * Parses configured verifier keys leniently: a malformed key is dropped, so it can sign nothing and
+ * only ever lowers a count. For strict parsing use parseVerifierKey.
  */
+export function parseVerifierKeys(h: Sha256, keys: readonly string[]): NoteVerifier[] {
+  const out: NoteVerifier[] = [];
+  for (const key of keys) {
+    try {
+      out.push(parseVerifierKey(h, key));
+    } catch {
+      // dropped, see above
+    }
+  }
+  return out;
+}
+
+/**
+ * The verifiers behind an opened note's valid signatures, one per distinct public key, so one key
+ * listed twice under two names cannot fill a quorum alone.
+ */
+export function distinctSigners(opened: OpenedNote): NoteVerifier[] {
+  const byKey = new Map<string, NoteVerifier>();
+  for (const v of opened.valid) if (!byKey.has(toHex(v.verifier.publicKey))) byKey.set(toHex(v.verifier.publicKey), v.verifier);
+  return [...byKey.values()];
+}
+
+/** How many distinct public keys among `verifiers` validly signed the note; 0 for a malformed note. */
 export function countValidSignatures(
   ed: Ed25519,
   noteText: string,
   verifiers: readonly NoteVerifier[],
 ): number {
   try {
-    const { valid } = openNote(ed, noteText, verifiers);
-    return new Set(valid.map((v) => toHex(v.verifier.publicKey))).size;
+    return distinctSigners(openNote(ed, noteText, verifiers)).length;
   } catch {
     return 0;
   }

@@ -8,7 +8,7 @@ import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { ballotTrackerCode, canonicalEntryBytes, ledgerEntryProblem, normalizeTracker, type LedgerEntry } from './entry.ts';
 import type { Ed25519, Sha256 } from './hash.ts';
 import { HASH_SIZE, hashLeaf, verifyConsistency, verifyInclusion } from './merkle.ts';
-import { openNote, parseVerifierKey, type NoteVerifier } from './note.ts';
+import { distinctSigners, openNote, parseVerifierKeys, type NoteVerifier } from './note.ts';
 
 export interface Receipt {
   version: 1;
@@ -90,19 +90,6 @@ function decodeHashes(list: unknown): Uint8Array[] | null {
   return out;
 }
 
-/** Parses the configured keys; a malformed key is dropped (and so cannot count towards a quorum). */
-function parseVerifiers(h: Sha256, keys: readonly string[]): NoteVerifier[] {
-  const out: NoteVerifier[] = [];
-  for (const key of keys) {
-    try {
-      out.push(parseVerifierKey(h, key));
-    } catch {
-      // ignored: counted below as missing signers
-    }
-  }
-  return out;
-}
-
 export interface SignedCheckpoint {
   checkpoint: Checkpoint;
   /** Names of the distinct known keys that validly signed. */
@@ -115,9 +102,7 @@ export interface SignedCheckpoint {
  */
 export function openSignedCheckpoint(ed: Ed25519, noteText: string, verifiers: readonly NoteVerifier[]): SignedCheckpoint {
   const opened = openNote(ed, noteText, verifiers);
-  const byKey = new Map<string, string>();
-  for (const v of opened.valid) byKey.set(toHex(v.verifier.publicKey), v.name);
-  return { checkpoint: parseCheckpoint(opened.text), signers: [...byKey.values()] };
+  return { checkpoint: parseCheckpoint(opened.text), signers: distinctSigners(opened).map((v) => v.name) };
 }
 
 /**
@@ -131,7 +116,7 @@ export function verifyReceipt(
   options: VerifyReceiptOptions,
 ): ReceiptVerification {
   const r = (typeof receipt === 'object' && receipt !== null ? receipt : {}) as Partial<Record<keyof Receipt, unknown>>;
-  const verifiers = parseVerifiers(h, options.verifierKeys);
+  const verifiers = parseVerifierKeys(h, options.verifierKeys);
   const entryProblem = r.version === 1 ? ledgerEntryProblem(r.entry) : 'receipt version must be 1';
   const entry = r.entry as LedgerEntry;
   let leafHash: Uint8Array | undefined;
