@@ -1,4 +1,5 @@
 import type { ColumnType } from 'kysely';
+import type { PlatformStatsTable } from '../readModels/platformStats.ts';
 
 /**
  * Kysely table interfaces. Each feature declares its tables in its own file and this interface extends
@@ -14,4 +15,8 @@ export interface CoreTables {
   projection_checkpoints: ProjectionCheckpointTable;
 }
 
-export interface Database extends CoreTables {}
+export interface ReadModelTables {
+  platform_stats: PlatformStatsTable;
+}
+
+export interface Database extends CoreTables, ReadModelTables {}

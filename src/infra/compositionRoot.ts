@@ -1,0 +1,140 @@
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
+import { join, resolve } from 'node:path';
+import { sql } from 'kysely';
+import { Container } from 'inversify';
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { EventStore } from '../app/eventStore.ts';
+import type { Config } from './config.ts';
+import { connectPGlite, connectPostgres, type Db } from './db/connect.ts';
+import { migrateToLatest } from './migrations/index.ts';
+import { createPostgresEventStore } from './eventStore/postgresEventStore.ts';
+import { createEventStoreDbEventStore } from './eventStore/eventStoreDbEventStore.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { startProjectionRunner, type ProjectionRunner, type ReadModel } from './projections/runner.ts';
+import { getPlatformStats, platformStatsReadModel } from './readModels/platformStats.ts';
+import { createHttpApp } from './http/server.ts';
+import { createViews } from './http/views.ts';
+import { healthRoutes } from './http/routes/health.ts';
+import { homeRoutes } from './http/routes/home.ts';
+
+/**
+ * The composition root: the only file that knows every adapter and the only one that imports inversify.
+ * Everything else receives plain functions.
+ */
+const TYPES = {
+  Config: Symbol.for('Config'),
+  Logger: Symbol.for('Logger'),
+  Db: Symbol.for('Db'),
+  EventStore: Symbol.for('EventStore'),
+  ReadModels: Symbol.for('ReadModels'),
+  ServerSecret: Symbol.for('ServerSecret'),
+} as const;
+
+export interface RunningApp {
+  url: string;
+  config: Config;
+  db: Db;
+  eventStore: EventStore;
+  projections: ProjectionRunner;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/** The key for voter tags and voter-roll hashes: from SERVER_SECRET, or made once and kept in DATA_DIR. */
+const loadServerSecret = (config: Config): Buffer => {
+  if (config.SERVER_SECRET) return Buffer.from(config.SERVER_SECRET, 'hex');
+  const file = join(config.DATA_DIR, 'server-secret.hex');
+  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
+  const secret = randomBytes(32);
+  writeFileSync(file, secret.toString('hex'), { mode: 0o600 });
+  return secret;
+};
+
+/** Every read model the projection runner maintains. */
+export const readModels: ReadModel<any>[] = [platformStatsReadModel];
+
+/** The read-model database (and, by default, the event store's): PostgreSQL or PGlite, migrated. */
+const openDb = async (config: Config): Promise<Db> => {
+  mkdirSync(resolve(config.DATA_DIR), { recursive: true });
+  const db = config.DATABASE_URL
+    ? connectPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE)
+    : await connectPGlite(join(resolve(config.DATA_DIR), 'app-pglite'));
+  await migrateToLatest(db.kysely);
+  return db;
+};
+
+const createEventStore = (config: Config, db: Db): EventStore =>
+  config.EVENT_STORE === 'eventstoredb' ? createEventStoreDbEventStore(config.EVENTSTORE_CONNECTION_STRING!) : createPostgresEventStore(db);
+
+/** Database and event store from the config: for CLIs that need no web server. */
+export const openInfrastructure = async (config: Config): Promise<{ db: Db; eventStore: EventStore }> => {
+  const db = await openDb(config);
+  return { db, eventStore: createEventStore(config, db) };
+};
+
+export interface StartOptions {
+  /** An already migrated database (tests); otherwise one is opened from the config. */
+  db?: Db;
+  logger?: Logger;
+}
+
+export const startApp = async (config: Config, options: StartOptions = {}): Promise<RunningApp> => {
+  mkdirSync(resolve(config.DATA_DIR), { recursive: true });
+  const container = new Container({ defaultScope: 'Singleton' });
+  container.bind<Config>(TYPES.Config).toConstantValue(config);
+  container.bind<Logger>(TYPES.Logger).toConstantValue(options.logger ?? createLogger(config.LOG_LEVEL));
+  container.bind<Buffer>(TYPES.ServerSecret).toDynamicValue(() => loadServerSecret(config));
+  container.bind<Db>(TYPES.Db).toDynamicValue(async () => options.db ?? (await openDb(config)));
+  container.bind<EventStore>(TYPES.EventStore).toDynamicValue(async (ctx) => createEventStore(config, await ctx.getAsync<Db>(TYPES.Db)));
+  container.bind<ReadModel<any>[]>(TYPES.ReadModels).toConstantValue(readModels);
+
+  const logger = container.get<Logger>(TYPES.Logger);
+  const db = await container.getAsync<Db>(TYPES.Db);
+  const eventStore = await container.getAsync<EventStore>(TYPES.EventStore);
+  const projections = await startProjectionRunner({
+    db: db.kysely,
+    eventStore,
+    readModels: container.get<ReadModel<any>[]>(TYPES.ReadModels),
+    logger,
+  });
+  let projectionsCaughtUp = false;
+  void projections.caughtUp.then(() => (projectionsCaughtUp = true));
+
+  const portalUrl = `http://${config.HOST}:${config.PORTAL_PORT}/`;
+  const routers: Router[] = [
+    healthRoutes([
+      { name: 'database', check: async () => (await sql`SELECT 1 AS ok`.execute(db.kysely), true) },
+      { name: 'projections', check: async () => projectionsCaughtUp },
+    ]),
+    homeRoutes({ getPlatformStats: () => getPlatformStats(db.kysely) }),
+  ];
+  const middleware: Middleware[] = [];
+  const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV === 'production' }), portalUrl, routers, middleware });
+
+  const server: Server = await new Promise((resolveServer) => {
+    const s = http.listen(config.PORT, config.HOST, () => resolveServer(s));
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = `http://${config.HOST}:${port}`;
+
+  return {
+    url,
+    config,
+    db,
+    eventStore,
+    projections,
+    logger,
+    stop: async () => {
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await projections.stop();
+      await eventStore.close();
+      if (!options.db) await db.close();
+      await container.unbindAll();
+    },
+  };
+};

@@ -1,0 +1,67 @@
+import { z } from 'zod';
+
+/**
+ * Configuration from environment variables, validated once at start. Every bad value produces one line
+ * naming the variable and what is wrong with it, and start-up stops.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+
+const schema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().default('127.0.0.1'),
+    PORT: port.default(3000),
+    PORTAL_PORT: port.default(3100),
+    /** First of four consecutive ports for the local ledger nodes that `npm start` spawns. */
+    LEDGER_BASE_PORT: port.default(3201),
+    /** Comma-separated base URLs of the four ledger nodes; empty: spawn them locally. */
+    LEDGER_NODES: z.string().optional(),
+    PUBLIC_BASE_URL: z.string().url().optional(),
+    DATA_DIR: z.string().default('./data'),
+    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    EVENT_STORE: z.enum(['postgres', 'eventstoredb']).default('postgres'),
+    EVENTSTORE_CONNECTION_STRING: z.string().regex(/^(esdb|kurrentdb)(\+discover)?:\/\//, 'must be an esdb:// connection string').optional(),
+    /** 64 hex chars. Keys voter tags and voter-roll hashes; generated and kept in DATA_DIR in development. */
+    SERVER_SECRET: z.string().regex(/^[0-9a-f]{64}$/i, 'must be 64 hex characters (32 bytes)').optional(),
+    SMS_ADAPTER: z.enum(['outbox', 'http']).default('outbox'),
+    SMS_HTTP_URL: z.string().url().optional(),
+    SMS_HTTP_TOKEN: z.string().min(1).optional(),
+    SMS_SENDER: z.string().default('CivicVote'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Milliseconds between anchoring blocks. */
+    ANCHOR_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    /** Policy polls refuse ballots when no quorum could sign for longer than this. */
+    POLICY_QUORUM_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+    SEED_DEMO_DATA: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.EVENT_STORE === 'eventstoredb' && !c.EVENTSTORE_CONNECTION_STRING)
+      ctx.addIssue({ code: 'custom', path: ['EVENTSTORE_CONNECTION_STRING'], message: 'is required when EVENT_STORE=eventstoredb' });
+    if (c.SMS_ADAPTER === 'http' && (!c.SMS_HTTP_URL || !c.SMS_HTTP_TOKEN))
+      ctx.addIssue({ code: 'custom', path: ['SMS_HTTP_URL'], message: 'SMS_HTTP_URL and SMS_HTTP_TOKEN are required when SMS_ADAPTER=http' });
+    if (c.NODE_ENV === 'production') {
+      if (c.SMS_ADAPTER === 'outbox')
+        ctx.addIssue({ code: 'custom', path: ['SMS_ADAPTER'], message: 'the development outbox cannot run in production: set SMS_ADAPTER=http' });
+      if (!c.SERVER_SECRET) ctx.addIssue({ code: 'custom', path: ['SERVER_SECRET'], message: 'is required in production' });
+      if (!c.DATABASE_URL && c.EVENT_STORE === 'postgres')
+        ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'is required in production (embedded PGlite is for development)' });
+    }
+  });
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const loadConfig = (env: NodeJS.ProcessEnv = process.env): Config => {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(present);
+  if (!parsed.success)
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`));
+  return parsed.data;
+};

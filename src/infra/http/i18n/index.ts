@@ -1,0 +1,21 @@
+import { en } from './en.ts';
+import { ko } from './ko.ts';
+
+export type Lang = 'ko' | 'en';
+export const LANGS: readonly Lang[] = ['ko', 'en'];
+export type MessageKey = keyof typeof ko;
+
+const dictionaries: Record<Lang, Record<MessageKey, string>> = { ko, en };
+
+/**
+ * Message lookup with `{name}` placeholders. Korean is the source of truth for keys (en must have them
+ * all: the type of `en` enforces it). A missing key shows the key itself, never a crash.
+ */
+export const translator = (lang: Lang) => (key: MessageKey | string, params: Record<string, string | number> = {}): string => {
+  const template = (dictionaries[lang] as Record<string, string>)[key] ?? (dictionaries.ko as Record<string, string>)[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (_, name: string) => (name in params ? String(params[name]) : `{${name}}`));
+};
+
+export type Translate = ReturnType<typeof translator>;
+
+export const parseLang = (value: unknown): Lang | null => (value === 'ko' || value === 'en' ? value : null);

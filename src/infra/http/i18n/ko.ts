@@ -1,0 +1,21 @@
+/** Korean: the default language. Keys are grouped by page; `en.ts` must have the same keys. */
+export const ko = {
+  'site.name': '시민투표',
+  'site.tagline': '누구나 제안하고, 함께 결정하고, 스스로 검증하는 투표',
+  'nav.home': '핫이슈',
+  'nav.results': '정책반영 결과',
+  'nav.my': '마이페이지',
+  'nav.admin': '관리',
+  'nav.verify': '투표 검증',
+  'nav.skip': '본문으로 건너뛰기',
+  'nav.language': 'English',
+  'nav.largeText': '큰 글씨',
+  'nav.normalText': '보통 글씨',
+  'home.title': '핫이슈',
+  'home.stats': '투표 {polls}개 · 참여 {ballots}건',
+  'home.empty': '아직 투표가 없습니다.',
+  'error.title': '오류',
+  'error.notFound': '페이지를 찾을 수 없습니다.',
+  'error.internal': '잠시 후 다시 시도해 주세요. 문제가 계속되면 운영자에게 알려 주세요.',
+  'error.back': '처음으로',
+} as const;

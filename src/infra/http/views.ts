@@ -1,0 +1,43 @@
+import { fileURLToPath } from 'node:url';
+import { Eta } from 'eta';
+import type { Context } from 'koa';
+import { translator, type Lang } from './i18n/index.ts';
+
+const viewsDir = fileURLToPath(new URL('../../../views/', import.meta.url));
+
+/** What every page gets besides its own view model. */
+export interface PageGlobals {
+  lang: Lang;
+  t: ReturnType<typeof translator>;
+  largeText: boolean;
+  path: string;
+  csrfToken: string;
+  user: { id: string; displayName?: string; roles: string[] } | null;
+  portalUrl: string;
+  isHtmx: boolean;
+}
+
+export const createViews = (options: { cache: boolean }) => {
+  const eta = new Eta({ views: viewsDir, cache: options.cache, autoEscape: true, autoTrim: false });
+  return {
+    /** Renders a template with the page globals under `it`, alongside the page's view model. */
+    render(template: string, globals: PageGlobals, model: object = {}): string {
+      return eta.render(template, { ...globals, ...model });
+    },
+  };
+};
+
+export type Views = ReturnType<typeof createViews>;
+
+/**
+ * Renders a full page, or only its partial when htmx asks (HX-Request) and a partial is given; the
+ * response varies on that header so caches keep the two apart.
+ */
+export const renderPage = (ctx: Context, page: string, model: object = {}, options: { partial?: string; status?: number } = {}) => {
+  const globals = ctx.state.page as PageGlobals;
+  const views = ctx.state.views as Views;
+  ctx.vary('HX-Request');
+  ctx.type = 'html';
+  if (options.status) ctx.status = options.status;
+  ctx.body = views.render(globals.isHtmx && options.partial ? options.partial : page, globals, model);
+};

@@ -1,0 +1,36 @@
+import { ConfigError, loadConfig } from './infra/config.ts';
+import { startApp } from './infra/compositionRoot.ts';
+
+/**
+ * `npm start`: the whole system on one machine with embedded defaults. Ctrl-C stops it cleanly; data
+ * stays in DATA_DIR (./data) for the next start.
+ */
+const main = async () => {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const app = await startApp(config);
+  console.log(`\nCivic Vote is running:\n  citizen site and admin  ${app.url}/\n  health                  ${app.url}/healthz\n\nCtrl-C to stop. Data is kept in ${config.DATA_DIR}.\n`);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'stopping');
+    await app.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+};
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { startTestApp } from '../support/testApp.ts';
+
+describe('the app over HTTP', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => app?.stop());
+
+  it('answers /healthz and becomes ready once projections caught up', async () => {
+    expect(await (await fetch(`${app.url}/healthz`)).json()).toEqual({ status: 'ok' });
+    await app.projections.caughtUp;
+    const ready = await fetch(`${app.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: true, projections: true } });
+  });
+
+  it('renders the home page in Korean by default and in English on request, from the read model', async () => {
+    await app.eventStore.append('poll-x', [{ type: 'PollCreated', data: {} }], 'no_stream');
+    await app.projections.settled();
+    const korean = await fetch(`${app.url}/`);
+    expect(korean.status).toBe(200);
+    const html = await korean.text();
+    expect(html).toContain('<html lang="ko"');
+    expect(html).toContain('투표 1개');
+    const english = await (await fetch(`${app.url}/?lang=en`)).text();
+    expect(english).toContain('<html lang="en"');
+    expect(english).toContain('1 polls');
+  });
+
+  it('serves htmx 2 and security headers', async () => {
+    const htmx = await fetch(`${app.url}/static/vendor/htmx.min.js`);
+    expect(htmx.status).toBe(200);
+    expect(await htmx.text()).toMatch(/version:"2\.0/);
+    const home = await fetch(`${app.url}/`);
+    expect(home.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(home.headers.get('x-content-type-options')).toBe('nosniff');
+  });
+
+  it('answers unknown pages with 404 as a page and unknown API paths as JSON', async () => {
+    const page = await fetch(`${app.url}/no-such-page`);
+    expect(page.status).toBe(404);
+    expect(await page.text()).toContain('페이지를 찾을 수 없습니다');
+    const api = await fetch(`${app.url}/api/no-such-thing`);
+    expect(api.status).toBe(404);
+    expect(await api.json()).toEqual({ error: { code: 'not-found', message: 'No such resource' } });
+  });
+});
