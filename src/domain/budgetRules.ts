@@ -59,8 +59,6 @@ function qOf(x: number): Q {
 
 const qAdd = (a: Q, b: Q): Q => q(a.n * b.d + b.n * a.d, a.d * b.d);
 const qSub = (a: Q, b: Q): Q => q(a.n * b.d - b.n * a.d, a.d * b.d);
-const qMulInt = (a: Q, k: bigint): Q => q(a.n * k, a.d);
-const qDivInt = (a: Q, k: bigint): Q => q(a.n, a.d * k);
 const qCmp = (a: Q, b: Q): number => {
   const l = a.n * b.d;
   const r = b.n * a.d;
@@ -494,7 +492,7 @@ export function budgetOutcome(def: PollDefinition, ballots: readonly (readonly s
     const never: never = rule;
     throw new RangeError(`unknown budget rule ${String(never)}`);
   }
-  const cost = new Map(projects.map((p) => [p.id, p.cost]));
-  const totalCost = qToNumber(sumCost(funded.map((id) => qOf(cost.get(id)!)), funded.keys()));
+  const costQ = new Map(projects.map((p) => [p.id, qOf(p.cost)]));
+  const totalCost = qToNumber(funded.reduce((sum, id) => qAdd(sum, costQ.get(id)!), Q0));
   return { rule, funded, totalCost };
 }
