@@ -323,3 +323,17 @@ export class NotModerator extends DomainError {
     super("Only the poll's author or an official of its organisation may hide comments");
   }
 }
+
+// ---- service state (the app decides these from the outside world) ------------------------------------
+
+/**
+ * Policy polls refuse ballots while fewer than three ledger nodes can sign (safety first, as Seoul does):
+ * a ballot that cannot be anchored soon must not count in a binding decision.
+ */
+export class LedgerUnavailable extends DomainError {
+  readonly code = 'ledger.unavailable';
+  readonly kind = 'illegal-state';
+  constructor(pollId: string) {
+    super(`Poll ${pollId} is a policy poll and the ledger cannot reach a quorum right now: try again in a few minutes`);
+  }
+}

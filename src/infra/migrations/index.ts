@@ -1,6 +1,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import * as m0001 from './0001_events.ts';
 import * as m0002 from './0002_platform_stats.ts';
+import * as m0003 from './0003_polls.ts';
 
 /**
  * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
@@ -8,6 +9,7 @@ import * as m0002 from './0002_platform_stats.ts';
 const migrations: Record<string, Migration> = {
   '0001_events': m0001,
   '0002_platform_stats': m0002,
+  '0003_polls': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

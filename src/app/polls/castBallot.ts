@@ -1,0 +1,95 @@
+import { ballotDecider, ballotStreamId, type BallotEvent, type BallotState } from '../../domain/ballot.ts';
+import { fold } from '../../domain/decider.ts';
+import { LedgerUnavailable, PollNotFound } from '../../domain/errors.ts';
+import type { LatLng } from '../../domain/geo.ts';
+import { pollStatusAt, type PollState } from '../../domain/poll.ts';
+import type { BallotSelections } from '../../domain/pollDefinition.ts';
+import { StreamConflictError, type AppendToStream, type ExpectedRevision, type ReadStream } from '../eventStore.ts';
+
+/** A fresh ballot identity: ids, the 32-byte salt and the tracker derived from them (infra: random + ledger). */
+export interface BallotIdentity {
+  ballotId: string;
+  eventId: string;
+  salt: string;
+  tracker: string;
+}
+
+export interface CastBallotDeps {
+  readStream: ReadStream;
+  append: AppendToStream;
+  /** The poll's current state (may be cached for a moment; the close time is re-checked from the clock). */
+  loadPoll: (pollId: string) => Promise<Extract<PollState, { pollId: string }> | null>;
+  voterTagOf: (pollId: string, citizenId: string) => string;
+  isOnRoll: (pollId: string, citizenId: string) => Promise<boolean>;
+  /** Atomically takes one of the poll's first-come seats; false when all are taken. */
+  claimCapSeat: (pollId: string, cap: number) => Promise<boolean>;
+  releaseCapSeat: (pollId: string) => Promise<void>;
+  /** False while fewer than 3 ledger nodes could sign for longer than the configured grace. */
+  ledgerAcceptsPolicyBallots: () => boolean;
+  newBallotIdentity: () => BallotIdentity;
+  now: () => string;
+}
+
+export interface CastBallotInput {
+  pollId: string;
+  citizenId: string;
+  selections: BallotSelections;
+  location?: LatLng;
+}
+
+export type CastBallotResult = BallotEvent['data'] & { eventId: string };
+
+/**
+ * Casts a ballot. The first ballot of a voter is appended with `no_stream` without reading the stream
+ * (one round trip; the stream is almost always new). A conflict means the voter already has a ballot:
+ * the stream is then read and the decider says AlreadyVoted, or, where re-voting is on, replaces it.
+ * A first-come seat is claimed before the append and released if the ballot is not stored, so the cap
+ * can be under-filled by a crash but never exceeded.
+ */
+export const castBallot = (deps: CastBallotDeps) => async (input: CastBallotInput): Promise<CastBallotResult> => {
+  const poll = await deps.loadPoll(input.pollId);
+  if (!poll) throw new PollNotFound(input.pollId);
+  const { definition } = poll;
+  if (definition.kind === 'policy' && !deps.ledgerAcceptsPolicyBallots()) throw new LedgerUnavailable(input.pollId);
+  const voterTag = deps.voterTagOf(input.pollId, input.citizenId);
+  const streamId = ballotStreamId(input.pollId, voterTag);
+  const onRoll = definition.settings.voterRollRequired ? await deps.isOnRoll(input.pollId, input.citizenId) : undefined;
+  const cap = definition.settings.firstComeCap;
+
+  let state: BallotState = ballotDecider.initialState;
+  let expected: ExpectedRevision = 'no_stream';
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const now = deps.now();
+    const identity = deps.newBallotIdentity();
+    const needsSeat = cap !== undefined && state.status === 'NotCast';
+    const seat = needsSeat ? await deps.claimCapSeat(input.pollId, cap) : false;
+    try {
+      const [event] = ballotDecider.decide(
+        {
+          type: 'CastBallot',
+          data: {
+            pollId: input.pollId,
+            voterTag,
+            ballotId: identity.ballotId,
+            selections: input.selections,
+            salt: identity.salt,
+            tracker: identity.tracker,
+            now,
+            poll: { definition, status: pollStatusAt(poll, now) },
+            eligibility: { onRoll, location: input.location, capReached: needsSeat && !seat },
+          },
+        },
+        state,
+      );
+      await deps.append(streamId, [{ id: identity.eventId, type: event!.type, data: event!.data, metadata: { citizenId: input.citizenId } }], expected);
+      return { ...event!.data, eventId: identity.eventId };
+    } catch (error) {
+      if (seat) await deps.releaseCapSeat(input.pollId);
+      if (!(error instanceof StreamConflictError)) throw error;
+      const recorded = await deps.readStream(streamId);
+      state = fold(ballotDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as BallotEvent));
+      expected = recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.streamRevision;
+    }
+  }
+  throw new StreamConflictError(streamId, expected, 'no_stream');
+};

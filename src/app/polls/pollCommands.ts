@@ -1,0 +1,67 @@
+import { handleCommand, type CommandHandlerDeps } from '../commandHandler.ts';
+import { fold } from '../../domain/decider.ts';
+import { PollNotFound } from '../../domain/errors.ts';
+import { MAX_VOTER_ROLL_CHUNK, pollDecider, pollStreamId, type Actor, type PollCommand, type PollEvent, type Reflection, type SystemActor } from '../../domain/poll.ts';
+import type { OnSitePlace, PollDefinition } from '../../domain/pollDefinition.ts';
+import { tallyPoll, type PollTally, type TallyBallot } from '../../domain/tally.ts';
+
+export interface PollCommandDeps extends CommandHandlerDeps {
+  now: () => string;
+  newPollId: () => string;
+  /** Every counted-candidate ballot of a poll, after the read models caught up with the event store. */
+  loadBallots: (pollId: string) => Promise<TallyBallot[]>;
+}
+
+/** One row of an uploaded voter roll that could not be used, with the reason (for the upload report). */
+export interface RejectedRollLine {
+  line: number;
+  reason: string;
+}
+
+const metadataOf = (by: Actor | SystemActor) => ({ actor: by.kind === 'system' ? 'system' : `${by.kind}:${by.id}` });
+
+/**
+ * The poll use cases: thin wrappers that supply the clock and lookups and run the poll decider through
+ * the generic command handler. Every change is an event with its actor in the metadata.
+ */
+export const pollCommands = (deps: PollCommandDeps) => {
+  const run = (pollId: string, command: PollCommand, by: Actor | SystemActor) =>
+    handleCommand(deps, pollDecider, pollStreamId(pollId), command, metadataOf(by));
+
+  return {
+    create: async (definition: Omit<PollDefinition, 'pollId'> & { pollId?: string }, by: Actor): Promise<string> => {
+      const pollId = definition.pollId ?? deps.newPollId();
+      await run(pollId, { type: 'CreatePoll', data: { definition: { ...definition, pollId }, createdBy: by, now: deps.now() } }, by);
+      return pollId;
+    },
+    updateDraft: (pollId: string, definition: PollDefinition, by: Actor) =>
+      run(pollId, { type: 'UpdateDraft', data: { pollId, definition: { ...definition, pollId }, by, now: deps.now() } }, by),
+    schedule: (pollId: string, by: Actor) => run(pollId, { type: 'SchedulePoll', data: { pollId, by, now: deps.now() } }, by),
+    open: (pollId: string, by: Actor | SystemActor) => run(pollId, { type: 'OpenPoll', data: { pollId, by, now: deps.now() } }, by),
+    close: (pollId: string, by: Actor | SystemActor) => run(pollId, { type: 'ClosePoll', data: { pollId, by, now: deps.now() } }, by),
+    /** Tallies the poll from its ballots and publishes the result (the decider refuses before close). */
+    publishResult: async (pollId: string, by: Actor | SystemActor): Promise<PollTally> => {
+      const recorded = await deps.readStream(pollStreamId(pollId));
+      const state = fold(pollDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as PollEvent));
+      if (state.status === 'Initial') throw new PollNotFound(pollId);
+      const tally = tallyPoll(state.definition, await deps.loadBallots(pollId));
+      await run(pollId, { type: 'PublishResult', data: { pollId, result: tally, by, now: deps.now() } }, by);
+      return tally;
+    },
+    postReflection: (pollId: string, reflection: Reflection, by: Actor) =>
+      run(pollId, { type: 'PostReflection', data: { pollId, reflection, by, now: deps.now() } }, by),
+    updateReflection: (pollId: string, reflection: Reflection, by: Actor) =>
+      run(pollId, { type: 'UpdateReflection', data: { pollId, reflection, by, now: deps.now() } }, by),
+    setOnSitePlace: (pollId: string, place: OnSitePlace | null, by: Actor) =>
+      run(pollId, { type: 'SetOnSitePlace', data: { pollId, place, by, now: deps.now() } }, by),
+    /** Adds already keyed roll entries in chunks small enough for one event each. */
+    addVoterRoll: async (pollId: string, keyedEntries: string[], by: Actor): Promise<number> => {
+      const unique = [...new Set(keyedEntries)];
+      for (let i = 0; i < unique.length; i += MAX_VOTER_ROLL_CHUNK)
+        await run(pollId, { type: 'AddVoterRollChunk', data: { pollId, entries: unique.slice(i, i + MAX_VOTER_ROLL_CHUNK), by, now: deps.now() } }, by);
+      return unique.length;
+    },
+  };
+};
+
+export type PollCommands = ReturnType<typeof pollCommands>;
