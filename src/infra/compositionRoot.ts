@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
@@ -19,6 +19,13 @@ import { createHttpApp } from './http/server.ts';
 import { createViews } from './http/views.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { homeRoutes } from './http/routes/home.ts';
+import { withGroupCommit } from './eventStore/groupCommit.ts';
+import { pollCommands } from '../app/polls/pollCommands.ts';
+import { runDuePolls } from '../app/polls/pollScheduler.ts';
+import * as pollQueries from './readModels/polls.ts';
+import { pollsApiRoutes } from './http/routes/pollsApi.ts';
+import { buildPolls, type Polls } from './polls/pollServices.ts';
+import { requireSignedIn } from './http/requireSignedIn.ts';
 
 /**
  * The composition root: the only file that knows every adapter and the only one that imports inversify.
@@ -40,6 +47,8 @@ export interface RunningApp {
   eventStore: EventStore;
   projections: ProjectionRunner;
   logger: Logger;
+  /** The poll use cases and queries, for tests, CLIs and benchmarks. */
+  polls: Polls;
   stop(): Promise<void>;
 }
 
@@ -54,7 +63,7 @@ const loadServerSecret = (config: Config): Buffer => {
 };
 
 /** Every read model the projection runner maintains. */
-export const readModels: ReadModel<any>[] = [platformStatsReadModel];
+export const readModels: ReadModel<any>[] = [platformStatsReadModel, ...pollQueries.pollReadModels];
 
 /** The read-model database (and, by default, the event store's): PostgreSQL or PGlite, migrated. */
 const openDb = async (config: Config): Promise<Db> => {
@@ -88,7 +97,8 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   container.bind<Logger>(TYPES.Logger).toConstantValue(options.logger ?? createLogger(config.LOG_LEVEL));
   container.bind<Buffer>(TYPES.ServerSecret).toDynamicValue(() => loadServerSecret(config));
   container.bind<Db>(TYPES.Db).toDynamicValue(async () => options.db ?? (await openDb(config)));
-  container.bind<EventStore>(TYPES.EventStore).toDynamicValue(async (ctx) => createEventStore(config, await ctx.getAsync<Db>(TYPES.Db)));
+  // Group commit: concurrent appends (ballots above all) share one durable transaction.
+  container.bind<EventStore>(TYPES.EventStore).toDynamicValue(async (ctx) => withGroupCommit(createEventStore(config, await ctx.getAsync<Db>(TYPES.Db))));
   container.bind<ReadModel<any>[]>(TYPES.ReadModels).toConstantValue(readModels);
 
   const logger = container.get<Logger>(TYPES.Logger);
@@ -103,6 +113,37 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   let projectionsCaughtUp = false;
   void projections.caughtUp.then(() => (projectionsCaughtUp = true));
 
+  // --- polls and ballots ---------------------------------------------------------------------------
+  const serverSecret = container.get<Buffer>(TYPES.ServerSecret);
+  const now = () => new Date().toISOString();
+  const commands = pollCommands({
+    readStream: eventStore.readStream,
+    append: eventStore.append,
+    now,
+    newPollId: () => randomUUID(),
+    loadBallots: async (pollId) => {
+      await projections.settled();
+      return pollQueries.loadCurrentBallots(db.kysely, pollId);
+    },
+  });
+  const polls = buildPolls({
+    db: db.kysely, eventStore, projections, serverSecret, now, commands,
+    phoneHashOfCitizen: (citizenId) => phoneHashOfCitizen(citizenId),
+    ledgerAcceptsPolicyBallots: () => ledgerAcceptsPolicyBallots(),
+  });
+  // Filled by the identity wiring: the keyed phone hash of a citizen, for voter rolls.
+  let phoneHashOfCitizen: (citizenId: string) => Promise<string | null> = async () => null;
+  // Filled by the ledger wiring: false while no quorum could sign for longer than the grace period.
+  let ledgerAcceptsPolicyBallots: () => boolean = () => true;
+  const scheduler = setInterval(() => {
+    void runDuePolls({
+      duePolls: () => pollQueries.duePolls(db.kysely, now()),
+      commands,
+      onError: (pollId, error) => logger.debug({ pollId, err: error }, 'scheduled poll change skipped'),
+    }).then((n) => n > 0 && logger.info({ changed: n }, 'scheduled poll changes'));
+  }, 1000);
+  scheduler.unref();
+
   const portalUrl = `http://${config.HOST}:${config.PORTAL_PORT}/`;
   const routers: Router[] = [
     healthRoutes([
@@ -110,6 +151,16 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       { name: 'projections', check: async () => projectionsCaughtUp },
     ]),
     homeRoutes({ getPlatformStats: () => getPlatformStats(db.kysely) }),
+    pollsApiRoutes({
+      requireCitizen: requireSignedIn,
+      commands: polls.commands,
+      castBallot: polls.cast,
+      listPolls: polls.list,
+      getPoll: polls.get,
+      results: polls.results,
+      parseRoll: polls.parseRoll,
+      keyRollPhones: polls.keyRollPhones,
+    }),
   ];
   const middleware: Middleware[] = [];
   const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV === 'production' }), portalUrl, routers, middleware });
@@ -128,7 +179,9 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     eventStore,
     projections,
     logger,
+    polls,
     stop: async () => {
+      clearInterval(scheduler);
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await projections.stop();

@@ -31,7 +31,9 @@ export const pollCommands = (deps: PollCommandDeps) => {
   return {
     create: async (definition: Omit<PollDefinition, 'pollId'> & { pollId?: string }, by: Actor): Promise<string> => {
       const pollId = definition.pollId ?? deps.newPollId();
-      await run(pollId, { type: 'CreatePoll', data: { definition: { ...definition, pollId }, createdBy: by, now: deps.now() } }, by);
+      // An official's poll belongs to their organisation.
+      const owned = by.kind === 'official' ? { ...definition, pollId, orgId: by.orgId } : { ...definition, pollId };
+      await run(pollId, { type: 'CreatePoll', data: { definition: owned, createdBy: by, now: deps.now() } }, by);
       return pollId;
     },
     updateDraft: (pollId: string, definition: PollDefinition, by: Actor) =>

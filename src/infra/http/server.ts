@@ -11,6 +11,7 @@ import { StreamConflictError } from '../../app/eventStore.ts';
 import type { Logger } from '../logger.ts';
 import { parseLang, translator, type Lang } from './i18n/index.ts';
 import { renderPage, type PageGlobals, type Views } from './views.ts';
+import { InputError } from './pollInput.ts';
 
 const publicDir = fileURLToPath(new URL('../../../public/', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -30,6 +31,9 @@ export interface HttpAppDeps {
 
 const isApi = (path: string) => path.startsWith('/api/');
 
+const httpCodeOf = (status: number) =>
+  ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'too-large', 422: 'invalid-input', 429: 'rate-limited' })[status] ?? 'http';
+
 /** The error response: JSON for the API, a page for people. Domain errors keep their stable code. */
 const errorHandler = (logger: Logger): Middleware => async (ctx, next) => {
   try {
@@ -45,9 +49,11 @@ const errorHandler = (logger: Logger): Middleware => async (ctx, next) => {
         ? { status: httpStatusOf(error), code: error.code, message: error.message, details: (error as { problems?: unknown }).problems }
         : error instanceof StreamConflictError
           ? { status: 409, code: 'conflict', message: 'Someone else changed this at the same time: reload and try again', details: undefined }
-          : typeof (error as { status?: number }).status === 'number' && (error as { expose?: boolean }).expose
-            ? { status: (error as { status: number }).status, code: 'http', message: (error as Error).message, details: undefined }
-            : null;
+          : error instanceof InputError
+            ? { status: 422, code: 'invalid-input', message: error.message, details: error.problems }
+            : typeof (error as { status?: number }).status === 'number' && (error as { expose?: boolean }).expose
+              ? { status: (error as { status: number }).status, code: httpCodeOf((error as { status: number }).status), message: (error as Error).message, details: undefined }
+              : null;
     if (!known) logger.error({ err: error, path: ctx.path, method: ctx.method }, 'request failed');
     const status = known?.status ?? 500;
     const code = known?.code ?? 'internal';

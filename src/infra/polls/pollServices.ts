@@ -1,0 +1,66 @@
+import type { Kysely } from 'kysely';
+import type { EventStore } from '../../app/eventStore.ts';
+import { castBallot } from '../../app/polls/castBallot.ts';
+import type { PollCommands } from '../../app/polls/pollCommands.ts';
+import type { PollRow } from '../../app/projections/polls.ts';
+import type { Database } from '../db/schema.ts';
+import type { PollResultsView } from '../http/routes/pollsApi.ts';
+import type { ProjectionRunner } from '../projections/runner.ts';
+import * as pollQueries from '../readModels/polls.ts';
+import { keyedPhone, newBallotIdentity, voterTagOf } from './ballotIdentity.ts';
+import { createPollCache } from './pollCache.ts';
+import { parseVoterRollCsv } from './voterRollCsv.ts';
+
+export interface PollServiceDeps {
+  db: Kysely<Database>;
+  eventStore: EventStore;
+  projections: ProjectionRunner;
+  serverSecret: Buffer;
+  now: () => string;
+  commands: PollCommands;
+  phoneHashOfCitizen: (citizenId: string) => Promise<string | null>;
+  ledgerAcceptsPolicyBallots: () => boolean;
+}
+
+/** The poll use cases bound to their adapters, plus the queries pages and the API read. */
+export const buildPolls = (deps: PollServiceDeps) => {
+  const { db, eventStore, serverSecret, now } = deps;
+  const pollCache = createPollCache(eventStore.readStream);
+  return {
+    commands: deps.commands,
+    cast: castBallot({
+      readStream: eventStore.readStream,
+      append: eventStore.append,
+      loadPoll: pollCache.get,
+      voterTagOf: voterTagOf(serverSecret),
+      isOnRoll: async (pollId, citizenId) => {
+        const phoneHash = await deps.phoneHashOfCitizen(citizenId);
+        return phoneHash !== null && pollQueries.isOnVoterRoll(db, pollId, phoneHash);
+      },
+      claimCapSeat: (pollId, cap) => pollQueries.claimCapSeat(db, pollId, cap),
+      releaseCapSeat: (pollId) => pollQueries.releaseCapSeat(db, pollId),
+      ledgerAcceptsPolicyBallots: deps.ledgerAcceptsPolicyBallots,
+      newBallotIdentity,
+      now,
+    }),
+    invalidatePoll: pollCache.invalidate,
+    list: (filter: Omit<pollQueries.PollListFilter, 'now'>) => pollQueries.listPolls(db, { ...filter, now: now() }),
+    get: (pollId: string) => pollQueries.getPoll(db, pollId),
+    /** Live counts where the poll allows them; the published tally after close. */
+    results: async (poll: PollRow): Promise<PollResultsView> => {
+      if (poll.result) {
+        const counts = Object.fromEntries(poll.result.questions.map((q) => [q.questionId, Object.fromEntries(q.options.map((o) => [o.optionId, o.count]))]));
+        return { visible: true, ballots: poll.result.ballots, counts, final: true, ...(poll.result.budget ? { funded: poll.result.budget.funded } : {}) };
+      }
+      const closed = Date.parse(poll.closesAt) <= Date.parse(now()) || !['Open', 'Scheduled', 'Draft'].includes(poll.status);
+      if (poll.definition.settings.resultsVisibility === 'sealed' && !closed) return { visible: false, ballots: poll.ballots, counts: null, final: false };
+      const live = await pollQueries.liveCounts(db, poll.pollId);
+      return { visible: true, ballots: live.ballots, counts: live.counts, final: false };
+    },
+    parseRoll: (csv: string) => parseVoterRollCsv(csv),
+    keyRollPhones: (phones: string[]) => phones.map(keyedPhone(serverSecret)),
+    queries: pollQueries,
+  };
+};
+
+export type Polls = ReturnType<typeof buildPolls>;

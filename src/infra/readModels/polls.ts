@@ -1,0 +1,185 @@
+import { sql, type Kysely } from 'kysely';
+import {
+  commentsProjection, currentBallotsProjection, myVotesProjection, pollDailyVotesProjection, pollsProjection, voterRollProjection, kstDay,
+  type CommentRow, type CurrentBallotRow, type MyVoteRow, type PollRow,
+} from '../../app/projections/polls.ts';
+import type { TallyBallot } from '../../domain/tally.ts';
+import type { Database } from '../db/schema.ts';
+import type { ReadModel } from '../projections/runner.ts';
+import { documentRowStore } from './documentRowStore.ts';
+
+const searchTextOf = (row: PollRow) =>
+  [row.title, row.definition.description ?? '', ...row.tags, ...row.definition.questions.flatMap((q) => [q.text, ...q.options.map((o) => o.label)])].join(' ').toLowerCase();
+
+export const pollReadModels: ReadModel<any>[] = [
+  {
+    projection: pollsProjection,
+    store: documentRowStore<PollRow>('polls', (row) => ({
+      kind: row.kind, status: row.status, official: row.creatorKind === 'official', org_id: row.orgId, creator_id: row.creatorId,
+      tags: row.tags, search: searchTextOf(row), opens_at: row.opensAt, closes_at: row.closesAt, created_at: row.createdAt, ballots: row.ballots,
+    })),
+  },
+  { projection: pollDailyVotesProjection, store: documentRowStore('poll_daily_votes', (row: { pollId: string; day: string; votes: number }) => ({ poll_id: row.pollId, day: row.day, votes: row.votes })) },
+  { projection: currentBallotsProjection, store: documentRowStore<CurrentBallotRow>('current_ballots', (row) => ({ poll_id: row.pollId, tracker: row.tracker })) },
+  { projection: myVotesProjection, store: documentRowStore<MyVoteRow>('my_votes', (row) => ({ citizen_id: row.citizenId, poll_id: row.pollId, cast_at: row.castAt })) },
+  { projection: voterRollProjection, store: documentRowStore('voter_roll_chunks', (row: { pollId: string; entries: string[] }) => ({ poll_id: row.pollId, entries: row.entries })) },
+  { projection: commentsProjection, store: documentRowStore<CommentRow>('comments', (row) => ({ poll_id: row.pollId, posted_at: row.postedAt, hidden: row.hidden })) },
+];
+
+type Q = Kysely<Database>;
+
+export interface PollListFilter {
+  /** 'policy' = every official poll (policy, survey, budget); 'general' = citizen polls (general, vs). */
+  scope?: 'policy' | 'general';
+  state?: 'open' | 'closed';
+  tag?: string;
+  search?: string;
+  orgId?: string;
+  creatorId?: string;
+  /** Keyset paging: the `cursor` of the last card of the previous page. */
+  cursor?: string;
+  limit?: number;
+  now: string;
+}
+
+export interface PollListPage {
+  polls: PollRow[];
+  nextCursor: string | null;
+}
+
+/**
+ * Newest first, keyset-paged on (created_at, id) so page 1,000 costs what page 1 costs. "Open" and
+ * "closed" follow the clock, like the deciders do, not only the last status event.
+ */
+export const listPolls = async (db: Q, filter: PollListFilter): Promise<PollListPage> => {
+  const limit = Math.min(Math.max(filter.limit ?? 20, 1), 100);
+  const conditions = [sql`status <> 'Draft'`];
+  if (filter.scope === 'policy') conditions.push(sql`official`);
+  if (filter.scope === 'general') conditions.push(sql`NOT official`);
+  if (filter.state === 'open') conditions.push(sql`status IN ('Open', 'Scheduled') AND opens_at <= ${filter.now}::timestamptz AND closes_at > ${filter.now}::timestamptz`);
+  if (filter.state === 'closed') conditions.push(sql`(status NOT IN ('Open', 'Scheduled') OR closes_at <= ${filter.now}::timestamptz)`);
+  if (filter.tag) conditions.push(sql`${filter.tag} = ANY(tags)`);
+  if (filter.search) conditions.push(sql`search LIKE ${`%${filter.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
+  if (filter.orgId) conditions.push(sql`org_id = ${filter.orgId}`);
+  if (filter.creatorId) conditions.push(sql`creator_id = ${filter.creatorId}`);
+  if (filter.cursor) {
+    const [createdAt, id] = Buffer.from(filter.cursor, 'base64url').toString().split('|');
+    if (createdAt && id) conditions.push(sql`(created_at, id) < (${createdAt}::timestamptz, ${id})`);
+  }
+  const { rows } = await sql<{ doc: PollRow; created_at: Date | string }>`
+    SELECT doc, created_at FROM polls WHERE ${sql.join(conditions, sql` AND `)}
+    ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`.execute(db);
+  const polls = rows.slice(0, limit).map((r) => r.doc);
+  const last = rows.length > limit ? rows[limit - 1] : undefined;
+  const nextCursor = last ? Buffer.from(`${new Date(last.created_at).toISOString()}|${last.doc.pollId}`).toString('base64url') : null;
+  return { polls, nextCursor };
+};
+
+/** Polls that include drafts, for their creator or organisation (admin lists). */
+export const listManagedPolls = async (db: Q, owner: { orgId?: string; creatorId?: string }): Promise<PollRow[]> => {
+  const where = owner.orgId ? sql`org_id = ${owner.orgId}` : sql`creator_id = ${owner.creatorId ?? ''}`;
+  const { rows } = await sql<{ doc: PollRow }>`SELECT doc FROM polls WHERE ${where} ORDER BY created_at DESC LIMIT 500`.execute(db);
+  return rows.map((r) => r.doc);
+};
+
+export const getPoll = async (db: Q, pollId: string): Promise<PollRow | null> => {
+  const { rows } = await sql<{ doc: PollRow }>`SELECT doc FROM polls WHERE id = ${pollId}`.execute(db);
+  return rows[0]?.doc ?? null;
+};
+
+/** The ids of the `top` polls with the most votes on the day (KST) of `now`: the "Hot" badge. */
+export const hotPollIds = async (db: Q, now: string, top = 5): Promise<Set<string>> => {
+  const { rows } = await sql<{ poll_id: string }>`
+    SELECT poll_id FROM poll_daily_votes WHERE day = ${kstDay(now)}::date ORDER BY votes DESC, poll_id LIMIT ${top}`.execute(db);
+  return new Set(rows.map((r) => r.poll_id));
+};
+
+/** Open polls sharing a tag with polls the citizen voted in, excluding those they voted in. */
+export const recommendedPolls = async (db: Q, citizenId: string, now: string, limit = 5): Promise<PollRow[]> => {
+  const { rows } = await sql<{ doc: PollRow }>`
+    WITH voted AS (SELECT poll_id FROM my_votes WHERE citizen_id = ${citizenId}),
+         liked AS (SELECT DISTINCT unnest(p.tags) AS tag FROM polls p JOIN voted v ON v.poll_id = p.id)
+    SELECT p.doc FROM polls p
+    WHERE p.tags && ARRAY(SELECT tag FROM liked)
+      AND p.id NOT IN (SELECT poll_id FROM voted)
+      AND p.status IN ('Open', 'Scheduled') AND p.opens_at <= ${now}::timestamptz AND p.closes_at > ${now}::timestamptz
+    ORDER BY p.ballots DESC, p.id LIMIT ${limit}`.execute(db);
+  return rows.map((r) => r.doc);
+};
+
+export const myVotes = async (db: Q, citizenId: string): Promise<Array<MyVoteRow & { poll: PollRow | null }>> => {
+  const { rows } = await sql<{ doc: MyVoteRow; poll: PollRow | null }>`
+    SELECT m.doc, p.doc AS poll FROM my_votes m LEFT JOIN polls p ON p.id = m.poll_id
+    WHERE m.citizen_id = ${citizenId} ORDER BY m.cast_at DESC LIMIT 500`.execute(db);
+  return rows.map((r) => ({ ...r.doc, poll: r.poll }));
+};
+
+export const votedPollIds = async (db: Q, citizenId: string, pollIds: string[]): Promise<Set<string>> => {
+  if (pollIds.length === 0) return new Set();
+  const { rows } = await sql<{ poll_id: string }>`SELECT poll_id FROM my_votes WHERE citizen_id = ${citizenId} AND poll_id = ANY(${pollIds}::text[])`.execute(db);
+  return new Set(rows.map((r) => r.poll_id));
+};
+
+/** Every counted ballot of a poll, for the tally. */
+export const loadCurrentBallots = async (db: Q, pollId: string): Promise<TallyBallot[]> => {
+  const { rows } = await sql<{ doc: CurrentBallotRow }>`SELECT doc FROM current_ballots WHERE poll_id = ${pollId} ORDER BY id`.execute(db);
+  return rows.map(({ doc }) => ({ voterTag: doc.voterTag, selections: doc.selections, castAt: doc.castAt }));
+};
+
+/** Live counts per option, straight from the current ballots (the tally proper is computed at close). */
+export const liveCounts = async (db: Q, pollId: string): Promise<{ ballots: number; counts: Record<string, Record<string, number>> }> => {
+  const { rows } = await sql<{ question_id: string; option_id: string; n: string | number }>`
+    SELECT q.key AS question_id, o.value AS option_id, count(*) AS n
+    FROM current_ballots b, jsonb_each(b.doc->'selections'->'selections') q, jsonb_array_elements_text(q.value) o
+    WHERE b.poll_id = ${pollId} GROUP BY 1, 2`.execute(db);
+  const { rows: total } = await sql<{ n: string | number }>`SELECT count(*) AS n FROM current_ballots WHERE poll_id = ${pollId}`.execute(db);
+  const counts: Record<string, Record<string, number>> = {};
+  for (const r of rows) (counts[r.question_id] ??= {})[r.option_id] = Number(r.n);
+  return { ballots: Number(total[0]?.n ?? 0), counts };
+};
+
+export const isOnVoterRoll = async (db: Q, pollId: string, keyedPhone: string): Promise<boolean> => {
+  const { rows } = await sql<{ found: number }>`SELECT 1 AS found FROM voter_roll_chunks WHERE poll_id = ${pollId} AND entries @> ARRAY[${keyedPhone}]::text[] LIMIT 1`.execute(db);
+  return rows.length > 0;
+};
+
+export const listComments = async (db: Q, pollId: string, includeHidden = false): Promise<CommentRow[]> => {
+  const { rows } = await sql<{ doc: CommentRow }>`
+    SELECT doc FROM comments WHERE poll_id = ${pollId} ${includeHidden ? sql`` : sql`AND NOT hidden`} ORDER BY posted_at LIMIT 500`.execute(db);
+  return rows.map((r) => r.doc);
+};
+
+/** Closed policy and budget polls with their reflection, newest first (the policy results page). */
+export const listReflections = async (db: Q, limit = 50): Promise<PollRow[]> => {
+  const { rows } = await sql<{ doc: PollRow }>`
+    SELECT doc FROM polls WHERE kind IN ('policy', 'budget') AND status IN ('Closed', 'ResultPublished', 'Reflected')
+    ORDER BY closes_at DESC LIMIT ${limit}`.execute(db);
+  return rows.map((r) => r.doc);
+};
+
+/** Polls whose open or close time has passed but whose status does not show it yet (the scheduler's work). */
+export const duePolls = async (db: Q, now: string): Promise<Array<{ pollId: string; status: string; official: boolean; due: 'open' | 'close' }>> => {
+  const { rows } = await sql<{ id: string; status: string; official: boolean; opens_at: Date; closes_at: Date }>`
+    SELECT id, status, official, opens_at, closes_at FROM polls
+    WHERE (status IN ('Open', 'Scheduled') AND closes_at <= ${now}::timestamptz)
+       OR (status = 'Scheduled' AND opens_at <= ${now}::timestamptz)
+       OR (status = 'Closed' AND NOT official)
+    LIMIT 100`.execute(db);
+  return rows.map((r) => ({
+    pollId: r.id, status: r.status, official: r.official,
+    due: r.status === 'Closed' || new Date(r.closes_at).getTime() <= Date.parse(now) ? 'close' : 'open',
+  }));
+};
+
+/** First-come seats: one atomic statement, so concurrent voters can never take more than `cap`. */
+export const claimCapSeat = async (db: Q, pollId: string, cap: number): Promise<boolean> => {
+  const { rows } = await sql<{ taken: number }>`
+    INSERT INTO poll_cap_seats (poll_id, taken) VALUES (${pollId}, 1)
+    ON CONFLICT (poll_id) DO UPDATE SET taken = poll_cap_seats.taken + 1 WHERE poll_cap_seats.taken < ${cap}
+    RETURNING taken`.execute(db);
+  return rows.length > 0 && cap >= 1;
+};
+
+export const releaseCapSeat = async (db: Q, pollId: string): Promise<void> => {
+  await sql`UPDATE poll_cap_seats SET taken = taken - 1 WHERE poll_id = ${pollId} AND taken > 0`.execute(db);
+};
