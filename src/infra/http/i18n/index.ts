@@ -5,7 +5,13 @@ export type Lang = 'ko' | 'en';
 export const LANGS: readonly Lang[] = ['ko', 'en'];
 export type MessageKey = keyof typeof ko;
 
-const dictionaries: Record<Lang, Record<MessageKey, string>> = { ko, en };
+/** Feature message files (./messages/*.ts), merged over the site-wide ko.ts / en.ts. */
+const features: Array<{ ko: Record<string, string>; en: Record<string, string> }> = [];
+
+const dictionaries: Record<Lang, Record<string, string>> = {
+  ko: Object.assign({}, ko, ...features.map((f) => f.ko)),
+  en: Object.assign({}, en, ...features.map((f) => f.en)),
+};
 
 /**
  * Message lookup with `{name}` placeholders. Korean is the source of truth for keys (en must have them
