@@ -1,5 +1,7 @@
 import type { ColumnType } from 'kysely';
 import type { PlatformStatsTable } from '../readModels/platformStats.ts';
+import type { CitizensTable, OrganisationsTable } from '../readModels/citizens.ts';
+import type { IdentityTables } from '../identity/tables.ts';
 
 /**
  * Kysely table interfaces. Each feature declares its tables in its own file and this interface extends
@@ -17,6 +19,8 @@ export interface CoreTables {
 
 export interface ReadModelTables {
   platform_stats: PlatformStatsTable;
+  citizens: CitizensTable;
+  organisations: OrganisationsTable;
 }
 
-export interface Database extends CoreTables, ReadModelTables {}
+export interface Database extends CoreTables, ReadModelTables, IdentityTables {}

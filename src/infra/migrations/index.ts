@@ -2,6 +2,7 @@ import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'k
 import * as m0001 from './0001_events.ts';
 import * as m0002 from './0002_platform_stats.ts';
 import * as m0003 from './0003_polls.ts';
+import * as m0004 from './0004_identity.ts';
 
 /**
  * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
@@ -10,6 +11,7 @@ const migrations: Record<string, Migration> = {
   '0001_events': m0001,
   '0002_platform_stats': m0002,
   '0003_polls': m0003,
+  '0004_identity': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

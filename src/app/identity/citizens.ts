@@ -1,0 +1,69 @@
+import { citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState } from '../../domain/citizen.ts';
+import { fold } from '../../domain/decider.ts';
+import { handleCommand } from '../commandHandler.ts';
+import { StreamConflictError, type AppendToStream, type ReadStream } from '../eventStore.ts';
+import type { CitizenVault, PhoneHashOf } from './ports.ts';
+
+export interface CitizensDeps {
+  readStream: ReadStream;
+  append: AppendToStream;
+  vault: CitizenVault;
+  phoneHashOf: PhoneHashOf;
+  newId: () => string;
+  now: () => string;
+}
+
+/** What the encrypted profile holds: everything personal about a citizen. */
+export interface Profile {
+  phone: string;
+  displayName?: string;
+}
+
+export const loadCitizen = async (readStream: ReadStream, citizenId: string): Promise<CitizenState> =>
+  fold(citizenDecider, (await readStream(citizenStreamId(citizenId))).map((e) => ({ type: e.type, data: e.data }) as CitizenEvent));
+
+/**
+ * The citizen who owns a verified number, registered on first use. The phone claim comes first and is
+ * appended with the expected revision, so concurrent sign-ups with one number make one account: the
+ * loser re-reads the claim and gets the winner's id. A claim whose registration never happened (a crash
+ * between the two appends) is completed here; a claim left by a deleted account is released first.
+ */
+export const ensureCitizen =
+  (deps: CitizensDeps) =>
+  async (phone: string, displayName?: string): Promise<{ citizenId: string; created: boolean }> => {
+    const phoneHash = deps.phoneHashOf(phone);
+    const streamId = phoneStreamId(phoneHash);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const recorded = await deps.readStream(streamId);
+      const claim = fold(phoneDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as never));
+      const citizenId = claim.status === 'Claimed' ? claim.citizenId : deps.newId();
+      if (claim.status === 'Free') {
+        const expected = recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.streamRevision;
+        const [event] = phoneDecider.decide({ type: 'ClaimPhone', data: { phoneHash, citizenId, now: deps.now() } }, claim);
+        try {
+          await deps.append(streamId, [{ type: event!.type, data: event!.data }], expected);
+        } catch (error) {
+          if (error instanceof StreamConflictError) continue;
+          throw error;
+        }
+      }
+      const citizen = await loadCitizen(deps.readStream, citizenId);
+      if (citizen.status === 'Active') return { citizenId, created: false };
+      if (citizen.status === 'Deleted') {
+        await handleCommand(deps, phoneDecider, streamId, { type: 'ReleasePhone', data: { phoneHash, citizenId, now: deps.now() } });
+        continue;
+      }
+      await deps.vault.ensureKey(citizenId);
+      const profile: Profile = { phone, ...(displayName ? { displayName } : {}) };
+      const blob = await deps.vault.encrypt(citizenId, JSON.stringify(profile));
+      try {
+        await handleCommand(deps, citizenDecider, citizenStreamId(citizenId), { type: 'RegisterCitizen', data: { citizenId, phoneHash, profile: blob, now: deps.now() } });
+      } catch (error) {
+        // Two requests completing one half-made claim: the other one registered it.
+        if (error instanceof StreamConflictError) return { citizenId, created: false };
+        throw error;
+      }
+      return { citizenId, created: true };
+    }
+    throw new StreamConflictError(streamId, 'any', 'no_stream');
+  };

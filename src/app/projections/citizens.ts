@@ -1,0 +1,46 @@
+import type { Role } from '../../domain/citizen.ts';
+import type { Projection } from '../projection.ts';
+
+/**
+ * Who holds which role, for sign-in checks and admin lists. No personal data: the number and the name
+ * stay encrypted in the citizen's stream.
+ */
+export interface CitizenRow {
+  /** Roles in force: a suspended official has lost 'official' but keeps orgId. */
+  roles: Role[];
+  orgId: string | null;
+  status: 'active' | 'deleted';
+  officialStatus: 'active' | 'suspended' | null;
+  createdAt: string;
+}
+
+const withRoles = (row: CitizenRow, official: boolean, admin: boolean): CitizenRow => ({
+  ...row,
+  roles: ['citizen', ...(official ? (['official'] as const) : []), ...(admin ? (['admin'] as const) : [])],
+});
+
+export const citizensProjection: Projection<CitizenRow> = {
+  name: 'citizens',
+  handles: ['CitizenRegistered', 'OfficialRoleGranted', 'OfficialSuspended', 'OfficialReinstated', 'AdminRoleGranted', 'CitizenDeleted'],
+  keyOf: (event) => (typeof event.data.citizenId === 'string' ? event.data.citizenId : null),
+  evolve: (row, event) => {
+    if (event.type === 'CitizenRegistered')
+      return row ?? { roles: ['citizen'], orgId: null, status: 'active', officialStatus: null, createdAt: String(event.data.registeredAt) };
+    if (!row || row.status === 'deleted') return row;
+    const admin = row.roles.includes('admin');
+    switch (event.type) {
+      case 'OfficialRoleGranted':
+        return withRoles({ ...row, orgId: String(event.data.orgId), officialStatus: 'active' }, true, admin);
+      case 'OfficialSuspended':
+        return withRoles({ ...row, officialStatus: 'suspended' }, false, admin);
+      case 'OfficialReinstated':
+        return withRoles({ ...row, officialStatus: 'active' }, true, admin);
+      case 'AdminRoleGranted':
+        return withRoles(row, row.officialStatus === 'active', true);
+      case 'CitizenDeleted':
+        return { ...row, roles: [], status: 'deleted' };
+      default:
+        return row;
+    }
+  },
+};

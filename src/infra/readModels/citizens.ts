@@ -1,0 +1,106 @@
+import type { ColumnType, Kysely, Selectable } from 'kysely';
+import { citizensProjection, type CitizenRow } from '../../app/projections/citizens.ts';
+import { organisationsProjection, type OrganisationRow } from '../../app/projections/organisations.ts';
+import type { Role } from '../../domain/citizen.ts';
+import type { Database } from '../db/schema.ts';
+import type { ReadModel } from '../projections/runner.ts';
+
+export interface CitizensTable {
+  id: string;
+  roles: ColumnType<Role[], string, string>;
+  org_id: string | null;
+  status: 'active' | 'deleted';
+  official_status: 'active' | 'suspended' | null;
+  created_at: ColumnType<Date, string, string>;
+}
+
+export interface OrganisationsTable {
+  id: string;
+  name: string;
+  kind: string;
+  created_by: string;
+  created_at: ColumnType<Date, string, string>;
+}
+
+const toCitizenRow = (r: { roles: Role[]; org_id: string | null; status: 'active' | 'deleted'; official_status: 'active' | 'suspended' | null; created_at: Date }): CitizenRow => ({
+  roles: r.roles,
+  orgId: r.org_id,
+  status: r.status,
+  officialStatus: r.official_status,
+  createdAt: r.created_at.toISOString(),
+});
+
+export const citizensReadModel: ReadModel<CitizenRow> = {
+  projection: citizensProjection,
+  store: {
+    load: async (trx, keys) => new Map((await trx.selectFrom('citizens').selectAll().where('id', 'in', keys).execute()).map((r) => [r.id, toCitizenRow(r)])),
+    save: async (trx, rows) => {
+      for (const [id, row] of rows) {
+        if (row === null) {
+          await trx.deleteFrom('citizens').where('id', '=', id).execute();
+          continue;
+        }
+        const values = { roles: JSON.stringify(row.roles), org_id: row.orgId, status: row.status, official_status: row.officialStatus, created_at: row.createdAt };
+        await trx.insertInto('citizens').values({ id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
+      }
+    },
+    clear: async (trx) => void (await trx.deleteFrom('citizens').execute()),
+  },
+};
+
+export const organisationsReadModel: ReadModel<OrganisationRow> = {
+  projection: organisationsProjection,
+  store: {
+    load: async (trx, keys) =>
+      new Map(
+        (await trx.selectFrom('organisations').selectAll().where('id', 'in', keys).execute()).map((r) => [
+          r.id,
+          { name: r.name, kind: r.kind, createdBy: r.created_by, createdAt: r.created_at.toISOString() },
+        ]),
+      ),
+    save: async (trx, rows) => {
+      for (const [id, row] of rows) {
+        if (row === null) {
+          await trx.deleteFrom('organisations').where('id', '=', id).execute();
+          continue;
+        }
+        const values = { name: row.name, kind: row.kind, created_by: row.createdBy, created_at: row.createdAt };
+        await trx.insertInto('organisations').values({ id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
+      }
+    },
+    clear: async (trx) => void (await trx.deleteFrom('organisations').execute()),
+  },
+};
+
+export const identityReadModels: ReadModel<any>[] = [citizensReadModel, organisationsReadModel];
+
+export interface CitizenRoles {
+  id: string;
+  roles: Role[];
+  orgId: string | null;
+  status: 'active' | 'deleted';
+  officialStatus: 'active' | 'suspended' | null;
+  createdAt: Date;
+}
+
+/** One citizen's roles, or undefined before the projection saw them (a moment after sign-up). */
+export const getCitizenRoles = async (db: Kysely<Database>, citizenId: string): Promise<CitizenRoles | undefined> => {
+  const r = await db.selectFrom('citizens').selectAll().where('id', '=', citizenId).executeTakeFirst();
+  return r && toRoles(r);
+};
+
+const toRoles = (r: Selectable<CitizensTable>): CitizenRoles => ({ id: r.id, roles: r.roles, orgId: r.org_id, status: r.status, officialStatus: r.official_status, createdAt: r.created_at });
+
+/** Everyone who holds or held an official role, newest first. */
+export const listOfficials = async (db: Kysely<Database>): Promise<CitizenRoles[]> =>
+  (await db.selectFrom('citizens').selectAll().where('official_status', 'is not', null).where('status', '=', 'active').orderBy('created_at', 'desc').execute()).map(toRoles);
+
+export interface Organisation {
+  id: string;
+  name: string;
+  kind: string;
+  createdAt: Date;
+}
+
+export const listOrganisations = async (db: Kysely<Database>): Promise<Organisation[]> =>
+  (await db.selectFrom('organisations').select(['id', 'name', 'kind', 'created_at']).orderBy('name').execute()).map((r) => ({ id: r.id, name: r.name, kind: r.kind, createdAt: r.created_at }));
