@@ -1,0 +1,247 @@
+/**
+ * The rules a ledger node applies to each entry before it signs a tree that holds it, from what its own
+ * log shows: the poll exists and was open at the ballot's time, the choices fit the poll, one counted
+ * ballot per voter tag (a re-vote must name the ballot it replaces), the first-come cap, the tracker,
+ * and canonical bytes. Pure: no I/O. Checks run inside a transaction so a refused proposal leaves the
+ * node's view exactly as it was.
+ */
+import { ballotDecider, type BallotState } from '../../domain/ballot.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState } from '../../domain/poll.ts';
+import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
+import type { TallyBallot } from '../../domain/tally.ts';
+import { fromUtf8 } from '../bytes.ts';
+import { ballotTrackerCode, canonicalEntryBytes, ledgerEntryProblem, type LedgerEntry } from '../entry.ts';
+import type { Sha256 } from '../hash.ts';
+
+/** The last ballot a voter tag cast in a poll. */
+interface VoterBallot {
+  ballotId: string;
+  at: string;
+  casts: number;
+}
+
+/** Why an entry is refused: a stable code and plain English. */
+export interface EntryRefusal {
+  code: string;
+  reason: string;
+}
+
+const refusal = (code: string, reason: string): EntryRefusal => ({ code, reason });
+
+/** Parses entry text; returns the entry or why it is not canonical, well-formed entry JSON. */
+export function parseEntryText(text: string): LedgerEntry | EntryRefusal {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return refusal('malformed', 'entry is not JSON');
+  }
+  const problem = ledgerEntryProblem(value);
+  if (problem) return refusal('malformed', problem);
+  // Leaves hash the text as given, so it must be the one canonical form of the entry it encodes.
+  if (fromUtf8(canonicalEntryBytes(value as LedgerEntry)) !== text) {
+    return refusal('not-canonical', 'entry text is not the RFC 8785 canonical form of its JSON');
+  }
+  return value as LedgerEntry;
+}
+
+const isRefusal = (v: LedgerEntry | EntryRefusal): v is EntryRefusal => 'reason' in v;
+
+const voterKey = (pollId: string, voterTag: string): string => `${pollId}\u0000${voterTag}`;
+
+/**
+ * The node's view of every poll in its log. `begin()` opens a transaction whose writes stay in an
+ * overlay until `commit()`; dropping it is the rollback.
+ */
+export class EntryChecker {
+  private readonly polls = new Map<string, PollState>();
+  private readonly voters = new Map<string, VoterBallot>();
+  private readonly distinctVoters = new Map<string, number>();
+
+  constructor(private readonly h: Sha256) {}
+
+  begin(): CheckTransaction {
+    return new CheckTransaction(this.h, this);
+  }
+
+  /** @internal used by CheckTransaction */
+  read(): { polls: Map<string, PollState>; voters: Map<string, VoterBallot>; distinctVoters: Map<string, number> } {
+    return { polls: this.polls, voters: this.voters, distinctVoters: this.distinctVoters };
+  }
+
+  /** The poll as its entries so far define it, or undefined if the log has no PollCreated for it. */
+  poll(pollId: string): Extract<PollState, { pollId: string }> | undefined {
+    const state = this.polls.get(pollId);
+    return state && state.status !== 'Initial' ? state : undefined;
+  }
+}
+
+/** A batch of checks against an EntryChecker; see EntryChecker.begin. */
+export class CheckTransaction {
+  private readonly polls = new Map<string, PollState>();
+  private readonly voters = new Map<string, VoterBallot>();
+  private readonly distinctVoters = new Map<string, number>();
+
+  constructor(
+    private readonly h: Sha256,
+    private readonly base: EntryChecker,
+  ) {}
+
+  private pollState(pollId: string): PollState {
+    return this.polls.get(pollId) ?? this.base.read().polls.get(pollId) ?? initialPoll;
+  }
+
+  private voter(pollId: string, tag: string): VoterBallot | undefined {
+    const key = voterKey(pollId, tag);
+    return this.voters.get(key) ?? this.base.read().voters.get(key);
+  }
+
+  private distinct(pollId: string): number {
+    return this.distinctVoters.get(pollId) ?? this.base.read().distinctVoters.get(pollId) ?? 0;
+  }
+
+  /**
+   * Checks one entry text against the view so far (including earlier entries of this transaction) and,
+   * if it passes, records it in the transaction. Returns the refusal, or undefined when accepted.
+   */
+  check(text: string): EntryRefusal | undefined {
+    const entry = parseEntryText(text);
+    if (isRefusal(entry)) return entry;
+    return entry.kind === 'poll' ? this.checkPoll(entry) : this.checkBallot(entry);
+  }
+
+  /**
+   * Records an entry without judging it, for rebuilding the view from a log the node already accepted.
+   * Malformed text is skipped (the caller has logged it).
+   */
+  replay(text: string): void {
+    const entry = parseEntryText(text);
+    if (isRefusal(entry)) return;
+    if (entry.kind === 'poll') this.recordPoll(entry);
+    else {
+      const d = entry.data as { voterTag?: unknown; ballotId?: unknown };
+      if (typeof d.voterTag === 'string') this.recordBallot(entry, d.voterTag, ballotIdOf(entry));
+    }
+  }
+
+  private checkPoll(entry: LedgerEntry): EntryRefusal | undefined {
+    const state = this.pollState(entry.pollId);
+    const data = entry.data as { pollId?: unknown; definition?: PollDefinition } | null;
+    if (typeof data !== 'object' || data === null) return refusal('malformed', 'poll entry data must be an object');
+    if (data.pollId !== undefined && data.pollId !== entry.pollId) {
+      return refusal('poll-mismatch', `poll entry data names poll ${String(data.pollId)}, not ${entry.pollId}`);
+    }
+    if (entry.eventType === 'PollCreated') {
+      if (state.status !== 'Initial') return refusal('poll.already-exists', `poll ${entry.pollId} is already in the log`);
+      const def = data.definition;
+      if (typeof def !== 'object' || def === null || def.pollId !== entry.pollId || !Array.isArray(def.questions) || typeof def.settings !== 'object') {
+        return refusal('malformed', 'PollCreated needs a definition of this poll');
+      }
+    } else if (state.status === 'Initial') {
+      return refusal('poll.not-found', `poll ${entry.pollId} has no PollCreated entry before this one`);
+    }
+    this.recordPoll(entry);
+    return undefined;
+  }
+
+  private recordPoll(entry: LedgerEntry): void {
+    const event = { type: entry.eventType, data: entry.data } as PollEvent;
+    this.polls.set(entry.pollId, evolvePoll(this.pollState(entry.pollId), event));
+  }
+
+  private checkBallot(entry: LedgerEntry): EntryRefusal | undefined {
+    if (entry.eventType !== 'BallotCast') return refusal('malformed', `ballot entries must be BallotCast, not ${entry.eventType}`);
+    const poll = this.pollState(entry.pollId);
+    if (poll.status === 'Initial') return refusal('poll.not-found', `poll ${entry.pollId} is not in the log`);
+    const data = entry.data as { voterTag: string; selections: BallotSelections; salt: string; tracker: string; replaces?: unknown };
+    const ballotId = ballotIdOf(entry);
+    const previous = this.voter(entry.pollId, data.voterTag);
+    const cap = poll.definition.settings.firstComeCap;
+    // The node cannot see the voter roll or the voter's location: those stay with the app, so the
+    // definition the decider sees leaves them out and judges everything else.
+    const { onSite: _onSite, voterRollRequired: _roll, ...settings } = poll.definition.settings;
+    const state: BallotState = previous
+      ? { status: 'Cast', pollId: entry.pollId, voterTag: data.voterTag, ballotId: previous.ballotId, castAt: previous.at, casts: previous.casts }
+      : ballotDecider.initialState;
+    let replaces: string | null;
+    try {
+      const [event] = ballotDecider.decide(
+        {
+          type: 'CastBallot',
+          data: {
+            pollId: entry.pollId,
+            voterTag: data.voterTag,
+            ballotId,
+            selections: data.selections,
+            salt: data.salt,
+            tracker: data.tracker,
+            now: entry.at,
+            poll: { definition: { ...poll.definition, settings }, status: pollStatusAt(poll, entry.at) },
+            eligibility: { capReached: cap !== undefined && this.distinct(entry.pollId) >= cap },
+          },
+        },
+        state,
+      );
+      replaces = event!.data.replaces;
+    } catch (e) {
+      if (e instanceof DomainError) return refusal(e.code, e.message);
+      return refusal('ballot.invalid', e instanceof Error ? e.message : String(e));
+    }
+    if ((data.replaces ?? null) !== replaces) {
+      return refusal(
+        'ballot.replaces',
+        replaces === null ? 'a first ballot must not name a ballot it replaces' : `a re-vote must name the voter's previous ballot ${replaces}`,
+      );
+    }
+    let expected: string;
+    try {
+      expected = ballotTrackerCode(data.salt, entry.eventId, this.h);
+    } catch {
+      return refusal('ballot.tracker', 'the salt is not 32 bytes of lower-case hex');
+    }
+    if (data.tracker !== expected) return refusal('ballot.tracker', 'the tracker does not derive from the salt and event id');
+    this.recordBallot(entry, data.voterTag, ballotId);
+    return undefined;
+  }
+
+  private recordBallot(entry: LedgerEntry, voterTag: string, ballotId: string): void {
+    const previous = this.voter(entry.pollId, voterTag);
+    this.voters.set(voterKey(entry.pollId, voterTag), { ballotId, at: entry.at, casts: (previous?.casts ?? 0) + 1 });
+    if (!previous) this.distinctVoters.set(entry.pollId, this.distinct(entry.pollId) + 1);
+  }
+
+  /** Makes every check of this transaction part of the checker's view. */
+  commit(): void {
+    const base = this.base.read();
+    for (const [k, v] of this.polls) base.polls.set(k, v);
+    for (const [k, v] of this.voters) base.voters.set(k, v);
+    for (const [k, v] of this.distinctVoters) base.distinctVoters.set(k, v);
+  }
+}
+
+/** A ballot entry names its ballot by `data.ballotId` when it carries one, else by its event id. */
+export function ballotIdOf(entry: LedgerEntry): string {
+  const d = entry.data as { ballotId?: unknown };
+  return typeof d.ballotId === 'string' && d.ballotId !== '' ? d.ballotId : entry.eventId;
+}
+
+/**
+ * The poll's definition and ballots as a tally wants them, from entry texts in log order. Throws if the
+ * poll has no PollCreated entry among them.
+ */
+export function pollBallotsFromEntries(entries: Iterable<string>, pollId: string): { definition: PollDefinition; ballots: TallyBallot[] } {
+  let state: PollState = initialPoll;
+  const ballots: TallyBallot[] = [];
+  for (const text of entries) {
+    const entry = parseEntryText(text);
+    if (isRefusal(entry) || entry.pollId !== pollId) continue;
+    if (entry.kind === 'poll') state = evolvePoll(state, { type: entry.eventType, data: entry.data } as PollEvent);
+    else {
+      const d = entry.data as { voterTag: string; selections: BallotSelections };
+      ballots.push({ voterTag: d.voterTag, selections: d.selections, castAt: entry.at });
+    }
+  }
+  if (state.status === 'Initial') throw new Error(`poll ${pollId} is not in the log`);
+  return { definition: state.definition, ballots };
+}

@@ -1,0 +1,514 @@
+/**
+ * One ledger node: its log, its signing rules, catch-up from peers and tallies. HTTP lives in server.ts;
+ * this class answers with values or throws NodeError carrying the status and code the protocol names
+ * (docs/ledger-protocol.md).
+ */
+import { tallyPoll, TallyError } from '../../domain/tally.ts';
+import { bytesEqual, toBase64, utf8 } from '../bytes.ts';
+import { checkpointHash, GENESIS_PREV, parseCheckpoint, type Checkpoint } from '../checkpoint.ts';
+import { MerkleTree, hashLeaf } from '../merkle.ts';
+import { buildReceipt, type Receipt } from '../receipt.ts';
+import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
+import {
+  distinctSigners,
+  generateSignerKey,
+  openNote,
+  parseSignerKey,
+  parseVerifierKeys,
+  signatureLine,
+  type NoteSigner,
+  type NoteVerifier,
+} from '../note.ts';
+import { signTallyNote, tallyHash } from '../tallyNote.ts';
+import { EntryChecker, pollBallotsFromEntries } from './entryChecker.ts';
+import { NodeStore, type Log } from './store.ts';
+
+const h = nodeSha256;
+const ed = nodeEd25519;
+
+/** Signatures from distinct known node keys that make a checkpoint final. */
+export const QUORUM = 3;
+/** The most entries GET /v1/entries returns at once. */
+export const MAX_ENTRIES_PAGE = 1000;
+
+/** A refusal with the HTTP status and stable code the protocol gives it. */
+export class NodeError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+export interface LedgerNodeOptions {
+  id: number;
+  dataDir: string;
+  origin: string;
+  /** Base URLs of the other nodes. */
+  peers: string[];
+  /** Verifier keys of the other nodes, if known in advance; otherwise learnt from their /v1/info. */
+  keys?: string[];
+  log: Log;
+  fetch?: typeof fetch;
+  /** Timeout of one request to a peer. */
+  peerTimeoutMs?: number;
+}
+
+export interface TallyRecord {
+  pollId: string;
+  size: number;
+  tally: unknown;
+  note: string;
+}
+
+/** One mutation at a time: proposals, finalisations, catch-up and tallies all change the log or state. */
+class Mutex {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T> | T): Promise<T> {
+    const result = this.tail.then(fn, fn);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export class LedgerNode {
+  readonly name: string;
+  readonly verifierKey: string;
+  private readonly signer: NoteSigner;
+  private readonly store: NodeStore;
+  private tree = new MerkleTree(h);
+  private checker = new EntryChecker(h);
+  private readonly trackers = new Map<string, number>();
+  private readonly pollIndexes = new Map<string, number[]>();
+  private readonly finalBySize = new Map<number, string>();
+  private readonly tallies = new Map<string, TallyRecord>();
+  private readonly mutex = new Mutex();
+  private readonly fetch: typeof fetch;
+  private catchingUp: Promise<void> | null = null;
+  /** Set when the stored log does not match what this node signed: it then signs nothing. */
+  private corrupt: string | null = null;
+
+  constructor(private readonly options: LedgerNodeOptions) {
+    this.fetch = options.fetch ?? fetch;
+    this.store = new NodeStore(options.dataDir, options.log);
+    this.name = `ledger-node-${options.id}`;
+    const keys = generateSignerKey(h, ed, this.name, this.store.seed);
+    this.signer = parseSignerKey(h, ed, keys.signerKey);
+    this.verifierKey = keys.verifierKey;
+    this.rebuild();
+    for (const note of this.store.finals) {
+      try {
+        this.finalBySize.set(parseCheckpoint(openNote(ed, note, []).text).size, note);
+      } catch {
+        options.log('skipping an unreadable final note');
+      }
+    }
+    for (const record of this.store.tallies as TallyRecord[]) this.tallies.set(record.pollId, record);
+    this.checkStoreAgainstState();
+  }
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  /** Whether the node refuses to sign because its store disagrees with what it signed; and why. */
+  get storeProblem(): string | null {
+    return this.corrupt;
+  }
+
+  private rebuild(): void {
+    this.tree = new MerkleTree(h);
+    this.checker = new EntryChecker(h);
+    this.trackers.clear();
+    this.pollIndexes.clear();
+    const txn = this.checker.begin();
+    this.store.entries.forEach((text, i) => {
+      this.tree.append(hashLeaf(h, utf8(text)));
+      txn.replay(text);
+      this.index(text, i);
+    });
+    txn.commit();
+  }
+
+  private index(text: string, i: number): void {
+    let e: { pollId?: unknown; kind?: unknown; data?: { tracker?: unknown } };
+    try {
+      e = JSON.parse(text) as typeof e;
+    } catch {
+      this.options.log('unreadable entry in the log', { index: i });
+      return;
+    }
+    if (typeof e.pollId === 'string') {
+      const list = this.pollIndexes.get(e.pollId) ?? [];
+      list.push(i);
+      this.pollIndexes.set(e.pollId, list);
+    }
+    if (e.kind === 'ballot' && typeof e.data?.tracker === 'string') this.trackers.set(e.data.tracker, i);
+  }
+
+  /** The stored entries must still hash to the roots this node signed and finalised. */
+  private checkStoreAgainstState(): void {
+    const st = this.store.state;
+    const problems: string[] = [];
+    if (st.size > this.tree.size) problems.push(`the log holds ${this.tree.size} entries but the node signed a tree of ${st.size}`);
+    else if (st.size > 0 && toBase64(this.tree.root(st.size)) !== st.root) problems.push(`the root at size ${st.size} differs from the one signed`);
+    const final = this.lastFinal();
+    if (final && final.size <= this.tree.size && !bytesEqual(this.tree.root(final.size), final.rootHash)) {
+      problems.push(`the root at size ${final.size} differs from the final checkpoint`);
+    } else if (final && final.size > this.tree.size) problems.push(`the log is shorter than the final checkpoint (${final.size})`);
+    if (problems.length > 0) {
+      this.corrupt = problems.join('; ');
+      this.options.log('STORE MISMATCH: refusing to sign', { problem: this.corrupt });
+    }
+  }
+
+  private lastFinal(): Checkpoint | null {
+    const note = this.store.state.lastFinalNote;
+    return note ? parseCheckpoint(openNote(ed, note, []).text) : null;
+  }
+
+  private verifiers(): NoteVerifier[] {
+    return parseVerifierKeys(h, [this.verifierKey, ...(this.options.keys ?? []), ...this.store.peerKeys]);
+  }
+
+  private async peerGet(peer: string, path: string): Promise<Response> {
+    return this.fetch(new URL(path, peer), { signal: AbortSignal.timeout(this.options.peerTimeoutMs ?? 5000) });
+  }
+
+  /** Learns the peers' verifier keys from their /v1/info (trust on first use; --keys pins them instead). */
+  async refreshPeerKeys(): Promise<void> {
+    const known = new Set(this.store.peerKeys);
+    if ((this.options.keys?.length ?? 0) >= this.options.peers.length) return;
+    if (known.size >= this.options.peers.length) return;
+    const found = await Promise.all(
+      this.options.peers.map(async (peer) => {
+        try {
+          const res = await this.peerGet(peer, '/v1/info');
+          const info = (await res.json()) as { verifierKey?: unknown };
+          return typeof info.verifierKey === 'string' ? info.verifierKey : null;
+        } catch {
+          return null;
+        }
+      }),
+    );
+    let changed = false;
+    for (const key of found) {
+      if (key && key !== this.verifierKey && !known.has(key) && parseVerifierKeys(h, [key]).length === 1) {
+        known.add(key);
+        changed = true;
+      }
+    }
+    if (changed) this.store.savePeerKeys([...known]);
+  }
+
+  /** Distinct known keys with valid signatures on a note, and its checkpoint. Throws NodeError. */
+  private async openFinal(note: string): Promise<{ cp: Checkpoint; signers: number }> {
+    const count = (): { cp: Checkpoint; signers: number } => {
+      try {
+        const opened = openNote(ed, note, this.verifiers());
+        return { cp: parseCheckpoint(opened.text), signers: distinctSigners(opened).length };
+      } catch (e) {
+        throw new NodeError(422, 'bad-note', `unreadable checkpoint note: ${(e as Error).message}`);
+      }
+    };
+    let result = count();
+    if (result.signers < QUORUM) {
+      await this.refreshPeerKeys();
+      result = count();
+    }
+    if (result.cp.origin !== this.options.origin) throw new NodeError(422, 'bad-origin', `checkpoint is for log ${result.cp.origin}`);
+    return result;
+  }
+
+  // ---- public read API ----------------------------------------------------------------------------
+
+  info(): { nodeId: number; name: string; origin: string; verifierKey: string; size: number; finalSize: number; peers: string[]; storeProblem: string | null } {
+    return {
+      nodeId: this.options.id,
+      name: this.name,
+      origin: this.options.origin,
+      verifierKey: this.verifierKey,
+      size: this.tree.size,
+      finalSize: this.lastFinal()?.size ?? 0,
+      peers: this.options.peers,
+      storeProblem: this.corrupt,
+    };
+  }
+
+  latestCheckpoint(): string | null {
+    return this.store.state.lastFinalNote;
+  }
+
+  checkpointAt(size: number): string | null {
+    return this.finalBySize.get(size) ?? null;
+  }
+
+  signedCheckpoints(): string[] {
+    return this.store.signed;
+  }
+
+  entries(start: number, end: number): { index: number; entry: string }[] {
+    const to = Math.min(end, this.tree.size, start + MAX_ENTRIES_PAGE);
+    const out: { index: number; entry: string }[] = [];
+    for (let i = Math.max(0, start); i < to; i++) out.push({ index: i, entry: this.store.entries[i]! });
+    return out;
+  }
+
+  inclusionProof(index: number, size: number): string[] {
+    return this.tree.inclusionProof(index, size).map(toBase64);
+  }
+
+  consistencyProof(from: number, to: number): string[] {
+    return this.tree.consistencyProof(from, to).map(toBase64);
+  }
+
+  /** A receipt for a ballot against the latest final checkpoint, or null if unknown or not yet final. */
+  receipt(tracker: string): Receipt | null {
+    const index = this.trackers.get(tracker);
+    const note = this.store.state.lastFinalNote;
+    const final = this.lastFinal();
+    if (index === undefined || !note || !final || index >= final.size) return null;
+    return buildReceipt({
+      origin: this.options.origin,
+      entry: JSON.parse(this.store.entries[index]!),
+      leafIndex: index,
+      checkpoint: note,
+      inclusionProof: this.tree.inclusionProof(index, final.size),
+    });
+  }
+
+  pollEntries(pollId: string): { index: number; entry: string }[] {
+    return (this.pollIndexes.get(pollId) ?? []).map((i) => ({ index: i, entry: this.store.entries[i]! }));
+  }
+
+  tallyOf(pollId: string): TallyRecord | null {
+    return this.tallies.get(pollId) ?? null;
+  }
+
+  // ---- coordinator API ----------------------------------------------------------------------------
+
+  /** POST /v1/propose: checks, appends and signs; see docs/ledger-protocol.md. */
+  propose(input: { start: unknown; entries: unknown; checkpoint: unknown }): Promise<{ signature: string }> {
+    return this.mutex.run(() => this.proposeLocked(input));
+  }
+
+  private proposeLocked({ start, entries, checkpoint }: { start: unknown; entries: unknown; checkpoint: unknown }): { signature: string } {
+    if (this.corrupt) throw new NodeError(422, 'store-mismatch', `this node's store does not match what it signed: ${this.corrupt}`);
+    if (!Number.isSafeInteger(start) || (start as number) < 0 || !Array.isArray(entries) || !entries.every((e) => typeof e === 'string') || typeof checkpoint !== 'string') {
+      throw new NodeError(400, 'bad-request', 'body must be { start, entries: string[], checkpoint }');
+    }
+    const texts = entries as string[];
+    const from = start as number;
+    const size = this.tree.size;
+    if (from > size) {
+      void this.catchUp();
+      throw new NodeError(409, 'behind', `this node holds ${size} entries; the proposal starts at ${from}`, { size });
+    }
+    let cp: Checkpoint;
+    try {
+      cp = parseCheckpoint(checkpoint);
+    } catch (e) {
+      throw new NodeError(422, 'bad-checkpoint', (e as Error).message);
+    }
+    if (cp.origin !== this.options.origin) throw new NodeError(422, 'bad-origin', `checkpoint is for log ${cp.origin}, this node keeps ${this.options.origin}`);
+    if (cp.size !== from + texts.length) throw new NodeError(422, 'bad-size', `checkpoint size ${cp.size} is not start + entries (${from + texts.length})`);
+    for (let i = from; i < Math.min(size, cp.size); i++) {
+      if (texts[i - from] !== this.store.entries[i]) {
+        throw new NodeError(422, 'conflict', `entry ${i} differs from the one this node holds`, { index: i });
+      }
+    }
+    this.checkExtends(cp);
+
+    const fresh = texts.slice(Math.max(0, size - from));
+    const txn = this.checker.begin();
+    for (let k = 0; k < fresh.length; k++) {
+      const refused = txn.check(fresh[k]!);
+      if (refused) throw new NodeError(422, refused.code, refused.reason, { index: size + k });
+    }
+    for (const text of fresh) this.tree.append(hashLeaf(h, utf8(text)));
+    if (!bytesEqual(this.tree.root(cp.size), cp.rootHash)) {
+      this.tree = this.rebuiltTree();
+      throw new NodeError(422, 'root-mismatch', `the root of the first ${cp.size} entries is not the proposed one`);
+    }
+    this.store.appendEntries(fresh);
+    txn.commit();
+    fresh.forEach((text, k) => this.index(text, size + k));
+
+    const signature = signatureLine(ed, checkpoint, this.signer);
+    const st = this.store.state;
+    if (st.lastSignedBody !== checkpoint) {
+      // Durable before the signature leaves the node: after a crash it still knows what it signed.
+      this.store.saveState({ ...st, size: cp.size, root: toBase64(cp.rootHash), lastSignedBody: checkpoint });
+      this.store.appendSigned(`${checkpoint}\n${signature}`);
+    }
+    return { signature };
+  }
+
+  /** The signing rules: never smaller than signed or final, one root per size, prev names a known body. */
+  private checkExtends(cp: Checkpoint): void {
+    const st = this.store.state;
+    const final = this.lastFinal();
+    if (cp.size < st.size) throw new NodeError(422, 'smaller', `this node already signed a tree of ${st.size} entries`);
+    if (final && cp.size < final.size) throw new NodeError(422, 'smaller', `the final tree already has ${final.size} entries`);
+    if (st.lastSignedBody && cp.size === st.size && toBase64(cp.rootHash) !== st.root) {
+      throw new NodeError(422, 'conflicting-root', `this node signed a different root at size ${cp.size}`);
+    }
+    if (final && cp.size === final.size && !bytesEqual(cp.rootHash, final.rootHash)) {
+      throw new NodeError(422, 'conflicting-root', `the final root at size ${cp.size} is different`);
+    }
+    const finalBody = this.store.state.lastFinalNote ? openNote(ed, this.store.state.lastFinalNote, []).text : null;
+    const known = [st.lastSignedBody, finalBody].filter((b): b is string => b !== null).map((b) => checkpointHash(h, b));
+    if (known.length === 0) known.push(GENESIS_PREV);
+    if (!known.some((p) => bytesEqual(p, cp.prev))) {
+      throw new NodeError(422, 'bad-prev', 'prev names neither the last checkpoint this node signed nor the last final one');
+    }
+  }
+
+  private rebuiltTree(): MerkleTree {
+    const tree = new MerkleTree(h);
+    for (const text of this.store.entries) tree.append(hashLeaf(h, utf8(text)));
+    return tree;
+  }
+
+  /** POST /v1/finalize: stores a checkpoint that has a quorum of signatures and matches this log. */
+  async finalize(input: { note: unknown }): Promise<{ ok: true }> {
+    if (typeof input.note !== 'string') throw new NodeError(400, 'bad-request', 'body must be { note }');
+    const note = input.note;
+    const { cp, signers } = await this.openFinal(note);
+    if (signers < QUORUM) throw new NodeError(422, 'quorum', `${signers} valid signatures from known nodes; ${QUORUM} needed`);
+    return this.mutex.run(() => {
+      if (this.corrupt) throw new NodeError(422, 'store-mismatch', `this node's store does not match what it signed: ${this.corrupt}`);
+      if (cp.size > this.tree.size) {
+        void this.catchUp();
+        throw new NodeError(409, 'behind', `this node holds ${this.tree.size} entries`, { size: this.tree.size });
+      }
+      if (!bytesEqual(this.tree.root(cp.size), cp.rootHash)) {
+        this.options.log('FINAL CHECKPOINT CONFLICTS WITH THIS LOG', { size: cp.size });
+        throw new NodeError(422, 'conflicting-root', `the final root at size ${cp.size} is not this node's`);
+      }
+      this.adoptFinal(note, cp);
+      return { ok: true as const };
+    });
+  }
+
+  private adoptFinal(note: string, cp: Checkpoint): void {
+    if (!this.finalBySize.has(cp.size)) {
+      this.store.appendFinal(note);
+      this.finalBySize.set(cp.size, note);
+    }
+    const final = this.lastFinal();
+    if (!final || cp.size > final.size) this.store.saveState({ ...this.store.state, lastFinalNote: note });
+  }
+
+  /**
+   * Pulls the latest final checkpoint (quorum-signed) from the peers, fetches the entries it lacks,
+   * checks them, recomputes the root and only then adopts it. One catch-up at a time.
+   */
+  catchUp(): Promise<void> {
+    this.catchingUp ??= this.catchUpOnce()
+      .catch((e: unknown) => this.options.log('catch-up failed', { error: (e as Error).message }))
+      .finally(() => {
+        this.catchingUp = null;
+      });
+    return this.catchingUp;
+  }
+
+  private async catchUpOnce(): Promise<void> {
+    if (this.corrupt) return;
+    await this.refreshPeerKeys();
+    const candidates: { peer: string; note: string; cp: Checkpoint }[] = [];
+    for (const peer of this.options.peers) {
+      try {
+        const res = await this.peerGet(peer, '/v1/checkpoint');
+        if (!res.ok) continue;
+        const note = await res.text();
+        const { cp, signers } = await this.openFinal(note);
+        if (signers >= QUORUM) candidates.push({ peer, note, cp });
+      } catch {
+        // an unreachable or lying peer offers nothing
+      }
+    }
+    candidates.sort((a, b) => b.cp.size - a.cp.size);
+    const best = candidates[0];
+    const final = this.lastFinal();
+    if (!best || (final && best.cp.size <= final.size)) return;
+    const from = this.tree.size;
+    const fetched = best.cp.size > from ? await this.fetchEntries(best.peer, from, best.cp.size) : [];
+    await this.mutex.run(() => {
+      if (this.corrupt) return;
+      const size = this.tree.size;
+      const fresh = fetched.slice(Math.max(0, size - from));
+      if (size < best.cp.size && from + fetched.length < best.cp.size) return;
+      const txn = this.checker.begin();
+      for (let k = 0; k < fresh.length; k++) {
+        const refused = txn.check(fresh[k]!);
+        if (refused) {
+          this.options.log('catch-up: a peer entry is refused; not adopting its checkpoint', { index: size + k, code: refused.code, reason: refused.reason });
+          return;
+        }
+      }
+      for (const text of fresh) this.tree.append(hashLeaf(h, utf8(text)));
+      if (!bytesEqual(this.tree.root(best.cp.size), best.cp.rootHash)) {
+        this.tree = this.rebuiltTree();
+        this.options.log('catch-up: the recomputed root differs from the signed checkpoint; not adopting it', { size: best.cp.size });
+        return;
+      }
+      this.store.appendEntries(fresh);
+      txn.commit();
+      fresh.forEach((text, k) => this.index(text, size + k));
+      this.adoptFinal(best.note, best.cp);
+      this.options.log('caught up from a peer', { size: best.cp.size, peer: best.peer });
+    });
+  }
+
+  private async fetchEntries(peer: string, start: number, end: number): Promise<string[]> {
+    const out: string[] = [];
+    while (start + out.length < end) {
+      const res = await this.peerGet(peer, `/v1/entries?start=${start + out.length}&end=${end}`);
+      if (!res.ok) throw new Error(`peer answered ${res.status} for entries`);
+      const page = ((await res.json()) as { entries: { index: number; entry: string }[] }).entries;
+      if (page.length === 0) throw new Error('peer returned no entries');
+      for (const { index, entry } of page) {
+        if (index !== start + out.length || typeof entry !== 'string') throw new Error('peer returned entries out of order');
+        out.push(entry);
+      }
+    }
+    return out;
+  }
+
+  /** POST /v1/tally: tallies a poll from this node's own entries up to `size` and signs the statement. */
+  tally(input: { pollId: unknown; size: unknown }): Promise<TallyRecord> {
+    return this.mutex.run(() => {
+      const { pollId, size } = input;
+      if (typeof pollId !== 'string' || pollId === '' || !Number.isSafeInteger(size) || (size as number) < 0) {
+        throw new NodeError(400, 'bad-request', 'body must be { pollId, size }');
+      }
+      const n = size as number;
+      if (n > this.tree.size) {
+        void this.catchUp();
+        throw new NodeError(409, 'behind', `this node holds ${this.tree.size} entries`, { size: this.tree.size });
+      }
+      const texts = (this.pollIndexes.get(pollId) ?? []).filter((i) => i < n).map((i) => this.store.entries[i]!);
+      let tally: unknown;
+      try {
+        const { definition, ballots } = pollBallotsFromEntries(texts, pollId);
+        tally = tallyPoll(definition, ballots);
+      } catch (e) {
+        if (e instanceof TallyError) throw new NodeError(422, e.code, e.message);
+        throw new NodeError(404, 'not-found', (e as Error).message);
+      }
+      const note = signTallyNote(ed, { origin: this.options.origin, pollId, size: n, tallyHash: tallyHash(h, tally) }, [this.signer]);
+      const record: TallyRecord = { pollId, size: n, tally, note };
+      this.store.appendTally(record);
+      this.tallies.set(pollId, record);
+      return record;
+    });
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
