@@ -84,6 +84,56 @@ export const openInfrastructure = async (config: Config): Promise<{ db: Db; even
   return { db, eventStore: createEventStore(config, db) };
 };
 
+// --- poll services without the web server (Pabulib CLIs) -------------------------------------------
+type PollWiring = Pick<Parameters<typeof buildPolls>[0], 'eventStore' | 'projections' | 'serverSecret' | 'now' | 'phoneHashOfCitizen' | 'ledgerAcceptsPolicyBallots'> & { db: Db };
+
+/** The poll commands and services over one event store: shared by startApp and openPollServices. */
+const wirePolls = (deps: PollWiring): Polls => {
+  const { db, eventStore, projections, now } = deps;
+  const commands = pollCommands({
+    readStream: eventStore.readStream,
+    append: eventStore.append,
+    now,
+    newPollId: () => randomUUID(),
+    loadBallots: async (pollId) => {
+      await projections.settled();
+      return pollQueries.loadCurrentBallots(db.kysely, pollId);
+    },
+  });
+  return buildPolls({ ...deps, db: db.kysely, commands });
+};
+
+export interface PollServices {
+  db: Db;
+  eventStore: EventStore;
+  projections: ProjectionRunner;
+  polls: Polls;
+  close(): Promise<void>;
+}
+
+/**
+ * The poll use cases on the configured storage, with group commit and the projection runner but no web
+ * server and no scheduler: for CLIs that cast and close through the real paths. No voter rolls (no
+ * identity wiring) and no ledger gate.
+ */
+export const openPollServices = async (config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<PollServices> => {
+  const { db, eventStore: store } = await openInfrastructure(config);
+  const eventStore = withGroupCommit(store);
+  const projections = await startProjectionRunner({ db: db.kysely, eventStore, readModels, logger });
+  const polls = wirePolls({
+    db, eventStore, projections, serverSecret: loadServerSecret(config), now: () => new Date().toISOString(),
+    phoneHashOfCitizen: async () => null,
+    ledgerAcceptsPolicyBallots: () => true,
+  });
+  const close = async () => {
+    await projections.stop();
+    await eventStore.close();
+    await db.close();
+  };
+  return { db, eventStore, projections, polls, close };
+};
+// --- end poll services without the web server ---------------------------------------------------------
+
 export interface StartOptions {
   /** An already migrated database (tests); otherwise one is opened from the config. */
   db?: Db;
@@ -116,21 +166,12 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   // --- polls and ballots ---------------------------------------------------------------------------
   const serverSecret = container.get<Buffer>(TYPES.ServerSecret);
   const now = () => new Date().toISOString();
-  const commands = pollCommands({
-    readStream: eventStore.readStream,
-    append: eventStore.append,
-    now,
-    newPollId: () => randomUUID(),
-    loadBallots: async (pollId) => {
-      await projections.settled();
-      return pollQueries.loadCurrentBallots(db.kysely, pollId);
-    },
-  });
-  const polls = buildPolls({
-    db: db.kysely, eventStore, projections, serverSecret, now, commands,
+  const polls = wirePolls({
+    db, eventStore, projections, serverSecret, now,
     phoneHashOfCitizen: (citizenId) => phoneHashOfCitizen(citizenId),
     ledgerAcceptsPolicyBallots: () => ledgerAcceptsPolicyBallots(),
   });
+  const commands = polls.commands;
   // Filled by the identity wiring: the keyed phone hash of a citizen, for voter rolls.
   let phoneHashOfCitizen: (citizenId: string) => Promise<string | null> = async () => null;
   // Filled by the ledger wiring: false while no quorum could sign for longer than the grace period.
