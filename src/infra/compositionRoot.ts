@@ -26,6 +26,9 @@ import * as pollQueries from './readModels/polls.ts';
 import { pollsApiRoutes } from './http/routes/pollsApi.ts';
 import { buildPolls, type Polls } from './polls/pollServices.ts';
 import { requireSignedIn } from './http/requireSignedIn.ts';
+// identity (issue 3)
+import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
+import { identityReadModels } from './readModels/citizens.ts';
 
 /**
  * The composition root: the only file that knows every adapter and the only one that imports inversify.
@@ -49,6 +52,10 @@ export interface RunningApp {
   logger: Logger;
   /** The poll use cases and queries, for tests, CLIs and benchmarks. */
   polls: Polls;
+  /** The identity use cases (sign-in, accounts, admin actions), for tests and CLIs. */
+  identity: IdentityUseCases;
+  /** Every mounted router, so tests can enumerate routes (role checks on /admin). */
+  routers: Router[];
   stop(): Promise<void>;
 }
 
@@ -63,7 +70,7 @@ const loadServerSecret = (config: Config): Buffer => {
 };
 
 /** Every read model the projection runner maintains. */
-export const readModels: ReadModel<any>[] = [platformStatsReadModel, ...pollQueries.pollReadModels];
+export const readModels: ReadModel<any>[] = [platformStatsReadModel, ...pollQueries.pollReadModels, ...identityReadModels];
 
 /** The read-model database (and, by default, the event store's): PostgreSQL or PGlite, migrated. */
 const openDb = async (config: Config): Promise<Db> => {
@@ -185,6 +192,12 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   }, 1000);
   scheduler.unref();
 
+  // --- identity: citizens, officials, organisations, sessions, CSRF (issue 3) -----------------------
+  const identity = identityUseCases({ config, db, eventStore, serverSecret });
+  phoneHashOfCitizen = identity.phoneHashOfCitizen;
+  const identityWeb = identityHttp({ config, db, eventStore, serverSecret, useCases: identity, settled: () => projections.settled() });
+  // --- end identity -----------------------------------------------------------------------------------
+
   const portalUrl = `http://${config.HOST}:${config.PORTAL_PORT}/`;
   const routers: Router[] = [
     healthRoutes([
@@ -202,8 +215,9 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       parseRoll: polls.parseRoll,
       keyRollPhones: polls.keyRollPhones,
     }),
+    ...identityWeb.routers,
   ];
-  const middleware: Middleware[] = [];
+  const middleware: Middleware[] = [...identityWeb.middleware];
   const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV === 'production' }), portalUrl, routers, middleware });
 
   const server: Server = await new Promise((resolveServer) => {
@@ -221,6 +235,8 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     projections,
     logger,
     polls,
+    identity,
+    routers,
     stop: async () => {
       clearInterval(scheduler);
       await new Promise<void>((r) => server.close(() => r()));

@@ -1,0 +1,163 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Middleware, ParameterizedContext } from 'koa';
+import session from 'koa-session';
+import type { Role } from '../../domain/citizen.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { renderPage, type PageGlobals } from './views.ts';
+
+/**
+ * Sessions, CSRF and authorisation for every route. Other features use `requireCitizen`,
+ * `requireOfficial` and `requireAdmin`, and read the signed-in user from `ctx.state.user`.
+ */
+export interface SessionUser {
+  id: string;
+  displayName?: string;
+  roles: Role[];
+  /** The official's organisation, while the official role is in force. */
+  orgId?: string;
+}
+
+export const SESSION_COOKIE = 'sid';
+export const SESSION_MAX_AGE_MS = 7 * 86_400_000;
+
+export interface SessionStore {
+  get(key: string): Promise<Record<string, unknown> | undefined>;
+  set(key: string, session: Record<string, unknown>, maxAge: number): Promise<void>;
+  destroy(key: string): Promise<void>;
+}
+
+/**
+ * koa-session with an external store: the cookie `sid` holds only a random id, signed with `keys`
+ * (HttpOnly, SameSite=Lax, Secure when `secure`). koa-session needs the app, which createHttpApp owns,
+ * so the middleware is built on the first request from `ctx.app`.
+ */
+export const sessionMiddleware = (options: { store: SessionStore; keys: string[]; secure: boolean }): Middleware => {
+  let inner: Middleware | undefined;
+  return (ctx, next) => {
+    if (!inner) {
+      ctx.app.keys = options.keys;
+      // This request's cookie jar may predate the keys (page globals read `lang`): let koa make it anew.
+      ctx.cookies = undefined as unknown as typeof ctx.cookies;
+      inner = session(
+        {
+          key: SESSION_COOKIE,
+          maxAge: SESSION_MAX_AGE_MS,
+          httpOnly: true,
+          sameSite: 'lax',
+          secure: options.secure,
+          signed: true,
+          renew: true,
+          store: { get: (key) => options.store.get(key), set: (key, sess, maxAge) => options.store.set(key, sess, maxAge), destroy: (key) => options.store.destroy(key) },
+        },
+        ctx.app,
+      ) as unknown as Middleware;
+    }
+    return inner(ctx, next);
+  };
+};
+
+export class CsrfRefused extends DomainError {
+  readonly code = 'security.csrf';
+  readonly kind = 'forbidden';
+  constructor() {
+    super('This form has expired or did not come from this site (CSRF token missing or wrong): reload the page and try again');
+  }
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The session's synchronizer token, made when first needed. */
+export const csrfTokenOf = (ctx: ParameterizedContext): string => {
+  const sess = ctx.session!;
+  if (typeof sess.csrf !== 'string') sess.csrf = randomBytes(32).toString('base64url');
+  return sess.csrf as string;
+};
+
+const sameToken = (a: string, b: string): boolean => {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+};
+
+/**
+ * After the session: loads the signed-in user (roles from the citizens read model, so a suspension
+ * takes effect on the next request), sets `ctx.state.user` and the page globals, and refuses every
+ * state-changing request without the session's CSRF token (form field `_csrf` or header
+ * `x-csrf-token`). Only GET, HEAD and OPTIONS are exempt.
+ */
+export const identityMiddleware = (deps: { loadUser: (citizenId: string) => Promise<SessionUser | null> }): Middleware => async (ctx, next) => {
+  const sess = ctx.session!;
+  let user: SessionUser | null = null;
+  if (typeof sess.citizenId === 'string') {
+    user = await deps.loadUser(sess.citizenId);
+    if (!user) ctx.session = null;
+  }
+  ctx.state.user = user ?? undefined;
+  const page = ctx.state.page as PageGlobals | undefined;
+  if (page) {
+    page.user = user;
+    // A getter: the token (and so a session row) is made only when a page actually renders it, not for
+    // API calls, health checks or assets.
+    Object.defineProperty(page, 'csrfToken', { enumerable: true, configurable: true, get: () => (ctx.session ? csrfTokenOf(ctx) : '') });
+  }
+  if (!SAFE_METHODS.has(ctx.method)) {
+    const expected = ctx.session?.csrf;
+    const body = ctx.request.body as Record<string, unknown> | undefined;
+    const sent = ctx.get('x-csrf-token') || (typeof body?._csrf === 'string' ? body._csrf : '');
+    if (typeof expected !== 'string' || !sent || !sameToken(sent, expected)) throw new CsrfRefused();
+  }
+  await next();
+};
+
+/** Signs a citizen in: a new session id (no fixation), a new CSRF token. */
+export const startSession = async (ctx: ParameterizedContext, citizenId: string): Promise<void> => {
+  await ctx.session!.regenerate();
+  ctx.session!.citizenId = citizenId;
+  ctx.session!.csrf = randomBytes(32).toString('base64url');
+};
+
+/** Signs out: the session row is deleted, the cookie cleared. */
+export const endSession = (ctx: ParameterizedContext): void => {
+  ctx.session = null;
+};
+
+const isApi = (ctx: ParameterizedContext) => ctx.path.startsWith('/api/');
+
+const refuse = (ctx: ParameterizedContext, status: 401 | 403) => {
+  if (isApi(ctx)) {
+    ctx.status = status;
+    ctx.body = { error: status === 401 ? { code: 'unauthenticated', message: 'Sign in first' } : { code: 'forbidden', message: 'You do not have the role this needs' } };
+  } else if (status === 401) {
+    ctx.status = 303;
+    ctx.redirect(`/signin?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.originalUrl : '/')}`);
+  } else {
+    renderPage(ctx, 'pages/error', { message: (ctx.state.page as PageGlobals).t('auth.forbidden'), code: 'forbidden' }, { status: 403 });
+  }
+};
+
+const requireRole = (accepts: (roles: Role[]) => boolean): Middleware => async (ctx, next) => {
+  const user = ctx.state.user as SessionUser | undefined;
+  if (!user) return refuse(ctx, 401);
+  if (!accepts(user.roles)) return refuse(ctx, 403);
+  await next();
+};
+
+/** Any signed-in citizen; anonymous: a redirect to /signin (pages) or 401 (API). */
+export const requireCitizen: Middleware = requireRole((roles) => roles.includes('citizen'));
+/** An official in force (not suspended) or an administrator; others get 403. */
+export const requireOfficial: Middleware = requireRole((roles) => roles.includes('official') || roles.includes('admin'));
+/** An administrator; others get 403. */
+export const requireAdmin: Middleware = requireRole((roles) => roles.includes('admin'));
+
+/**
+ * Defence in depth: everything under /admin and /api/admin needs an official or an administrator,
+ * even a route that forgot its own check. Routes still check the precise role they need.
+ */
+export const guardAdminArea: Middleware = async (ctx, next) => {
+  if (/^\/(api\/)?admin(\/|$)/.test(ctx.path)) return requireOfficial(ctx, next);
+  await next();
+};
+
+/** A local path to return to after sign-in; anything else (other hosts, `//evil`) becomes `/account`. */
+export const safeNext = (value: unknown): string =>
+  typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\') ? value : '/account';
