@@ -60,7 +60,7 @@ export interface RunningApp {
 }
 
 /** The key for voter tags and voter-roll hashes: from SERVER_SECRET, or made once and kept in DATA_DIR. */
-const loadServerSecret = (config: Config): Buffer => {
+export const loadServerSecret = (config: Config): Buffer => {
   if (config.SERVER_SECRET) return Buffer.from(config.SERVER_SECRET, 'hex');
   const file = join(config.DATA_DIR, 'server-secret.hex');
   if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
