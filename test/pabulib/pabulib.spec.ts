@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parsePabulib, PabulibParseError } from '../../src/domain/pabulib.ts';
+import { exportPabulib, importPabulib, PabulibExportError, PabulibImportError } from '../../src/app/polls/importPabulib.ts';
+import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { startTestApp } from '../support/testApp.ts';
+import { official } from '../support/pollFixtures.ts';
+
+// CI clones the repository into another folder with shared/ beside it, so resolve from this file.
+const dataDir = new URL('../../../shared/data/pabulib/', import.meta.url);
+const FILES = ['Netherlands_Assen_2024.pb', 'Poland_Warszawa_2017_Mlynow.pb', 'Poland_Swiecie_2023.pb', 'Poland_Warszawa_2025_Wola.pb'];
+const CITY = official('pb-official', 'city');
+
+/** Each ballot as its sorted approvals, the multiset sorted: what must survive export and re-parse. */
+const voteMultiset = (votes: { vote: string[] }[]): string[] => votes.map((v) => [...v.vote].sort().join(',')).sort();
+
+describe('Pabulib open data through the real app', () => {
+  let app: RunningApp;
+  let runImport: ReturnType<typeof importPabulib>;
+  let runExport: ReturnType<typeof exportPabulib>;
+  beforeAll(async () => {
+    app = await startTestApp();
+    runImport = importPabulib({ commands: app.polls.commands, cast: app.polls.cast, now: () => new Date().toISOString(), newPollId: () => randomUUID() });
+    runExport = exportPabulib({
+      loadPoll: async (pollId) => {
+        await app.projections.settled();
+        return app.polls.get(pollId);
+      },
+      loadBallots: (pollId) => app.polls.queries.loadCurrentBallots(app.db.kysely, pollId),
+    });
+  });
+  afterAll(async () => app?.stop());
+  const eventCount = async () => (await app.eventStore.readAll(null, 100_000)).length;
+
+
+  it('refuses a malformed file with its line, and creates nothing', async () => {
+    const before = await eventCount();
+    const bad = 'META\nkey;value\nbudget;100\nPROJECTS\nproject_id;cost\n1;50\n2;abc\nVOTES\nvoter_id;vote\nv1;1\n';
+    await expect(runImport({ text: bad, by: CITY, cast: true })).rejects.toThrow(new PabulibParseError(7, 'cost is not a number: "abc"'));
+    expect(await eventCount()).toBe(before);
+  });
+
+  it('refuses a file whose ballots break its own limits before writing any event', async () => {
+    const before = await eventCount();
+    const overLimit = 'META\nkey;value\nbudget;100\nvote_type;approval\nrule;greedy\nmax_length;1\nPROJECTS\nproject_id;cost\n1;50\n2;60\nVOTES\nvoter_id;vote\nv1;1\nv2;1,2\n';
+    const refusal = runImport({ text: overLimit, by: CITY, cast: true, close: true });
+    await expect(refusal).rejects.toBeInstanceOf(PabulibImportError);
+    await expect(refusal).rejects.toThrow(/voter v2/);
+    const ordinal = overLimit.replace('rule;greedy', 'rule;ordinal-borda');
+    await expect(runImport({ text: ordinal, by: CITY })).rejects.toThrow(/unsupported Pabulib rule/);
+    expect(await eventCount()).toBe(before);
+  });
+
+  describe.each(FILES)('%s', (name) => {
+    const text = readFileSync(new URL(name, dataDir), 'utf8');
+    const file = parsePabulib(text);
+    let pollId: string;
+
+    it('imports, casts every ballot through the real path, closes, publishes: funded equals selected', async () => {
+      const result = await runImport({ text, by: CITY, cast: true, close: true, concurrency: 128 });
+      pollId = result.pollId;
+      expect(result.ballotsCast).toBe(file.votes.length);
+      const selected = file.projects.filter((p) => p.selected).map((p) => p.id);
+      expect(result.outcome?.matchesSelected).toBe(true);
+
+      await app.projections.settled();
+      const poll = await app.polls.get(pollId);
+      expect(poll?.status).toBe('ResultPublished');
+      expect(poll?.orgId).toBe('city');
+      expect(poll?.result?.ballots).toBe(file.votes.length);
+      expect([...(poll?.result?.budget?.funded ?? [])].sort()).toEqual([...selected].sort());
+      // Every project's approvals as the file states them (the file's own `votes` column).
+      const counts = Object.fromEntries(poll!.result!.questions[0]!.options.map((o) => [o.optionId, o.count]));
+      for (const p of file.projects) if (p.votes !== undefined) expect(counts[p.id], `project ${p.id}`).toBe(p.votes);
+    });
+
+    it('exports the closed poll as a .pb file whose votes round-trip, with opaque voter ids', async () => {
+      const exported = parsePabulib(await runExport(pollId));
+      expect(voteMultiset(exported.votes)).toEqual(voteMultiset(file.votes));
+      expect(exported.votes.map((v) => v.voterId)).toEqual(file.votes.map((_, i) => String(i + 1)));
+      expect(exported.projects.map((p) => [p.id, p.cost, p.selected])).toEqual(file.projects.map((p) => [p.id, p.cost, p.selected]));
+      expect(exported.meta.budget).toBe(file.meta.budget);
+      expect(exported.voteColumns).toEqual(['voter_id', 'vote']);
+    });
+  });
+
+  it('exports only closed budget polls with a published result', async () => {
+    const text = readFileSync(new URL('Netherlands_Assen_2024.pb', dataDir), 'utf8');
+    const { pollId } = await runImport({ text, by: CITY, cast: true, castLimit: 10 });
+    await expect(runExport(pollId)).rejects.toBeInstanceOf(PabulibExportError);
+    await expect(runExport('no-such-poll')).rejects.toThrow(/does not exist/);
+  });
+});
