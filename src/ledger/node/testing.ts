@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import type { PollDefinition } from '../../domain/pollDefinition.ts';
 import { fromUtf8, toHex, utf8 } from '../bytes.ts';
 import { ballotTrackerCode, canonicalEntryBytes, type LedgerEntry } from '../entry.ts';
-import { nodeSha256 } from '../nodeCrypto.ts';
+import { checkpointHash, formatCheckpoint, GENESIS_PREV, parseCheckpoint } from '../checkpoint.ts';
+import { hashLeaf, MerkleTree } from '../merkle.ts';
+import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
+import { distinctSigners, openNote, parseVerifierKeys } from '../note.ts';
 import { startLocalLedger, type LocalLedger } from './localCluster.ts';
 
 export const ORIGIN = 'test.civic-vote.local/ledger';
@@ -97,4 +100,57 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`gave up waiting: ${what}`);
+}
+
+/** Latest final note of a node, its body and its size (0 and genesis before the first). */
+export async function latestFinal(url: string): Promise<{ note: string | null; body: string | null; size: number }> {
+  const res = await fetch(`${url}/v1/checkpoint`);
+  if (res.status === 404) return { note: null, body: null, size: 0 };
+  const note = await res.text();
+  const body = note.slice(0, note.lastIndexOf('\n\n') + 1);
+  return { note, body, size: parseCheckpoint(body).size };
+}
+
+/** Every entry a node holds. */
+export async function nodeEntries(url: string): Promise<string[]> {
+  const out: string[] = [];
+  for (;;) {
+    const res = (await (await fetch(`${url}/v1/entries?start=${out.length}&end=${out.length + 1000}`)).json()) as { entries: { entry: string }[] };
+    if (res.entries.length === 0) return out;
+    out.push(...res.entries.map((e) => e.entry));
+  }
+}
+
+/** POSTs to a coordinator route of one node. */
+export async function post(url: string, path: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * Proposes `texts` straight to one node, as a coordinator would: after everything the node holds, with
+ * a correct root and prev, so only the entries themselves can be refused.
+ */
+export async function proposeDirect(url: string, texts: string[]): Promise<{ status: number; body: Record<string, unknown> }> {
+  const held = await nodeEntries(url);
+  const final = await latestFinal(url);
+  const tree = new MerkleTree(nodeSha256);
+  for (const t of [...held, ...texts]) tree.append(hashLeaf(nodeSha256, utf8(t)));
+  const checkpoint = formatCheckpoint({
+    origin: ORIGIN,
+    size: tree.size,
+    rootHash: tree.root(),
+    prev: final.body ? checkpointHash(nodeSha256, final.body) : GENESIS_PREV,
+    extensions: [],
+  });
+  return post(url, '/v1/propose', { start: held.length, entries: texts, checkpoint });
+}
+
+/** Names of the node keys with valid signatures on a note. */
+export function signersOf(note: string, verifierKeys: readonly string[]): string[] {
+  return distinctSigners(openNote(nodeEd25519, note, parseVerifierKeys(nodeSha256, verifierKeys))).map((v) => v.name).sort();
 }
