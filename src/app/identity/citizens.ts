@@ -1,4 +1,4 @@
-import { citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState } from '../../domain/citizen.ts';
+import { CitizenAlreadyRegistered, citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState } from '../../domain/citizen.ts';
 import { fold } from '../../domain/decider.ts';
 import { handleCommand } from '../commandHandler.ts';
 import { StreamConflictError, type AppendToStream, type ReadStream } from '../eventStore.ts';
@@ -60,7 +60,7 @@ export const ensureCitizen =
         await handleCommand(deps, citizenDecider, citizenStreamId(citizenId), { type: 'RegisterCitizen', data: { citizenId, phoneHash, profile: blob, now: deps.now() } });
       } catch (error) {
         // Two requests completing one half-made claim: the other one registered it.
-        if (error instanceof StreamConflictError) return { citizenId, created: false };
+        if (error instanceof StreamConflictError || error instanceof CitizenAlreadyRegistered) return { citizenId, created: false };
         throw error;
       }
       return { citizenId, created: true };
