@@ -7,7 +7,7 @@
  */
 import { ballotDecider, type BallotState } from '../../domain/ballot.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState } from '../../domain/poll.ts';
+import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState, type PollStatus } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
 import type { TallyBallot } from '../../domain/tally.ts';
 import { fromUtf8 } from '../bytes.ts';
@@ -177,7 +177,7 @@ export class CheckTransaction {
             salt: data.salt,
             tracker: data.tracker,
             now: entry.at,
-            poll: { definition: { ...poll.definition, settings }, status: pollStatusAt(poll, entry.at) },
+            poll: { definition: { ...poll.definition, settings }, status: statusAt(poll, entry.at) },
             eligibility: { capReached: cap !== undefined && this.distinct(entry.pollId) >= cap },
           },
         },
@@ -218,6 +218,15 @@ export class CheckTransaction {
     for (const [k, v] of this.voters) base.voters.set(k, v);
     for (const [k, v] of this.distinctVoters) base.distinctVoters.set(k, v);
   }
+}
+
+/**
+ * pollStatusAt only moves a poll forward by the clock; a ballot dated before the poll's recorded opening
+ * was cast while it was not open, whatever came after it.
+ */
+function statusAt(poll: Extract<PollState, { pollId: string }>, at: string): PollStatus {
+  if (poll.status === 'Open' && Date.parse(at) < Date.parse(poll.openedAt)) return 'Scheduled';
+  return pollStatusAt(poll, at);
 }
 
 /** A ballot entry names its ballot by `data.ballotId` when it carries one, else by its event id. */
