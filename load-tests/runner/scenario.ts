@@ -1,0 +1,181 @@
+import { createHttpClient } from './http.ts';
+import { createMetrics, type LatencySummary } from './metrics.ts';
+import { runOpenModel, type OpenModelResult, type Phase } from './openModel.ts';
+import type { Voter } from './voters.ts';
+
+export interface Thresholds {
+  /** p99 of the ballot POST, ms. */
+  ballotP99Ms: number;
+  /** p99 of the poll page GET, measured from the voter's intended arrival, ms. */
+  pageP99Ms: number;
+  /** Failed checks (wrong status, timeout, connection error, abandoned) over all checks. */
+  maxErrorRate: number;
+  maxDropped: number;
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = { ballotP99Ms: 100, pageP99Ms: 200, maxErrorRate: 0, maxDropped: 0 };
+
+export interface BudgetScenarioOptions {
+  baseUrl: string;
+  pollId: string;
+  questionId: string;
+  optionIds: string[];
+  /** The approval limit: each voter approves 1..maxChoices projects. */
+  maxChoices: number;
+  voters: Voter[];
+  phases: Phase[];
+  /** `{pollId}` is replaced; the poll page a voter loads before casting. */
+  pagePath: string;
+  maxInFlight: number;
+  timeoutMs: number;
+  gracefulStopMs: number;
+  thresholds: Thresholds;
+}
+
+export interface ThresholdResult {
+  name: string;
+  limit: number;
+  actual: number;
+  ok: boolean;
+}
+
+export interface BudgetScenarioReport {
+  pollId: string;
+  phases: Phase[];
+  run: OpenModelResult;
+  /** Ballots the server answered 201 to. */
+  accepted: number;
+  /** Approvals per option over the accepted ballots: what the published tally must show. */
+  expectedCounts: Record<string, number>;
+  /** Accepted ballots per second over the run. */
+  acceptedPerSecond: number;
+  latency: Record<string, LatencySummary>;
+  checks: Record<string, { passes: number; fails: number }>;
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+  thresholds: ThresholdResult[];
+  ok: boolean;
+}
+
+/**
+ * The steady/peak/steady arrival schedule that gives every voter exactly one arrival: `peakFraction` of
+ * the voters arrive at `peakRate` in the middle, the rest at `rate` before and after.
+ */
+export const budgetPhases = (voters: number, rate: number, peakRate: number, peakFraction = 0.2): Phase[] => {
+  const peakVoters = Math.round(voters * peakFraction);
+  const before = Math.floor((voters - peakVoters) / 2);
+  const after = voters - peakVoters - before;
+  const phase = (name: string, count: number, r: number): Phase => ({ name, rate: r, durationMs: (count * 1000) / r, iterations: count });
+  return [phase('steady', before, rate), phase('peak', peakVoters, peakRate), phase('steady-after', after, rate)].filter((p) => p.iterations! > 0);
+};
+
+/** 1..maxChoices distinct options, a pure function of the voter index (xorshift), so runs repeat. */
+export const selectionOf = (index: number, optionIds: string[], maxChoices: number): string[] => {
+  let x = (index + 1) * 2654435761;
+  const rand = () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+  const k = 1 + Math.floor(rand() * Math.min(maxChoices, optionIds.length));
+  const pool = [...optionIds];
+  const chosen: string[] = [];
+  for (let i = 0; i < k; i++) chosen.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]!);
+  return chosen;
+};
+
+/**
+ * Every voter loads the poll page, then casts one ballot through the JSON API with their session
+ * cookie and CSRF token. Open model: arrivals follow `phases` whatever the responses do.
+ */
+export const runBudgetScenario = async (options: BudgetScenarioOptions): Promise<BudgetScenarioReport> => {
+  const client = createHttpClient(options.baseUrl, { maxSockets: Math.min(options.maxInFlight, 256), timeoutMs: options.timeoutMs });
+  const metrics = createMetrics();
+  const expectedCounts: Record<string, number> = Object.fromEntries(options.optionIds.map((id) => [id, 0]));
+  let accepted = 0;
+  const pagePath = options.pagePath.replace('{pollId}', encodeURIComponent(options.pollId));
+  const ballotPath = `/api/polls/${encodeURIComponent(options.pollId)}/ballots`;
+
+  const step = async (name: string, expected: number, send: () => Promise<{ status: number }>): Promise<boolean> => {
+    try {
+      const { status } = await send();
+      metrics.status(name, status);
+      return metrics.check(`${name} ${expected}`, status === expected);
+    } catch (error) {
+      metrics.error(`${name}: ${(error as Error).message}`);
+      return metrics.check(`${name} ${expected}`, false);
+    }
+  };
+
+  const run = await runOpenModel({
+    phases: options.phases,
+    maxIterations: options.voters.length,
+    maxInFlight: options.maxInFlight,
+    gracefulStopMs: options.gracefulStopMs,
+    iteration: async (index, intendedStart) => {
+      const voter = options.voters[index]!;
+      const headers = { cookie: voter.cookie, accept: 'text/html' };
+      const pageOk = await step('page', 200, () => client.request('GET', pagePath, headers));
+      metrics.record('page', performance.now() - intendedStart);
+      if (!pageOk) return;
+      const chosen = selectionOf(index, options.optionIds, options.maxChoices);
+      const body = JSON.stringify({ selections: { [options.questionId]: chosen } });
+      const castStart = performance.now();
+      const castOk = await step('ballot', 201, () => client.request('POST', ballotPath, { cookie: voter.cookie, 'x-csrf-token': voter.csrf, accept: 'application/json' }, body));
+      const end = performance.now();
+      metrics.record('ballot', end - castStart);
+      metrics.record('voter', end - intendedStart);
+      if (castOk) {
+        accepted++;
+        for (const id of chosen) expectedCounts[id] = (expectedCounts[id] ?? 0) + 1;
+      }
+    },
+  });
+  client.close();
+
+  const snap = metrics.snapshot();
+  const checkTotals = Object.values(snap.checks).reduce((a, c) => ({ passes: a.passes + c.passes, fails: a.fails + c.fails }), { passes: 0, fails: 0 });
+  const failures = checkTotals.fails + run.abandoned + run.crashed;
+  const errorRate = failures / Math.max(1, checkTotals.passes + failures);
+  const ballot = metrics.latency('ballot');
+  const page = metrics.latency('page');
+  const t = options.thresholds;
+  const thresholds: ThresholdResult[] = [
+    { name: 'ballot p99 (ms)', limit: t.ballotP99Ms, actual: ballot.p99, ok: ballot.p99 < t.ballotP99Ms },
+    { name: 'page p99 from arrival (ms)', limit: t.pageP99Ms, actual: page.p99, ok: page.p99 < t.pageP99Ms },
+    { name: 'error rate', limit: t.maxErrorRate, actual: errorRate, ok: errorRate <= t.maxErrorRate },
+    { name: 'dropped iterations', limit: t.maxDropped, actual: run.dropped, ok: run.dropped <= t.maxDropped },
+  ];
+  return {
+    pollId: options.pollId,
+    phases: options.phases,
+    run,
+    accepted,
+    expectedCounts,
+    acceptedPerSecond: Math.round((accepted * 1000) / Math.max(1, run.durationMs)),
+    latency: snap.latency,
+    checks: snap.checks,
+    statuses: snap.statuses,
+    errors: snap.errors,
+    thresholds,
+    ok: thresholds.every((x) => x.ok),
+  };
+};
+
+/** A short human summary of a report. */
+export const formatReport = (r: BudgetScenarioReport): string => {
+  const lat = (name: string) => {
+    const l = r.latency[name];
+    return l ? `${name}: n=${l.count} p50=${l.p50}ms p90=${l.p90}ms p99=${l.p99}ms p99.9=${l.p999}ms max=${l.max}ms` : `${name}: none`;
+  };
+  return [
+    `poll ${r.pollId}: ${r.run.scheduled} arrivals, ${r.run.started} started, ${r.run.dropped} dropped, ${r.run.abandoned} abandoned in ${(r.run.durationMs / 1000).toFixed(1)} s (generator lag max ${r.run.maxStartLagMs.toFixed(1)} ms)`,
+    `accepted ballots: ${r.accepted} (${r.acceptedPerSecond}/s)`,
+    lat('page'),
+    lat('ballot'),
+    lat('voter'),
+    `statuses: ${JSON.stringify(r.statuses)}${Object.keys(r.errors).length ? ` errors: ${JSON.stringify(r.errors)}` : ''}`,
+    ...r.thresholds.map((t) => `${t.ok ? 'PASS' : 'FAIL'} ${t.name}: ${t.actual} (limit ${t.limit})`),
+  ].join('\n');
+};

@@ -1,0 +1,136 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile } from '../../src/cli/provisionVoters.ts';
+import { budgetPhases, runBudgetScenario, type BudgetScenarioReport, type Thresholds } from '../../load-tests/runner/scenario.ts';
+
+/**
+ * The issue-8 scenario end to end against a running app: provision voters and sessions, open a budget
+ * poll (50 projects, approve up to 5), run the open-model load, close and publish, then account for
+ * every ballot: accepted by the API = events stored = ballots in the published tally, option by option.
+ * Shared by the CI test (small, in-process runner) and the benchmark (large, runner in a child process).
+ */
+export interface EndToEndOptions {
+  voters: number;
+  rate: number;
+  peakRate: number;
+  maxInFlight: number;
+  thresholds: Thresholds;
+  /** Run the load generator in its own process (its own event loop), as a load tester would. */
+  childRunner: boolean;
+  /** Sampled every 100 ms while the load runs. */
+  onSample?: () => void;
+}
+
+export interface Accounting {
+  accepted: number;
+  eventsStored: number;
+  tallyBallots: number;
+  /** Options whose published count differs from the approvals the runner saw accepted. */
+  mismatchedOptions: string[];
+  lost: number;
+}
+
+export interface EndToEndResult {
+  pollId: string;
+  provisionMs: number;
+  loadMs: number;
+  closeAndTallyMs: number;
+  totalMs: number;
+  report: BudgetScenarioReport;
+  accounting: Accounting;
+}
+
+const official = { kind: 'official' as const, id: 'load-test-official', orgId: 'load-test' };
+const runnerMain = fileURLToPath(new URL('../../load-tests/runner/main.ts', import.meta.url));
+
+/** The poll page when the citizen site serves one, else the JSON poll (the same read). */
+const pagePathFor = async (baseUrl: string, pollId: string): Promise<string> => {
+  const res = await fetch(`${baseUrl}/polls/${pollId}`);
+  return res.status === 200 ? '/polls/{pollId}' : '/api/polls/{pollId}';
+};
+
+const runChild = async (args: string[]): Promise<BudgetScenarioReport> => {
+  const dir = mkdtempSync(join(tmpdir(), 'load-report-'));
+  const out = join(dir, 'report.json');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', runnerMain, ...args, '--out', out], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 || code === 1 ? resolve() : reject(new Error(`load runner exited with ${code}`))));
+  });
+  const report = JSON.parse(readFileSync(out, 'utf8')) as BudgetScenarioReport;
+  rmSync(dir, { recursive: true, force: true });
+  return report;
+};
+
+export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options: EndToEndOptions): Promise<EndToEndResult> => {
+  const t0 = performance.now();
+  const voters = await provisionVoters({ db: app.db.kysely, eventStore: app.eventStore, serverSecret, nodeEnv: app.config.NODE_ENV }, { count: options.voters });
+  const definition = budgetPollDefinition();
+  const pollId = await openBudgetPoll(app.eventStore, official, definition);
+  const question = definition.questions[0]!;
+  // Voters arrive at a published poll: its page reads the read model, so let the projection catch up.
+  await app.projections.settled();
+  const t1 = performance.now();
+
+  const pagePath = await pagePathFor(app.url, pollId);
+  const phases = budgetPhases(options.voters, options.rate, options.peakRate);
+  const sampler = options.onSample ? setInterval(options.onSample, 100) : undefined;
+  let report: BudgetScenarioReport;
+  try {
+    if (options.childRunner) {
+      const dir = mkdtempSync(join(tmpdir(), 'load-voters-'));
+      const file = join(dir, 'voters.jsonl');
+      await writeVotersFile(file, { baseUrl: app.url, pollId, questionId: question.id, optionIds: question.options.map((o) => o.id), maxChoices: question.maxChoices }, voters);
+      const t = options.thresholds;
+      report = await runChild([
+        '--voters-file', file, '--rate', String(options.rate), '--peak-rate', String(options.peakRate), '--page-path', pagePath,
+        '--max-in-flight', String(options.maxInFlight), '--p99-ms', String(t.ballotP99Ms), '--page-p99-ms', String(t.pageP99Ms),
+        '--max-error-rate', String(t.maxErrorRate), '--max-dropped', String(t.maxDropped), '--json',
+      ]);
+      rmSync(dir, { recursive: true, force: true });
+    } else {
+      report = await runBudgetScenario({
+        baseUrl: app.url, pollId, questionId: question.id, optionIds: question.options.map((o) => o.id), maxChoices: question.maxChoices,
+        voters, phases, pagePath, maxInFlight: options.maxInFlight, timeoutMs: 30_000, gracefulStopMs: 60_000, thresholds: options.thresholds,
+      });
+    }
+  } finally {
+    if (sampler) clearInterval(sampler);
+  }
+  const t2 = performance.now();
+
+  await app.polls.commands.close(pollId, official);
+  await app.polls.commands.publishResult(pollId, official);
+  await app.projections.settled();
+  const t3 = performance.now();
+
+  const { rows } = await sql<{ n: string }>`SELECT count(*)::text AS n FROM events WHERE type = 'BallotCast' AND stream_id LIKE ${`ballot-${pollId}\\_%`}`.execute(app.db.kysely);
+  const eventsStored = Number(rows[0]?.n ?? 0);
+  const poll = await app.polls.get(pollId);
+  const tally = poll?.result;
+  const published = tally?.questions.find((q) => q.questionId === question.id);
+  const mismatchedOptions = question.options
+    .map((o) => o.id)
+    .filter((id) => (published?.options.find((o) => o.optionId === id)?.count ?? -1) !== (report.expectedCounts[id] ?? 0));
+  const tallyBallots = tally?.ballots ?? -1;
+  return {
+    pollId,
+    provisionMs: t1 - t0,
+    loadMs: t2 - t1,
+    closeAndTallyMs: t3 - t2,
+    totalMs: t3 - t0,
+    report,
+    accounting: {
+      accepted: report.accepted,
+      eventsStored,
+      tallyBallots,
+      mismatchedOptions,
+      lost: Math.max(report.accepted - eventsStored, report.accepted - tallyBallots, 0) + Math.abs(eventsStored - tallyBallots),
+    },
+  };
+};
