@@ -6,17 +6,12 @@ import { tallyVerdict } from '../tallyNote.ts';
 import { tallyPoll } from '../../domain/tally.ts';
 import { pollBallotsFromEntries } from './entryChecker.ts';
 import type { LocalLedger } from './localCluster.ts';
-import { ballotEntry, ballotText, closePollEntry, openPollEntries, ORIGIN, startTestLedger, TOKEN } from './testing.ts';
+import { ballotEntry, ballotText, closePollEntry, openPollEntries, ORIGIN, startTestLedger, TOKEN, feeder } from './testing.ts';
 
 describe('four ledger node processes and the coordinator', () => {
   let ledger: LocalLedger;
   let coordinator: Coordinator;
-  const given: string[] = [];
-  const anchor = (texts: string[]) => {
-    const start = given.length;
-    given.push(...texts);
-    return coordinator.anchor(texts, start);
-  };
+  const { given, anchor } = feeder(() => coordinator);
 
   beforeAll(async () => {
     ledger = await startTestLedger();

@@ -18,6 +18,7 @@ import {
   signersOf,
   startTestLedger,
   TOKEN,
+  feeder,
 } from './testing.ts';
 
 const noteBody = (note: string): string => note.slice(0, note.lastIndexOf('\n\n') + 1);
@@ -26,15 +27,10 @@ const info = async (url: string): Promise<{ size: number; finalSize: number }> =
 describe('ledger faults with real node processes', () => {
   let ledger: LocalLedger & { dataDir: string };
   let coordinator: Coordinator;
-  const given: string[] = [];
+  const { given, anchor } = feeder(() => coordinator);
   let voters = 0;
   const ballots = (n: number): string[] =>
     Array.from({ length: n }, () => ballotText({ pollId: 'f1', voter: `v${++voters}`, option: ['a', 'b', 'c'][voters % 3] }));
-  const anchor = (texts: string[]) => {
-    const start = given.length;
-    given.push(...texts);
-    return coordinator.anchor(texts, start);
-  };
   /** Every node serves the same final checkpoint over every entry given, and every entry itself. */
   const allCaughtUp = async (): Promise<void> => {
     for (const url of ledger.urls) {
@@ -87,7 +83,7 @@ describe('ledger faults with real node processes', () => {
 
     await ledger.restart(2);
     await ledger.restart(3);
-    const resumed = await anchor([], given.length);
+    const resumed = await coordinator.anchor([], given.length);
     expect(resumed).toMatchObject({ status: 'final', size: given.length });
     await coordinator.settled();
     await allCaughtUp();

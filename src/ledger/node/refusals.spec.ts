@@ -23,18 +23,14 @@ import {
   signersOf,
   startTestLedger,
   TOKEN,
+  feeder,
 } from './testing.ts';
 import type { LocalLedger } from './localCluster.ts';
 
 describe('what ledger nodes refuse', () => {
   let ledger: LocalLedger & { dataDir: string };
   let coordinator: Coordinator;
-  const given: string[] = [];
-  const anchor = (texts: string[]) => {
-    const start = given.length;
-    given.push(...texts);
-    return coordinator.anchor(texts, start);
-  };
+  const { given, anchor } = feeder(() => coordinator);
   const node1 = (): string => ledger.urls[0]!;
 
   beforeAll(async () => {

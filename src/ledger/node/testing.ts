@@ -12,6 +12,7 @@ import { checkpointHash, formatCheckpoint, GENESIS_PREV, parseCheckpoint } from 
 import { hashLeaf, MerkleTree } from '../merkle.ts';
 import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
 import { distinctSigners, openNote, parseVerifierKeys } from '../note.ts';
+import type { AnchorResult, Coordinator } from '../coordinator.ts';
 import { startLocalLedger, type LocalLedger } from './localCluster.ts';
 
 export const ORIGIN = 'test.civic-vote.local/ledger';
@@ -153,4 +154,17 @@ export async function proposeDirect(url: string, texts: string[]): Promise<{ sta
 /** Names of the node keys with valid signatures on a note. */
 export function signersOf(note: string, verifierKeys: readonly string[]): string[] {
   return distinctSigners(openNote(nodeEd25519, note, parseVerifierKeys(nodeSha256, verifierKeys))).map((v) => v.name).sort();
+}
+
+/** Feeds entries to a coordinator as the app does: each batch right after everything given before. */
+export function feeder(coordinator: () => Coordinator): { given: string[]; anchor: (texts: string[]) => Promise<AnchorResult> } {
+  const given: string[] = [];
+  return {
+    given,
+    anchor: (texts) => {
+      const start = given.length;
+      given.push(...texts);
+      return coordinator().anchor(texts, start);
+    },
+  };
 }
