@@ -1,0 +1,218 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type Router from '@koa/router';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ballotStreamId } from '../../src/domain/ballot.ts';
+import { loadConfig } from '../../src/infra/config.ts';
+import { startApp, type RunningApp } from '../../src/infra/compositionRoot.ts';
+import { identityHttp, identityUseCases } from '../../src/infra/identity/wiring.ts';
+import { createLogger } from '../../src/infra/logger.ts';
+import { getPlatformStats } from '../../src/infra/readModels/platformStats.ts';
+import { httpGatewaySms, SmsGatewayError } from '../../src/infra/sms/httpGateway.ts';
+import { anonymousClient, signedInClient } from '../support/session.ts';
+import { startTestApp } from '../support/testApp.ts';
+import { createTestDb } from '../support/testDb.ts';
+
+/** Every route of the mounted routers, with its methods, from the routers themselves. */
+const routesOf = (routers: Router[]) =>
+  routers.flatMap((router) => router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: layer.path }))));
+
+const json = { 'content-type': 'application/json' };
+
+describe('sessions, CSRF and roles', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(async () => app?.stop());
+
+  it('refuses a state-changing form without the CSRF token, and an htmx request with a wrong header', async () => {
+    const client = await signedInClient(app, '010-4000-0001', '+821040000001');
+    const noToken = await fetch(`${app.url}/account/name`, {
+      method: 'POST',
+      headers: { cookie: client.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'displayName=x',
+      redirect: 'manual',
+    });
+    expect(noToken.status).toBe(403);
+    expect(await noToken.text()).toContain('페이지가 만료되었거나 이 사이트에서 보낸 요청이 아닙니다');
+    const htmx = await fetch(`${app.url}/account/name`, {
+      method: 'POST',
+      headers: { cookie: client.cookie, 'content-type': 'application/x-www-form-urlencoded', 'hx-request': 'true', 'x-csrf-token': 'forged' },
+      body: 'displayName=x',
+      redirect: 'manual',
+    });
+    expect(htmx.status).toBe(403);
+    const api = await fetch(`${app.url}/api/session`, { method: 'DELETE', headers: { cookie: client.cookie } });
+    expect(api.status).toBe(403);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('security.csrf');
+    // The same requests with the token pass.
+    expect((await client.fetch('/account/name', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'hx-request': 'true' }, body: 'displayName=x' })).status).toBe(303);
+    expect((await client.postForm('/account/name', { displayName: 'y' })).status).toBe(303);
+  });
+
+  it('puts the token in the page for htmx and forms', async () => {
+    const html = await (await fetch(`${app.url}/signin`)).text();
+    const token = html.match(/<meta name="csrf-token" content="([^"]+)">/)?.[1];
+    expect(token).toBeTruthy();
+    expect(html).toContain(`hx-headers='{"x-csrf-token":"${token}"}'`);
+    expect(html).toContain(`name="_csrf" value="${token}"`);
+  });
+
+  it('gives a signed-in citizen 403 on every route under /admin and /api/admin, and an anonymous user a redirect or 401', async () => {
+    const routes = routesOf(app.routers).filter((r) => /^\/(api\/)?admin(\/|$)/.test(r.path));
+    expect(routes.length).toBeGreaterThanOrEqual(6);
+    const citizen = await signedInClient(app, '010-4000-0002', '+821040000002');
+    const anonymous = await anonymousClient(app);
+    for (const { method, path } of routes) {
+      const url = path.replace(/:(\w+)/g, 'x');
+      const init = method === 'GET' ? { method } : { method, headers: json, body: '{}' };
+      const asCitizen = await citizen.fetch(url, init);
+      expect(asCitizen.status, `${method} ${path} as a citizen`).toBe(403);
+      const body = await asCitizen.text();
+      expect(body, `${method} ${path}: refused by role, not CSRF`).not.toContain('security.csrf');
+      const asAnonymous = await anonymous.fetch(url, init);
+      if (path.startsWith('/api/')) expect(asAnonymous.status, `${method} ${path} anonymous`).toBe(401);
+      else {
+        expect(asAnonymous.status, `${method} ${path} anonymous`).toBe(303);
+        expect(asAnonymous.headers.get('location')).toMatch(/^\/signin\?next=/);
+      }
+    }
+  });
+
+  it('lets an administrator create organisations and issue, suspend and reinstate officials, each event with the actor', async () => {
+    const adminId = await app.identity.grantAdmin({ phone: '010-4000-0003', by: 'cli' });
+    await app.projections.settled();
+    const admin = await signedInClient(app, '010-4000-0003', '+821040000003');
+    expect(admin.citizenId).toBe(adminId);
+    expect((await admin.fetch('/admin/orgs')).status).toBe(200);
+    expect((await admin.postForm('/admin/orgs', { name: '서울도서관', kind: 'library' })).status).toBe(303);
+    const orgsPage = await (await admin.fetch('/admin/orgs')).text();
+    expect(orgsPage).toContain('서울도서관');
+    const org = (await app.db.kysely.selectFrom('organisations').selectAll().executeTakeFirstOrThrow());
+    expect(org.created_by).toBe(adminId);
+
+    expect((await admin.postForm('/admin/officials', { phone: '010-4000-0004', orgId: org.id, displayName: '이담당' })).status).toBe(303);
+    const official = await signedInClient(app, '010-4000-0004', '+821040000004');
+    const session = (await (await official.fetch('/api/session')).json()) as { user: { roles: string[]; orgId: string } };
+    expect(session.user).toMatchObject({ roles: ['citizen', 'official'], orgId: org.id });
+    expect(await (await admin.fetch('/admin/officials')).text()).toContain('이담당');
+    // An official is no administrator.
+    expect((await official.fetch('/admin/orgs')).status).toBe(403);
+
+    expect((await admin.postForm(`/admin/officials/${official.citizenId}/suspend`, {})).status).toBe(303);
+    const suspended = (await (await official.fetch('/api/session')).json()) as { user: { roles: string[] } };
+    expect(suspended.user.roles).toEqual(['citizen']);
+    expect((await admin.postForm(`/admin/officials/${official.citizenId}/reinstate`, {})).status).toBe(303);
+    const events = (await app.eventStore.readStream(`citizen-${official.citizenId}`)).map((e) => [e.type, e.data.grantedBy ?? e.data.by ?? null]);
+    expect(events).toEqual([
+      ['CitizenRegistered', null],
+      ['OfficialRoleGranted', adminId],
+      ['OfficialSuspended', adminId],
+      ['OfficialReinstated', adminId],
+    ]);
+  });
+
+  it('deletes an account: key gone, profile unreadable, sessions revoked, number free, ballots still counted', async () => {
+    const client = await signedInClient(app, '010-4000-0005', '+821040000005');
+    const before = await getPlatformStats(app.db.kysely);
+    // A ballot of this citizen, as the ballot path stores it: a per-poll voter tag, never the citizen id.
+    const ballot = { pollId: 'p-del', voterTag: 'tag-1', ballotId: 'b-del', selections: {}, salt: '00'.repeat(32), tracker: 'T-DEL', castAt: new Date().toISOString() };
+    await app.eventStore.append(ballotStreamId('p-del', 'tag-1'), [{ type: 'BallotCast', data: ballot, metadata: { citizenId: client.citizenId } }], 'no_stream');
+    const profile = (await app.eventStore.readStream(`citizen-${client.citizenId}`))[0]!.data.profile as string;
+    expect(await app.identity.contactOf(client.citizenId)).toMatchObject({ phone: '+821040000005' });
+
+    expect((await client.fetch('/account/delete')).status).toBe(200);
+    expect((await client.postForm('/account/delete', {})).status).toBe(422);
+    const deleted = await client.postForm('/account/delete', { confirm: 'yes' });
+    expect(deleted.status).toBe(303);
+
+    expect(await app.db.kysely.selectFrom('citizen_keys').selectAll().where('citizen_id', '=', client.citizenId).execute()).toHaveLength(0);
+    expect(await app.db.kysely.selectFrom('sessions').selectAll().where('citizen_id', '=', client.citizenId).execute()).toHaveLength(0);
+    expect((await app.eventStore.readStream(`citizen-${client.citizenId}`)).map((e) => e.type)).toEqual(['CitizenRegistered', 'CitizenDeleted']);
+    expect(profile).not.toContain('4000');
+    expect(await app.identity.contactOf(client.citizenId)).toBeNull();
+    expect(await app.identity.phoneHashOfCitizen(client.citizenId)).toBeNull();
+
+    expect((await client.fetch('/account')).status).toBe(303);
+    expect(await app.eventStore.readStream(ballotStreamId('p-del', 'tag-1'))).toHaveLength(1);
+    await app.projections.settled();
+    expect((await getPlatformStats(app.db.kysely)).ballots).toBe(before.ballots + 1);
+
+    const again = await signedInClient(app, '010-4000-0005', '+821040000005');
+    expect(again.citizenId).not.toBe(client.citizenId);
+  });
+
+  it('has no /dev/sms in production', async () => {
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      SERVER_SECRET: 'a'.repeat(64),
+      DATABASE_URL: 'postgres://unused/unused',
+      SMS_ADAPTER: 'http',
+      SMS_HTTP_URL: 'http://127.0.0.1:1/sms',
+      SMS_HTTP_TOKEN: 't',
+    });
+    const deps = { config, db: app.db, eventStore: app.eventStore, serverSecret: Buffer.alloc(32) };
+    const { routers } = identityHttp({ ...deps, useCases: identityUseCases(deps), settled: async () => {} });
+    const paths = routesOf(routers).map((r) => r.path);
+    expect(paths).toContain('/signin');
+    expect(paths).not.toContain('/dev/sms');
+  });
+});
+
+describe('sessions across restarts and app instances', () => {
+  it('keeps a session valid on another instance and after a restart on the same database', async () => {
+    const db = await createTestDb();
+    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', PORTAL_PORT: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'civic-sessions-')), LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false' });
+    const start = () => startApp(config, { db, logger: createLogger('silent') });
+    let first = await start();
+    const second = await start();
+    try {
+      const client = await signedInClient(first, '010-5000-0001', '+821050000001');
+      const onSecond = await fetch(`${second.url}/api/session`, { headers: { cookie: client.cookie } });
+      expect(((await onSecond.json()) as { user: { id: string } }).user.id).toBe(client.citizenId);
+      await first.stop();
+      first = await start();
+      const afterRestart = await fetch(`${first.url}/account`, { headers: { cookie: client.cookie }, redirect: 'manual' });
+      expect(afterRestart.status).toBe(200);
+      expect(await afterRestart.text()).toContain('010-5000-0001');
+      // A tampered cookie signature is refused.
+      const forged = client.cookie.replace(/sid\.sig=[^;]+/, 'sid.sig=forged');
+      const refused = await fetch(`${first.url}/api/session`, { headers: { cookie: forged } });
+      expect(((await refused.json()) as { user: unknown }).user).toBeNull();
+    } finally {
+      await first.stop();
+      await second.stop();
+      await db.close();
+    }
+  });
+});
+
+describe('the SMS HTTP gateway adapter', () => {
+  it('posts JSON with the bearer token, and rejects on a non-2xx answer', async () => {
+    const received: Array<{ auth?: string; type?: string; body: unknown }> = [];
+    let status = 200;
+    const server = createServer(async (req: IncomingMessage, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      received.push({ auth: req.headers.authorization, type: req.headers['content-type'], body: JSON.parse(body) });
+      res.writeHead(status).end('{}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/send`;
+    try {
+      const send = httpGatewaySms({ url, token: 'secret-token', sender: 'CivicVote' });
+      await send('+821012345678', 'code 123456');
+      expect(received).toEqual([{ auth: 'Bearer secret-token', type: 'application/json', body: { to: '+821012345678', from: 'CivicVote', text: 'code 123456' } }]);
+      status = 500;
+      await expect(send('+821012345678', 'x')).rejects.toThrow(SmsGatewayError);
+      status = 401;
+      await expect(send('+821012345678', 'x')).rejects.toMatchObject({ status: 401 });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
