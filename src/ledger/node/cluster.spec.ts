@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
+import { toBase64 } from '../bytes.ts';
+import { checkpointHash } from '../checkpoint.ts';
 import { verifyReceipt, type Receipt } from '../receipt.ts';
 import { tallyVerdict } from '../tallyNote.ts';
 import { tallyPoll } from '../../domain/tally.ts';
@@ -75,5 +77,28 @@ describe('four ledger node processes and the coordinator', () => {
   it('reports each node in nodeStatus', async () => {
     const status = await coordinator.nodeStatus();
     expect(status.map((s) => [s.reachable, s.finalSize])).toEqual(Array(4).fill([true, given.length]));
+  });
+
+  it('resumes after an app restart from the anchored entries, with or without the last note', async () => {
+    const before = given.length;
+    const note = coordinator.lastNote!;
+    const previousBody = note.slice(0, note.lastIndexOf('\n\n') + 1);
+    for (const keepNote of [true, false]) {
+      const restored = { entries: [...given], note: keepNote ? coordinator.lastNote : null };
+      coordinator = createCoordinator({ nodes: ledger.urls, token: TOKEN, origin: ORIGIN, anchored: restored });
+      expect(coordinator.size).toBe(given.length);
+      await expect(coordinator.anchor([ballotText({ pollId: 'p1', voter: 'late' })], given.length + 1)).rejects.toThrow(RangeError);
+      const result = await anchor(openPollEntries(`p-restart-${keepNote}`));
+      expect(result).toMatchObject({ status: 'final', size: given.length });
+    }
+    // The first checkpoint after the restarts chains onto the last one before them.
+    const after = (await (await fetch(`${ledger.urls[0]}/v1/checkpoint/${before + 3}`)).text()).split('\n');
+    expect(after[3]).toBe(`prev ${toBase64(checkpointHash(nodeSha256, previousBody))}`);
+  });
+
+  it('refuses entries that would leave a gap or rewrite what it was given', async () => {
+    await expect(coordinator.anchor(['x'], given.length + 2)).rejects.toThrow(RangeError);
+    await expect(coordinator.anchor([given[0] + ' '], 0)).rejects.toThrow(/differs/);
+    expect(await coordinator.anchor(given.slice(-2), given.length - 2)).toMatchObject({ status: 'final', size: given.length });
   });
 });
