@@ -18,9 +18,7 @@ import { getPlatformStats, platformStatsReadModel } from './readModels/platformS
 import { createHttpApp } from './http/server.ts';
 import { createViews } from './http/views.ts';
 import { healthRoutes } from './http/routes/health.ts';
-// citizen site (issue 5)
-import { citizenSiteRouters } from './http/routes/siteRoutes.ts';
-import { requireCitizen } from './http/auth.ts';
+import { homeRoutes } from './http/routes/home.ts';
 import { withGroupCommit } from './eventStore/groupCommit.ts';
 import { pollCommands } from '../app/polls/pollCommands.ts';
 import { runDuePolls } from '../app/polls/pollScheduler.ts';
@@ -31,9 +29,6 @@ import { eventStoreIsEmpty, seedDemoData } from './seed/demo.ts';
 import { requireSignedIn } from './http/requireSignedIn.ts';
 // identity (issue 3)
 import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
-// ledger (issue 6)
-import { wireLedger } from './ledger/wiring.ts';
-import type { LedgerServices } from './ledger/ledgerServices.ts';
 import { identityReadModels } from './readModels/citizens.ts';
 
 /**
@@ -62,8 +57,6 @@ export interface RunningApp {
   identity: IdentityUseCases;
   /** Every mounted router, so tests can enumerate routes (role checks on /admin). */
   routers: Router[];
-  /** The ledger: node URLs, anchoring, receipts, verification (issue 6); null with LEDGER_NODES=none. */
-  ledger: LedgerServices | null;
   stop(): Promise<void>;
 }
 
@@ -206,11 +199,6 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   const identityWeb = identityHttp({ config, db, eventStore, serverSecret, useCases: identity, settled: () => projections.settled() });
   // --- end identity -----------------------------------------------------------------------------------
 
-  // --- ledger (issue 6): four nodes, anchoring, receipts, tallies by the nodes, tamper watch ----------
-  const ledger = await wireLedger(config, { db: db.kysely, eventStore, logger });
-  ledgerAcceptsPolicyBallots = ledger.acceptsPolicyBallots;
-  // --- end ledger -------------------------------------------------------------------------------------
-
   // --- demo data (npm start on an empty store; tests set SEED_DEMO_DATA=false) -------------------------
   if (config.SEED_DEMO_DATA && (await eventStoreIsEmpty(eventStore))) await seedDemoData({ polls, eventStore, now, logger });
   // --- end demo data --------------------------------------------------------------------------------
@@ -221,13 +209,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       { name: 'database', check: async () => (await sql`SELECT 1 AS ok`.execute(db.kysely), true) },
       { name: 'projections', check: async () => projectionsCaughtUp },
     ]),
-    // --- citizen site (issue 5): home, poll pages and voting, my page, results, poll creation ---
-    ...citizenSiteRouters({
-      db: db.kysely, polls, now, requireCitizen, newId: () => randomUUID(),
-      readStream: eventStore.readStream, append: eventStore.append, settled: () => projections.settled(),
-      stats: () => getPlatformStats(db.kysely),
-    }),
-    // --- end citizen site ---
+    homeRoutes({ getPlatformStats: () => getPlatformStats(db.kysely) }),
     pollsApiRoutes({
       requireCitizen: requireSignedIn,
       commands: polls.commands,
@@ -239,7 +221,6 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       keyRollPhones: polls.keyRollPhones,
     }),
     ...identityWeb.routers,
-    ...ledger.routers,
   ];
   const middleware: Middleware[] = [...identityWeb.middleware];
   const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV === 'production' }), portalUrl, routers, middleware });
@@ -261,10 +242,8 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     polls,
     identity,
     routers,
-    ledger: ledger.services,
     stop: async () => {
       clearInterval(scheduler);
-      await ledger.stop();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await projections.stop();
