@@ -3,6 +3,7 @@ import * as m0001 from './0001_events.ts';
 import * as m0002 from './0002_platform_stats.ts';
 import * as m0003 from './0003_polls.ts';
 import * as m0004 from './0004_identity.ts';
+import * as m0005 from './0005_ledger.ts';
 
 /**
  * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
@@ -12,6 +13,7 @@ const migrations: Record<string, Migration> = {
   '0002_platform_stats': m0002,
   '0003_polls': m0003,
   '0004_identity': m0004,
+  '0005_ledger': m0005,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

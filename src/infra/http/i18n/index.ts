@@ -1,13 +1,15 @@
 import { en } from './en.ts';
 import { ko } from './ko.ts';
 import { messages as site } from './messages/site.ts';
+import { messages as admin } from './messages/admin.ts';
+import { messages as ledger } from './messages/ledger.ts';
 
 export type Lang = 'ko' | 'en';
 export const LANGS: readonly Lang[] = ['ko', 'en'];
 export type MessageKey = keyof typeof ko;
 
 /** Feature message files (./messages/*.ts), merged over the site-wide ko.ts / en.ts. */
-const features: Array<{ ko: Record<string, string>; en: Record<string, string> }> = [site];
+const features: Array<{ ko: Record<string, string>; en: Record<string, string> }> = [site, ledger, admin];
 
 const dictionaries: Record<Lang, Record<string, string>> = {
   ko: Object.assign({}, ko, ...features.map((f) => f.ko)),

@@ -1,0 +1,224 @@
+import type { Kysely } from 'kysely';
+import type { EventStore, RecordedEvent, Subscription } from '../../app/eventStore.ts';
+import { entryText, ledgerEntryOf, trackerOfEntry } from '../../app/ledger/entries.ts';
+import { toHex, utf8 } from '../../ledger/bytes.ts';
+import type { AnchorResult, Coordinator, CoordinatorOptions } from '../../ledger/coordinator.ts';
+import { hashLeaf, MerkleTree } from '../../ledger/merkle.ts';
+import { nodeSha256 } from '../../ledger/nodeCrypto.ts';
+import type { Logger } from '../logger.ts';
+import { appendEntries, lastFinalCheckpoint, loadEntries, readAnchorCheckpoint, recordFinal, type StoredEntry } from './ledgerStore.ts';
+
+const h = nodeSha256;
+
+export interface AnchoringDeps {
+  db: Kysely<any>;
+  eventStore: EventStore;
+  /** Builds the coordinator, restored with what was already anchored. */
+  createCoordinator: (anchored: NonNullable<CoordinatorOptions['anchored']>) => Coordinator;
+  logger: Logger;
+  /** ms between anchoring rounds (ANCHOR_INTERVAL_MS). */
+  intervalMs: number;
+  /** A round starts early once this many entries wait. */
+  batchEntries?: number;
+  /** Policy polls refuse ballots after no quorum could sign for this long (POLICY_QUORUM_GRACE_MS). */
+  policyGraceMs: number;
+  /** Called after each round that made new entries final (tallies are requested from here). */
+  onFinal?: (size: number) => Promise<void>;
+  now?: () => number;
+}
+
+export interface AnchoringStatus {
+  /** Leaves the app holds (anchored or waiting). */
+  size: number;
+  /** Size of the last final checkpoint. */
+  finalSize: number;
+  pendingEntries: number;
+  /** Event commit to final checkpoint, ms, for the oldest entry of the last round that finalised. */
+  lastLagMs: number | null;
+  lastFinalAt: Date | null;
+  /** Since when no quorum could sign (null: fine). */
+  quorumLostSince: Date | null;
+  /** Why nodes did not sign in the last pending round, by node URL. */
+  pendingReasons: Record<string, string>;
+}
+
+export interface Anchoring {
+  readonly caughtUp: Promise<void>;
+  readonly coordinator: Coordinator;
+  status(): AnchoringStatus;
+  /** False while no quorum could sign for longer than the policy grace period. */
+  acceptsPolicyBallots(): boolean;
+  /** The leaf hash (hex) the app handed the nodes at `index`. */
+  leafHash(index: number): string | undefined;
+  /** RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves. */
+  inclusionProof(index: number, size: number): Uint8Array[];
+  /** Runs one anchoring round now. */
+  anchorNow(): Promise<void>;
+  /**
+   * Resolves when every event committed before the call is a leaf with a final checkpoint. Rejects
+   * after `timeoutMs` (the ledger has no quorum, for example).
+   */
+  settled(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The anchoring service: one catch-up subscription over all events (resuming from its own checkpoint,
+ * like the projection runner), every anchored event stored as a leaf in the same transaction as that
+ * checkpoint, and a round every `intervalMs` (or `batchEntries` entries) that asks the coordinator to
+ * make the waiting leaves final. Leaves are numbered once, in the store, so a restart neither skips nor
+ * repeats one: the coordinator is rebuilt from the stored leaves and the last final note.
+ */
+export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> => {
+  const now = deps.now ?? Date.now;
+  const stored = await loadEntries(deps.db);
+  const final = await lastFinalCheckpoint(deps.db);
+  const finalSize = final?.size ?? 0;
+  const coordinator = deps.createCoordinator({
+    entries: stored.filter((e) => e.leafIndex < finalSize).map((e) => e.entryText),
+    note: final?.note ?? null,
+  });
+  const tree = new MerkleTree(h);
+  const leafHashes: string[] = [];
+  const committedAt: Date[] = [];
+  const pushLeaf = (e: Pick<StoredEntry, 'entryHash' | 'committedAt'>) => {
+    tree.append(Buffer.from(e.entryHash, 'hex'));
+    leafHashes.push(e.entryHash);
+    committedAt.push(e.committedAt);
+  };
+  stored.forEach(pushLeaf);
+  /** Texts of leaves the coordinator has not been given yet, from `handedOver` on. */
+  let waiting: string[] = stored.filter((e) => e.leafIndex >= finalSize).map((e) => e.entryText);
+  let handedOver = finalSize;
+  let lastCheckpoint = await readAnchorCheckpoint(deps.db);
+
+  const status: AnchoringStatus = {
+    size: stored.length,
+    finalSize,
+    pendingEntries: stored.length - finalSize,
+    lastLagMs: null,
+    lastFinalAt: final?.finalizedAt ?? null,
+    quorumLostSince: null,
+    pendingReasons: {},
+  };
+
+  let round: Promise<void> | null = null;
+  const anchorNow = (): Promise<void> => {
+    round ??= runRound().finally(() => (round = null));
+    return round;
+  };
+
+  const runRound = async (): Promise<void> => {
+    const batch = waiting.slice();
+    const start = handedOver;
+    let result: AnchorResult;
+    try {
+      result = await coordinator.anchor(batch, start);
+    } catch (error) {
+      // Nothing is lost: the next round hands over the same leaves again (repeats must be identical).
+      deps.logger.error({ err: error }, 'anchoring round failed');
+      return;
+    }
+    // The coordinator now holds these leaves whatever the outcome; later rounds only add new ones.
+    waiting = waiting.slice(batch.length);
+    handedOver = start + batch.length;
+    if (result.status === 'final') {
+      const before = status.finalSize;
+      if (result.size > before) {
+        await recordFinal(deps.db, result.size, result.note);
+        const oldest = committedAt[before];
+        status.lastLagMs = oldest ? Math.max(0, now() - oldest.getTime()) : null;
+        status.lastFinalAt = new Date(now());
+        status.finalSize = result.size;
+      }
+      status.quorumLostSince = null;
+      status.pendingReasons = {};
+      if (result.size > before) await deps.onFinal?.(result.size).catch((err: unknown) => deps.logger.error({ err }, 'after-anchoring step failed'));
+    } else if (result.pendingEntries > 0) {
+      status.quorumLostSince ??= new Date(now());
+      status.pendingReasons = result.reasons;
+      deps.logger.warn({ pending: result.pendingEntries, signatures: result.signatures, reasons: result.reasons }, 'ledger anchoring pending: no quorum');
+    }
+    status.pendingEntries = status.size - status.finalSize;
+  };
+
+  const onBatch = async (events: RecordedEvent[]): Promise<void> => {
+    const rows: Omit<StoredEntry, 'anchoredAt'>[] = [];
+    for (const event of events) {
+      const entry = ledgerEntryOf(event);
+      if (!entry) continue;
+      const text = entryText(entry);
+      rows.push({
+        leafIndex: leafHashes.length + rows.length,
+        eventId: event.id,
+        pollId: entry.pollId,
+        eventType: entry.eventType,
+        tracker: trackerOfEntry(entry),
+        entryHash: toHex(hashLeaf(h, utf8(text))),
+        entryText: text,
+        committedAt: event.recordedAt,
+      });
+    }
+    const checkpoint = events[events.length - 1]!.checkpoint;
+    await appendEntries(deps.db, rows, checkpoint);
+    // Only after the commit: a failed transaction sees the same batch again with the same numbering.
+    lastCheckpoint = checkpoint;
+    for (const row of rows) {
+      pushLeaf(row);
+      waiting.push(row.entryText);
+    }
+    status.size = leafHashes.length;
+    status.pendingEntries = status.size - status.finalSize;
+    if (waiting.length >= (deps.batchEntries ?? 500)) void anchorNow();
+  };
+
+  const subscription: Subscription = deps.eventStore.subscribeAll(lastCheckpoint, onBatch);
+  const timer = setInterval(() => {
+    if (status.pendingEntries > 0 || waiting.length > 0) void anchorNow();
+    else void probeQuorum();
+  }, deps.intervalMs);
+  timer.unref();
+
+  // With nothing to anchor, quorum health comes from the nodes' info: a policy poll must not take
+  // ballots for long when they could not be anchored.
+  let lastProbe = 0;
+  const probeQuorum = async (): Promise<void> => {
+    if (now() - lastProbe < Math.max(deps.intervalMs, 1000)) return;
+    lastProbe = now();
+    const nodes = await coordinator.nodeStatus();
+    const able = nodes.filter((n) => n.reachable && !n.storeProblem).length;
+    if (able >= 3) status.quorumLostSince = null;
+    else status.quorumLostSince ??= new Date(now());
+  };
+
+  return {
+    caughtUp: subscription.caughtUp,
+    coordinator,
+    status: () => ({ ...status, pendingReasons: { ...status.pendingReasons } }),
+    acceptsPolicyBallots: () => status.quorumLostSince === null || now() - status.quorumLostSince.getTime() <= deps.policyGraceMs,
+    leafHash: (index) => leafHashes[index],
+    inclusionProof: (index, size) => tree.inclusionProof(index, size),
+    anchorNow,
+    settled: async (timeoutMs = 15_000) => {
+      const deadline = now() + timeoutMs;
+      while ((await deps.eventStore.readAll(lastCheckpoint, 1)).length > 0) {
+        if (now() > deadline) throw new Error('anchoring did not see every event in time');
+        await sleep(20);
+      }
+      const target = leafHashes.length;
+      while (status.finalSize < target) {
+        if (now() > deadline) throw new Error(`anchoring did not finalise ${target} leaves in time (final: ${status.finalSize})`);
+        await anchorNow();
+        if (status.finalSize < target) await sleep(50);
+      }
+    },
+    stop: async () => {
+      clearInterval(timer);
+      await subscription.stop();
+      await round;
+      await coordinator.settled();
+    },
+  };
+};

@@ -1,0 +1,153 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Kysely } from 'kysely';
+import type { EventStore } from '../../app/eventStore.ts';
+import { createCoordinator } from '../../ledger/coordinator.ts';
+import { normalizeTracker, type LedgerEntry } from '../../ledger/entry.ts';
+import { startLocalLedger, type LocalLedger } from '../../ledger/node/localCluster.ts';
+import { buildReceipt, type Receipt } from '../../ledger/receipt.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { startAnchoring, type Anchoring } from './anchoringService.ts';
+import { entryByTracker, lastFinalCheckpoint, type StoredEntry } from './ledgerStore.ts';
+import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
+
+/** The log's origin line: the nodes' --origin, the checkpoints' first line, the portal's expectation. */
+export const LEDGER_ORIGIN = 'civic-vote.local/ledger';
+export const LEDGER_QUORUM = 3;
+/** How often the tamper watch re-derives the leaves from the events. */
+export const TAMPER_WATCH_MS = 2000;
+
+export type ReceiptLookup =
+  | { status: 'anchored'; receipt: Receipt; entry: StoredEntry; finalSize: number }
+  | { status: 'pending'; entry: StoredEntry | null }
+  | { status: 'unknown' };
+
+export interface LedgerServices {
+  urls: string[];
+  origin: string;
+  anchoring: Anchoring;
+  verifier: LedgerVerifier;
+  /** The four local node processes when the app spawned them (not with LEDGER_NODES). */
+  local: LocalLedger | null;
+  verifierKeys(): Promise<readonly string[]>;
+  /** A ballot's receipt; `pending` while its leaf waits for a final checkpoint. */
+  receipt(tracker: string): Promise<ReceiptLookup>;
+  /** Milliseconds it took to start the nodes and the services. */
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+/** The coordinator's bearer token: made once and kept in DATA_DIR (give it to remote nodes as LEDGER_COORDINATOR_TOKEN). */
+export const loadCoordinatorToken = (dataDir: string): string => {
+  const file = join(resolve(dataDir), 'ledger-coordinator-token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const token = randomBytes(32).toString('hex');
+  writeFileSync(file, token, { mode: 0o600 });
+  return token;
+};
+
+/** Whether the config turns the ledger off (`LEDGER_NODES=none`, for tests that do not need it). */
+export const ledgerDisabled = (config: Config): boolean => config.LEDGER_NODES?.trim() === 'none';
+
+/**
+ * Starts the ledger side of the app: four local node processes under DATA_DIR/ledger-node-N (unless
+ * LEDGER_NODES lists remote ones), the anchoring service, tallies by the nodes after each final
+ * checkpoint and the tamper watch.
+ */
+export const startLedger = async (
+  config: Config,
+  deps: { db: Kysely<any>; eventStore: EventStore; logger: Logger; isPendingBallot: (tracker: string) => Promise<boolean> },
+): Promise<LedgerServices> => {
+  const started = Date.now();
+  const token = loadCoordinatorToken(config.DATA_DIR);
+  const remote = config.LEDGER_NODES?.split(',').map((u) => u.trim()).filter((u) => u !== '') ?? [];
+  const local =
+    remote.length > 0 ? null : await startLocalLedger({ dataDir: resolve(config.DATA_DIR), basePort: config.LEDGER_BASE_PORT, token, origin: LEDGER_ORIGIN });
+  const urls = local?.urls ?? remote;
+
+  let keys: readonly string[] | null = local?.verifierKeys ?? null;
+  let coordinatorRef: ReturnType<typeof createCoordinator> | null = null;
+  // Remote nodes' keys are learnt once from their /v1/info (trust on first use), as the nodes do.
+  const verifierKeys = async (): Promise<readonly string[]> => {
+    if (keys && keys.length >= urls.length) return keys;
+    const status = (await coordinatorRef?.nodeStatus()) ?? [];
+    const learnt = status.map((s) => s.verifierKey).filter((k): k is string => typeof k === 'string');
+    if (learnt.length >= urls.length) keys = learnt;
+    return learnt;
+  };
+
+  let verifier: LedgerVerifier | null = null;
+  const anchoring = await startAnchoring({
+    db: deps.db,
+    eventStore: deps.eventStore,
+    logger: deps.logger,
+    intervalMs: config.ANCHOR_INTERVAL_MS,
+    policyGraceMs: config.POLICY_QUORUM_GRACE_MS,
+    createCoordinator: (anchored) =>
+      (coordinatorRef = createCoordinator({ nodes: urls, token, origin: LEDGER_ORIGIN, quorum: LEDGER_QUORUM, anchored, ...(local ? { verifierKeys: local.verifierKeys } : {}) })),
+    onFinal: (size) => verifier!.verifyTallies(size),
+  });
+  verifier = createLedgerVerifier({
+    db: deps.db,
+    eventStore: deps.eventStore,
+    coordinator: anchoring.coordinator,
+    logger: deps.logger,
+    origin: LEDGER_ORIGIN,
+    quorum: LEDGER_QUORUM,
+    verifierKeys,
+    handedLeafHash: anchoring.leafHash,
+  });
+
+  // The watch also retries tallies that found too few nodes the first time.
+  let watching: Promise<unknown> | null = null;
+  const watch = setInterval(() => {
+    watching ??= (async () => {
+      await verifier.tamperCheck();
+      const final = anchoring.status().finalSize;
+      if (final > 0) await verifier.verifyTallies(final);
+    })()
+      .catch((err: unknown) => deps.logger.error({ err }, 'tamper watch pass failed'))
+      .finally(() => (watching = null));
+  }, TAMPER_WATCH_MS);
+  watch.unref();
+
+  const receipt = async (input: string): Promise<ReceiptLookup> => {
+    const tracker = normalizeTracker(input);
+    if (!tracker) return { status: 'unknown' };
+    const entry = await entryByTracker(deps.db, tracker);
+    if (!entry) return (await deps.isPendingBallot(tracker)) ? { status: 'pending', entry: null } : { status: 'unknown' };
+    const final = await lastFinalCheckpoint(deps.db);
+    if (!final || entry.leafIndex >= final.size) return { status: 'pending', entry };
+    return {
+      status: 'anchored',
+      entry,
+      finalSize: final.size,
+      receipt: buildReceipt({
+        origin: LEDGER_ORIGIN,
+        entry: JSON.parse(entry.entryText) as LedgerEntry,
+        leafIndex: entry.leafIndex,
+        checkpoint: final.note,
+        inclusionProof: anchoring.inclusionProof(entry.leafIndex, final.size),
+      }),
+    };
+  };
+
+  return {
+    urls,
+    origin: LEDGER_ORIGIN,
+    anchoring,
+    verifier,
+    local,
+    verifierKeys,
+    receipt,
+    startupMs: Date.now() - started,
+    stop: async () => {
+      clearInterval(watch);
+      await watching;
+      await anchoring.stop();
+      await local?.stop();
+    },
+  };
+};

@@ -1,0 +1,165 @@
+import { sql, type Kysely } from 'kysely';
+import type { VerificationStatus } from '../readModels/pollVerification.ts';
+
+/**
+ * The ledger tables (migration 0005) as plain query functions taking `db | trx` first. Raw SQL because
+ * the shared kysely schema (src/infra/db/schema.ts) does not list these tables.
+ */
+type Q = Kysely<any>;
+
+export const ANCHOR_CHECKPOINT_NAME = 'anchoring';
+
+export interface StoredEntry {
+  leafIndex: number;
+  eventId: string;
+  pollId: string;
+  eventType: string;
+  tracker: string | null;
+  /** Hex SHA-256 leaf hash (RFC 6962: SHA-256(0x00 || entry)). */
+  entryHash: string;
+  entryText: string;
+  committedAt: Date;
+  anchoredAt: Date | null;
+}
+
+interface EntryRow {
+  leaf_index: string | number;
+  event_id: string;
+  poll_id: string;
+  event_type: string;
+  tracker: string | null;
+  entry_hash: string;
+  entry_text: string;
+  committed_at: Date | string;
+  anchored_at: Date | string | null;
+}
+
+const toEntry = (r: EntryRow): StoredEntry => ({
+  leafIndex: Number(r.leaf_index),
+  eventId: r.event_id,
+  pollId: r.poll_id,
+  eventType: r.event_type,
+  tracker: r.tracker,
+  entryHash: r.entry_hash,
+  entryText: r.entry_text,
+  committedAt: new Date(r.committed_at),
+  anchoredAt: r.anchored_at === null ? null : new Date(r.anchored_at),
+});
+
+export const readAnchorCheckpoint = async (db: Q): Promise<string | null> => {
+  const { rows } = await sql<{ checkpoint: string }>`SELECT checkpoint FROM ledger_anchor_checkpoint WHERE name = ${ANCHOR_CHECKPOINT_NAME}`.execute(db);
+  return rows[0]?.checkpoint ?? null;
+};
+
+/** Stores new leaves and the subscription checkpoint in one transaction: no gap, no duplicate. */
+export const appendEntries = async (db: Q, entries: Omit<StoredEntry, 'anchoredAt'>[], checkpoint: string): Promise<void> => {
+  await db.transaction().execute(async (trx) => {
+    if (entries.length > 0) {
+      await sql`
+        INSERT INTO ledger_entries (leaf_index, event_id, poll_id, event_type, tracker, entry_hash, entry_text, committed_at)
+        VALUES ${sql.join(entries.map((e) => sql`(${e.leafIndex}, ${e.eventId}, ${e.pollId}, ${e.eventType}, ${e.tracker}, ${e.entryHash}, ${e.entryText}, ${e.committedAt.toISOString()})`))}`.execute(trx);
+    }
+    await sql`
+      INSERT INTO ledger_anchor_checkpoint (name, checkpoint) VALUES (${ANCHOR_CHECKPOINT_NAME}, ${checkpoint})
+      ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = now()`.execute(trx);
+  });
+};
+
+/** Every stored leaf in leaf order (start-up and the tamper watch). */
+export const loadEntries = async (db: Q, fromIndex = 0): Promise<StoredEntry[]> => {
+  const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE leaf_index >= ${fromIndex} ORDER BY leaf_index`.execute(db);
+  return rows.map(toEntry);
+};
+
+export const entryByTracker = async (db: Q, tracker: string): Promise<StoredEntry | null> => {
+  const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE tracker = ${tracker}`.execute(db);
+  return rows[0] ? toEntry(rows[0]) : null;
+};
+
+export const pollEntries = async (db: Q, pollId: string): Promise<StoredEntry[]> => {
+  const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE poll_id = ${pollId} ORDER BY leaf_index`.execute(db);
+  return rows.map(toEntry);
+};
+
+export interface FinalCheckpoint {
+  size: number;
+  note: string;
+  finalizedAt: Date;
+}
+
+export const lastFinalCheckpoint = async (db: Q): Promise<FinalCheckpoint | null> => {
+  const { rows } = await sql<{ size: string | number; note: string; finalized_at: Date | string }>`
+    SELECT size, note, finalized_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1`.execute(db);
+  const r = rows[0];
+  return r ? { size: Number(r.size), note: r.note, finalizedAt: new Date(r.finalized_at) } : null;
+};
+
+/** Records a final checkpoint and marks the leaves it covers as anchored, in one transaction. */
+export const recordFinal = async (db: Q, size: number, note: string): Promise<void> => {
+  await db.transaction().execute(async (trx) => {
+    await sql`INSERT INTO ledger_checkpoints (size, note) VALUES (${size}, ${note}) ON CONFLICT (size) DO NOTHING`.execute(trx);
+    await sql`UPDATE ledger_entries SET anchored_at = now() WHERE leaf_index < ${size} AND anchored_at IS NULL`.execute(trx);
+  });
+};
+
+/**
+ * Sets a poll's verification. `failed` is sticky: once a poll failed, nothing but an operator (by hand,
+ * after an investigation) may change it back.
+ */
+export const setVerification = async (
+  db: Q,
+  pollId: string,
+  status: VerificationStatus,
+  detail: string,
+  tally?: { tally: unknown; size: number },
+): Promise<void> => {
+  const tallyJson = tally ? JSON.stringify(tally.tally) : null;
+  const size = tally?.size ?? null;
+  await sql`
+    INSERT INTO poll_verification (poll_id, status, detail, tally, tally_size) VALUES (${pollId}, ${status}, ${detail}, ${tallyJson}::jsonb, ${size})
+    ON CONFLICT (poll_id) DO UPDATE SET status = excluded.status, detail = excluded.detail,
+      tally = COALESCE(excluded.tally, poll_verification.tally), tally_size = COALESCE(excluded.tally_size, poll_verification.tally_size), updated_at = now()
+    WHERE poll_verification.status <> 'failed'`.execute(db);
+};
+
+export interface VerificationRow {
+  pollId: string;
+  status: VerificationStatus;
+  detail: string;
+  tally: unknown;
+  tallySize: number | null;
+}
+
+export const verificationRows = async (db: Q, status?: VerificationStatus): Promise<VerificationRow[]> => {
+  const { rows } = await sql<{ poll_id: string; status: VerificationStatus; detail: string; tally: unknown; tally_size: string | number | null }>`
+    SELECT poll_id, status, detail, tally, tally_size FROM poll_verification ${status ? sql`WHERE status = ${status}` : sql``}`.execute(db);
+  return rows.map((r) => ({ pollId: r.poll_id, status: r.status, detail: r.detail, tally: r.tally, tallySize: r.tally_size === null ? null : Number(r.tally_size) }));
+};
+
+export interface LedgerAlert {
+  id: number;
+  kind: string;
+  pollId: string | null;
+  leafIndex: number | null;
+  eventId: string | null;
+  message: string;
+  raisedAt: Date;
+}
+
+/** Records an alert once per key; true when it is new (so the caller logs it once). */
+export const raiseAlert = async (db: Q, alert: { key: string; kind: string; pollId?: string; leafIndex?: number; eventId?: string; message: string }): Promise<boolean> => {
+  const { rows } = await sql<{ id: string }>`
+    INSERT INTO ledger_alerts (alert_key, kind, poll_id, leaf_index, event_id, message)
+    VALUES (${alert.key}, ${alert.kind}, ${alert.pollId ?? null}, ${alert.leafIndex ?? null}, ${alert.eventId ?? null}, ${alert.message})
+    ON CONFLICT (alert_key) DO NOTHING RETURNING id`.execute(db);
+  return rows.length > 0;
+};
+
+export const listAlerts = async (db: Q, limit = 100): Promise<LedgerAlert[]> => {
+  const { rows } = await sql<{ id: string; kind: string; poll_id: string | null; leaf_index: string | null; event_id: string | null; message: string; raised_at: Date | string }>`
+    SELECT * FROM ledger_alerts ORDER BY id DESC LIMIT ${limit}`.execute(db);
+  return rows.map((r) => ({
+    id: Number(r.id), kind: r.kind, pollId: r.poll_id, leafIndex: r.leaf_index === null ? null : Number(r.leaf_index),
+    eventId: r.event_id, message: r.message, raisedAt: new Date(r.raised_at),
+  }));
+};

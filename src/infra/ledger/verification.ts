@@ -1,0 +1,110 @@
+import { sql, type Kysely } from 'kysely';
+import type { EventStore } from '../../app/eventStore.ts';
+import { entryText, ledgerEntryOf } from '../../app/ledger/entries.ts';
+import { compareLeaves, sameTally, tallyVerification } from '../../app/ledger/verification.ts';
+import { tallyPoll } from '../../domain/tally.ts';
+import { toHex, utf8 } from '../../ledger/bytes.ts';
+import type { Coordinator } from '../../ledger/coordinator.ts';
+import { hashLeaf } from '../../ledger/merkle.ts';
+import { nodeEd25519, nodeSha256 } from '../../ledger/nodeCrypto.ts';
+import type { Logger } from '../logger.ts';
+import { getPoll, loadCurrentBallots } from '../readModels/polls.ts';
+import { loadEntries, raiseAlert, setVerification, verificationRows } from './ledgerStore.ts';
+
+export interface LedgerVerifierDeps {
+  db: Kysely<any>;
+  eventStore: EventStore;
+  coordinator: Pick<Coordinator, 'requestTallies'>;
+  logger: Logger;
+  origin: string;
+  quorum: number;
+  /** The nodes' verifier keys (pinned or learnt once from their /v1/info). */
+  verifierKeys: () => Promise<readonly string[]>;
+  /** The leaf hash the app handed the nodes at an index (the anchoring service's copy of the tree). */
+  handedLeafHash: (index: number) => string | undefined;
+}
+
+export interface LedgerVerifier {
+  /** Asks the nodes to tally every poll whose published result is anchored below `size` and not yet verified. */
+  verifyTallies(size: number): Promise<void>;
+  /** One tamper-watch pass; returns how many new problems it found. */
+  tamperCheck(): Promise<number>;
+}
+
+/**
+ * Tallies by the nodes and the tamper watch. Any problem turns the poll's badge to `failed` (sticky),
+ * stores an alert for the admin ledger page and logs it once, naming the leaf and event, never a person.
+ */
+export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier => {
+  const { db, logger } = deps;
+
+  const fail = async (alert: { kind: string; pollId: string; leafIndex?: number; eventId?: string; message: string }): Promise<boolean> => {
+    await setVerification(db, alert.pollId, 'failed', alert.message);
+    const key = `${alert.kind}:${alert.pollId}:${alert.leafIndex ?? ''}`;
+    const fresh = await raiseAlert(db, { key, ...alert });
+    if (fresh) logger.error({ alert: alert.kind, pollId: alert.pollId, leafIndex: alert.leafIndex, eventId: alert.eventId }, `LEDGER ALERT: ${alert.message}`);
+    return fresh;
+  };
+
+  const verifyTallies = async (size: number): Promise<void> => {
+    const { rows } = await sql<{ poll_id: string; entry_text: string }>`
+      SELECT e.poll_id, e.entry_text FROM ledger_entries e LEFT JOIN poll_verification v ON v.poll_id = e.poll_id
+      WHERE e.event_type = 'PollResultPublished' AND e.leaf_index < ${size} AND (v.status IS NULL OR v.status = 'pending')
+      ORDER BY e.leaf_index`.execute(db);
+    if (rows.length === 0) return;
+    const verifierKeys = await deps.verifierKeys();
+    for (const row of rows) {
+      const published = (JSON.parse(row.entry_text) as { data: { result: unknown } }).data.result;
+      const answers = await deps.coordinator.requestTallies(row.poll_id, size);
+      const v = tallyVerification(nodeSha256, nodeEd25519, answers, published, { verifierKeys, quorum: deps.quorum, origin: deps.origin, pollId: row.poll_id });
+      if (v.status === 'failed') await fail({ kind: 'tally-conflict', pollId: row.poll_id, message: `ledger nodes signed a result different from the published one: ${v.detail}` });
+      else await setVerification(db, row.poll_id, v.status, v.detail, v.status === 'completed' ? { tally: published, size } : undefined);
+    }
+  };
+
+  /** Leaf hashes re-derived from the events as the event store holds them now, by event id. */
+  const derivedHashes = async (): Promise<Map<string, string | null>> => {
+    const out = new Map<string, string | null>();
+    let after: string | null = null;
+    for (;;) {
+      const batch = await deps.eventStore.readAll(after, 1000);
+      if (batch.length === 0) return out;
+      for (const event of batch) {
+        const entry = ledgerEntryOf(event);
+        out.set(event.id, entry ? toHex(hashLeaf(nodeSha256, utf8(entryText(entry)))) : null);
+      }
+      after = batch[batch.length - 1]!.checkpoint;
+    }
+  };
+
+  const tamperCheck = async (): Promise<number> => {
+    let found = 0;
+    const leaves = await loadEntries(db);
+    const derived = await derivedHashes();
+    for (const m of compareLeaves(leaves, derived)) {
+      const what = m.kind === 'event-edited' ? 'was changed after it was anchored' : 'is missing from the event store';
+      if (await fail({ kind: m.kind, pollId: m.pollId, leafIndex: m.leafIndex, eventId: m.eventId, message: `the event of leaf ${m.leafIndex} (event ${m.eventId}) ${what}` })) found++;
+    }
+    for (const leaf of leaves) {
+      const handed = deps.handedLeafHash(leaf.leafIndex);
+      if (handed !== undefined && handed !== leaf.entryHash) {
+        const message = `the stored copy of leaf ${leaf.leafIndex} (event ${leaf.eventId}) differs from what was sent to the ledger`;
+        if (await fail({ kind: 'ledger-row-edited', pollId: leaf.pollId, leafIndex: leaf.leafIndex, eventId: leaf.eventId, message })) found++;
+      }
+    }
+    for (const v of await verificationRows(db, 'completed')) {
+      const poll = await getPoll(db, v.pollId);
+      const problem = !poll?.result
+        ? 'the read model has no published result'
+        : !sameTally(poll.result, v.tally)
+          ? 'the read model shows a result different from the one the ledger nodes verified'
+          : !sameTally(tallyPoll(poll.definition, await loadCurrentBallots(db, v.pollId)), v.tally)
+            ? 'the ballots in the read model no longer add up to the verified result'
+            : null;
+      if (problem && (await fail({ kind: 'read-model-tally', pollId: v.pollId, message: `poll ${v.pollId}: ${problem}` }))) found++;
+    }
+    return found;
+  };
+
+  return { verifyTallies, tamperCheck };
+};

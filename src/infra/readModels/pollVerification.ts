@@ -1,0 +1,44 @@
+import { sql, type Kysely } from 'kysely';
+
+/**
+ * The "Blockchain verification" badge of each poll, written by the ledger services
+ * (src/infra/ledger/verification.ts) and read by poll cards and pages.
+ *
+ * - `pending`: not (yet) verified: entries still waiting for a final checkpoint, result not published
+ *   or not yet anchored, or fewer than 3 nodes have signed a tally equal to the published result.
+ * - `completed`: at least 3 ledger nodes tallied the poll from their own copies and signed the result the
+ *   app published, and the app's events and read model still agree with what was anchored.
+ * - `failed`: 2 or more nodes signed a different result, or the app's events or read-model tally no
+ *   longer match what the ledger holds (an edited or deleted event). Sticky: it never goes back.
+ */
+export type VerificationStatus = 'pending' | 'completed' | 'failed';
+
+export interface PollVerification {
+  pollId: string;
+  status: VerificationStatus;
+  /** Plain English for operators; never personal data. */
+  detail: string;
+  updatedAt: Date;
+}
+
+interface Row {
+  poll_id: string;
+  status: VerificationStatus;
+  detail: string;
+  updated_at: Date;
+}
+
+const toVerification = (r: Row): PollVerification => ({ pollId: r.poll_id, status: r.status, detail: r.detail, updatedAt: new Date(r.updated_at) });
+
+/** A poll's verification; a poll the ledger services have not looked at yet is `pending`. */
+export const getVerification = async (db: Kysely<any>, pollId: string): Promise<PollVerification> => {
+  const { rows } = await sql<Row>`SELECT poll_id, status, detail, updated_at FROM poll_verification WHERE poll_id = ${pollId}`.execute(db);
+  return rows[0] ? toVerification(rows[0]) : { pollId, status: 'pending', detail: '', updatedAt: new Date(0) };
+};
+
+/** Verifications of many polls at once (cards); polls without a row are absent from the map: show them as `pending`. */
+export const getVerifications = async (db: Kysely<any>, pollIds: readonly string[]): Promise<Map<string, PollVerification>> => {
+  if (pollIds.length === 0) return new Map();
+  const { rows } = await sql<Row>`SELECT poll_id, status, detail, updated_at FROM poll_verification WHERE poll_id = ANY(${[...pollIds]}::text[])`.execute(db);
+  return new Map(rows.map((r) => [r.poll_id, toVerification(r)]));
+};
