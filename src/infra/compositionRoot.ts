@@ -29,6 +29,9 @@ import { eventStoreIsEmpty, seedDemoData } from './seed/demo.ts';
 import { requireSignedIn } from './http/requireSignedIn.ts';
 // identity (issue 3)
 import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
+// ledger (issue 6)
+import { wireLedger } from './ledger/wiring.ts';
+import type { LedgerServices } from './ledger/ledgerServices.ts';
 import { identityReadModels } from './readModels/citizens.ts';
 
 /**
@@ -57,6 +60,8 @@ export interface RunningApp {
   identity: IdentityUseCases;
   /** Every mounted router, so tests can enumerate routes (role checks on /admin). */
   routers: Router[];
+  /** The ledger: node URLs, anchoring, receipts, verification (issue 6); null with LEDGER_NODES=none. */
+  ledger: LedgerServices | null;
   stop(): Promise<void>;
 }
 
@@ -199,6 +204,11 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   const identityWeb = identityHttp({ config, db, eventStore, serverSecret, useCases: identity, settled: () => projections.settled() });
   // --- end identity -----------------------------------------------------------------------------------
 
+  // --- ledger (issue 6): four nodes, anchoring, receipts, tallies by the nodes, tamper watch ----------
+  const ledger = await wireLedger(config, { db: db.kysely, eventStore, logger });
+  ledgerAcceptsPolicyBallots = ledger.acceptsPolicyBallots;
+  // --- end ledger -------------------------------------------------------------------------------------
+
   // --- demo data (npm start on an empty store; tests set SEED_DEMO_DATA=false) -------------------------
   if (config.SEED_DEMO_DATA && (await eventStoreIsEmpty(eventStore))) await seedDemoData({ polls, eventStore, now, logger });
   // --- end demo data --------------------------------------------------------------------------------
@@ -221,6 +231,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       keyRollPhones: polls.keyRollPhones,
     }),
     ...identityWeb.routers,
+    ...ledger.routers,
   ];
   const middleware: Middleware[] = [...identityWeb.middleware];
   const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV === 'production' }), portalUrl, routers, middleware });
@@ -242,8 +253,10 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     polls,
     identity,
     routers,
+    ledger: ledger.services,
     stop: async () => {
       clearInterval(scheduler);
+      await ledger.stop();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await projections.stop();
