@@ -18,6 +18,9 @@ import { getPlatformStats, platformStatsReadModel } from './readModels/platformS
 import { createHttpApp } from './http/server.ts';
 import { createViews } from './http/views.ts';
 import { healthRoutes } from './http/routes/health.ts';
+// admin area for officials (issue 5)
+import { requireOfficial } from './http/auth.ts';
+import { adminPollRoutes, adminRollUploadBody, hideCommentWith } from './http/routes/adminPolls.ts';
 import { homeRoutes } from './http/routes/home.ts';
 import { withGroupCommit } from './eventStore/groupCommit.ts';
 import { pollCommands } from '../app/polls/pollCommands.ts';
@@ -230,10 +233,22 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       parseRoll: polls.parseRoll,
       keyRollPhones: polls.keyRollPhones,
     }),
+    // --- admin area for officials (issue 5): the organisation's polls from draft to reflection ---
+    adminPollRoutes({
+      requireOfficial, now, commands: polls.commands, getPoll: polls.get,
+      listManagedPolls: (orgId) => pollQueries.listManagedPolls(db.kysely, { orgId }),
+      liveCounts: (pollId) => pollQueries.liveCounts(db.kysely, pollId),
+      listComments: (pollId) => pollQueries.listComments(db.kysely, pollId, true),
+      parseRoll: polls.parseRoll, keyRollPhones: polls.keyRollPhones,
+      hideComment: hideCommentWith({ readStream: eventStore.readStream, append: eventStore.append, now }),
+      invalidatePoll: polls.invalidatePoll, settled: () => projections.settled(),
+    }),
+    // --- end admin area ---
     ...identityWeb.routers,
     ...ledger.routers,
   ];
-  const middleware: Middleware[] = [...identityWeb.middleware];
+  // The voter-roll upload's multipart body is read before the CSRF check, so its _csrf field counts (admin area).
+  const middleware: Middleware[] = [adminRollUploadBody, ...identityWeb.middleware];
   const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV === 'production' }), portalUrl, routers, middleware });
 
   const server: Server = await new Promise((resolveServer) => {
