@@ -1,0 +1,99 @@
+/**
+ * The public verification portal: a separate process on its own port that serves three pages and one
+ * browser bundle, and nothing else. It holds no data and reads no database: the browser fetches from the
+ * ledger nodes directly (they send CORS *) and re-verifies everything with the same src/ledger code the
+ * CLI uses, bundled at start with esbuild (in memory, so there is no build step).
+ */
+import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { parseVerifierKeys } from '../src/ledger/index.ts';
+import { nodeSha256 } from '../src/ledger/nodeCrypto.ts';
+import { QUORUM } from './lib/common.ts';
+import { langOf } from './lib/messages.ts';
+import { renderPage, type PageConfig, type PageName } from './pages.ts';
+
+export interface PortalOptions {
+  port: number;
+  host?: string;
+  /** Base URLs of the four ledger nodes, as the browser will reach them. */
+  nodes: string[];
+  /** The node keys the portal trusts and publishes: from configuration, never from the nodes. */
+  verifierKeys: string[];
+  origin: string;
+  quorum?: number;
+}
+
+export interface RunningPortal {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Bundles verify-portal/browser/main.ts for the browser; cached per process. */
+let bundle: Promise<string> | undefined;
+export function browserBundle(): Promise<string> {
+  bundle ??= build({
+    entryPoints: [fileURLToPath(new URL('./browser/main.ts', import.meta.url))],
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2020',
+    minify: true,
+    write: false,
+    logLevel: 'silent',
+  }).then((r) => r.outputFiles[0]!.text);
+  return bundle;
+}
+
+const PAGES: Record<string, PageName> = { '/': 'ballot', '/poll': 'poll', '/nodes': 'nodes' };
+
+/** Starts the portal; rejects if the keys do not parse or the bundle does not build. */
+export async function startPortal(options: PortalOptions): Promise<RunningPortal> {
+  if (options.nodes.length === 0) throw new Error('the portal needs the ledger nodes’ URLs');
+  if (parseVerifierKeys(nodeSha256, options.verifierKeys).length !== options.verifierKeys.length) {
+    throw new Error('every ledger verifier key must parse (name+hash+base64 key)');
+  }
+  const config: PageConfig = { nodes: options.nodes, verifierKeys: options.verifierKeys, origin: options.origin, quorum: options.quorum ?? QUORUM };
+  const js = await browserBundle();
+  const css = readFileSync(fileURLToPath(new URL('./public/portal.css', import.meta.url)), 'utf8');
+  const nodeOrigins = [...new Set(options.nodes.map((n) => new URL(n).origin))].join(' ');
+  const headers = {
+    'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${nodeOrigins}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://portal');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { ...headers, allow: 'GET, HEAD' }).end();
+      return;
+    }
+    const send = (status: number, type: string, body: string, cache = 'no-cache'): void => {
+      res.writeHead(status, { ...headers, 'content-type': type, 'cache-control': cache });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    const page = PAGES[url.pathname];
+    if (page) return send(200, 'text/html; charset=utf-8', renderPage(page, langOf(url.searchParams.get('lang')), config));
+    if (url.pathname === '/app.js') return send(200, 'text/javascript; charset=utf-8', js);
+    if (url.pathname === '/portal.css') return send(200, 'text/css; charset=utf-8', css);
+    if (url.pathname === '/config.json') return send(200, 'application/json', JSON.stringify(config));
+    if (url.pathname === '/healthz') return send(200, 'application/json', '{"ok":true}');
+    send(404, 'text/plain; charset=utf-8', 'not found');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
