@@ -232,11 +232,11 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   }
 
   /** Proposes to one node; re-proposes after 'behind' while the node catches up from its peers. */
-  async function propose(url: string, target: number, body: string): Promise<{ line?: string; reason?: string }> {
+  async function propose(url: string, start: number, target: number, body: string): Promise<{ line?: string; reason?: string }> {
     for (let attempt = 0; ; attempt++) {
       let answer: NodeAnswer;
       try {
-        answer = await call(url, '/v1/propose', { body: { start: finalSize, entries: entries.slice(finalSize, target), checkpoint: body } });
+        answer = await call(url, '/v1/propose', { body: { start, entries: entries.slice(start, target), checkpoint: body } });
       } catch (e) {
         return { reason: describe(e) };
       }
@@ -259,6 +259,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       extensions: [],
     });
     const known = await verifiers();
+    const start = finalSize;
     const lines: string[] = [];
     const reasons: Record<string, string> = {};
     const signers = new Set<string>();
@@ -269,7 +270,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         if (open === 0 || signers.size >= quorum) resolve();
       };
       for (const url of nodes) {
-        propose(url, target, body).then(async ({ line, reason }) => {
+        propose(url, start, target, body).then(async ({ line, reason }) => {
           if (line) {
             let valid = validSigner(body, line, options.verifierKeys ? known : await verifiers());
             if (!valid && !options.verifierKeys) valid = validSigner(body, line, await verifiers());
