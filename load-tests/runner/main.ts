@@ -19,6 +19,9 @@ const { values } = parseArgs({
     'peak-rate': { type: 'string' },
     'peak-fraction': { type: 'string', default: '0.2' },
     'page-path': { type: 'string', default: '/polls/{pollId}' },
+    'no-page': { type: 'boolean', default: false },
+    /** A constant rate for this long instead of the steady/peak/steady schedule (saturation runs). */
+    'constant-seconds': { type: 'string' },
     'max-in-flight': { type: 'string', default: '2000' },
     'timeout-ms': { type: 'string', default: '10000' },
     'grace-ms': { type: 'string', default: '15000' },
@@ -50,8 +53,10 @@ const report = await runBudgetScenario({
   optionIds: header.optionIds ?? [],
   maxChoices: header.maxChoices ?? 5,
   voters: all.slice(0, count),
-  phases: budgetPhases(count, rate, values['peak-rate'] ? num('peak-rate') : rate * 2, num('peak-fraction')),
-  pagePath: values['page-path']!,
+  phases: values['constant-seconds']
+    ? [{ name: 'constant', rate, durationMs: num('constant-seconds') * 1000 }]
+    : budgetPhases(count, rate, values['peak-rate'] ? num('peak-rate') : rate * 2, num('peak-fraction')),
+  pagePath: values['no-page'] ? null : values['page-path']!,
   maxInFlight: num('max-in-flight'),
   timeoutMs: num('timeout-ms'),
   gracefulStopMs: num('grace-ms'),

@@ -54,7 +54,8 @@ const pagePathFor = async (baseUrl: string, pollId: string): Promise<string> => 
   return res.status === 200 ? '/polls/{pollId}' : '/api/polls/{pollId}';
 };
 
-const runChild = async (args: string[]): Promise<BudgetScenarioReport> => {
+/** Runs `npm run load:run` as a child process (its own event loop) and returns its JSON report. */
+export const runLoadRunnerProcess = async (args: string[]): Promise<BudgetScenarioReport> => {
   const dir = mkdtempSync(join(tmpdir(), 'load-report-'));
   const out = join(dir, 'report.json');
   await new Promise<void>((resolve, reject) => {
@@ -87,7 +88,7 @@ export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options
       const file = join(dir, 'voters.jsonl');
       await writeVotersFile(file, { baseUrl: app.url, pollId, questionId: question.id, optionIds: question.options.map((o) => o.id), maxChoices: question.maxChoices }, voters);
       const t = options.thresholds;
-      report = await runChild([
+      report = await runLoadRunnerProcess([
         '--voters-file', file, '--rate', String(options.rate), '--peak-rate', String(options.peakRate), '--page-path', pagePath,
         '--max-in-flight', String(options.maxInFlight), '--p99-ms', String(t.ballotP99Ms), '--page-p99-ms', String(t.pageP99Ms),
         '--max-error-rate', String(t.maxErrorRate), '--max-dropped', String(t.maxDropped), '--json',
