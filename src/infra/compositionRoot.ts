@@ -21,7 +21,9 @@ import { healthRoutes } from './http/routes/health.ts';
 // admin area for officials (issue 5)
 import { requireOfficial } from './http/auth.ts';
 import { adminPollRoutes, adminRollUploadBody, hideCommentWith } from './http/routes/adminPolls.ts';
-import { homeRoutes } from './http/routes/home.ts';
+// citizen site (issue 5)
+import { citizenSiteRouters } from './http/routes/siteRoutes.ts';
+import { requireCitizen } from './http/auth.ts';
 import { withGroupCommit } from './eventStore/groupCommit.ts';
 import { pollCommands } from '../app/polls/pollCommands.ts';
 import { runDuePolls } from '../app/polls/pollScheduler.ts';
@@ -222,7 +224,13 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       { name: 'database', check: async () => (await sql`SELECT 1 AS ok`.execute(db.kysely), true) },
       { name: 'projections', check: async () => projectionsCaughtUp },
     ]),
-    homeRoutes({ getPlatformStats: () => getPlatformStats(db.kysely) }),
+    // --- citizen site (issue 5): home, poll pages and voting, my page, results, poll creation ---
+    ...citizenSiteRouters({
+      db: db.kysely, polls, now, requireCitizen, newId: () => randomUUID(),
+      readStream: eventStore.readStream, append: eventStore.append, settled: () => projections.settled(),
+      stats: () => getPlatformStats(db.kysely),
+    }),
+    // --- end citizen site ---
     pollsApiRoutes({
       requireCitizen: requireSignedIn,
       commands: polls.commands,

@@ -1,0 +1,88 @@
+import type Router from '@koa/router';
+import type { Middleware } from 'koa';
+import type { Kysely } from 'kysely';
+import { handleCommand, type CommandHandlerDeps } from '../../../app/commandHandler.ts';
+import { commentDecider, commentStreamId } from '../../../domain/comment.ts';
+import type { PollDefinition } from '../../../domain/pollDefinition.ts';
+import type { Database } from '../../db/schema.ts';
+import type { Polls } from '../../polls/pollServices.ts';
+import * as pollQueries from '../../readModels/polls.ts';
+import { siteCreatePollRoutes } from './siteCreatePoll.ts';
+import { siteHomeRoutes } from './siteHome.ts';
+import { siteMyRoutes } from './siteMy.ts';
+import { sitePollRoutes } from './sitePoll.ts';
+import { siteResultsRoutes } from './siteResults.ts';
+import { allPending, type VerificationLookup } from './siteViews.ts';
+
+export interface CitizenSiteDeps extends CommandHandlerDeps {
+  db: Kysely<Database>;
+  polls: Polls;
+  requireCitizen: Middleware;
+  now: () => string;
+  newId: () => string;
+  /** Waits until the read models have seen every appended event, so a 303's GET shows the change. */
+  settled: () => Promise<void>;
+  stats: () => Promise<{ polls: number; ballots: number }>;
+  verifications?: VerificationLookup;
+}
+
+/**
+ * The citizen site's routers, bound to the poll services and queries. /polls/new is mounted before
+ * /polls/:pollId so "new" is never read as a poll id.
+ */
+export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
+  const { db, polls, now, requireCitizen } = deps;
+  const verifications = deps.verifications ?? allPending;
+  const citizen = (id: string) => ({ kind: 'citizen' as const, id });
+  return [
+    siteHomeRoutes({
+      now,
+      listPolls: polls.list,
+      getPoll: polls.get,
+      hotPollIds: (at) => pollQueries.hotPollIds(db, at),
+      recommendedPolls: (citizenId, at) => pollQueries.recommendedPolls(db, citizenId, at, 4),
+      votedPollIds: (citizenId, ids) => pollQueries.votedPollIds(db, citizenId, ids),
+      verifications,
+      stats: deps.stats,
+    }),
+    siteCreatePollRoutes({
+      requireCitizen,
+      now,
+      createCitizenPoll: async (definition: Omit<PollDefinition, 'pollId'>, citizenId) => {
+        const pollId = await polls.commands.create(definition, citizen(citizenId));
+        await polls.commands.schedule(pollId, citizen(citizenId));
+        if (Date.parse(definition.settings.opensAt) <= Date.parse(now())) await polls.commands.open(pollId, citizen(citizenId));
+        await deps.settled();
+        return pollId;
+      },
+    }),
+    sitePollRoutes({
+      requireCitizen,
+      now,
+      getPoll: polls.get,
+      results: polls.results,
+      castBallot: async (input) => {
+        const cast = await polls.cast(input);
+        await deps.settled();
+        return cast;
+      },
+      hotPollIds: (at) => pollQueries.hotPollIds(db, at),
+      votedPollIds: (citizenId, ids) => pollQueries.votedPollIds(db, citizenId, ids),
+      listComments: (pollId) => pollQueries.listComments(db, pollId),
+      postComment: async ({ pollId, authorId, text }) => {
+        const commentId = deps.newId();
+        await handleCommand(deps, commentDecider, commentStreamId(commentId), { type: 'PostComment', data: { commentId, pollId, authorId, text, now: now() } }, { citizenId: authorId });
+        await deps.settled();
+      },
+      verifications,
+    }),
+    siteMyRoutes({
+      requireCitizen,
+      now,
+      myVotes: (citizenId) => pollQueries.myVotes(db, citizenId),
+      createdPolls: (citizenId) => pollQueries.listManagedPolls(db, { creatorId: citizenId }),
+      verifications,
+    }),
+    siteResultsRoutes({ listReflections: () => pollQueries.listReflections(db), verifications }),
+  ];
+};
