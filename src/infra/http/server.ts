@@ -108,6 +108,9 @@ export const createHttpApp = (deps: HttpAppDeps): Koa => {
           connectSrc: ["'self'"],
           formAction: ["'self'"],
           frameAncestors: ["'none'"],
+          // Off: on a plain-HTTP server (npm start, tests) Chromium upgrades every redirect after a POST to
+          // https and the request fails. Production runs behind HTTPS with helmet's HSTS header instead.
+          upgradeInsecureRequests: null,
         },
       },
       crossOriginEmbedderPolicy: false,
