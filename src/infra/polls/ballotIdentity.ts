@@ -10,10 +10,6 @@ import type { BallotIdentity } from '../../app/polls/castBallot.ts';
 export const voterTagOf = (secret: Buffer) => (pollId: string, citizenId: string): string =>
   createHmac('sha256', secret).update(pollId).update('\u0000').update(citizenId).digest('hex');
 
-/** Keyed hash of an E.164 phone number: how voter rolls and the one-account-per-number index store phones. */
-export const keyedPhone = (secret: Buffer) => (e164: string): string =>
-  createHmac('sha256', secret).update('phone:').update(e164).digest('hex');
-
 export const newBallotIdentity = (): BallotIdentity => {
   const eventId = randomUUID();
   const salt = randomBytes(32).toString('hex');

@@ -7,7 +7,8 @@ import type { Database } from '../db/schema.ts';
 import type { PollResultsView } from '../http/routes/pollsApi.ts';
 import type { ProjectionRunner } from '../projections/runner.ts';
 import * as pollQueries from '../readModels/polls.ts';
-import { keyedPhone, newBallotIdentity, voterTagOf } from './ballotIdentity.ts';
+import { phoneHasher } from '../identity/crypto.ts';
+import { newBallotIdentity, voterTagOf } from './ballotIdentity.ts';
 import { createPollCache } from './pollCache.ts';
 import { parseVoterRollCsv } from './voterRollCsv.ts';
 
@@ -58,7 +59,8 @@ export const buildPolls = (deps: PollServiceDeps) => {
       return { visible: true, ballots: live.ballots, counts: live.counts, final: false };
     },
     parseRoll: (csv: string) => parseVoterRollCsv(csv),
-    keyRollPhones: (phones: string[]) => phones.map(keyedPhone(serverSecret)),
+    // The same keyed hash as the one-account-per-number index, so a citizen's phone hash finds them on a roll.
+    keyRollPhones: (phones: string[]) => phones.map(phoneHasher(serverSecret)),
     queries: pollQueries,
   };
 };
