@@ -5,7 +5,8 @@
  * CLI uses, bundled at start with esbuild (in memory, so there is no build step).
  */
 import { createServer, type Server } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { parseVerifierKeys } from '../src/ledger/index.ts';
@@ -96,4 +97,14 @@ export async function startPortal(options: PortalOptions): Promise<RunningPortal
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * For `npm start`: writes DATA_DIR/ledger.json ({ nodes, verifierKeys, origin }, what `npm run verify`
+ * and `npm run audit` read by default) and starts the portal for the app's own local nodes.
+ */
+export async function startLocalPortal(options: PortalOptions & { dataDir: string }): Promise<RunningPortal> {
+  const { dataDir, ...portal } = options;
+  writeFileSync(join(dataDir, 'ledger.json'), `${JSON.stringify({ nodes: portal.nodes, verifierKeys: portal.verifierKeys, origin: portal.origin }, null, 2)}\n`);
+  return startPortal(portal);
 }

@@ -36,6 +36,7 @@ import { requireSignedIn } from './http/requireSignedIn.ts';
 import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
 // ledger (issue 6)
 import { wireLedger } from './ledger/wiring.ts';
+import { startLocalPortal } from '../../verify-portal/server.ts'; // verification portal (issue 7)
 import type { LedgerServices } from './ledger/ledgerServices.ts';
 import { identityReadModels } from './readModels/citizens.ts';
 
@@ -214,6 +215,15 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   ledgerAcceptsPolicyBallots = ledger.acceptsPolicyBallots;
   // --- end ledger -------------------------------------------------------------------------------------
 
+  // --- verification portal (issue 7): its own port, reads only the ledger nodes ----------------------
+  // Only for the local nodes, whose keys the app read from their own ready lines; with remote nodes run
+  // verify-portal/main.ts with LEDGER_KEYS pinned. Tests start their own portal.
+  const local = ledger.services?.local;
+  const portal = local && config.NODE_ENV !== 'test'
+    ? await startLocalPortal({ dataDir: config.DATA_DIR, host: config.HOST, port: config.PORTAL_PORT, nodes: local.urls, verifierKeys: local.verifierKeys, origin: ledger.services!.origin })
+    : null;
+  // --- end verification portal ------------------------------------------------------------------------
+
   // --- demo data (npm start on an empty store; tests set SEED_DEMO_DATA=false) -------------------------
   if (config.SEED_DEMO_DATA && (await eventStoreIsEmpty(eventStore))) await seedDemoData({ polls, eventStore, now, logger });
   // --- end demo data --------------------------------------------------------------------------------
@@ -279,6 +289,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     ledger: ledger.services,
     stop: async () => {
       clearInterval(scheduler);
+      await portal?.stop();
       await ledger.stop();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
