@@ -9,7 +9,7 @@ describe('demo data', () => {
   beforeAll(async () => {
     const started = performance.now();
     // The real start path: startApp seeds because the fresh store is empty.
-    app = await startTestApp({ SEED_DEMO_DATA: 'true' });
+    app = await startTestApp({ SEED_DEMO_DATA: 'true', LEDGER_NODES: 'none' });
     seedMs = performance.now() - started;
     await app.projections.settled();
   });
