@@ -17,7 +17,9 @@ import { createTestDb } from '../support/testDb.ts';
 
 /** Every route of the mounted routers, with its methods, from the routers themselves. */
 const routesOf = (routers: Router[]) =>
-  routers.flatMap((router) => router.stack.flatMap((layer) => layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: layer.path }))));
+  routers.flatMap((router) =>
+    router.stack.flatMap((layer) => (typeof layer.path === 'string' ? layer.methods.filter((m) => m !== 'HEAD').map((method) => ({ method, path: layer.path as string })) : [])),
+  );
 
 const json = { 'content-type': 'application/json' };
 
