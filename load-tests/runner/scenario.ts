@@ -1,7 +1,10 @@
 import { createHttpClient } from './http.ts';
 import { createMetrics, type LatencySummary } from './metrics.ts';
 import { runOpenModel, type OpenModelResult, type Phase } from './openModel.ts';
+import { selectionOf } from './selection.ts';
 import type { Voter } from './voters.ts';
+
+export { selectionOf };
 
 export interface Thresholds {
   /** p99 of the ballot POST, ms. */
@@ -67,22 +70,6 @@ export const budgetPhases = (voters: number, rate: number, peakRate: number, pea
   const after = voters - peakVoters - before;
   const phase = (name: string, count: number, r: number): Phase => ({ name, rate: r, durationMs: (count * 1000) / r, iterations: count });
   return [phase('steady', before, rate), phase('peak', peakVoters, peakRate), phase('steady-after', after, rate)].filter((p) => p.iterations! > 0);
-};
-
-/** 1..maxChoices distinct options, a pure function of the voter index (xorshift), so runs repeat. */
-export const selectionOf = (index: number, optionIds: string[], maxChoices: number): string[] => {
-  let x = (index + 1) * 2654435761;
-  const rand = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-  const k = 1 + Math.floor(rand() * Math.min(maxChoices, optionIds.length));
-  const pool = [...optionIds];
-  const chosen: string[] = [];
-  for (let i = 0; i < k; i++) chosen.push(pool.splice(Math.floor(rand() * pool.length), 1)[0]!);
-  return chosen;
 };
 
 /**

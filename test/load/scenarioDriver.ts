@@ -105,6 +105,15 @@ export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options
   }
   const t2 = performance.now();
 
+  // After a large run the projections may trail by more than settled()'s 15 s: let them catch up first.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await app.projections.settled();
+      break;
+    } catch (error) {
+      if (attempt >= 20) throw error;
+    }
+  }
   await app.polls.commands.close(pollId, official);
   await app.polls.commands.publishResult(pollId, official);
   await app.projections.settled();
