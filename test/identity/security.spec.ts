@@ -167,7 +167,7 @@ describe('sessions, CSRF and roles', () => {
 describe('sessions across restarts and app instances', () => {
   it('keeps a session valid on another instance and after a restart on the same database', async () => {
     const db = await createTestDb();
-    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', PORTAL_PORT: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'civic-sessions-')), LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false' });
+    const config = loadConfig({ NODE_ENV: 'test', PORT: '0', PORTAL_PORT: '0', LEDGER_BASE_PORT: '0', DATA_DIR: mkdtempSync(join(tmpdir(), 'civic-sessions-')), LOG_LEVEL: 'silent', SEED_DEMO_DATA: 'false' });
     const start = () => startApp(config, { db, logger: createLogger('silent') });
     let first = await start();
     const second = await start();
