@@ -6,16 +6,7 @@ import { nobleEd25519, nobleSha256 } from '../../src/ledger/hash.ts';
 import { verifyReceipt } from '../../src/ledger/receipt.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { citizen, openGeneralPoll } from '../support/pollFixtures.ts';
-
-const waitFor = async <T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-};
+import { closeAndPublish, waitFor } from './support.ts';
 
 describe('the ledger through the real app (four real node processes)', () => {
   let app: RunningApp;
@@ -58,9 +49,8 @@ describe('the ledger through the real app (four real node processes)', () => {
     await app.polls.commands.schedule(pollId, author);
     await app.polls.commands.open(pollId, author);
     for (let i = 0; i < 5; i++) await app.polls.cast({ pollId, citizenId: `v2-${i}`, selections: { selections: { q1: [i % 2 ? 'a' : 'b'] } } });
-    await app.polls.commands.close(pollId, author);
     expect((await getVerification(app.db.kysely, pollId)).status).toBe('pending');
-    await app.polls.commands.publishResult(pollId, author);
+    await closeAndPublish(app, pollId, 5, author);
     const v = await waitFor('completed', async () => {
       const got = await getVerification(app.db.kysely, pollId);
       return got.status !== 'pending' ? got : null;

@@ -1,0 +1,77 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { listAlerts } from '../../src/infra/ledger/ledgerStore.ts';
+import { getVerification } from '../../src/infra/readModels/pollVerification.ts';
+import { signedInClient } from '../support/session.ts';
+import { testDatabaseKinds, postgresUrl } from '../support/testDb.ts';
+import { citizen } from '../support/pollFixtures.ts';
+import { closeAndPublish, openPoll, startAppOn, waitFor } from './support.ts';
+
+if (!postgresUrl) console.log('tamper watch on real PostgreSQL skipped: TEST_DATABASE_URL is not set (PGlite runs)');
+
+/** Changes the events table behind the app's back, as a superuser could: trigger off, change, trigger on. */
+const behindTheAppsBack = async (app: RunningApp, change: ReturnType<typeof sql>) => {
+  await app.db.kysely.transaction().execute(async (trx) => {
+    await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(trx);
+    await change.execute(trx);
+    await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(trx);
+  });
+};
+
+const statusOf = async (app: RunningApp, pollId: string) => (await getVerification(app.db.kysely, pollId)).status;
+
+describe.each(testDatabaseKinds())('tamper watch on $name', ({ create }) => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startAppOn(create, { ANCHOR_INTERVAL_MS: '200' });
+  });
+  afterAll(async () => app?.stop());
+
+  /** A published poll whose result the nodes verified. */
+  const verifiedPoll = async (voters: string) => {
+    const author = citizen(`author-${voters}`);
+    const pollId = await openPoll(app, undefined, author);
+    const ballots = [];
+    for (let i = 0; i < 3; i++) ballots.push(await app.polls.cast({ pollId, citizenId: `${voters}-${i}`, selections: { selections: { q1: ['a'] } } }));
+    await closeAndPublish(app, pollId, 3, author);
+    await waitFor('verification completed', async () => (await statusOf(app, pollId)) === 'completed');
+    return { pollId, ballots };
+  };
+
+  it('turns a poll failed within seconds when a ballot event is edited, and names the leaf on the admin page', async () => {
+    const { pollId, ballots } = await verifiedPoll('edit');
+    const target = ballots[1]!;
+    await behindTheAppsBack(app, sql`UPDATE events SET data = jsonb_set(data, '{selections,selections,q1}', '["b"]') WHERE id = ${target.eventId}`);
+    await waitFor('failed', async () => (await statusOf(app, pollId)) === 'failed');
+    const alert = (await listAlerts(app.db.kysely)).find((a) => a.eventId === target.eventId);
+    expect(alert).toMatchObject({ kind: 'event-edited', pollId });
+    expect(alert!.leafIndex).toBeGreaterThan(0);
+    expect(alert!.message).not.toContain('edit-1'); // the citizen id never appears
+
+    await app.identity.grantAdmin({ phone: '010-7000-0001', by: 'cli' });
+    const admin = await signedInClient(app, '010-7000-0001', '+821070000001');
+    const page = await admin.fetch('/admin/ledger?lang=en');
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(target.eventId);
+    expect(html).toContain('event-edited');
+    expect(html).toContain('ledger-node-4');
+    const anonymous = await fetch(`${app.url}/admin/ledger`, { redirect: 'manual' });
+    expect(anonymous.status).toBe(303);
+  });
+
+  it('turns a poll failed when a ballot event is deleted', async () => {
+    const { pollId, ballots } = await verifiedPoll('delete');
+    await behindTheAppsBack(app, sql`DELETE FROM events WHERE id = ${ballots[0]!.eventId}`);
+    await waitFor('failed', async () => (await statusOf(app, pollId)) === 'failed');
+    expect((await listAlerts(app.db.kysely)).find((a) => a.eventId === ballots[0]!.eventId)).toMatchObject({ kind: 'event-deleted' });
+  });
+
+  it('turns a poll failed when the read-model tally is edited', async () => {
+    const { pollId } = await verifiedPoll('readmodel');
+    await sql`UPDATE polls SET doc = jsonb_set(doc, '{result,questions,0,options,0,count}', '99') WHERE id = ${pollId}`.execute(app.db.kysely);
+    await waitFor('failed', async () => (await statusOf(app, pollId)) === 'failed');
+    expect((await listAlerts(app.db.kysely)).find((a) => a.pollId === pollId)).toMatchObject({ kind: 'read-model-tally' });
+  });
+});
