@@ -1,5 +1,19 @@
 // Admin area, progressive enhancement only: every form works without this file.
 (() => {
+  // Boosted navigation runs this file again; wire the listeners once.
+  if (window.adminJsWired) return;
+  window.adminJsWired = true;
+  // Admin pages answer a refused form with the page and its problems (422, 409, 403): show it, as a
+  // browser without JavaScript would, instead of htmx's default of swapping nothing on an error status.
+  document.addEventListener('htmx:beforeSwap', (event) => {
+    const status = event.detail.xhr.status;
+    const html = (event.detail.xhr.getResponseHeader('content-type') || '').startsWith('text/html');
+    if (html && [403, 404, 409, 422].includes(status) && window.location.pathname.startsWith('/admin')) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
   // Changing the kind re-renders the form for that kind (the "Apply kind" button does it without JS).
   document.addEventListener('change', (event) => {
     const select = event.target.closest && event.target.closest('#poll-form select[data-refresh]');
