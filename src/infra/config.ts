@@ -17,6 +17,8 @@ const schema = z
     /** Comma-separated base URLs of the four ledger nodes; empty: spawn them locally. */
     LEDGER_NODES: z.string().optional(),
     PUBLIC_BASE_URL: z.string().url().optional(),
+    /** Behind a load balancer: trust X-Forwarded-Proto/For (Secure cookies, client addresses for rate limits). */
+    TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     DATA_DIR: z.string().default('./data'),
     DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
