@@ -25,7 +25,10 @@ export interface LedgerVerifierDeps {
 }
 
 export interface LedgerVerifier {
-  /** Asks the nodes to tally every poll whose published result is anchored below `size` and not yet verified. */
+  /**
+   * Asks the nodes to tally every poll whose published result is anchored below `size` and not yet
+   * verified, at the size that ends with that result.
+   */
   verifyTallies(size: number): Promise<void>;
   /** One tamper-watch pass; returns how many new problems it found. */
   tamperCheck(): Promise<number>;
@@ -47,18 +50,21 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
   };
 
   const verifyTallies = async (size: number): Promise<void> => {
-    const { rows } = await sql<{ poll_id: string; entry_text: string }>`
-      SELECT e.poll_id, e.entry_text FROM ledger_entries e LEFT JOIN poll_verification v ON v.poll_id = e.poll_id
+    const { rows } = await sql<{ poll_id: string; entry_text: string; leaf_index: string | number }>`
+      SELECT e.poll_id, e.entry_text, e.leaf_index FROM ledger_entries e LEFT JOIN poll_verification v ON v.poll_id = e.poll_id
       WHERE e.event_type = 'PollResultPublished' AND e.leaf_index < ${size} AND (v.status IS NULL OR v.status = 'pending')
       ORDER BY e.leaf_index`.execute(db);
     if (rows.length === 0) return;
     const verifierKeys = await deps.verifierKeys();
     for (const row of rows) {
       const published = (JSON.parse(row.entry_text) as { data: { result: unknown } }).data.result;
-      const answers = await deps.coordinator.requestTallies(row.poll_id, size);
+      // Every entry that counts is before the published result, so this size gives every node the same
+      // question however far the log has grown since, and a node that stopped signing later can still answer.
+      const tallySize = Number(row.leaf_index) + 1;
+      const answers = await deps.coordinator.requestTallies(row.poll_id, tallySize);
       const v = tallyVerification(nodeSha256, nodeEd25519, answers, published, { verifierKeys, quorum: deps.quorum, origin: deps.origin, pollId: row.poll_id });
       if (v.status === 'failed') await fail({ kind: 'tally-conflict', pollId: row.poll_id, message: `ledger nodes signed a result different from the published one: ${v.detail}` });
-      else await setVerification(db, row.poll_id, v.status, v.detail, v.status === 'completed' ? { tally: published, size } : undefined);
+      else await setVerification(db, row.poll_id, v.status, v.detail, v.status === 'completed' ? { tally: published, size: tallySize } : undefined);
     }
   };
 

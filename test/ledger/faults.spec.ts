@@ -1,0 +1,108 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgerUnavailable } from '../../src/domain/errors.ts';
+import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { loadEntries } from '../../src/infra/ledger/ledgerStore.ts';
+import { getVerification } from '../../src/infra/readModels/pollVerification.ts';
+import { citizen, official, openGeneralPoll } from '../support/pollFixtures.ts';
+import { startTestApp } from '../support/testApp.ts';
+import { closeAndPublish, openPoll, waitFor } from './support.ts';
+
+/** Fault tests through the app with four real node processes: kill, restart, tamper. */
+describe('ledger faults through the app', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startTestApp({ ANCHOR_INTERVAL_MS: '200', POLICY_QUORUM_GRACE_MS: '1000' });
+  });
+  afterAll(async () => app?.stop());
+
+  const ledger = () => app.ledger!;
+  const cast = (pollId: string, citizenId: string, choice = 'a') => app.polls.cast({ pollId, citizenId, selections: { selections: { q1: [choice] } } });
+  const receiptStatus = async (tracker: string) => (await fetch(`${app.url}/api/receipts/${tracker}`)).status;
+
+  /** Every stored leaf is numbered 0..n-1 once, and all of them are final. */
+  const expectNoGapAllFinal = async () => {
+    await ledger().anchoring.settled(30_000);
+    const leaves = await loadEntries(app.db.kysely);
+    expect(leaves.map((l) => l.leafIndex)).toEqual(leaves.map((_, i) => i));
+    expect(new Set(leaves.map((l) => l.eventId)).size).toBe(leaves.length);
+    expect(ledger().anchoring.status()).toMatchObject({ size: leaves.length, finalSize: leaves.length, pendingEntries: 0 });
+  };
+
+  it('goes on when one node is killed mid-vote: every ballot gets its receipt', async () => {
+    const pollId = await openPoll(app);
+    const trackers: string[] = [];
+    for (let i = 0; i < 5; i++) trackers.push((await cast(pollId, `one-${i}`)).tracker);
+    await ledger().local!.kill(2);
+    for (let i = 5; i < 10; i++) trackers.push((await cast(pollId, `one-${i}`)).tracker);
+    await expectNoGapAllFinal();
+    for (const t of trackers) expect(await receiptStatus(t)).toBe(200);
+    await ledger().local!.restart(2);
+  });
+
+  it('with two nodes down: anchoring pends, policy polls refuse after the grace, general polls vote; after restart everything is anchored with no gap', async () => {
+    const general = await openPoll(app);
+    const policy = await openPoll(app, openGeneralPoll({ kind: 'policy', policy: { mode: 'decision', reflectionPercent: 100 } }), official('official-1'));
+    await cast(policy, 'two-before');
+    await ledger().anchoring.settled();
+
+    await ledger().local!.kill(0);
+    await ledger().local!.kill(1);
+    const during = await cast(general, 'two-0');
+    await waitFor('anchoring to report no quorum', async () => ledger().anchoring.status().quorumLostSince !== null);
+    expect(ledger().anchoring.status().pendingEntries).toBeGreaterThan(0);
+    expect(await receiptStatus(during.tracker)).toBe(202);
+    await waitFor('policy ballots refused after the grace', async () => !ledger().anchoring.acceptsPolicyBallots());
+    await expect(cast(policy, 'two-policy')).rejects.toBeInstanceOf(LedgerUnavailable);
+    const generalStillVotes = await cast(general, 'two-1');
+    const refused = await fetch(`${app.url}/admin/ledger`, { redirect: 'manual' });
+    expect(refused.status).toBe(303); // the status page itself is for officials (tamper.spec signs in)
+
+    await ledger().local!.restart(0);
+    await ledger().local!.restart(1);
+    await expectNoGapAllFinal();
+    for (const t of [during.tracker, generalStillVotes.tracker]) expect(await receiptStatus(t)).toBe(200);
+    expect(ledger().anchoring.acceptsPolicyBallots()).toBe(true);
+    await cast(policy, 'two-policy');
+    // The restarted nodes catch up from their peers to the final size.
+    const final = ledger().anchoring.status().finalSize;
+    await waitFor('every node at the final size', async () => {
+      await ledger().anchoring.anchorNow();
+      return (await ledger().anchoring.coordinator.nodeStatus()).every((n) => n.reachable && (n.size ?? 0) >= final);
+    });
+  });
+
+  it('still verifies a poll with three nodes when the fourth has a tampered store and signs a different tally', async () => {
+    const author = citizen('tamper-author');
+    const pollId = await openPoll(app, undefined, author);
+    for (const [i, choice] of ['a', 'a', 'b'].entries()) await cast(pollId, `tamper-${i}`, choice);
+    await closeAndPublish(app, pollId, 3, author);
+    await waitFor('completed with all four', async () => (await getVerification(app.db.kysely, pollId)).status === 'completed');
+    await ledger().anchoring.settled();
+
+    // Node 4's copy of this poll's ballots now says "b" everywhere; then the nodes are asked again.
+    await ledger().local!.kill(3);
+    const file = join(app.config.DATA_DIR, 'ledger-node-4', 'entries.log');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    const edited = lines.map((l) => (l.includes(`"pollId":"${pollId}"`) && l.includes('"BallotCast"') ? l.replace('"q1":["a"]', '"q1":["b"]') : l));
+    expect(edited).not.toEqual(lines);
+    writeFileSync(file, edited.join('\n'));
+    await ledger().local!.restart(3);
+    await sql`DELETE FROM poll_verification WHERE poll_id = ${pollId}`.execute(app.db.kysely);
+
+    const v = await waitFor('verification', async () => {
+      const got = await getVerification(app.db.kysely, pollId);
+      return got.status !== 'pending' ? got : null;
+    });
+    expect(v.status).toBe('completed');
+    expect(v.detail).toContain('3 node(s) signed the published result');
+    expect(v.detail).toContain('1 signed a different result (ledger-node-4)');
+    // The tampered node refuses to sign from now on; the other three keep anchoring.
+    await cast(await openPoll(app), 'after-tamper');
+    await expectNoGapAllFinal();
+    const nodes = await ledger().anchoring.coordinator.nodeStatus();
+    expect(nodes[3]!.storeProblem).toBeTruthy();
+  });
+});
