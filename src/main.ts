@@ -17,7 +17,9 @@ const main = async () => {
     throw error;
   }
   const app = await startApp(config);
-  console.log(`\nCivic Vote is running:\n  citizen site and admin  ${app.url}/\n  health                  ${app.url}/healthz\n\nCtrl-C to stop. Data is kept in ${config.DATA_DIR}.\n`);
+  // Ledger nodes (issue 6): the four local node processes, or the remote ones from LEDGER_NODES.
+  const ledgerLines = (app.ledger?.urls ?? []).map((u, i) => `\n  ledger node ${i + 1}           ${u}/v1/checkpoint`).join('');
+  console.log(`\nCivic Vote is running:\n  citizen site and admin  ${app.url}/\n  health                  ${app.url}/healthz\n  ledger status           ${app.url}/admin/ledger${ledgerLines}\n\nCtrl-C to stop. Data is kept in ${config.DATA_DIR}.\n`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
