@@ -64,6 +64,11 @@ export type SubscribeAll = (from: string | null, handler: SubscriptionHandler) =
 export interface EventStore {
   append: AppendToStream;
   /**
+   * The checkpoint of the last event committed now (null: no events). A reader that has passed it has
+   * seen every event committed before the call, whatever order transactions commit in.
+   */
+  headCheckpoint(): Promise<string | null>;
+  /**
    * Appends to many streams in one durable transaction where the adapter can (group commit); each
    * request succeeds or fails on its own. Adapters without multi-stream transactions append one by one.
    */
@@ -91,4 +96,14 @@ export class StreamConflictError extends Error {
 export const categoryOf = (streamId: string): string => {
   const dash = streamId.indexOf('-');
   return dash < 0 ? streamId : streamId.slice(0, dash);
+};
+
+/**
+ * Orders two checkpoints. Both adapters write checkpoints as two decimal numbers `a:b` compared as a
+ * pair: (transaction id, position) for PostgreSQL, (commit, prepare) for EventStoreDB.
+ */
+export const compareCheckpoints = (a: string, b: string): number => {
+  const [a1, a2] = a.split(':').map(BigInt) as [bigint, bigint];
+  const [b1, b2] = b.split(':').map(BigInt) as [bigint, bigint];
+  return a1 !== b1 ? (a1 < b1 ? -1 : 1) : a2 === b2 ? 0 : a2 < b2 ? -1 : 1;
 };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StreamConflictError, type EventStore, type RecordedEvent } from '../../app/eventStore.ts';
+import { StreamConflictError, compareCheckpoints, type EventStore, type RecordedEvent } from '../../app/eventStore.ts';
 
 /**
  * The contract every event store adapter passes. `open` gives a fresh, empty store; `close` disposes of it.
@@ -120,6 +120,14 @@ export const eventStoreContract = (name: string, open: () => Promise<{ store: Ev
         expect(e.streamRevision).toBe(before + 1n);
         lastRevision.set(e.streamId, e.streamRevision);
       }
+    });
+
+    it('reports the head checkpoint: the last event committed', async () => {
+      const id = stream('head');
+      await store.append(id, [event(1)], 'no_stream');
+      const all = await readEverything(store);
+      expect(await store.headCheckpoint()).toBe(all[all.length - 1]!.checkpoint);
+      expect(compareCheckpoints(all[0]!.checkpoint, all[all.length - 1]!.checkpoint)).toBeLessThanOrEqual(0);
     });
 
     it('resumes a subscription from a stored checkpoint without repeats', async () => {

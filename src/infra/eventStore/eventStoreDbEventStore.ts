@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import {
   ANY,
+  BACKWARDS,
+  END,
   EventStoreDBClient,
   FORWARDS,
   NO_STREAM,
@@ -133,6 +135,13 @@ export const createEventStoreDbEventStore = (connectionString: string, options: 
       return out;
     },
     readAll,
+    headCheckpoint: async () => {
+      for await (const resolved of client.readAll({ fromPosition: END, direction: BACKWARDS, maxCount: 100 })) {
+        const recorded = toRecorded(resolved);
+        if (recorded) return recorded.checkpoint;
+      }
+      return null;
+    },
     subscribeAll: (from, handler) =>
       catchUpSubscription({ readAll, from, handler, wake: appended, pollIntervalMs: options.pollIntervalMs ?? 100 }),
     close: async () => {

@@ -165,6 +165,12 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       return rows.map(toRecorded);
     },
     readAll,
+    headCheckpoint: async () => {
+      const { rows } = await sql<{ transaction_id: string; global_position: string }>`
+        SELECT transaction_id::text, global_position::text FROM events
+        ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1`.execute(kysely);
+      return rows[0] ? `${rows[0].transaction_id}:${rows[0].global_position}` : null;
+    },
     subscribeAll: (from: string | null, handler: SubscriptionHandler) =>
       catchUpSubscription({ readAll, from, handler, wake: appended, pollIntervalMs: options.pollIntervalMs ?? 100 }),
     close: async () => {

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { EventStore, RecordedEvent, Subscription } from '../../app/eventStore.ts';
+import { compareCheckpoints, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
 import type { Projection } from '../../app/projection.ts';
 import type { Database } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
@@ -82,13 +82,16 @@ export const startProjectionRunner = async (deps: {
     caughtUp: subscription.caughtUp,
     lagMs: () => lastLag,
     settled: async () => {
-      // Everything readable now must be projected: read the tail and wait until the runner passed it.
-      for (let i = 0; i < 600; i++) {
-        const pending = await deps.eventStore.readAll(lastCheckpoint, 1);
-        if (pending.length === 0) return;
+      // Wait until the runner passed the newest event committed now. Asking "is anything left to read?"
+      // is not enough on a shared PostgreSQL server: readAll holds back everything behind the oldest
+      // running transaction of the whole cluster, so it can look empty while events wait.
+      const target = await deps.eventStore.headCheckpoint();
+      if (target === null) return;
+      for (let i = 0; i < 1200; i++) {
+        if (lastCheckpoint !== null && compareCheckpoints(lastCheckpoint, target) >= 0) return;
         await new Promise((r) => setTimeout(r, 25));
       }
-      throw new Error('projections did not settle within 15 s');
+      throw new Error('projections did not settle within 30 s');
     },
     stop: () => subscription.stop(),
   };
