@@ -25,7 +25,7 @@ export interface TestLedger extends LocalLedger {
 
 export async function startLedgerWithCoordinator(): Promise<TestLedger> {
   const ledger = await startTestLedger();
-  const coordinator = createCoordinator({ nodes: ledger.urls, token: TOKEN, origin: ORIGIN, verifierKeys: ledger.verifierKeys, maxBatch: 5000, timeoutMs: 30_000 });
+  const coordinator = createCoordinator({ nodes: ledger.urls, token: TOKEN, origin: ORIGIN, verifierKeys: ledger.verifierKeys, maxBatch: 5000, timeoutMs: 300_000 });
   return {
     ...ledger,
     coordinator,
@@ -71,7 +71,10 @@ export async function anchorClosedPoll(ledger: TestLedger, pollId: string, ballo
   for (let i = 0; i < texts.length; i += CHUNK) size = await ledger.anchor(texts.slice(i, i + CHUNK));
   const { definition, ballots: counted } = pollBallotsFromEntries(texts, pollId);
   const published = tallyPoll(definition, counted);
-  if (opts.tally !== false) await ledger.coordinator.requestTallies(pollId, size);
+  if (opts.tally !== false) {
+    const tallies = await ledger.coordinator.requestTallies(pollId, size);
+    if (tallies.filter((t) => t.ok).length < 3) throw new Error(`too few nodes tallied: ${JSON.stringify(tallies.map((t) => t.reason))}`);
+  }
   if (opts.publish !== false) {
     await ledger.anchor([
       entryText({
