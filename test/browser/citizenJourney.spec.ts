@@ -1,4 +1,4 @@
-import AxeBuilder from '@axe-core/playwright';
+import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
@@ -48,7 +48,7 @@ describe('a citizen votes in every kind of poll in a browser', () => {
     ids.survey = await openPoll(app, surveyPoll());
     ids.budget = await openPoll(app, budgetPoll());
     ids.policy = await openPoll(app, policyPoll());
-    await closeAndReflect(app, ids.policy);
+    await closeAndReflect(app, ids.policy!);
   });
   afterAll(async () => {
     await browser?.close();
@@ -113,8 +113,8 @@ describe('a citizen votes in every kind of poll in a browser', () => {
     await page.getByLabel('지역으로 거르기').selectOption('성동구');
     expect(await page.getByLabel(/놀이터 그늘막/).isHidden()).toBe(true);
     expect(await submitVote(page, /^투표하기$/)).toMatch(TRACKER);
-    const counts = await app.polls.queries.liveCounts(app.db.kysely, ids.budget);
-    expect(counts.counts.projects).toEqual({ p1: 1, p3: 1 });
+    const counts = await app.polls.queries.liveCounts(app.db.kysely, ids.budget!);
+    expect(counts.counts['projects']).toEqual({ p1: 1, p3: 1 });
 
     await page.goto(`${app.url}/my`);
     await audit('my');

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { anonymousClient, signedInClient, type TestClient } from '../support/session.ts';
@@ -39,6 +40,16 @@ describe('citizen site pages over HTTP', () => {
       const en = await page(app, '/?lang=en');
       expect(en.html).toContain('Policy reference 30%');
       expect(en.html).toContain('Blockchain verification pending');
+    });
+
+    it('shows the ledger verdict as a badge: completed, failed, or pending when the ledger has not spoken', async () => {
+      await sql`INSERT INTO poll_verification (poll_id, status, detail, updated_at) VALUES (${ids.survey}, 'completed', '', now()), (${ids.budget}, 'failed', '', now())`.execute(app.db.kysely);
+      const { html } = await page(app, '/?scope=policy');
+      const card = (title: string) => html.slice(html.lastIndexOf('<article', html.indexOf(title)), html.indexOf('</article>', html.indexOf(title)));
+      expect(card('도서관 이용 설문')).toContain('badge verified');
+      expect(card('2027 주민참여예산')).toContain('블록체인 검증 실패');
+      expect(card('공공자전거 요금 인하')).toContain('블록체인 검증 대기');
+      await sql`DELETE FROM poll_verification`.execute(app.db.kysely);
     });
 
     it('puts the polls with votes today first with the Hot badge', async () => {
@@ -236,7 +247,7 @@ describe('citizen site pages over HTTP', () => {
       const empty = await voter.postForm(`/polls/${ids.general}/comments`, { text: '   ' });
       expect(empty.status).toBe(422);
       expect(await empty.text()).toContain('의견 내용을 확인해 주세요');
-      const [comment] = await app.polls.queries.listComments(app.db.kysely, ids.general);
+      const [comment] = await app.polls.queries.listComments(app.db.kysely, ids.general!);
       await app.eventStore.append(`comment-${comment!.commentId}`, [{ type: 'CommentHidden', data: { commentId: comment!.commentId, pollId: ids.general, hiddenBy: 'creator-1', hiddenAt: new Date().toISOString() } }], 'exists');
       await app.projections.settled();
       expect((await page(app, `/polls/${ids.general}`)).html).not.toContain('벤치가 꼭 필요해요');
@@ -249,7 +260,7 @@ describe('citizen site pages over HTTP', () => {
       expect(created.status).toBe(303);
       const policyVoted = await voter.postForm(`/polls/${ids.policy}/vote`, { choice__q1: 'yes' });
       expect(policyVoted.status).toBe(303);
-      await closeAndReflect(app, ids.policy);
+      await closeAndReflect(app, ids.policy!);
       const response = await voter.fetch('/my');
       expect(response.status).toBe(200);
       const html = await response.text();

@@ -7,12 +7,13 @@ import type { PollDefinition } from '../../../domain/pollDefinition.ts';
 import type { Database } from '../../db/schema.ts';
 import type { Polls } from '../../polls/pollServices.ts';
 import * as pollQueries from '../../readModels/polls.ts';
+import { getVerifications } from '../../readModels/pollVerification.ts';
 import { siteCreatePollRoutes } from './siteCreatePoll.ts';
 import { siteHomeRoutes } from './siteHome.ts';
 import { siteMyRoutes } from './siteMy.ts';
 import { sitePollRoutes } from './sitePoll.ts';
 import { siteResultsRoutes } from './siteResults.ts';
-import { allPending, type VerificationLookup } from './siteViews.ts';
+import type { VerificationLookup } from './siteViews.ts';
 
 export interface CitizenSiteDeps extends CommandHandlerDeps {
   db: Kysely<Database>;
@@ -23,6 +24,7 @@ export interface CitizenSiteDeps extends CommandHandlerDeps {
   /** Waits until the read models have seen every appended event, so a 303's GET shows the change. */
   settled: () => Promise<void>;
   stats: () => Promise<{ polls: number; ballots: number }>;
+  /** The ledger's verdict per poll (blockchain badges); defaults to the poll_verification read model. */
   verifications?: VerificationLookup;
 }
 
@@ -32,7 +34,7 @@ export interface CitizenSiteDeps extends CommandHandlerDeps {
  */
 export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
   const { db, polls, now, requireCitizen } = deps;
-  const verifications = deps.verifications ?? allPending;
+  const verifications = deps.verifications ?? ((pollIds: string[]) => getVerifications(db, pollIds));
   const citizen = (id: string) => ({ kind: 'citizen' as const, id });
   return [
     siteHomeRoutes({

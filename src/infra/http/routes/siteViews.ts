@@ -4,12 +4,15 @@ import { DomainError, httpStatusOf } from '../../../domain/errors.ts';
 import type { PollKind } from '../../../domain/pollDefinition.ts';
 import type { Lang, Translate } from '../i18n/index.ts';
 import type { PageGlobals } from '../views.ts';
+import type { VerificationStatus } from '../../readModels/pollVerification.ts';
 
 /**
  * What the citizen-site pages share: the view models of poll cards, dates in Korea's time zone, and
  * domain error codes in the voter's language. Templates get these, never a row.
  */
-export type VerificationStatus = 'pending' | 'completed' | 'failed';
+export type { VerificationStatus };
+
+/** Polls without an entry in the map are shown as "pending". */
 export type VerificationLookup = (pollIds: string[]) => Promise<Map<string, { status: VerificationStatus }>>;
 
 export interface SiteUser {
@@ -101,9 +104,6 @@ export const cardOf = (poll: PollRow, c: CardContext): PollCardView => ({
   votes: c.t('site.votes', { n: formatNumber(poll.ballots, c.lang) }),
   tags: poll.tags,
 });
-
-/** Until the ledger's read model is wired, every poll is "pending". */
-export const allPending: VerificationLookup = async () => new Map();
 
 /** A refusal as the voter reads it: the status of the error's kind and a message in their language. */
 export const refusalOf = (error: unknown, t: Translate): { status: number; code: string; message: string } | null => {
