@@ -184,24 +184,29 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     return `unreachable: ${err?.cause?.code ?? err?.message ?? String(e)}`;
   };
 
-  async function verifiers(): Promise<NoteVerifier[]> {
+  /** The key a node's signatures must verify with: pinned, or read once from that node's /v1/info. */
+  async function keysFor(url: string): Promise<NoteVerifier[]> {
     if (options.verifierKeys) return parseVerifierKeys(h, options.verifierKeys);
-    await Promise.all(
-      nodes.filter((u) => !keyOf.has(u)).map(async (url) => {
-        try {
-          const info = await call(url, '/v1/info');
-          if (typeof info.body.verifierKey === 'string') keyOf.set(url, info.body.verifierKey);
-        } catch {
-          // learnt on a later call
-        }
-      }),
-    );
+    if (!keyOf.has(url)) {
+      try {
+        const info = await call(url, '/v1/info');
+        if (typeof info.body.verifierKey === 'string') keyOf.set(url, info.body.verifierKey);
+      } catch {
+        // learnt on a later call
+      }
+    }
+    return parseVerifierKeys(h, keyOf.has(url) ? [keyOf.get(url)!] : []);
+  }
+
+  async function allKeys(): Promise<NoteVerifier[]> {
+    if (options.verifierKeys) return parseVerifierKeys(h, options.verifierKeys);
+    await Promise.all(nodes.map(keysFor));
     return parseVerifierKeys(h, [...keyOf.values()]);
   }
 
   /** Reads the nodes' latest final checkpoint, so a restarted coordinator chains onto it. */
   async function sync(): Promise<void> {
-    const known = await verifiers();
+    const known = await allKeys();
     let answered = false;
     let best: { note: string; cp: Checkpoint } | null = null;
     await Promise.all(
@@ -232,7 +237,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   }
 
   /** Proposes to one node; re-proposes after 'behind' while the node catches up from its peers. */
-  async function propose(url: string, start: number, target: number, body: string): Promise<{ line?: string; reason?: string }> {
+  async function propose(url: string, start: number, target: number, body: string, over: () => boolean): Promise<{ line?: string; reason?: string }> {
     for (let attempt = 0; ; attempt++) {
       let answer: NodeAnswer;
       try {
@@ -244,8 +249,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       const reason = `${answer.status} ${String(answer.body.code ?? '')}: ${String(answer.body.reason ?? answer.body.text ?? '')}${
         answer.body.index !== undefined ? ` (entry ${String(answer.body.index)})` : ''
       }`;
-      if (answer.status !== 409 || attempt >= 3) return { reason };
+      if (answer.status !== 409 || attempt >= 3 || over()) return { reason };
       await sleep(150 * 2 ** attempt);
+      // The round may have finished meanwhile; a late proposal would only be refused as stale.
+      if (over()) return { reason };
     }
   }
 
@@ -258,11 +265,11 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       prev: lastBody === null ? GENESIS_PREV : checkpointHash(h, lastBody),
       extensions: [],
     });
-    const known = await verifiers();
     const start = finalSize;
     const lines: string[] = [];
     const reasons: Record<string, string> = {};
     const signers = new Set<string>();
+    let finished = false;
     await new Promise<void>((resolve) => {
       let open = nodes.length;
       const done = (): void => {
@@ -270,10 +277,11 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         if (open === 0 || signers.size >= quorum) resolve();
       };
       for (const url of nodes) {
-        propose(url, start, target, body).then(async ({ line, reason }) => {
+        propose(url, start, target, body, () => finished).then(async ({ line, reason }) => {
           if (line) {
-            let valid = validSigner(body, line, options.verifierKeys ? known : await verifiers());
-            if (!valid && !options.verifierKeys) valid = validSigner(body, line, await verifiers());
+            // Only the answering node's own key counts for its answer (a node that just answered is up,
+            // so its key is at hand); a hung node never delays a round that has its quorum.
+            const valid = validSigner(body, line, await keysFor(url));
             if (valid) {
               signers.add(valid);
               lines.push(line);
@@ -283,6 +291,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         }, done);
       }
     });
+    finished = true;
     if (signers.size < quorum) return { signatures: signers.size, reasons };
     const note = `${body}\n${lines.join('')}`;
     for (const url of nodes) {

@@ -9,6 +9,7 @@ import { ballotDecider, type BallotState } from '../../domain/ballot.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState, type PollStatus } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
+import { validatePollDefinition } from '../../domain/pollValidation.ts';
 import type { TallyBallot } from '../../domain/tally.ts';
 import { fromUtf8 } from '../bytes.ts';
 import { ballotTrackerCode, canonicalEntryBytes, ledgerEntryProblem, type LedgerEntry } from '../entry.ts';
@@ -108,7 +109,12 @@ export class CheckTransaction {
   check(text: string): EntryRefusal | undefined {
     const entry = parseEntryText(text);
     if (isRefusal(entry)) return entry;
-    return entry.kind === 'poll' ? this.checkPoll(entry) : this.checkBallot(entry);
+    try {
+      return entry.kind === 'poll' ? this.checkPoll(entry) : this.checkBallot(entry);
+    } catch (e) {
+      // Entry data of an unexpected shape that slipped past the checks above: refused, never a crash.
+      return refusal('malformed', `entry data has an unexpected shape: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   /**
@@ -132,14 +138,15 @@ export class CheckTransaction {
     if (data.pollId !== undefined && data.pollId !== entry.pollId) {
       return refusal('poll-mismatch', `poll entry data names poll ${String(data.pollId)}, not ${entry.pollId}`);
     }
-    if (entry.eventType === 'PollCreated') {
-      if (state.status !== 'Initial') return refusal('poll.already-exists', `poll ${entry.pollId} is already in the log`);
-      const def = data.definition;
-      if (typeof def !== 'object' || def === null || def.pollId !== entry.pollId || !Array.isArray(def.questions) || typeof def.settings !== 'object') {
-        return refusal('malformed', 'PollCreated needs a definition of this poll');
-      }
-    } else if (state.status === 'Initial') {
+    if (entry.eventType === 'PollCreated' && state.status !== 'Initial') {
+      return refusal('poll.already-exists', `poll ${entry.pollId} is already in the log`);
+    }
+    if (entry.eventType !== 'PollCreated' && state.status === 'Initial') {
       return refusal('poll.not-found', `poll ${entry.pollId} has no PollCreated entry before this one`);
+    }
+    if (entry.eventType === 'PollCreated' || entry.eventType === 'PollDraftUpdated') {
+      const problem = definitionProblem(data.definition, entry.pollId);
+      if (problem) return refusal('poll.invalid-definition', problem);
     }
     this.recordPoll(entry);
     return undefined;
@@ -155,6 +162,9 @@ export class CheckTransaction {
     const poll = this.pollState(entry.pollId);
     if (poll.status === 'Initial') return refusal('poll.not-found', `poll ${entry.pollId} is not in the log`);
     const data = entry.data as { voterTag: string; selections: BallotSelections; salt: string; tracker: string; replaces?: unknown };
+    if (!isSelections(data.selections)) {
+      return refusal('ballot.invalid', 'selections must be { selections: { question: option ids }, freeText?: { question: text } }');
+    }
     const ballotId = ballotIdOf(entry);
     const previous = this.voter(entry.pollId, data.voterTag);
     const cap = poll.definition.settings.firstComeCap;
@@ -218,6 +228,27 @@ export class CheckTransaction {
     for (const [k, v] of this.voters) base.voters.set(k, v);
     for (const [k, v] of this.distinctVoters) base.distinctVoters.set(k, v);
   }
+}
+
+const isRecordOf = (value: unknown, item: (v: unknown) => boolean): boolean =>
+  typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every(item);
+
+/** The domain's checks assume this shape (a string would pass as a list of its characters). */
+function isSelections(value: unknown): value is BallotSelections {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as { selections?: unknown; freeText?: unknown };
+  const isIds = (ids: unknown): boolean => Array.isArray(ids) && ids.every((id) => typeof id === 'string');
+  return isRecordOf(v.selections, isIds) && (v.freeText === undefined || isRecordOf(v.freeText, (t) => typeof t === 'string'));
+}
+
+/** Why a poll entry's definition cannot be the definition of `pollId`, by the domain's own rules. */
+function definitionProblem(def: unknown, pollId: string): string | undefined {
+  if (typeof def !== 'object' || def === null) return 'the entry needs a poll definition';
+  const d = def as PollDefinition;
+  if (d.pollId !== pollId) return `the definition is of poll ${String(d.pollId)}, not ${pollId}`;
+  if (!Array.isArray(d.questions) || typeof d.settings !== 'object' || d.settings === null) return 'the definition needs questions and settings';
+  const problems = validatePollDefinition(d);
+  return problems.length > 0 ? problems.map((p) => `${p.field} ${p.problem}`).join('; ') : undefined;
 }
 
 /**

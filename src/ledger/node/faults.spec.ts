@@ -69,6 +69,7 @@ describe('ledger faults with real node processes', () => {
   it('reports pending with two nodes down, then anchors everything with no gap once they return', async () => {
     await ledger.kill(2);
     expect(await anchor(ballots(2))).toMatchObject({ status: 'final', size: given.length });
+    await coordinator.settled(); // final notes reach the nodes after anchor returns
     const before = coordinator.finalSize;
     await ledger.kill(3);
     const first = await anchor(ballots(4));
@@ -98,7 +99,7 @@ describe('ledger faults with real node processes', () => {
       expect(receipt.leafIndex).toBe(i);
       expect(verifyReceipt(nodeSha256, nodeEd25519, receipt, { verifierKeys: ledger.verifierKeys, quorum: 3, origin: ORIGIN }).ok).toBe(true);
     }
-    const oldBody = noteBody(await (await fetch(`${ledger.urls[2]}/v1/checkpoint/${before}`)).text());
+    const oldBody = noteBody(await (await fetch(`${ledger.urls[0]}/v1/checkpoint/${before}`)).text());
     const newBody = noteBody((await latestFinal(ledger.urls[2]!)).note!);
     expect(followsCheckpoint(nodeSha256, oldBody, parseCheckpoint(newBody))).toBe(true);
     const { proof } = (await (await fetch(`${ledger.urls[3]}/v1/proof/consistency?from=${before}&to=${given.length}`)).json()) as { proof: string[] };
@@ -120,5 +121,22 @@ describe('ledger faults with real node processes', () => {
     await coordinator.settled();
     await allCaughtUp();
   });
-});
 
+  it('does not wait for a node that hangs without answering', async () => {
+    // A coordinator that would wait two minutes for an answer: only the quorum rule lets it finish.
+    const patient = createCoordinator({ nodes: ledger.urls, token: TOKEN, origin: ORIGIN, timeoutMs: 120_000, anchored: { entries: given, note: coordinator.lastNote } });
+    const pid = ledger.pid(0)!;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const texts = ballots(3);
+      const result = await patient.anchor(texts, given.length);
+      given.push(...texts);
+      expect(result).toMatchObject({ status: 'final', size: given.length });
+      if (result.status === 'final') expect(signersOf(result.note, ledger.verifierKeys)).not.toContain('ledger-node-1');
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await patient.settled();
+    await allCaughtUp();
+  });
+});

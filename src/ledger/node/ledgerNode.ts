@@ -88,6 +88,7 @@ export class LedgerNode {
   private readonly mutex = new Mutex();
   private readonly fetch: typeof fetch;
   private catchingUp: Promise<void> | null = null;
+  private refreshing: Promise<void> | null = null;
   /** Set when the stored log does not match what this node signed: it then signs nothing. */
   private corrupt: string | null = null;
 
@@ -178,11 +179,21 @@ export class LedgerNode {
     return this.fetch(new URL(path, peer), { signal: AbortSignal.timeout(this.options.peerTimeoutMs ?? 5000) });
   }
 
-  /** Learns the peers' verifier keys from their /v1/info (trust on first use; --keys pins them instead). */
-  async refreshPeerKeys(): Promise<void> {
-    const known = new Set(this.store.peerKeys);
+  /**
+   * Learns the peers' verifier keys from their /v1/info (trust on first use; --keys pins them instead).
+   * One refresh at a time, and what it finds is merged with what is stored at the moment it saves, so
+   * concurrent callers never overwrite each other's findings.
+   */
+  refreshPeerKeys(): Promise<void> {
+    this.refreshing ??= this.refreshPeerKeysOnce().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async refreshPeerKeysOnce(): Promise<void> {
     if ((this.options.keys?.length ?? 0) >= this.options.peers.length) return;
-    if (known.size >= this.options.peers.length) return;
+    if (this.store.peerKeys.length >= this.options.peers.length) return;
     const found = await Promise.all(
       this.options.peers.map(async (peer) => {
         try {
@@ -194,14 +205,15 @@ export class LedgerNode {
         }
       }),
     );
-    let changed = false;
+    const known = new Set(this.store.peerKeys);
+    const before = known.size;
     for (const key of found) {
-      if (key && key !== this.verifierKey && !known.has(key) && parseVerifierKeys(h, [key]).length === 1) {
-        known.add(key);
-        changed = true;
-      }
+      if (key && key !== this.verifierKey && parseVerifierKeys(h, [key]).length === 1) known.add(key);
     }
-    if (changed) this.store.savePeerKeys([...known]);
+    if (known.size > before) {
+      this.store.savePeerKeys([...known]);
+      this.options.log('learnt peer keys', { known: known.size });
+    }
   }
 
   /** Distinct known keys with valid signatures on a note, and its checkpoint. Throws NodeError. */
@@ -215,7 +227,8 @@ export class LedgerNode {
       }
     };
     let result = count();
-    if (result.signers < QUORUM) {
+    // Twice: the first call may join a refresh that started before the peers were listening.
+    for (let attempt = 0; attempt < 2 && result.signers < QUORUM; attempt++) {
       await this.refreshPeerKeys();
       result = count();
     }
@@ -320,7 +333,7 @@ export class LedgerNode {
         throw new NodeError(422, 'conflict', `entry ${i} differs from the one this node holds`, { index: i });
       }
     }
-    this.checkExtends(cp);
+    this.checkExtends(cp, checkpoint);
 
     const fresh = texts.slice(Math.max(0, size - from));
     const txn = this.checker.begin();
@@ -348,7 +361,7 @@ export class LedgerNode {
   }
 
   /** The signing rules: never smaller than signed or final, one root per size, prev names a known body. */
-  private checkExtends(cp: Checkpoint): void {
+  private checkExtends(cp: Checkpoint, body: string): void {
     const st = this.store.state;
     const final = this.lastFinal();
     if (cp.size < st.size) throw new NodeError(422, 'smaller', `this node already signed a tree of ${st.size} entries`);
@@ -360,10 +373,16 @@ export class LedgerNode {
       throw new NodeError(422, 'conflicting-root', `the final root at size ${cp.size} is different`);
     }
     const finalBody = this.store.state.lastFinalNote ? openNote(ed, this.store.state.lastFinalNote, []).text : null;
+    // Re-signing the final body itself is harmless: a node that caught up past a round still answers it.
+    if (body === finalBody) return;
     const known = [st.lastSignedBody, finalBody].filter((b): b is string => b !== null).map((b) => checkpointHash(h, b));
     if (known.length === 0) known.push(GENESIS_PREV);
     if (!known.some((p) => bytesEqual(p, cp.prev))) {
-      throw new NodeError(422, 'bad-prev', 'prev names neither the last checkpoint this node signed nor the last final one');
+      throw new NodeError(
+        422,
+        'bad-prev',
+        `prev names neither the last checkpoint this node signed (size ${st.lastSignedBody ? st.size : 'none'}) nor the last final one (size ${final?.size ?? 'none'})`,
+      );
     }
   }
 
@@ -378,7 +397,9 @@ export class LedgerNode {
     if (typeof input.note !== 'string') throw new NodeError(400, 'bad-request', 'body must be { note }');
     const note = input.note;
     const { cp, signers } = await this.openFinal(note);
-    if (signers < QUORUM) throw new NodeError(422, 'quorum', `${signers} valid signatures from known nodes; ${QUORUM} needed`);
+    if (signers < QUORUM) {
+      throw new NodeError(422, 'quorum', `${signers} valid signatures from the ${this.verifiers().length} node keys known here; ${QUORUM} needed`);
+    }
     return this.mutex.run(() => {
       if (this.corrupt) throw new NodeError(422, 'store-mismatch', `this node's store does not match what it signed: ${this.corrupt}`);
       if (cp.size > this.tree.size) {

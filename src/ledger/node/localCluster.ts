@@ -35,6 +35,8 @@ export interface LocalLedger {
   kill(i: number): Promise<void>;
   /** Starts node i (0-based) again on the same port and data directory; resolves when it is ready. */
   restart(i: number): Promise<void>;
+  /** Process id of node i (0-based), undefined while it is stopped: for tests that pause a node. */
+  pid(i: number): number | undefined;
 }
 
 /** A free loopback port. The port is released before the node binds it; on loopback that race is benign. */
@@ -158,5 +160,6 @@ export async function startLocalLedger(options: LocalLedgerOptions): Promise<Loc
       await stopOne(i, 'SIGTERM');
       await start(i);
     },
+    pid: (i) => procs[i]?.pid,
   };
 }

@@ -124,6 +124,8 @@ export function createNodeServer(node: LedgerNode, token: string | undefined, lo
       (reply) => send(res, reply, cors),
       (e: unknown) => {
         if (e instanceof NodeError) {
+          // Refusals of the coordinator are the operator's first clue; public 404s are not worth a line.
+          if (req.method === 'POST') log('refused', { path: url.pathname, status: e.status, code: e.code, reason: e.message });
           send(res, json({ code: e.code, reason: e.message, ...e.extra }, e.status), cors);
         } else if (e instanceof RangeError) {
           send(res, json({ code: 'bad-request', reason: e.message }, 400), cors);
