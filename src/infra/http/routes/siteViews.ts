@@ -42,7 +42,7 @@ export const userOf = (ctx: Context): SiteUser | null => (ctx.state.user as Site
 
 /** A date and time as people in Korea read it, whatever the server's time zone. */
 export const formatInstant = (iso: string, lang: Lang): string =>
-  new Intl.DateTimeFormat(lang === 'ko' ? 'ko-KR' : 'en-GB', { timeZone: 'Asia/Seoul', dateStyle: 'medium', timeStyle: 'short' }).format(new Date(iso));
+  new Intl.DateTimeFormat(lang === 'ko' ? 'ko-KR' : 'en-GB', { timeZone: 'Asia/Seoul', dateStyle: 'medium', timeStyle: 'short', hourCycle: 'h23' }).format(new Date(iso));
 
 export const formatNumber = (n: number, lang: Lang): string => new Intl.NumberFormat(lang === 'ko' ? 'ko-KR' : 'en-GB').format(n);
 
