@@ -96,7 +96,6 @@ export const sitePollRoutes = (deps: SitePollDeps): Router => {
     if (!wantsFragment(ctx, `results-${poll.pollId}`)) return ctx.redirect(`/polls/${encodeURIComponent(poll.pollId)}#results`);
     const { t, lang } = globalsOf(ctx);
     renderPage(ctx, 'partials/results', { results: resultsView(poll, await deps.results(poll), { now: deps.now(), t, lang }) });
-    ctx.vary('HX-Request');
   });
 
   router.post('/polls/:pollId/vote', deps.requireCitizen, async (ctx) => {
