@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -34,7 +34,8 @@ async function startOnce(dataDir: string): Promise<{ ready: boolean; nodeId: num
 
 describe('npm run ledger-node', () => {
   it('prints its real port when started on port 0, makes a private seed once and keeps it', async () => {
-    const dataDir = join(tempDataDir(), 'node-3');
+    const parent = tempDataDir();
+    const dataDir = join(parent, 'node-3');
     const first = await startOnce(dataDir);
     expect(first).toMatchObject({ ready: true, nodeId: 3 });
     expect(first.port).toBeGreaterThan(0);
@@ -43,5 +44,6 @@ describe('npm run ledger-node', () => {
     expect(statSync(join(dataDir, 'seed')).mode & 0o777).toBe(0o600);
     const second = await startOnce(dataDir);
     expect(second.verifierKey).toBe(first.verifierKey);
+    rmSync(parent, { recursive: true, force: true });
   });
 });

@@ -2,7 +2,7 @@
  * Entry builders and cluster helpers for the ledger node specs and the benchmark. Not imported by
  * production code.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PollDefinition } from '../../domain/pollDefinition.ts';
@@ -86,11 +86,21 @@ export const ballotText = (spec: BallotSpec): string => entryText(ballotEntry(sp
 /** A fresh temporary directory for one cluster. */
 export const tempDataDir = (): string => mkdtempSync(join(tmpdir(), 'ledger-'));
 
-/** Four node processes on free loopback ports in a fresh directory. */
+/**
+ * Four node processes on free loopback ports in a fresh directory, removed by `stop()` unless
+ * LEDGER_KEEP_TEST_DATA is set (the nodes' logs are in it).
+ */
 export async function startTestLedger(): Promise<LocalLedger & { dataDir: string }> {
   const dataDir = tempDataDir();
   const ledger = await startLocalLedger({ dataDir, basePort: 0, token: TOKEN, origin: ORIGIN });
-  return { ...ledger, dataDir };
+  return {
+    ...ledger,
+    dataDir,
+    stop: async () => {
+      await ledger.stop();
+      if (!process.env.LEDGER_KEEP_TEST_DATA) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Polls `probe` until it returns a value, up to `tries` times `everyMs` apart; throws with `what` otherwise. */
