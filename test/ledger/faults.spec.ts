@@ -1,10 +1,13 @@
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerUnavailable } from '../../src/domain/errors.ts';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
-import { loadEntries } from '../../src/infra/ledger/ledgerStore.ts';
+import { listAlerts, loadEntries } from '../../src/infra/ledger/ledgerStore.ts';
+import { ballotStreamId } from '../../src/domain/ballot.ts';
+import { ballotTrackerCode } from '../../src/ledger/entry.ts';
 import { getVerification } from '../../src/infra/readModels/pollVerification.ts';
 import { citizen, official, openGeneralPoll } from '../support/pollFixtures.ts';
 import { startTestApp } from '../support/testApp.ts';
@@ -104,5 +107,25 @@ describe('ledger faults through the app', () => {
     await expectNoGapAllFinal();
     const nodes = await ledger().anchoring.coordinator.nodeStatus();
     expect(nodes[3]!.storeProblem).toBeTruthy();
+  });
+
+  it('takes out a ballot every node refuses (cast after the close behind the decider), alerts, fails its poll and keeps anchoring', async () => {
+    const author = citizen('late-author');
+    const pollId = await openPoll(app, undefined, author);
+    await cast(pollId, 'late-0');
+    await closeAndPublish(app, pollId, 1, author);
+    await ledger().anchoring.settled();
+    // What a race between a cached "open" poll and the close could store: a ballot dated after the close.
+    const eventId = randomUUID();
+    const salt = randomBytes(32).toString('hex');
+    const late = { pollId, voterTag: 'late-tag', ballotId: randomUUID(), selections: { selections: { q1: ['b'] } }, salt, tracker: ballotTrackerCode(salt, eventId), castAt: new Date().toISOString(), replaces: null };
+    await app.eventStore.append(ballotStreamId(pollId, 'late-tag'), [{ id: eventId, type: 'BallotCast', data: late }], 'no_stream');
+
+    await waitFor('the refused leaf to be taken out', async () => (await listAlerts(app.db.kysely)).find((a) => a.eventId === eventId));
+    expect((await getVerification(app.db.kysely, pollId)).status).toBe('failed');
+    const after = await cast(await openPoll(app), 'after-refusal');
+    await expectNoGapAllFinal();
+    expect(await receiptStatus(after.tracker)).toBe(200);
+    expect((await loadEntries(app.db.kysely)).some((l) => l.eventId === eventId)).toBe(false);
   });
 });

@@ -1,12 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { EventStore, RecordedEvent, Subscription } from '../../app/eventStore.ts';
 import { entryText, ledgerEntryOf, trackerOfEntry } from '../../app/ledger/entries.ts';
+import { refusedLeaf, type LeafRefusal } from '../../app/ledger/refusals.ts';
 import { toHex, utf8 } from '../../ledger/bytes.ts';
 import type { AnchorResult, Coordinator, CoordinatorOptions } from '../../ledger/coordinator.ts';
 import { hashLeaf, MerkleTree } from '../../ledger/merkle.ts';
 import { nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import type { Logger } from '../logger.ts';
-import { appendEntries, lastFinalCheckpoint, loadEntries, readAnchorCheckpoint, recordFinal, type StoredEntry } from './ledgerStore.ts';
+import { appendEntries, dropLeaf, lastFinalCheckpoint, loadEntries, readAnchorCheckpoint, recordFinal, type StoredEntry } from './ledgerStore.ts';
 
 const h = nodeSha256;
 
@@ -24,6 +25,8 @@ export interface AnchoringDeps {
   policyGraceMs: number;
   /** Called after each round that made new entries final (tallies are requested from here). */
   onFinal?: (size: number) => Promise<void>;
+  /** Called with a leaf every node refused, after it was taken out of the log (alert, poll failed). */
+  onRefused?: (leaf: StoredEntry, refusal: LeafRefusal) => Promise<void>;
   now?: () => number;
 }
 
@@ -50,6 +53,8 @@ export interface Anchoring {
   acceptsPolicyBallots(): boolean;
   /** The leaf hash (hex) the app handed the nodes at `index`. */
   leafHash(index: number): string | undefined;
+  /** Goes up each time a refused leaf is taken out (leaf numbers after it change). */
+  renumberings(): number;
   /** RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves. */
   inclusionProof(index: number, size: number): Uint8Array[];
   /** Runs one anchoring round now. */
@@ -73,31 +78,46 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> => {
   const now = deps.now ?? Date.now;
-  const stored = await loadEntries(deps.db);
-  const final = await lastFinalCheckpoint(deps.db);
-  const finalSize = final?.size ?? 0;
-  const coordinator = deps.createCoordinator({
-    entries: stored.filter((e) => e.leafIndex < finalSize).map((e) => e.entryText),
-    note: final?.note ?? null,
-  });
-  const tree = new MerkleTree(h);
-  const leafHashes: string[] = [];
-  const committedAt: Date[] = [];
+  let tree = new MerkleTree(h);
+  let leafHashes: string[] = [];
+  let committedAt: Date[] = [];
+  let coordinator: Coordinator;
+  /** Texts of leaves the coordinator has not been given yet, from `handedOver` on. */
+  let waiting: string[] = [];
+  let handedOver = 0;
   const pushLeaf = (e: Pick<StoredEntry, 'entryHash' | 'committedAt'>) => {
     tree.append(Buffer.from(e.entryHash, 'hex'));
     leafHashes.push(e.entryHash);
     committedAt.push(e.committedAt);
   };
-  stored.forEach(pushLeaf);
-  /** Texts of leaves the coordinator has not been given yet, from `handedOver` on. */
-  let waiting: string[] = stored.filter((e) => e.leafIndex >= finalSize).map((e) => e.entryText);
-  let handedOver = finalSize;
+  /** (Re)builds the in-memory tree and the coordinator from the stored leaves and the last final note. */
+  const restore = async () => {
+    const stored = await loadEntries(deps.db);
+    const final = await lastFinalCheckpoint(deps.db);
+    const finalSize = final?.size ?? 0;
+    coordinator = deps.createCoordinator({ entries: stored.filter((e) => e.leafIndex < finalSize).map((e) => e.entryText), note: final?.note ?? null });
+    [tree, leafHashes, committedAt] = [new MerkleTree(h), [], []];
+    stored.forEach(pushLeaf);
+    waiting = stored.filter((e) => e.leafIndex >= finalSize).map((e) => e.entryText);
+    handedOver = finalSize;
+    return { size: stored.length, final };
+  };
+  const { size: storedSize, final } = await restore();
+  let renumbered = 0;
+  const finalSize = final?.size ?? 0;
   let lastCheckpoint = await readAnchorCheckpoint(deps.db);
+  // Storing new leaves and taking a refused one out both renumber: one at a time.
+  let exclusive: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = exclusive.then(fn, fn);
+    exclusive = run.catch(() => undefined);
+    return run;
+  };
 
   const status: AnchoringStatus = {
-    size: stored.length,
+    size: storedSize,
     finalSize,
-    pendingEntries: stored.length - finalSize,
+    pendingEntries: storedSize - finalSize,
     lastLagMs: null,
     lastFinalAt: final?.finalizedAt ?? null,
     quorumLostSince: null,
@@ -137,6 +157,11 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
       status.pendingReasons = {};
       if (result.size > before) await deps.onFinal?.(result.size).catch((err: unknown) => deps.logger.error({ err }, 'after-anchoring step failed'));
     } else if (result.pendingEntries > 0) {
+      const refused = result.signatures === 0 ? refusedLeaf(result.reasons, 3) : null;
+      if (refused && refused.index >= status.finalSize && refused.index < leafHashes.length) {
+        await serial(() => takeOut(refused));
+        return;
+      }
       status.quorumLostSince ??= new Date(now());
       status.pendingReasons = result.reasons;
       deps.logger.warn({ pending: result.pendingEntries, signatures: result.signatures, reasons: result.reasons }, 'ledger anchoring pending: no quorum');
@@ -144,7 +169,21 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
     status.pendingEntries = status.size - status.finalSize;
   };
 
-  const onBatch = async (events: RecordedEvent[]): Promise<void> => {
+  /** Takes out a leaf every node refused, so the leaves after it can be anchored; see refusals.ts. */
+  const takeOut = async (refusal: LeafRefusal): Promise<void> => {
+    const [leaf] = await loadEntries(deps.db, refusal.index);
+    if (!leaf || leaf.leafIndex !== refusal.index) return;
+    await dropLeaf(deps.db, refusal.index);
+    renumbered++;
+    await coordinator.settled();
+    const { size } = await restore();
+    status.size = size;
+    status.pendingEntries = size - status.finalSize;
+    await deps.onRefused?.(leaf, refusal).catch((err: unknown) => deps.logger.error({ err }, 'refused-leaf alert failed'));
+  };
+
+  const onBatch = (events: RecordedEvent[]): Promise<void> => serial(() => storeBatch(events));
+  const storeBatch = async (events: RecordedEvent[]): Promise<void> => {
     const rows: Omit<StoredEntry, 'anchoredAt'>[] = [];
     for (const event of events) {
       const entry = ledgerEntryOf(event);
@@ -195,10 +234,13 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
 
   return {
     caughtUp: subscription.caughtUp,
-    coordinator,
+    get coordinator() {
+      return coordinator;
+    },
     status: () => ({ ...status, pendingReasons: { ...status.pendingReasons } }),
     acceptsPolicyBallots: () => status.quorumLostSince === null || now() - status.quorumLostSince.getTime() <= deps.policyGraceMs,
     leafHash: (index) => leafHashes[index],
+    renumberings: () => renumbered,
     inclusionProof: (index, size) => tree.inclusionProof(index, size),
     anchorNow,
     settled: async (timeoutMs = 15_000) => {

@@ -88,16 +88,19 @@ export const startLedger = async (
     createCoordinator: (anchored) =>
       (coordinatorRef = createCoordinator({ nodes: urls, token, origin: LEDGER_ORIGIN, quorum: LEDGER_QUORUM, anchored, ...(local ? { verifierKeys: local.verifierKeys } : {}) })),
     onFinal: (size) => verifier!.verifyTallies(size),
+    onRefused: (leaf, refusal) => verifier!.entryRefused(leaf, refusal),
   });
   verifier = createLedgerVerifier({
     db: deps.db,
     eventStore: deps.eventStore,
-    coordinator: anchoring.coordinator,
+    // The anchoring service replaces its coordinator when it takes out a refused leaf: look it up per call.
+    coordinator: { requestTallies: (pollId, size) => anchoring.coordinator.requestTallies(pollId, size) },
     logger: deps.logger,
     origin: LEDGER_ORIGIN,
     quorum: LEDGER_QUORUM,
     verifierKeys,
     handedLeafHash: anchoring.leafHash,
+    renumberings: anchoring.renumberings,
   });
 
   // The watch also retries tallies that found too few nodes the first time.

@@ -163,3 +163,16 @@ export const listAlerts = async (db: Q, limit = 100): Promise<LedgerAlert[]> => 
     eventId: r.event_id, message: r.message, raisedAt: new Date(r.raised_at),
   }));
 };
+
+/**
+ * Takes a leaf that was never final out of the log and moves every later leaf down by one, in one
+ * transaction. Only for leaves at or after the last final size (the anchoring service checks).
+ */
+export const dropLeaf = async (db: Q, index: number): Promise<void> => {
+  await db.transaction().execute(async (trx) => {
+    await sql`DELETE FROM ledger_entries WHERE leaf_index = ${index}`.execute(trx);
+    // Two steps through negative numbers: the primary key is checked row by row, so a direct shift collides.
+    await sql`UPDATE ledger_entries SET leaf_index = -leaf_index WHERE leaf_index > ${index}`.execute(trx);
+    await sql`UPDATE ledger_entries SET leaf_index = -leaf_index - 1 WHERE leaf_index < 0`.execute(trx);
+  });
+};

@@ -9,7 +9,8 @@ import { hashLeaf } from '../../ledger/merkle.ts';
 import { nodeEd25519, nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import type { Logger } from '../logger.ts';
 import { getPoll, loadCurrentBallots } from '../readModels/polls.ts';
-import { loadEntries, raiseAlert, setVerification, verificationRows } from './ledgerStore.ts';
+import { loadEntries, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
+import type { LeafRefusal } from '../../app/ledger/refusals.ts';
 
 export interface LedgerVerifierDeps {
   db: Kysely<any>;
@@ -22,6 +23,8 @@ export interface LedgerVerifierDeps {
   verifierKeys: () => Promise<readonly string[]>;
   /** The leaf hash the app handed the nodes at an index (the anchoring service's copy of the tree). */
   handedLeafHash: (index: number) => string | undefined;
+  /** Changes when leaves were renumbered (a refused leaf taken out): the row check then waits a pass. */
+  renumberings: () => number;
 }
 
 export interface LedgerVerifier {
@@ -32,6 +35,8 @@ export interface LedgerVerifier {
   verifyTallies(size: number): Promise<void>;
   /** One tamper-watch pass; returns how many new problems it found. */
   tamperCheck(): Promise<number>;
+  /** Records a leaf every node refused (and the anchoring service took out): the poll fails. */
+  entryRefused(leaf: StoredEntry, refusal: LeafRefusal): Promise<void>;
 }
 
 /**
@@ -85,13 +90,14 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
 
   const tamperCheck = async (): Promise<number> => {
     let found = 0;
+    const layout = deps.renumberings();
     const leaves = await loadEntries(db);
     const derived = await derivedHashes();
     for (const m of compareLeaves(leaves, derived)) {
       const what = m.kind === 'event-edited' ? 'was changed after it was anchored' : 'is missing from the event store';
       if (await fail({ kind: m.kind, pollId: m.pollId, leafIndex: m.leafIndex, eventId: m.eventId, message: `the event of leaf ${m.leafIndex} (event ${m.eventId}) ${what}` })) found++;
     }
-    for (const leaf of leaves) {
+    for (const leaf of deps.renumberings() === layout ? leaves : []) {
       const handed = deps.handedLeafHash(leaf.leafIndex);
       if (handed !== undefined && handed !== leaf.entryHash) {
         const message = `the stored copy of leaf ${leaf.leafIndex} (event ${leaf.eventId}) differs from what was sent to the ledger`;
@@ -112,5 +118,10 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     return found;
   };
 
-  return { verifyTallies, tamperCheck };
+  const entryRefused = async (leaf: StoredEntry, refusal: LeafRefusal): Promise<void> => {
+    const message = `the ledger nodes refused event ${leaf.eventId} (${leaf.eventType}, was leaf ${leaf.leafIndex}): ${refusal.code}: ${refusal.reason}; it was taken out of the log`;
+    await fail({ kind: 'entry-refused', pollId: leaf.pollId, leafIndex: leaf.leafIndex, eventId: leaf.eventId, message });
+  };
+
+  return { verifyTallies, tamperCheck, entryRefused };
 };
