@@ -57,6 +57,9 @@ describe('ledger faults through the app', () => {
     await waitFor('anchoring to report no quorum', async () => ledger().anchoring.status().quorumLostSince !== null);
     expect(ledger().anchoring.status().pendingEntries).toBeGreaterThan(0);
     expect(await receiptStatus(during.tracker)).toBe(202);
+    const pendingPage = await (await fetch(`${app.url}/receipts/${during.tracker}`)).text();
+    expect(pendingPage).toContain('블록체인 기록 대기 중');
+    expect(pendingPage).toContain('hx-trigger="every 2s"');
     await waitFor('policy ballots refused after the grace', async () => !ledger().anchoring.acceptsPolicyBallots());
     await expect(cast(policy, 'two-policy')).rejects.toBeInstanceOf(LedgerUnavailable);
     const generalStillVotes = await cast(general, 'two-1');
