@@ -71,6 +71,13 @@ export const loadEntries = async (db: Q, fromIndex = 0): Promise<StoredEntry[]> 
   return rows.map(toEntry);
 };
 
+/** Leaf numbers, events and hashes only (the tamper watch reads them every few seconds). */
+export const loadLeafHashes = async (db: Q): Promise<Array<Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>>> => {
+  const { rows } = await sql<{ leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string }>`
+    SELECT leaf_index, event_id, poll_id, entry_hash FROM ledger_entries ORDER BY leaf_index`.execute(db);
+  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
+};
+
 export const entryByTracker = async (db: Q, tracker: string): Promise<StoredEntry | null> => {
   const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE tracker = ${tracker}`.execute(db);
   return rows[0] ? toEntry(rows[0]) : null;

@@ -9,7 +9,7 @@ import { hashLeaf } from '../../ledger/merkle.ts';
 import { nodeEd25519, nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import type { Logger } from '../logger.ts';
 import { getPoll, loadCurrentBallots } from '../readModels/polls.ts';
-import { loadEntries, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
+import { loadLeafHashes, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
 import type { LeafRefusal } from '../../app/ledger/refusals.ts';
 
 export interface LedgerVerifierDeps {
@@ -91,7 +91,7 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
   const tamperCheck = async (): Promise<number> => {
     let found = 0;
     const layout = deps.renumberings();
-    const leaves = await loadEntries(db);
+    const leaves = await loadLeafHashes(db);
     const derived = await derivedHashes();
     for (const m of compareLeaves(leaves, derived)) {
       const what = m.kind === 'event-edited' ? 'was changed after it was anchored' : 'is missing from the event store';
