@@ -28,7 +28,9 @@ export const buildPolls = (deps: PollServiceDeps) => {
   const { db, eventStore, serverSecret, now } = deps;
   const pollCache = createPollCache(eventStore.readStream);
   return {
-    commands: deps.commands,
+    // A poll change made here is seen by the next ballot at once; other instances see it within the
+    // cache's TTL (the ledger nodes refuse a ballot dated after a close, and the poll then shows failed).
+    commands: invalidatingPollCache(deps.commands, pollCache.invalidate),
     cast: castBallot({
       readStream: eventStore.readStream,
       append: eventStore.append,
@@ -66,3 +68,18 @@ export const buildPolls = (deps: PollServiceDeps) => {
 };
 
 export type Polls = ReturnType<typeof buildPolls>;
+
+const invalidatingPollCache = (commands: PollCommands, invalidate: (pollId: string) => void): PollCommands => {
+  const wrapped = { ...commands } as Record<string, unknown>;
+  for (const [name, command] of Object.entries(commands)) {
+    if (name === 'create') continue;
+    wrapped[name] = async (pollId: string, ...rest: unknown[]) => {
+      try {
+        return await (command as (...args: unknown[]) => Promise<unknown>)(pollId, ...rest);
+      } finally {
+        invalidate(pollId);
+      }
+    };
+  }
+  return wrapped as PollCommands;
+};
