@@ -24,6 +24,12 @@ describe('ledger faults through the app', () => {
   const ledger = () => app.ledger!;
   const cast = (pollId: string, citizenId: string, choice = 'a') => app.polls.cast({ pollId, citizenId, selections: { selections: { q1: [choice] } } });
   const receiptStatus = async (tracker: string) => (await fetch(`${app.url}/api/receipts/${tracker}`)).status;
+  /**
+   * Waits for a receipt. On a PostgreSQL server shared with other work, an event is invisible to
+   * catch-up readers while any older transaction is open, so "settled" can come before a fresh ballot
+   * is seen at all; its receipt then shows up a moment later.
+   */
+  const receiptOf = (tracker: string) => waitFor(`receipt ${tracker}`, async () => (await receiptStatus(tracker)) === 200);
 
   /** Every stored leaf is numbered 0..n-1 once, and all of them are final. */
   const expectNoGapAllFinal = async () => {
@@ -41,7 +47,7 @@ describe('ledger faults through the app', () => {
     await ledger().local!.kill(2);
     for (let i = 5; i < 10; i++) trackers.push((await cast(pollId, `one-${i}`)).tracker);
     await expectNoGapAllFinal();
-    for (const t of trackers) expect(await receiptStatus(t)).toBe(200);
+    for (const t of trackers) await receiptOf(t);
     await ledger().local!.restart(2);
   });
 
@@ -56,7 +62,7 @@ describe('ledger faults through the app', () => {
     const during = await cast(general, 'two-0');
     await waitFor('anchoring to report no quorum', async () => ledger().anchoring.status().quorumLostSince !== null);
     expect(ledger().anchoring.status().pendingEntries).toBeGreaterThan(0);
-    expect(await receiptStatus(during.tracker)).toBe(202);
+    await waitFor('a pending receipt', async () => (await receiptStatus(during.tracker)) === 202);
     const pendingPage = await (await fetch(`${app.url}/receipts/${during.tracker}`)).text();
     expect(pendingPage).toContain('블록체인 기록 대기 중');
     expect(pendingPage).toContain('hx-trigger="every 2s"');
@@ -69,7 +75,7 @@ describe('ledger faults through the app', () => {
     await ledger().local!.restart(0);
     await ledger().local!.restart(1);
     await expectNoGapAllFinal();
-    for (const t of [during.tracker, generalStillVotes.tracker]) expect(await receiptStatus(t)).toBe(200);
+    for (const t of [during.tracker, generalStillVotes.tracker]) await receiptOf(t);
     expect(ledger().anchoring.acceptsPolicyBallots()).toBe(true);
     await cast(policy, 'two-policy');
     // The restarted nodes catch up from their peers to the final size.
@@ -128,7 +134,7 @@ describe('ledger faults through the app', () => {
     expect((await getVerification(app.db.kysely, pollId)).status).toBe('failed');
     const after = await cast(await openPoll(app), 'after-refusal');
     await expectNoGapAllFinal();
-    expect(await receiptStatus(after.tracker)).toBe(200);
+    await receiptOf(after.tracker);
     expect((await loadEntries(app.db.kysely)).some((l) => l.eventId === eventId)).toBe(false);
   });
 });

@@ -51,8 +51,11 @@ describe.each(testDatabaseKinds())('tamper watch on $name', ({ create }) => {
 
     await app.identity.grantAdmin({ phone: '010-7000-0001', by: 'cli' });
     const admin = await signedInClient(app, '010-7000-0001', '+821070000001');
-    const page = await admin.fetch('/admin/ledger?lang=en');
-    expect(page.status).toBe(200);
+    // Roles come from the citizens read model: wait for the grant to be projected.
+    const page = await waitFor('the admin role', async () => {
+      const res = await admin.fetch('/admin/ledger?lang=en');
+      return res.status === 200 ? res : null;
+    });
     const html = await page.text();
     expect(html).toContain(target.eventId);
     expect(html).toContain('event-edited');
