@@ -19,7 +19,9 @@ const main = async () => {
   const app = await startApp(config);
   // Ledger nodes (issue 6): the four local node processes, or the remote ones from LEDGER_NODES.
   const ledgerLines = (app.ledger?.urls ?? []).map((u, i) => `\n  ledger node ${i + 1}           ${u}/v1/checkpoint`).join('');
-  console.log(`\nCivic Vote is running:\n  citizen site and admin  ${app.url}/\n  health                  ${app.url}/healthz\n  ledger status           ${app.url}/admin/ledger${ledgerLines}\n\nCtrl-C to stop. Data is kept in ${config.DATA_DIR}.\n`);
+  const portalLine = app.portalUrl ? `\n  verification portal     ${app.portalUrl}` : '';
+  const devLine = config.NODE_ENV !== 'production' && config.SMS_ADAPTER === 'outbox' ? `\n  SMS outbox (dev codes)  ${app.url}/dev/sms` : '';
+  console.log(`\nCivic Vote is running:\n  citizen site and admin  ${app.url}/${portalLine}\n  health                  ${app.url}/healthz\n  ledger status           ${app.url}/admin/ledger${ledgerLines}${devLine}\n\nFirst administrator: npm run admin:create -- 010-0000-0000 "Name"\nCtrl-C to stop. Data is kept in ${config.DATA_DIR}.\n`);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

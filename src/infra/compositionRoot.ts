@@ -68,6 +68,8 @@ export interface RunningApp {
   routers: Router[];
   /** The ledger: node URLs, anchoring, receipts, verification (issue 6); null with LEDGER_NODES=none. */
   ledger: LedgerServices | null;
+  /** The verification portal started with the local ledger (npm start), else null. */
+  portalUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -287,13 +289,15 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     identity,
     routers,
     ledger: ledger.services,
+    portalUrl: portal ? `${portal.url}/` : null,
     stop: async () => {
+      // Stop taking requests first, then the workers behind them, the ledger last.
       clearInterval(scheduler);
-      await portal?.stop();
-      await ledger.stop();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
+      await portal?.stop();
       await projections.stop();
+      await ledger.stop();
       await eventStore.close();
       if (!options.db) await db.close();
       await container.unbindAll();
