@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './infra/config.ts';
+import { loadConfigOrExit } from './infra/config.ts';
 import { startApp } from './infra/compositionRoot.ts';
 
 /**
@@ -6,16 +6,7 @@ import { startApp } from './infra/compositionRoot.ts';
  * stays in DATA_DIR (./data) for the next start.
  */
 const main = async () => {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit();
   const app = await startApp(config);
   // Ledger nodes (issue 6): the four local node processes, or the remote ones from LEDGER_NODES.
   const ledgerLines = (app.ledger?.urls ?? []).map((u, i) => `\n  ledger node ${i + 1}           ${u}/v1/checkpoint`).join('');

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../infra/config.ts';
+import { loadConfigOrExit } from '../infra/config.ts';
 import { loadServerSecret, openInfrastructure } from '../infra/compositionRoot.ts';
 import { identityUseCases } from '../infra/identity/wiring.ts';
 
@@ -12,16 +12,7 @@ if (!phone) {
   console.error('usage: npm run admin:create -- <phone> [display name]');
   process.exit(2);
 }
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    process.exit(2);
-  }
-  throw error;
-}
+const config = loadConfigOrExit();
 const { db, eventStore } = await openInfrastructure(config);
 try {
   const identity = identityUseCases({ config, db, eventStore, serverSecret: loadServerSecret(config) });

@@ -1,9 +1,9 @@
-import { loadConfig } from '../infra/config.ts';
+import { loadConfigOrExit } from '../infra/config.ts';
 import { openInfrastructure, readModels } from '../infra/compositionRoot.ts';
 import { rebuildReadModels } from '../infra/projections/runner.ts';
 
 /** `npm run projections:rebuild`: empties every read model and replays all events into it. */
-const config = loadConfig();
+const config = loadConfigOrExit();
 const { db, eventStore } = await openInfrastructure(config);
 const started = performance.now();
 const count = await rebuildReadModels(db.kysely, eventStore, readModels);
