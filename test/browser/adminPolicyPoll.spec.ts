@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
-import { launchBrowser } from '../support/browser.ts';
+import { hasBrowser, launchBrowser } from '../support/browser.ts';
 import { signedInClient, type TestClient } from '../support/session.ts';
 import { startTestApp } from '../support/testApp.ts';
 
@@ -31,7 +31,7 @@ const axeViolations = async (page: Page): Promise<string[]> => {
     .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 };
 
-describe('an official runs a policy poll with a voter roll, in a browser', () => {
+describe.skipIf(!hasBrowser)('an official runs a policy poll with a voter roll, in a browser', () => {
   let app: RunningApp;
   let browser: Browser;
   let orgId: string;

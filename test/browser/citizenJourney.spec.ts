@@ -3,7 +3,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
 import { lastCodeSentTo } from '../../src/infra/sms/outbox.ts';
-import { launchBrowser } from '../support/browser.ts';
+import { hasBrowser, launchBrowser } from '../support/browser.ts';
 import { signedInClient } from '../support/session.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { budgetPoll, closeAndReflect, generalPoll, openPoll, policyPoll, surveyPoll, vsPoll } from '../http/siteFixtures.ts';
@@ -36,7 +36,7 @@ const submitVote = async (page: Page, label: RegExp) => {
   return (await page.locator('#tracker').textContent())?.trim() ?? '';
 };
 
-describe('a citizen votes in every kind of poll in a browser', () => {
+describe.skipIf(!hasBrowser)('a citizen votes in every kind of poll in a browser', () => {
   let app: RunningApp;
   let browser: Browser;
   const ids: Record<string, string> = {};

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createNodeClient } from '../../src/ledger/nodeClient.ts';
 import { startPortal, type RunningPortal } from '../../verify-portal/server.ts';
-import { launchBrowser } from '../support/browser.ts';
+import { hasBrowser, launchBrowser } from '../support/browser.ts';
 import { anchorClosedPoll, ORIGIN, startLedgerWithCoordinator, type ClosedPoll, type TestLedger } from '../portal/fixture.ts';
 import { tamperings } from '../portal/tamper.ts';
 
@@ -13,6 +13,7 @@ let small: ClosedPoll;
 let big: ClosedPoll;
 
 beforeAll(async () => {
+  if (!hasBrowser) return;
   ledger = await startLedgerWithCoordinator();
   small = await anchorClosedPoll(ledger, 'poll-small', 12);
   big = await anchorClosedPoll(ledger, 'poll-10k', 10_000);
@@ -38,7 +39,7 @@ async function openPage(path: string): Promise<Page> {
 const lineStates = (page: Page): Promise<[string, string][]> =>
   page.$$eval('ol.checks li', (lis) => lis.map((li) => [li.getAttribute('data-code')!, li.getAttribute('data-ok')!] as [string, string]));
 
-describe('the verification portal in a browser', () => {
+describe.skipIf(!hasBrowser)('the verification portal in a browser', () => {
   it('is Korean first, publishes the trusted keys, and has an English version', async () => {
     const page = await openPage('/');
     expect(await page.getAttribute('html', 'lang')).toBe('ko');

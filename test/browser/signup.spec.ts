@@ -2,10 +2,10 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
 import { lastCodeSentTo } from '../../src/infra/sms/outbox.ts';
-import { launchBrowser } from '../support/browser.ts';
+import { hasBrowser, launchBrowser } from '../support/browser.ts';
 import { startTestApp } from '../support/testApp.ts';
 
-describe('a new citizen signs up in a browser', () => {
+describe.skipIf(!hasBrowser)('a new citizen signs up in a browser', () => {
   let app: RunningApp;
   let browser: Browser;
   beforeAll(async () => {
