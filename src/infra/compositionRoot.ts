@@ -184,38 +184,32 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   let projectionsCaughtUp = false;
   void projections.caughtUp.then(() => (projectionsCaughtUp = true));
 
-  // --- polls and ballots ---------------------------------------------------------------------------
   const serverSecret = container.get<Buffer>(TYPES.ServerSecret);
   const now = () => new Date().toISOString();
-  const polls = wirePolls({
-    db, eventStore, projections, serverSecret, now,
-    phoneHashOfCitizen: (citizenId) => phoneHashOfCitizen(citizenId),
-    ledgerAcceptsPolicyBallots: () => ledgerAcceptsPolicyBallots(),
-  });
-  const commands = polls.commands;
-  // Filled by the identity wiring: the keyed phone hash of a citizen, for voter rolls.
-  let phoneHashOfCitizen: (citizenId: string) => Promise<string | null> = async () => null;
-  // Filled by the ledger wiring: false while no quorum could sign for longer than the grace period.
-  let ledgerAcceptsPolicyBallots: () => boolean = () => true;
-  const scheduler = setInterval(() => {
-    void runDuePolls({
-      duePolls: () => pollQueries.duePolls(db.kysely, now()),
-      commands,
-      onError: (pollId, error) => logger.debug({ pollId, err: error }, 'scheduled poll change skipped'),
-    }).then((n) => n > 0 && logger.info({ changed: n }, 'scheduled poll changes'));
-  }, 1000);
-  scheduler.unref();
 
   // --- identity: citizens, officials, organisations, sessions, CSRF (issue 3) -----------------------
   const identity = identityUseCases({ config, db, eventStore, serverSecret });
-  phoneHashOfCitizen = identity.phoneHashOfCitizen;
   const identityWeb = identityHttp({ config, db, eventStore, serverSecret, useCases: identity, settled: () => projections.settled() });
   // --- end identity -----------------------------------------------------------------------------------
 
   // --- ledger (issue 6): four nodes, anchoring, receipts, tallies by the nodes, tamper watch ----------
   const ledger = await wireLedger(config, { db: db.kysely, eventStore, logger });
-  ledgerAcceptsPolicyBallots = ledger.acceptsPolicyBallots;
   // --- end ledger -------------------------------------------------------------------------------------
+
+  // --- polls and ballots ---------------------------------------------------------------------------
+  const polls = wirePolls({
+    db, eventStore, projections, serverSecret, now,
+    phoneHashOfCitizen: identity.phoneHashOfCitizen,
+    ledgerAcceptsPolicyBallots: ledger.acceptsPolicyBallots,
+  });
+  const scheduler = setInterval(() => {
+    void runDuePolls({
+      duePolls: () => pollQueries.duePolls(db.kysely, now()),
+      commands: polls.commands,
+      onError: (pollId, error) => logger.debug({ pollId, err: error }, 'scheduled poll change skipped'),
+    }).then((n) => n > 0 && logger.info({ changed: n }, 'scheduled poll changes'));
+  }, 1000);
+  scheduler.unref();
 
   // --- verification portal (issue 7): its own port, reads only the ledger nodes ----------------------
   // Only for the local nodes, whose keys the app read from their own ready lines; with remote nodes run
