@@ -11,7 +11,8 @@ import { budgetPhases, runBudgetScenario, type BudgetScenarioReport, type Thresh
 /**
  * The issue-8 scenario end to end against a running app: provision voters and sessions, open a budget
  * poll (50 projects, approve up to 5), run the open-model load, close and publish, then account for
- * every ballot: accepted by the API = events stored = ballots in the published tally, option by option.
+ * every ballot: accepted by the API = events stored = ballot entries in every ledger node's final log =
+ * ballots in the published tally, option by option.
  * Shared by the CI test (small, in-process runner) and the benchmark (large, runner in a child process).
  */
 export interface EndToEndOptions {
@@ -22,6 +23,8 @@ export interface EndToEndOptions {
   thresholds: Thresholds;
   /** Run the load generator in its own process (its own event loop), as a load tester would. */
   childRunner: boolean;
+  /** Per-request timeout of the in-process runner (default 30 s): the CI test shares its cores with other suites. */
+  timeoutMs?: number;
   /** Sampled every 100 ms while the load runs. */
   onSample?: () => void;
 }
@@ -30,6 +33,11 @@ export interface Accounting {
   accepted: number;
   eventsStored: number;
   tallyBallots: number;
+  /**
+   * Ballot entries of this poll held in each ledger node's final log, by node URL (empty when the app
+   * runs without a ledger, LEDGER_NODES=none).
+   */
+  ledgerEntries: Record<string, number>;
   /** Options whose published count differs from the approvals the runner saw accepted. */
   mismatchedOptions: string[];
   lost: number;
@@ -44,6 +52,41 @@ export interface EndToEndResult {
   report: BudgetScenarioReport;
   accounting: Accounting;
 }
+
+/** How long the end-to-end run waits for anchoring to make every ballot final after the close. */
+const ANCHOR_WAIT_MS = 600_000;
+
+/**
+ * Counts the ballot entries of one poll in every node's final log, paging /v1/entries (public reads).
+ * Waits first until the app's anchoring has every leaf final, so the count is the whole poll.
+ */
+export const ledgerEntriesOfPoll = async (app: RunningApp, pollId: string): Promise<Record<string, number>> => {
+  const ledger = app.ledger;
+  if (!ledger) return {};
+  const deadline = Date.now() + ANCHOR_WAIT_MS;
+  for (;;) {
+    const status = ledger.anchoring.status();
+    if (status.finalSize >= status.size && status.pendingEntries === 0) break;
+    if (Date.now() > deadline) throw new Error(`anchoring did not make every leaf final within ${ANCHOR_WAIT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const counts: Record<string, number> = {};
+  for (const url of ledger.urls) {
+    const info = (await (await fetch(`${url}/v1/info`)).json()) as { finalSize: number };
+    let n = 0;
+    for (let start = 0; start < info.finalSize; ) {
+      const page = (await (await fetch(`${url}/v1/entries?start=${start}&end=${info.finalSize}`)).json()) as { entries: Array<{ index: number; entry: string }> };
+      if (page.entries.length === 0) break;
+      for (const { entry } of page.entries) {
+        const e = JSON.parse(entry) as { kind?: string; pollId?: string };
+        if (e.kind === 'ballot' && e.pollId === pollId) n++;
+      }
+      start = page.entries[page.entries.length - 1]!.index + 1;
+    }
+    counts[url] = n;
+  }
+  return counts;
+};
 
 const official = { kind: 'official' as const, id: 'load-test-official', orgId: 'load-test' };
 const runnerMain = fileURLToPath(new URL('../../load-tests/runner/main.ts', import.meta.url));
@@ -97,7 +140,7 @@ export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options
     } else {
       report = await runBudgetScenario({
         baseUrl: app.url, pollId, questionId: question.id, optionIds: question.options.map((o) => o.id), maxChoices: question.maxChoices,
-        voters, phases, pagePath, maxInFlight: options.maxInFlight, timeoutMs: 30_000, gracefulStopMs: 60_000, thresholds: options.thresholds,
+        voters, phases, pagePath, maxInFlight: options.maxInFlight, timeoutMs: options.timeoutMs ?? 30_000, gracefulStopMs: Math.max(60_000, options.timeoutMs ?? 0), thresholds: options.thresholds,
       });
     }
   } finally {
@@ -128,6 +171,8 @@ export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options
     .map((o) => o.id)
     .filter((id) => (published?.options.find((o) => o.optionId === id)?.count ?? -1) !== (report.expectedCounts[id] ?? 0));
   const tallyBallots = tally?.ballots ?? -1;
+  const ledgerEntries = await ledgerEntriesOfPoll(app, pollId);
+  const ledgerLost = Object.values(ledgerEntries).reduce((worst, n) => Math.max(worst, Math.abs(eventsStored - n)), 0);
   return {
     pollId,
     provisionMs: t1 - t0,
@@ -139,8 +184,9 @@ export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options
       accepted: report.accepted,
       eventsStored,
       tallyBallots,
+      ledgerEntries,
       mismatchedOptions,
-      lost: Math.max(report.accepted - eventsStored, report.accepted - tallyBallots, 0) + Math.abs(eventsStored - tallyBallots),
+      lost: Math.max(report.accepted - eventsStored, report.accepted - tallyBallots, 0) + Math.abs(eventsStored - tallyBallots) + ledgerLost,
     },
   };
 };

@@ -1,0 +1,209 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import pg from 'pg';
+import { fileURLToPath } from 'node:url';
+import { resourceUsage } from 'node:process';
+import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile } from '../src/cli/provisionVoters.ts';
+import type { RunningApp } from '../src/infra/compositionRoot.ts';
+import { startTestApp } from '../test/support/testApp.ts';
+import { runEndToEnd, type EndToEndOptions, type EndToEndResult } from '../test/load/scenarioDriver.ts';
+
+/**
+ * The app under test in its own process (its own event loop and CPU account), driven by the load bench
+ * over IPC: the bench process hosts only the baseline and spawns the load runner, so the app, the
+ * generator and the baseline never share an event loop. Run as a child: `fork(appHost.ts)`.
+ */
+export interface LoadSamples {
+  /** Projection lag of the last batch (ms), sampled every 100 ms. */
+  projectionLag: number[];
+  /** Anchoring lag of every anchoring round that made entries final (ms: oldest entry's commit to final). */
+  anchoringLag: number[];
+  /** SQL statements the app process sent to PostgreSQL (every pool, every purpose). */
+  statements: number;
+  /** CPU time of the app process (user + system, µs). */
+  cpuMicros: number;
+  peakRssMiB: number;
+  peakHeapMiB: number;
+  maxRssMiB: number;
+}
+
+type Request =
+  | { id: number; cmd: 'provision'; count: number; file: string }
+  | { id: number; cmd: 'openPoll' }
+  | { id: number; cmd: 'sampleStart' }
+  | { id: number; cmd: 'sampleStop'; untilCaughtUp: boolean }
+  | { id: number; cmd: 'endToEnd'; options: Omit<EndToEndOptions, 'onSample'> }
+  | { id: number; cmd: 'stop' };
+
+const official = { kind: 'official' as const, id: 'bench-official', orgId: 'bench' };
+
+// Every statement the app sends goes through pg.Client#query: count them (round trips are what cost here).
+let statements = 0;
+const query = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  statements++;
+  return (query as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof query;
+
+/** Samples lags, CPU and memory while a run lasts. */
+const sampler = (app: RunningApp) => {
+  const projectionLag: number[] = [];
+  const anchoringLag: number[] = [];
+  let lastFinalAt = app.ledger?.anchoring.status().lastFinalAt?.getTime() ?? 0;
+  let peakRss = 0;
+  let peakHeap = 0;
+  const cpu = process.cpuUsage();
+  const statementsAtStart = statements;
+  const tick = () => {
+    projectionLag.push(app.projections.lagMs());
+    const status = app.ledger?.anchoring.status();
+    const at = status?.lastFinalAt?.getTime() ?? 0;
+    // One sample per anchoring round that finalised (lastLagMs belongs to that round's oldest entry).
+    if (status && at !== lastFinalAt && status.lastLagMs !== null) anchoringLag.push(status.lastLagMs);
+    lastFinalAt = at;
+    const m = process.memoryUsage();
+    peakRss = Math.max(peakRss, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+  };
+  const timer = setInterval(tick, 100);
+  return {
+    tick,
+    stop: (): LoadSamples => {
+      clearInterval(timer);
+      const used = process.cpuUsage(cpu);
+      return {
+        projectionLag, anchoringLag, statements: statements - statementsAtStart, cpuMicros: used.user + used.system,
+        peakRssMiB: Math.round(peakRss / 2 ** 20), peakHeapMiB: Math.round(peakHeap / 2 ** 20), maxRssMiB: Math.round(resourceUsage().maxRSS / 1024),
+      };
+    },
+  };
+};
+
+/** Waits until projections and anchoring have caught up with everything appended so far. */
+const caughtUp = async (app: RunningApp, timeoutMs = 300_000) => {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await app.projections.settled();
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+  }
+  for (;;) {
+    const s = app.ledger?.anchoring.status();
+    if (!s || (s.finalSize >= s.size && s.pendingEntries === 0) || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+const serve = async () => {
+  const secret = Buffer.from(process.env.BENCH_SERVER_SECRET!, 'hex');
+  const app = await startTestApp({ SERVER_SECRET: secret.toString('hex'), DATABASE_POOL_SIZE: process.env.BENCH_POOL ?? '10' });
+  let current: ReturnType<typeof sampler> | null = null;
+  const handle = async (req: Request): Promise<unknown> => {
+    switch (req.cmd) {
+      case 'provision': {
+        const voters = await provisionVoters({ db: app.db.kysely, eventStore: app.eventStore, serverSecret: secret, nodeEnv: 'test' }, { count: req.count });
+        const q = budgetPollDefinition().questions[0]!;
+        await writeVotersFile(req.file, { questionId: q.id, optionIds: q.options.map((o) => o.id), maxChoices: q.maxChoices }, voters);
+        await caughtUp(app);
+        return null;
+      }
+      case 'openPoll': {
+        const pollId = await openBudgetPoll(app.eventStore, official);
+        await caughtUp(app);
+        return pollId;
+      }
+      case 'sampleStart':
+        current = sampler(app);
+        return null;
+      case 'sampleStop': {
+        const s = current!;
+        current = null;
+        // The lags of the run's last ballots count too: keep sampling until both have caught up.
+        if (req.untilCaughtUp) await caughtUp(app);
+        s.tick();
+        return s.stop();
+      }
+      case 'endToEnd': {
+        const s = sampler(app);
+        const result = await runEndToEnd(app, secret, { ...req.options });
+        return { result, samples: s.stop() };
+      }
+      case 'stop':
+        return null;
+    }
+  };
+  process.on('message', (req: Request) => {
+    handle(req).then(
+      (result) => {
+        process.send!({ id: req.id, result }, () => {
+          if (req.cmd !== 'stop') return;
+          // Dropping the test database WITH (FORCE) ends connections a pool still holds: pg re-emits that.
+          process.on('uncaughtException', () => undefined);
+          app.stop().catch(() => undefined).finally(() => process.exit(0));
+        });
+      },
+      (error: unknown) => process.send!({ id: req.id, error: String((error as Error)?.stack ?? error) }),
+    );
+  });
+  process.send!({ id: 0, result: app.url });
+};
+
+/** The bench's handle on the app process. */
+export interface AppProcess {
+  url: string;
+  pid: number;
+  provision(count: number, file: string): Promise<void>;
+  openPoll(): Promise<string>;
+  sampleStart(): Promise<void>;
+  sampleStop(untilCaughtUp: boolean): Promise<LoadSamples>;
+  endToEnd(options: Omit<EndToEndOptions, 'onSample'>): Promise<{ result: EndToEndResult; samples: LoadSamples }>;
+  stop(): Promise<void>;
+}
+
+/** Forks the app host; `execArgv` extra flags (e.g. `--cpu-prof`) come from BENCH_APP_NODE_FLAGS. */
+export const startAppProcess = async (serverSecret: Buffer, pool: number): Promise<AppProcess> => {
+  const extra = (process.env.BENCH_APP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve'], {
+    execArgv: ['--import', 'tsx', ...extra],
+    env: { ...process.env, BENCH_SERVER_SECRET: serverSecret.toString('hex'), BENCH_POOL: String(pool) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
+  let nextId = 1;
+  child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.error) w?.reject(new Error(m.error));
+    else w?.resolve(m.result);
+  });
+  child.on('exit', (code) => {
+    for (const w of waiting.values()) w.reject(new Error(`app process exited with ${code}`));
+    waiting.clear();
+  });
+  type Untagged = Request extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
+  const call = <T>(req: Untagged): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const id = nextId++;
+      waiting.set(id, { resolve, reject });
+      child.send({ ...req, id });
+    });
+  const url = await new Promise<string>((resolve, reject) => waiting.set(0, { resolve, reject }));
+  return {
+    url,
+    pid: child.pid!,
+    provision: (count, file) => call({ cmd: 'provision', count, file }),
+    openPoll: () => call({ cmd: 'openPoll' }),
+    sampleStart: () => call({ cmd: 'sampleStart' }),
+    sampleStop: (untilCaughtUp) => call({ cmd: 'sampleStop', untilCaughtUp }),
+    endToEnd: (options) => call({ cmd: 'endToEnd', options }),
+    stop: async () => {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      await call({ cmd: 'stop' });
+      await exited;
+    },
+  };
+};
+
+if (process.argv.includes('--serve')) await serve();
