@@ -93,7 +93,8 @@ export const identityMiddleware = (deps: { loadUser: (citizenId: string) => Prom
     if (!user) ctx.session = null;
   }
   ctx.state.user = user ?? undefined;
-  const page = ctx.state.page as PageGlobals | undefined;
+  // API routes read ctx.state.user; their page globals are built only when asked (server.ts).
+  const page = ctx.path.startsWith('/api/') ? undefined : (ctx.state.page as PageGlobals | undefined);
   if (page) {
     page.user = user;
     // A getter: the token (and so a session row) is made only when a page actually renders it, not for

@@ -72,13 +72,13 @@ const requestLog = (logger: Logger): Middleware => async (ctx, next) => {
   logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
 };
 
-const pageGlobals = (views: Views, portalUrl: string): Middleware => async (ctx, next) => {
+const buildPageGlobals = (ctx: Parameters<Middleware>[0], portalUrl: string): PageGlobals => {
   const requested = parseLang(ctx.query.lang);
   if (requested) ctx.cookies.set('lang', requested, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 86_400_000, overwrite: true });
   const lang: Lang = requested ?? parseLang(ctx.cookies.get('lang')) ?? 'ko';
   const text = ctx.query.text === 'large' || ctx.query.text === 'normal' ? ctx.query.text : undefined;
   if (text) ctx.cookies.set('text', text, { httpOnly: true, sameSite: 'lax', maxAge: 365 * 86_400_000, overwrite: true });
-  const page: PageGlobals = {
+  return {
     lang,
     t: translator(lang),
     largeText: (text ?? ctx.cookies.get('text')) === 'large',
@@ -88,8 +88,24 @@ const pageGlobals = (views: Views, portalUrl: string): Middleware => async (ctx,
     portalUrl,
     isHtmx: ctx.get('HX-Request') === 'true',
   };
-  ctx.state.page = page;
+};
+
+/**
+ * Page globals (language, translator, text size, views) for pages. The JSON API renders no page: there
+ * they are built only if a route asks (an error message in the caller's language), so a ballot pays for
+ * no cookie parsing or translator.
+ */
+const pageGlobals = (views: Views, portalUrl: string): Middleware => async (ctx, next) => {
   ctx.state.views = views;
+  if (isApi(ctx.path)) {
+    let page: PageGlobals | undefined;
+    Object.defineProperty(ctx.state, 'page', {
+      enumerable: true,
+      configurable: true,
+      get: () => (page ??= buildPageGlobals(ctx, portalUrl)),
+      set: (value: PageGlobals) => void (page = value),
+    });
+  } else ctx.state.page = buildPageGlobals(ctx, portalUrl);
   await next();
 };
 

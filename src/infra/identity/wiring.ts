@@ -14,11 +14,12 @@ import { accountRoutes } from '../http/routes/account.ts';
 import { adminRoutes } from '../http/routes/admin.ts';
 import { devSmsRoutes } from '../http/routes/devSms.ts';
 import { signInRoutes } from '../http/routes/signIn.ts';
-import { getCitizenRoles, listOfficials, listOrganisations } from '../readModels/citizens.ts';
+import { getCitizenRolesMany, listOfficials, listOrganisations, type CitizenRoles } from '../readModels/citizens.ts';
 import { httpGatewaySms } from '../sms/httpGateway.ts';
 import { outboxSms, readOutbox } from '../sms/outbox.ts';
 import { deriveKey, hmacHex, newCode, phoneHasher } from './crypto.ts';
-import { revokeSessionsOf, createSessionStore } from './sessionStore.ts';
+import { createBatchLoader, type BatchLoader } from './batchLoader.ts';
+import { revokeSessionsOf, createSessionStore, SESSION_CACHE_MS } from './sessionStore.ts';
 import { createOtpStore, createRateLimiter, createVault } from './stores.ts';
 
 export interface IdentityDeps {
@@ -93,9 +94,13 @@ export const identityUseCases = (deps: IdentityDeps) => {
 
 export type IdentityUseCases = ReturnType<typeof identityUseCases>;
 
-/** The roles a session's citizen holds now; a moment after sign-up the read model may not have them yet. */
-const loadUser = (db: Db) => async (citizenId: string): Promise<SessionUser | null> => {
-  const row = await getCitizenRoles(db.kysely, citizenId);
+/**
+ * The roles a session's citizen holds now; a moment after sign-up the read model may not have them yet.
+ * Read through `roles` (coalesced, kept SESSION_CACHE_MS): a role change made through this process's
+ * routes clears it once the read model has the change; one made elsewhere is seen within the TTL.
+ */
+const loadUser = (roles: BatchLoader<CitizenRoles>) => async (citizenId: string): Promise<SessionUser | null> => {
+  const row = await roles.load(citizenId);
   if (!row) return { id: citizenId, roles: ['citizen'] };
   if (row.status === 'deleted') return null;
   return { id: citizenId, roles: row.roles, ...(row.orgId && row.roles.includes('official') ? { orgId: row.orgId } : {}) };
@@ -103,14 +108,25 @@ const loadUser = (db: Db) => async (citizenId: string): Promise<SessionUser | nu
 
 /** Middleware (sessions, user, CSRF, admin-area guard) and routers for the web app. */
 export const identityHttp = (deps: IdentityDeps & { useCases: IdentityUseCases; settled: () => Promise<void> }): { middleware: Middleware[]; routers: Router[] } => {
-  const { config, db, useCases } = deps;
+  const { config, db } = deps;
+  const sessions = createSessionStore(db.kysely);
+  const roles = createBatchLoader((ids) => getCitizenRolesMany(db.kysely, ids), { ttlMs: SESSION_CACHE_MS });
+  const useCases = forgettingCaches(deps.useCases, async () => {
+    // Once the read model has the change, no request here may use what was cached before it.
+    try {
+      await deps.settled();
+    } finally {
+      roles.clear();
+      sessions.forgetAll();
+    }
+  });
   const middleware: Middleware[] = [
     sessionMiddleware({
-      store: createSessionStore(db.kysely),
+      store: sessions,
       keys: [deriveKey(deps.serverSecret, 'session-cookie').toString('base64url')],
       secure: config.NODE_ENV === 'production',
     }),
-    identityMiddleware({ loadUser: loadUser(db) }),
+    identityMiddleware({ loadUser: loadUser(roles) }),
     guardAdminArea,
   ];
   const routers = [
@@ -120,4 +136,22 @@ export const identityHttp = (deps: IdentityDeps & { useCases: IdentityUseCases; 
     ...(config.NODE_ENV !== 'production' ? [devSmsRoutes({ readOutbox: () => readOutbox(db.kysely) })] : []),
   ];
   return { middleware, routers };
+};
+
+/** Use cases that change roles or end sessions: after each, the session and role caches are dropped. */
+const ROLE_CHANGES = ['issueOfficial', 'setOfficialSuspended', 'grantAdmin', 'deleteAccount'] as const;
+
+const forgettingCaches = (useCases: IdentityUseCases, forget: () => Promise<void>): IdentityUseCases => {
+  const wrapped = { ...useCases } as Record<string, unknown>;
+  for (const name of ROLE_CHANGES) {
+    const run = useCases[name] as (...args: unknown[]) => Promise<unknown>;
+    wrapped[name] = async (...args: unknown[]) => {
+      try {
+        return await run(...args);
+      } finally {
+        await forget();
+      }
+    };
+  }
+  return wrapped as IdentityUseCases;
 };

@@ -89,6 +89,13 @@ export const getCitizenRoles = async (db: Kysely<Database>, citizenId: string): 
   return r && toRoles(r);
 };
 
+/** The roles of many citizens in one query (the per-request user look-up, coalesced). */
+export const getCitizenRolesMany = async (db: Kysely<Database>, citizenIds: string[]): Promise<Map<string, CitizenRoles>> => {
+  if (citizenIds.length === 0) return new Map();
+  const rows = await db.selectFrom('citizens').selectAll().where('id', 'in', citizenIds).execute();
+  return new Map(rows.map((r) => [r.id, toRoles(r)]));
+};
+
 const toRoles = (r: Selectable<CitizensTable>): CitizenRoles => ({ id: r.id, roles: r.roles, orgId: r.org_id, status: r.status, officialStatus: r.official_status, createdAt: r.created_at });
 
 /** Everyone who holds or held an official role, newest first. */

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { createBatchLoader } from './batchLoader.ts';
+
+const source = (values: Record<string, string>) => {
+  const calls: string[][] = [];
+  let gate: Promise<void> = Promise.resolve();
+  return {
+    calls,
+    hold: () => {
+      let open!: () => void;
+      gate = new Promise<void>((r) => (open = r));
+      return open;
+    },
+    loadMany: async (keys: string[]) => {
+      calls.push(keys);
+      await gate;
+      return new Map(keys.filter((k) => k in values).map((k) => [k, values[k]!]));
+    },
+    values,
+  };
+};
+
+describe('createBatchLoader', () => {
+  it('sends the first look-up at once and the ones that arrive meanwhile together in one query', async () => {
+    const src = source({ a: 'A', b: 'B', c: 'C' });
+    const open = src.hold();
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 0, maxInFlight: 1 });
+    const results = Promise.all([loader.load('a'), loader.load('b'), loader.load('c'), loader.load('b'), loader.load('x')]);
+    open();
+    expect(await results).toEqual(['A', 'B', 'C', 'B', undefined]);
+    expect(src.calls).toEqual([['a'], ['b', 'c', 'x']]);
+  });
+
+  it('reuses a value within the TTL, and not after invalidate', async () => {
+    const src = source({ a: 'A' });
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 60_000 });
+    expect(await loader.load('a')).toBe('A');
+    src.values.a = 'A2';
+    expect(await loader.load('a')).toBe('A');
+    loader.invalidate('a');
+    expect(await loader.load('a')).toBe('A2');
+    expect(src.calls.length).toBe(2);
+  });
+
+  it('does not cache what a query read before an invalidate that came while it ran', async () => {
+    const src = source({ a: 'old' });
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 60_000 });
+    const open = src.hold();
+    const first = loader.load('a');
+    await Promise.resolve();
+    loader.invalidate('a');
+    open();
+    expect(await first).toBe('old');
+    src.values.a = 'new';
+    expect(await loader.load('a')).toBe('new');
+  });
+
+  it('clear drops every key; prime replaces one', async () => {
+    const src = source({ a: 'A', b: 'B' });
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 60_000 });
+    await Promise.all([loader.load('a'), loader.load('b')]);
+    loader.prime('a', 'primed');
+    expect(await loader.load('a')).toBe('primed');
+    src.values.b = 'B2';
+    loader.clear();
+    expect(await loader.load('b')).toBe('B2');
+  });
+
+  it('rejects every look-up of a failed query and caches nothing', async () => {
+    let fail = true;
+    const loader = createBatchLoader(async (keys: string[]) => {
+      if (fail) throw new Error('down');
+      return new Map(keys.map((k) => [k, k.toUpperCase()]));
+    }, { ttlMs: 60_000 });
+    await expect(loader.load('a')).rejects.toThrow('down');
+    fail = false;
+    expect(await loader.load('a')).toBe('A');
+  });
+});
