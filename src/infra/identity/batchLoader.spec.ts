@@ -66,6 +66,17 @@ describe('createBatchLoader', () => {
     expect(await loader.load('b')).toBe('B2');
   });
 
+  it('prime with an epoch is ignored when clear ran since the epoch was taken', async () => {
+    const src = source({ a: 'fresh' });
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 60_000 });
+    const before = loader.epoch();
+    loader.clear();
+    loader.prime('a', 'stale', before);
+    expect(await loader.load('a')).toBe('fresh');
+    loader.prime('a', 'primed', loader.epoch());
+    expect(await loader.load('a')).toBe('primed');
+  });
+
   it('rejects every look-up of a failed query and caches nothing', async () => {
     let fail = true;
     const loader = createBatchLoader(async (keys: string[]) => {

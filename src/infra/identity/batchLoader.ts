@@ -9,8 +9,13 @@
  */
 export interface BatchLoader<V> {
   load(key: string): Promise<V | undefined>;
-  /** Replaces the cached value (e.g. after this process wrote it). */
-  prime(key: string, value: V | undefined): void;
+  /**
+   * Replaces the cached value (e.g. after this process wrote it). With `ifEpoch` (from `epoch()` taken
+   * before the value was read), nothing is cached if `clear` ran since.
+   */
+  prime(key: string, value: V | undefined, ifEpoch?: number): void;
+  /** Changes on every `clear`. */
+  epoch(): number;
   invalidate(key: string): void;
   clear(): void;
 }
@@ -20,7 +25,9 @@ export const createBatchLoader = <V>(
   options: { ttlMs: number; maxBatch?: number; maxInFlight?: number; maxEntries?: number },
 ): BatchLoader<V> => {
   const maxBatch = options.maxBatch ?? 500;
-  const maxInFlight = options.maxInFlight ?? 2;
+  // One query at a time: while it runs, the next batch fills (the queries are short; more would only
+  // split batches and multiply round trips).
+  const maxInFlight = options.maxInFlight ?? 1;
   const maxEntries = options.maxEntries ?? 50_000;
   const cache = new Map<string, { at: number; value: V | undefined }>();
   // Bumped by invalidate/clear: a query that started before must not cache what it read.
@@ -82,7 +89,8 @@ export const createBatchLoader = <V>(
         pump();
       });
     },
-    prime: (key, value) => {
+    prime: (key, value, ifEpoch) => {
+      if (ifEpoch !== undefined && ifEpoch !== epoch) return;
       bump(key);
       remember(key, value);
     },
@@ -90,6 +98,7 @@ export const createBatchLoader = <V>(
       bump(key);
       cache.delete(key);
     },
+    epoch: () => epoch,
     clear: () => {
       epoch++;
       generation.clear();

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import { sessionsWithRoles, type CitizenRoles } from '../readModels/citizens.ts';
 import { createBatchLoader } from './batchLoader.ts';
 
 /** How long a session read is reused in this process. Another instance's sign-out reaches here within it. */
@@ -10,13 +11,25 @@ export const SESSION_CACHE_MS = 1000;
  * are shared by every app instance. `citizen_id` is a column so that account deletion can end every
  * session of a citizen.
  */
-export const createSessionStore = (db: Kysely<Database>, options: { cacheMs?: number } = {}) => {
+export const createSessionStore = (
+  db: Kysely<Database>,
+  options: {
+    cacheMs?: number;
+    /**
+     * Gets each loaded session's citizen roles (read in the same query), so the user look-up needs no
+     * query of its own; `before` is called just before the query (to detect a cache clear meanwhile).
+     */
+    citizenRoles?: { before: () => number; loaded: (citizenId: string, roles: CitizenRoles | undefined, token: number) => void };
+  } = {},
+) => {
   // Concurrent reads go as one `id = ANY(...)` query; a row is reused for `cacheMs` (writes and deletes
   // made here replace or drop it at once; another instance's sign-out is seen here within `cacheMs`).
   const rows = createBatchLoader<{ data: Record<string, unknown>; expiresAt: number }>(
     async (keys) => {
-      const found = await db.selectFrom('sessions').select(['id', 'data', 'expires_at']).where('id', 'in', keys).execute();
-      return new Map(found.map((r) => [r.id, { data: r.data, expiresAt: r.expires_at.getTime() }]));
+      const token = options.citizenRoles?.before() ?? 0;
+      const found = await sessionsWithRoles(db, keys);
+      for (const r of found) if (r.citizenId !== null) options.citizenRoles?.loaded(r.citizenId, r.citizen, token);
+      return new Map(found.map((r) => [r.id, { data: r.data, expiresAt: r.expiresAt.getTime() }]));
     },
     { ttlMs: options.cacheMs ?? SESSION_CACHE_MS },
   );

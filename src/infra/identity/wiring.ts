@@ -109,8 +109,9 @@ const loadUser = (roles: BatchLoader<CitizenRoles>) => async (citizenId: string)
 /** Middleware (sessions, user, CSRF, admin-area guard) and routers for the web app. */
 export const identityHttp = (deps: IdentityDeps & { useCases: IdentityUseCases; settled: () => Promise<void> }): { middleware: Middleware[]; routers: Router[] } => {
   const { config, db } = deps;
-  const sessions = createSessionStore(db.kysely);
   const roles = createBatchLoader((ids) => getCitizenRolesMany(db.kysely, ids), { ttlMs: SESSION_CACHE_MS });
+  // The session query brings its citizen's roles along: a request's user then costs no query of its own.
+  const sessions = createSessionStore(db.kysely, { citizenRoles: { before: roles.epoch, loaded: (citizenId, row, epoch) => roles.prime(citizenId, row, epoch) } });
   const useCases = forgettingCaches(deps.useCases, async () => {
     // Once the read model has the change, no request here may use what was cached before it.
     try {

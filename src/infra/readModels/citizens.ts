@@ -1,4 +1,4 @@
-import type { ColumnType, Kysely, Selectable } from 'kysely';
+import { sql, type ColumnType, type Kysely, type Selectable } from 'kysely';
 import { citizensProjection, type CitizenRow } from '../../app/projections/citizens.ts';
 import { organisationsProjection, type OrganisationRow } from '../../app/projections/organisations.ts';
 import type { Role } from '../../domain/citizen.ts';
@@ -92,8 +92,30 @@ export const getCitizenRoles = async (db: Kysely<Database>, citizenId: string): 
 /** The roles of many citizens in one query (the per-request user look-up, coalesced). */
 export const getCitizenRolesMany = async (db: Kysely<Database>, citizenIds: string[]): Promise<Map<string, CitizenRoles>> => {
   if (citizenIds.length === 0) return new Map();
-  const rows = await db.selectFrom('citizens').selectAll().where('id', 'in', citizenIds).execute();
+  // ANY of one array parameter: the same statement text whatever the number of ids.
+  const rows = await db.selectFrom('citizens').selectAll().where('id', '=', sql<string>`ANY(${citizenIds}::text[])`).execute();
   return new Map(rows.map((r) => [r.id, toRoles(r)]));
+};
+
+/**
+ * Session rows with their citizen's roles, in one query (the first thing every request reads).
+ * `citizen` is undefined when the session has no citizen or the read model does not have it yet.
+ */
+export const sessionsWithRoles = async (
+  db: Kysely<Database>,
+  sessionIds: string[],
+): Promise<Array<{ id: string; data: Record<string, unknown>; expiresAt: Date; citizenId: string | null; citizen: CitizenRoles | undefined }>> => {
+  const { rows } = await sql<{ sid: string; data: Record<string, unknown>; expires_at: Date; citizen_id: string | null } & Partial<Selectable<CitizensTable>>>`
+    SELECT s.id AS sid, s.data, s.expires_at, s.citizen_id, c.*
+    FROM sessions s LEFT JOIN citizens c ON c.id = s.citizen_id
+    WHERE s.id = ANY(${sessionIds}::text[])`.execute(db);
+  return rows.map((r) => ({
+    id: r.sid,
+    data: r.data,
+    expiresAt: r.expires_at,
+    citizenId: r.citizen_id,
+    citizen: r.id ? toRoles(r as Selectable<CitizensTable>) : undefined,
+  }));
 };
 
 const toRoles = (r: Selectable<CitizensTable>): CitizenRoles => ({ id: r.id, roles: r.roles, orgId: r.org_id, status: r.status, officialStatus: r.official_status, createdAt: r.created_at });
