@@ -38,9 +38,16 @@ const official = { kind: 'official' as const, id: 'bench-official', orgId: 'benc
 
 // Every statement the app sends goes through pg.Client#query: count them (round trips are what cost here).
 let statements = 0;
+/** BENCH_STATEMENT_KINDS=1: also count statements by their first words (printed to stderr at each sampleStop). */
+const kinds = process.env.BENCH_STATEMENT_KINDS === '1' ? new Map<string, number>() : null;
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   statements++;
+  if (kinds) {
+    const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string })?.text ?? '?');
+    const kind = text.replace(/\s+/g, ' ').trim().slice(0, 70);
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  }
   return (query as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof query;
 
@@ -115,6 +122,7 @@ const serve = async () => {
         return pollId;
       }
       case 'sampleStart':
+        kinds?.clear();
         current = sampler(app);
         return null;
       case 'sampleStop': {
@@ -123,6 +131,10 @@ const serve = async () => {
         // The lags of the run's last ballots count too: keep sampling until both have caught up.
         if (req.untilCaughtUp) await caughtUp(app);
         s.tick();
+        if (kinds) {
+          console.error([...kinds].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, n]) => `${n}\t${k}`).join('\n'));
+          kinds.clear();
+        }
         return s.stop();
       }
       case 'endToEnd': {

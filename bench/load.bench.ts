@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPostgresTestDb, postgresUrl } from '../test/support/testDb.ts';
 import { runLoadRunnerProcess } from '../test/load/scenarioDriver.ts';
@@ -33,6 +34,40 @@ const row = (label: string, r: BudgetScenarioReport, cpuMicros: number, statemen
   return `| ${label} | ${fmt(r.run.scheduled)} | ${fmt(r.accepted)} | ${fmt(r.acceptedPerSecond)} | ${b?.p50 ?? '-'} | ${b?.p99 ?? '-'} | ${b?.max ?? '-'} | ${fmt(r.run.dropped)} | ${cpuPerBallot(cpuMicros, r.accepted)} | ${statements === null ? '1' : (statements / Math.max(1, r.accepted)).toFixed(2)} | ${Object.entries(r.statuses).filter(([k]) => !k.endsWith(' 201')).map(([k, v]) => `${k}: ${v}`).join(', ') || '0'} |`;
 };
 
+/**
+ * CPU seconds of every process on the machine, grouped by role (from /proc: utime + stime, 100 Hz):
+ * where the two cores went during a run. "other" is everything else: other engineers' tests included.
+ */
+const cpuByRole = (appPid: number): Record<string, number> => {
+  const out: Record<string, number> = { app: 0, 'ledger nodes': 0, postgres: 0, 'runner + bench': 0, other: 0 };
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(close + 2).split(' ');
+    const ppid = Number(fields[1]);
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const pid = Number(entry);
+    const role =
+      pid === appPid ? 'app'
+      : ppid === appPid ? 'ledger nodes'
+      : comm === 'postgres' ? 'postgres'
+      : pid === process.pid || ppid === process.pid ? 'runner + bench'
+      : 'other';
+    out[role]! += ticks / 100;
+  }
+  return out;
+};
+
+const cpuDelta = (before: Record<string, number>, after: Record<string, number>) =>
+  Object.entries(after).map(([k, v]) => `${k} ${(v - (before[k] ?? 0)).toFixed(1)}`).join(', ');
+
 const lagLine = (name: string, values: number[], target: string) =>
   values.length === 0 ? `- ${name}: no samples.` : `- ${name}: p50 ${percentileOf(values, 50)} ms, p99 **${percentileOf(values, 99)} ms**, max ${Math.max(...values)} ms over ${values.length} samples (target p99 < ${target}).`;
 
@@ -49,6 +84,7 @@ const castRuns = async (app: AppProcess) => {
   const projectionLag: number[] = [];
   const anchoringLag: number[] = [];
   const rows: string[] = [];
+  const cpuLines: string[] = [];
   const ratios: Record<string, { app: BudgetScenarioReport; base: BudgetScenarioReport }> = {};
   const plans: Array<[string, string[]]> = quick
     ? [[SATURATION, ['--rate', '3000', '--constant-seconds', '2', '--max-in-flight', '64']]]
@@ -62,20 +98,26 @@ const castRuns = async (app: AppProcess) => {
     // The app first, then the baseline at the same arrival rates; the app's projections and anchoring
     // catch up in between, so they do not steal the baseline's CPU (their lag is measured until then).
     await app.sampleStart();
+    const cpuBefore = cpuByRole(app.pid);
     const appReport = await runner(app.url, pollId, args);
+    const cpuAfter = cpuByRole(app.pid);
     const samples = await app.sampleStop(true);
+    // Processes that ended during the run (the runner) are missing from `after`: its CPU shows as negative "other" at worst.
+    cpuLines.push(`- ${label}, app run (${(appReport.run.durationMs / 1000).toFixed(1)} s): CPU seconds by process: ${cpuDelta(cpuBefore, cpuAfter)}.`);
     projectionLag.push(...samples.projectionLag);
     anchoringLag.push(...samples.anchoringLag);
     const cpu = process.cpuUsage();
+    const baseBefore = cpuByRole(app.pid);
     const baseReport = await runner(baseline.url, pollId, args);
     const baseCpu = process.cpuUsage(cpu);
+    cpuLines.push(`- ${label}, baseline run (${(baseReport.run.durationMs / 1000).toFixed(1)} s): CPU seconds by process: ${cpuDelta(baseBefore, cpuByRole(app.pid))} (the baseline runs in the bench process).`);
     ratios[label] = { app: appReport, base: baseReport };
     rows.push(row(`app, ${label}`, appReport, samples.cpuMicros, samples.statements), row(`baseline, ${label}`, baseReport, baseCpu.user + baseCpu.system, null));
   }
   await baseline.stop();
   await baselineDb.close();
   rmSync(dir, { recursive: true, force: true });
-  return { rows, ratios, projectionLag, anchoringLag };
+  return { rows, ratios, projectionLag, anchoringLag, cpuLines };
 };
 
 export const loadBench: Bench = {
@@ -102,6 +144,7 @@ export const loadBench: Bench = {
       `- Throughput at saturation: app ${fmt(sat.app.acceptedPerSecond)}/s vs baseline ${fmt(sat.base.acceptedPerSecond)}/s = **${(sat.app.acceptedPerSecond / Math.max(1, sat.base.acceptedPerSecond)).toFixed(2)}×** (target ≥ 1.5×).`,
       ...(at1000 ? [`- p99 at 1,000 ballots/s: **${at1000.latency.ballot?.p99 ?? '-'} ms** (target < 100 ms); ${fmt(at1000.run.dropped)} arrivals dropped.`] : []),
       lagLine('Projection lag while casting and until caught up (last batch, sampled every 100 ms)', casts.projectionLag, '1 s'),
+      ...casts.cpuLines,
       lagLine('Anchoring lag (oldest entry of each round that finalised: commit to final checkpoint signed by 3 of 4 nodes)', casts.anchoringLag, '2 s'),
     ];
     if (process.env.LOAD_FULL === '1') {

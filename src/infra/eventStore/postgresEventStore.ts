@@ -87,8 +87,9 @@ const toRow = (streamId: string, revision: bigint, event: NewEvent) => ({
 });
 
 /**
- * Event store on PostgreSQL or PGlite (same SQL). appendMany writes a whole batch in one transaction:
- * one round trip to read the streams' revisions, one multi-row INSERT. A unique violation means another
+ * Event store on PostgreSQL or PGlite (same SQL). appendMany writes a whole batch at once: one statement
+ * when every request is to a different stream (the revision check in a CTE), else one transaction (read
+ * the streams' revisions, one multi-row INSERT). A unique violation means another
  * writer raced us on some stream; the batch is then retried request by request, so each request still
  * gets its own honest outcome and no request is half-written.
  */
@@ -117,6 +118,60 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
   };
 
   /**
+   * The common batch (every request to a different stream, each with events) in ONE statement, without
+   * BEGIN/COMMIT: the revision check runs in a CTE and the INSERT takes only the rows of requests whose
+   * check holds. A single statement is atomic on its own, so no request is half-written; a racing writer
+   * still ends in a unique violation, handled like the transaction's. Saves three round trips a batch.
+   */
+  const writeOneStatement = async (requests: AppendRequest[]): Promise<Outcome[]> => {
+    const kinds = requests.map((r) => (typeof r.expected === 'bigint' ? 'revision' : r.expected));
+    const expectedRevisions = requests.map((r) => (typeof r.expected === 'bigint' ? r.expected.toString() : null));
+    const ev = { ids: [] as string[], request: [] as number[], n: [] as number[], types: [] as string[], data: [] as string[], metadata: [] as string[] };
+    requests.forEach((request, i) =>
+      request.events.forEach((event, n) => {
+        ev.ids.push(event.id ?? randomUUID());
+        ev.request.push(i);
+        ev.n.push(n);
+        ev.types.push(event.type);
+        ev.data.push(JSON.stringify(event.data));
+        ev.metadata.push(JSON.stringify(event.metadata ?? {}));
+      }),
+    );
+    const { rows } = await sql<{ i: number; revision: string | null; holds: boolean }>`
+      WITH req AS (
+        SELECT * FROM unnest(${requests.map((r) => r.streamId)}::text[], ${kinds}::text[], ${expectedRevisions}::bigint[])
+          WITH ORDINALITY AS r(stream_id, kind, expected, i)
+      ), cur AS (
+        SELECT stream_id, max(stream_revision) AS revision FROM events
+        WHERE stream_id = ANY(${requests.map((r) => r.streamId)}::text[]) GROUP BY stream_id
+      ), ok AS (
+        SELECT req.i, req.stream_id, cur.revision FROM req LEFT JOIN cur USING (stream_id)
+        WHERE req.kind = 'any' OR (req.kind = 'no_stream' AND cur.revision IS NULL)
+           OR (req.kind = 'exists' AND cur.revision IS NOT NULL) OR (req.kind = 'revision' AND cur.revision = req.expected)
+      ), ins AS (
+        INSERT INTO events (id, stream_id, stream_revision, type, data, metadata)
+        SELECT e.id, ok.stream_id, coalesce(ok.revision, -1) + e.n + 1, e.type, e.data, e.metadata
+        FROM unnest(${ev.ids}::uuid[], ${ev.request}::int[], ${ev.n}::int[], ${ev.types}::text[], ${ev.data}::jsonb[], ${ev.metadata}::jsonb[])
+          AS e(id, request, n, type, data, metadata)
+        JOIN ok ON ok.i = e.request + 1
+        ORDER BY e.request, e.n
+        RETURNING 1
+      )
+      SELECT req.i::int AS i, cur.revision::text AS revision, ok.i IS NOT NULL AS holds
+      FROM req LEFT JOIN cur USING (stream_id) LEFT JOIN ok USING (i)`.execute(kysely);
+    const byIndex = new Map(rows.map((r) => [Number(r.i) - 1, r]));
+    return requests.map((request, i) => {
+      const row = byIndex.get(i)!;
+      const actual = row.revision === null ? undefined : BigInt(row.revision);
+      if (!row.holds) return new StreamConflictError(request.streamId, request.expected, actual ?? 'no_stream');
+      return { nextExpectedRevision: (actual ?? -1n) + BigInt(request.events.length) };
+    });
+  };
+
+  const oneStatementFits = (requests: AppendRequest[]) =>
+    requests.every((r) => r.events.length > 0) && new Set(requests.map((r) => r.streamId)).size === requests.length;
+
+  /**
    * On a unique violation (another writer raced us) every request is retried alone: the re-read then
    * sees the winner, so no_stream and exact revisions fail honestly and 'any'/'exists' succeed.
    */
@@ -124,7 +179,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
     if (requests.length === 0) return [];
     let outcomes: Outcome[];
     try {
-      outcomes = await kysely.transaction().execute((trx) => writeBatch(trx, requests));
+      outcomes = oneStatementFits(requests) ? await writeOneStatement(requests) : await kysely.transaction().execute((trx) => writeBatch(trx, requests));
     } catch (error) {
       if (!uniqueViolation(error) || attempt >= 5) throw error;
       outcomes = [];
