@@ -36,6 +36,8 @@ describe.each(testDatabaseKinds())('tamper watch on $name', ({ create }) => {
     for (let i = 0; i < 3; i++) ballots.push(await app.polls.cast({ pollId, citizenId: `${voters}-${i}`, selections: { selections: { q1: ['a'] } } }));
     await closeAndPublish(app, pollId, 3, author);
     await waitFor('verification completed', async () => (await statusOf(app, pollId)) === 'completed');
+    // The nodes verify from the ledger; the read model may still be writing the result.
+    await app.projections.settled();
     return { pollId, ballots };
   };
 
