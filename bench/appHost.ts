@@ -159,6 +159,11 @@ const serve = async () => {
       (error: unknown) => process.send!({ id: req.id, error: String((error as Error)?.stack ?? error) }),
     );
   });
+  // The bench died: do not linger (the ledger nodes are our children and go with us).
+  process.on('disconnect', () => {
+    process.on('uncaughtException', () => undefined);
+    app.stop().catch(() => undefined).finally(() => process.exit(1));
+  });
   process.send!({ id: 0, result: app.url });
 };
 

@@ -93,10 +93,27 @@ const toRow = (streamId: string, revision: bigint, event: NewEvent) => ({
  * writer raced us on some stream; the batch is then retried request by request, so each request still
  * gets its own honest outcome and no request is half-written.
  */
-export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: number } = {}): EventStore => {
+export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: number; wakeEveryMs?: number } = {}): EventStore => {
   const kysely = db.kysely as Kysely<any>;
   const appended = new EventEmitter();
   appended.setMaxListeners(0);
+  // Subscribers (projections, anchoring) are woken at once after a quiet spell, then at most every
+  // `wakeEveryMs` while appends keep coming: each wake costs every subscriber a read and a batch of
+  // statements, and under a steady 500 ballots/s a wake per append meant batches of one or two events.
+  const wakeEveryMs = options.wakeEveryMs ?? 50;
+  let lastWake = 0;
+  let wakeTimer: NodeJS.Timeout | undefined;
+  const wake = () => {
+    if (wakeTimer) return;
+    const due = lastWake + wakeEveryMs - Date.now();
+    const fire = () => {
+      wakeTimer = undefined;
+      lastWake = Date.now();
+      appended.emit('appended');
+    };
+    if (due <= 0) fire();
+    else wakeTimer = setTimeout(fire, due);
+  };
 
   const writeBatch = async (trx: Transaction<any>, requests: AppendRequest[]) => {
     const streamIds = [...new Set(requests.map((r) => r.streamId))];
@@ -186,7 +203,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       for (const request of requests) outcomes.push(...(await appendMany([request], attempt + 1)));
       return outcomes;
     }
-    if (outcomes.some((o) => !(o instanceof StreamConflictError))) appended.emit('appended');
+    if (outcomes.some((o) => !(o instanceof StreamConflictError))) wake();
     return outcomes;
   };
 
@@ -229,6 +246,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
     subscribeAll: (from: string | null, handler: SubscriptionHandler) =>
       catchUpSubscription({ readAll, from, handler, wake: appended, pollIntervalMs: options.pollIntervalMs ?? 100 }),
     close: async () => {
+      clearTimeout(wakeTimer);
       appended.removeAllListeners();
     },
   };
