@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readAllCommitted } from '../../src/app/readAllCommitted.ts';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
 import { lastCodeSentTo, readOutbox } from '../../src/infra/sms/outbox.ts';
 import { anonymousClient, signedInClient, type TestClient } from '../support/session.ts';
@@ -41,7 +42,7 @@ describe('sign-up and sign-in by phone', () => {
     expect(account).toContain('010-2000-0001');
     expect(account).toContain('김시민');
     // The number and the name appear nowhere in the event store in clear.
-    const events = await app.eventStore.readAll(null, 1000);
+    const events = await readAllCommitted(app.eventStore);
     const all = JSON.stringify(events.map((e) => e.data));
     expect(all).not.toContain('2000-0001');
     expect(all).not.toContain('20000001');
@@ -58,7 +59,7 @@ describe('sign-up and sign-in by phone', () => {
     const results = await Promise.all(Array.from({ length: 8 }, () => app.identity.ensureCitizen('+821020000003')));
     expect(new Set(results.map((r) => r.citizenId)).size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
-    const registered = (await app.eventStore.readAll(null, 1000)).filter((e) => e.type === 'CitizenRegistered' && e.data.citizenId === results[0]!.citizenId);
+    const registered = (await readAllCommitted(app.eventStore)).filter((e) => e.type === 'CitizenRegistered' && e.data.citizenId === results[0]!.citizenId);
     expect(registered).toHaveLength(1);
   });
 

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { readAllCommitted } from '../../src/app/readAllCommitted.ts';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePabulib, PabulibParseError } from '../../src/domain/pabulib.ts';
@@ -32,7 +33,7 @@ describe('Pabulib open data through the real app', () => {
     });
   });
   afterAll(async () => app?.stop());
-  const eventCount = async () => (await app.eventStore.readAll(null, 100_000)).length;
+  const eventCount = async () => (await readAllCommitted(app.eventStore)).length;
 
 
   it('refuses a malformed file with its line, and creates nothing', async () => {

@@ -18,6 +18,9 @@ pg.types.setTypeParser(20, (v) => v);
 
 export const connectPostgres = (url: string, poolSize = 10): Db => {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
+  // An idle pooled connection can be ended by the server (restart, failover, DROP DATABASE ... FORCE):
+  // without a listener that 'error' event would crash the process. The pool replaces the connection.
+  pool.on('error', (error) => console.error(JSON.stringify({ level: 40, msg: 'idle PostgreSQL connection lost', code: (error as { code?: string }).code })));
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { kysely, kind: 'postgres', pool, close: () => kysely.destroy() };
 };

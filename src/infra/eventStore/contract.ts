@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamConflictError, compareCheckpoints, type EventStore, type RecordedEvent } from '../../app/eventStore.ts';
+import { readAllCommitted } from '../../app/readAllCommitted.ts';
 
 /**
  * The contract every event store adapter passes. `open` gives a fresh, empty store; `close` disposes of it.
@@ -141,7 +142,10 @@ export const eventStoreContract = (name: string, open: () => Promise<{ store: Ev
     });
   });
 
-const readEverything = async (store: EventStore, from: string | null = null): Promise<RecordedEvent[]> => {
+const readEverything = (store: EventStore, from: string | null = null): Promise<RecordedEvent[]> =>
+  from === null ? readAllCommitted(store) : readAfter(store, from);
+
+const readAfter = async (store: EventStore, from: string): Promise<RecordedEvent[]> => {
   const out: RecordedEvent[] = [];
   let checkpoint = from;
   for (;;) {

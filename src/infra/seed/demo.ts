@@ -45,8 +45,8 @@ const MLYNOW_BALLOTS = 300;
 const lcg = (seed: number) => () => ((seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0) / 2 ** 32);
 
 /** True when no event was ever written: the only time the demo data is added. */
-export const eventStoreIsEmpty = async (eventStore: Pick<EventStore, 'readAll'>): Promise<boolean> =>
-  (await eventStore.readAll(null, 1)).length === 0;
+export const eventStoreIsEmpty = async (eventStore: Pick<EventStore, 'headCheckpoint'>): Promise<boolean> =>
+  (await eventStore.headCheckpoint()) === null;
 
 /** Adds the demo data; returns how many polls and ballots it wrote. */
 export const seedDemoData = async (deps: DemoSeedDeps): Promise<{ polls: number; ballots: number }> => {
