@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { compareCheckpoints, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
+import { readAllCommitted } from '../../app/readAllCommitted.ts';
 import type { Projection } from '../../app/projection.ts';
 import type { Database } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
@@ -124,13 +125,10 @@ export const rebuildReadModels = async (db: Kysely<Database>, eventStore: EventS
     for (const { store } of readModels) await store.clear(trx);
     await trx.deleteFrom('projection_checkpoints').where('projection', '=', CHECKPOINT_NAME).execute();
   });
-  let checkpoint: string | null = null;
   let count = 0;
-  for (;;) {
-    const batch = await eventStore.readAll(checkpoint, 1000);
-    if (batch.length === 0) return count;
+  await readAllCommitted(eventStore, async (batch) => {
     await applyBatch(db, readModels, batch);
-    checkpoint = batch[batch.length - 1]!.checkpoint;
     count += batch.length;
-  }
+  });
+  return count;
 };
