@@ -27,6 +27,20 @@ export interface PollServiceDeps {
 export const buildPolls = (deps: PollServiceDeps) => {
   const { db, eventStore, serverSecret, now } = deps;
   const pollCache = createPollCache(eventStore.readStream);
+  // Live charts poll every few seconds from every open page. The count (a GROUP BY over the poll's
+  // current ballots) is shared by every request made while the read models stand at the same
+  // checkpoint: at most one count per projection batch per poll, never staler than the read model.
+  const liveCountsCache = new Map<string, { checkpoint: string | null; counts: ReturnType<typeof pollQueries.liveCounts> }>();
+  const liveCounts = (poll: PollRow) => {
+    const checkpoint = deps.projections.checkpoint();
+    const hit = liveCountsCache.get(poll.pollId);
+    if (hit && hit.checkpoint === checkpoint) return hit.counts;
+    const counts = pollQueries.liveCounts(db, poll.pollId);
+    liveCountsCache.set(poll.pollId, { checkpoint, counts });
+    counts.catch(() => liveCountsCache.delete(poll.pollId));
+    if (liveCountsCache.size > 1000) liveCountsCache.delete(liveCountsCache.keys().next().value!);
+    return counts;
+  };
   return {
     // A poll change made here is seen by the next ballot at once; other instances see it within the
     // cache's TTL (the ledger nodes refuse a ballot dated after a close, and the poll then shows failed).
@@ -57,7 +71,7 @@ export const buildPolls = (deps: PollServiceDeps) => {
       }
       const closed = Date.parse(poll.closesAt) <= Date.parse(now()) || !['Open', 'Scheduled', 'Draft'].includes(poll.status);
       if (poll.definition.settings.resultsVisibility === 'sealed' && !closed) return { visible: false, ballots: poll.ballots, counts: null, final: false };
-      const live = await pollQueries.liveCounts(db, poll.pollId);
+      const live = await liveCounts(poll);
       return { visible: true, ballots: live.ballots, counts: live.counts, final: false };
     },
     parseRoll: (csv: string) => parseVoterRollCsv(csv),

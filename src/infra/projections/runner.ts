@@ -56,6 +56,8 @@ export interface ProjectionRunner {
   readonly caughtUp: Promise<void>;
   /** Milliseconds from an event's commit to its projection, for the last batch. */
   lagMs(): number;
+  /** The checkpoint of the last event projected: read models change only when it does. */
+  checkpoint(): string | null;
   /** Resolves when every event appended before the call is projected (for tests and read-your-writes). */
   settled(): Promise<void>;
   stop(): Promise<void>;
@@ -97,6 +99,7 @@ export const startProjectionRunner = async (deps: {
   return {
     caughtUp: subscription.caughtUp,
     lagMs: () => lastLag,
+    checkpoint: () => lastCheckpoint,
     settled: async () => {
       // Wait until the runner passed the newest event committed now. Asking "is anything left to read?"
       // is not enough on a shared PostgreSQL server: readAll holds back everything behind the oldest
