@@ -48,3 +48,17 @@ describe('the app over HTTP', () => {
     expect(await api.json()).toEqual({ error: { code: 'not-found', message: 'No such resource' } });
   });
 });
+
+describe('preference links', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startTestApp({ LEDGER_NODES: 'none' });
+  });
+  afterAll(async () => app?.stop());
+
+  it('keep the rest of the query when switching language or text size', async () => {
+    const html = await (await fetch(`${app.url}/?tag=parks&q=bench`)).text();
+    expect(html).toContain('href="/?tag=parks&amp;q=bench&amp;lang=en"');
+    expect(html).toContain('href="/?tag=parks&amp;q=bench&amp;text=large"');
+  });
+});

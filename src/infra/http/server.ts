@@ -87,6 +87,12 @@ const buildPageGlobals = (ctx: Parameters<Middleware>[0], portalUrl: string): Pa
     user: null,
     portalUrl,
     isHtmx: ctx.get('HX-Request') === 'true',
+    withQuery: (key, value) => {
+      // The current page with one preference changed: switching language keeps e.g. a tracker code.
+      const params = new URLSearchParams(ctx.querystring);
+      params.set(key, value);
+      return `${ctx.path}?${params.toString()}`;
+    },
   };
 };
 

@@ -15,6 +15,8 @@ export interface PageGlobals {
   user: { id: string; displayName?: string; roles: string[] } | null;
   portalUrl: string;
   isHtmx: boolean;
+  /** This page's URL with one query parameter set (language and text-size links). */
+  withQuery: (key: string, value: string) => string;
 }
 
 export const createViews = (options: { cache: boolean }) => {
