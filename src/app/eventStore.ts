@@ -75,6 +75,14 @@ export interface EventStore {
   appendMany(requests: AppendRequest[]): Promise<Array<AppendResult | StreamConflictError>>;
   readStream: ReadStream;
   readAll: ReadAll;
+  /**
+   * Optional (PostgreSQL/PGlite): a version stamp per stored event id that changes whenever the row is
+   * rewritten (the row's xmin), so an integrity check can re-read only rows that changed. Absent where
+   * stored events cannot be rewritten in place.
+   */
+  eventVersions?(): Promise<Map<string, string>>;
+  /** Optional, with eventVersions: the stored events with these ids, in any order. */
+  readEventsById?(ids: string[]): Promise<RecordedEvent[]>;
   subscribeAll: SubscribeAll;
   close(): Promise<void>;
 }

@@ -24,6 +24,21 @@ for (const kind of testDatabaseKinds()) {
       await expect(sql`TRUNCATE events`.execute(db.kysely)).rejects.toThrow(/append-only/);
       await db.close();
     });
+
+    it('stamps each row with a version that changes when the row is rewritten behind its back', async () => {
+      const db = await kind.create();
+      const store = createPostgresEventStore(db);
+      const id = randomUUID();
+      await store.append(`t-${randomUUID()}`, [{ id, type: 'Tested', data: { n: 1 } }], 'no_stream');
+      const before = (await store.eventVersions!()).get(id);
+      expect(before).toBeDefined();
+      await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(db.kysely);
+      await sql`UPDATE events SET data = '{"n":2}'::jsonb WHERE id = ${id}::uuid`.execute(db.kysely);
+      expect((await store.eventVersions!()).get(id)).not.toBe(before);
+      const [reread] = await store.readEventsById!([id]);
+      expect(reread?.data).toEqual({ n: 2 });
+      await db.close();
+    });
   });
 }
 

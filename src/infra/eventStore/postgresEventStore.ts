@@ -237,6 +237,18 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       return rows.map(toRecorded);
     },
     readAll,
+    eventVersions: async () => {
+      const { rows } = await sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events`.execute(kysely);
+      return new Map(rows.map((r) => [r.id, r.v]));
+    },
+    readEventsById: async (ids) => {
+      if (ids.length === 0) return [];
+      const { rows } = await sql<EventRow>`
+        SELECT id, stream_id, stream_revision::text, type, data, metadata, recorded_at,
+               transaction_id::text, global_position::text
+        FROM events WHERE id = ANY(${ids}::uuid[])`.execute(kysely);
+      return rows.map(toRecorded);
+    },
     headCheckpoint: async () => {
       const { rows } = await sql<{ transaction_id: string; global_position: string }>`
         SELECT transaction_id::text, global_position::text FROM events
