@@ -7,7 +7,7 @@ import { loadConfig } from '../../src/infra/config.ts';
 import { loadEntries } from '../../src/infra/ledger/ledgerStore.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { createTestDb, type TestDb } from '../support/testDb.ts';
-import { openPoll } from './support.ts';
+import { openPoll, waitFor } from './support.ts';
 
 let db: TestDb | undefined;
 afterAll(async () => db?.close());
@@ -42,8 +42,13 @@ it('resumes anchoring after an app restart with no gap and no duplicate, on the 
     expect(new Set(leaves.map((l) => l.eventId)).size).toBe(leaves.length);
     expect(leaves.filter((l) => l.eventType === 'BallotCast')).toHaveLength(8);
     expect(second.ledger!.anchoring.status()).toMatchObject({ size: leaves.length, finalSize: leaves.length });
-    const nodes = await second.ledger!.anchoring.coordinator.nodeStatus();
-    expect(nodes.filter((n) => n.finalSize === leaves.length).length).toBeGreaterThanOrEqual(3);
+    // The final note reaches the nodes after the round that made it final: wait for a quorum to hold it.
+    const holding = await waitFor('three nodes holding the final checkpoint', async () => {
+      const nodes = await second.ledger!.anchoring.coordinator.nodeStatus();
+      const n = nodes.filter((node) => node.finalSize === leaves.length).length;
+      return n >= 3 ? n : null;
+    });
+    expect(holding).toBeGreaterThanOrEqual(3);
   } finally {
     await second.stop();
   }
