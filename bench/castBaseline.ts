@@ -13,6 +13,9 @@ import pg from 'pg';
  */
 export const startCastBaseline = async (databaseUrl: string, poolSize: number): Promise<{ url: string; stop(): Promise<void> }> => {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
+  // The bench drops its database at the end (DROP ... WITH FORCE): idle connections then end with
+  // 57P01, which must not crash the run.
+  pool.on('error', () => {});
   await pool.query('CREATE TABLE IF NOT EXISTS baseline_ballots (id uuid PRIMARY KEY, poll_id text NOT NULL, data jsonb NOT NULL, cast_at timestamptz NOT NULL DEFAULT now())');
   const router = new Router();
   router.post('/api/polls/:pollId/ballots', async (ctx) => {
