@@ -31,7 +31,6 @@ import * as pollQueries from './readModels/polls.ts';
 import { pollsApiRoutes } from './http/routes/pollsApi.ts';
 import { buildPolls, type Polls } from './polls/pollServices.ts';
 import { eventStoreIsEmpty, seedDemoData } from './seed/demo.ts';
-import { requireSignedIn } from './http/requireSignedIn.ts';
 // identity (issue 3)
 import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
 // ledger (issue 6)
@@ -238,7 +237,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     }),
     // --- end citizen site ---
     pollsApiRoutes({
-      requireCitizen: requireSignedIn,
+      requireCitizen,
       commands: polls.commands,
       castBallot: polls.cast,
       listPolls: polls.list,

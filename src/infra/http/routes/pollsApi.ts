@@ -9,13 +9,7 @@ import type { PollListFilter, PollListPage } from '../../readModels/polls.ts';
 import type { RollParseResult } from '../../polls/voterRollCsv.ts';
 import { ballotInput, parseInput, pollDefinitionInput, reflectionInput } from '../pollInput.ts';
 import { z } from 'zod';
-
-export interface SessionUser {
-  id: string;
-  displayName?: string;
-  roles: string[];
-  orgId?: string;
-}
+import type { SessionUser } from '../auth.ts';
 
 /** The actor a signed-in user acts as: an official of their organisation, or a citizen. */
 export const actorOf = (user: SessionUser): Actor =>
