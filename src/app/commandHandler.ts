@@ -15,12 +15,13 @@ export const handleCommand = async <C, E extends { type: string; data: object },
   deps: CommandHandlerDeps,
   decider: Decider<C, E, S>,
   streamId: string,
-  command: C,
+  /** The command, or a function making it from the current state (when the command needs the state's facts). */
+  command: C | ((state: S) => C | Promise<C>),
   metadata: Record<string, unknown> = {},
 ): Promise<{ events: E[]; state: S }> => {
   const recorded = await deps.readStream(streamId);
   const state = fold(decider, recorded.map((e) => ({ type: e.type, data: e.data }) as unknown as E));
-  const events = decider.decide(command, state);
+  const events = decider.decide(typeof command === 'function' ? await (command as (state: S) => C | Promise<C>)(state) : command, state);
   if (events.length > 0) {
     const expected: ExpectedRevision = recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.streamRevision;
     await deps.append(

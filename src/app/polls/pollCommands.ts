@@ -1,7 +1,6 @@
 import { handleCommand, type CommandHandlerDeps } from '../commandHandler.ts';
-import { fold } from '../../domain/decider.ts';
 import { PollNotFound } from '../../domain/errors.ts';
-import { MAX_VOTER_ROLL_CHUNK, pollDecider, pollStreamId, type Actor, type PollCommand, type PollEvent, type Reflection, type SystemActor } from '../../domain/poll.ts';
+import { MAX_VOTER_ROLL_CHUNK, pollDecider, pollStreamId, type Actor, type PollCommand, type Reflection, type SystemActor } from '../../domain/poll.ts';
 import type { OnSitePlace, PollDefinition } from '../../domain/pollDefinition.ts';
 import { tallyPoll, type PollTally, type TallyBallot } from '../../domain/tally.ts';
 
@@ -43,12 +42,14 @@ export const pollCommands = (deps: PollCommandDeps) => {
     close: (pollId: string, by: Actor | SystemActor) => run(pollId, { type: 'ClosePoll', data: { pollId, by, now: deps.now() } }, by),
     /** Tallies the poll from its ballots and publishes the result (the decider refuses before close). */
     publishResult: async (pollId: string, by: Actor | SystemActor): Promise<PollTally> => {
-      const recorded = await deps.readStream(pollStreamId(pollId));
-      const state = fold(pollDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as PollEvent));
-      if (state.status === 'Initial') throw new PollNotFound(pollId);
-      const tally = tallyPoll(state.definition, await deps.loadBallots(pollId));
-      await run(pollId, { type: 'PublishResult', data: { pollId, result: tally, by, now: deps.now() } }, by);
-      return tally;
+      let tally: PollTally | undefined;
+      // One read of the poll stream: the tally is made from the state the decision is made on.
+      await handleCommand(deps, pollDecider, pollStreamId(pollId), async (state): Promise<PollCommand> => {
+        if (state.status === 'Initial') throw new PollNotFound(pollId);
+        tally = tallyPoll(state.definition, await deps.loadBallots(pollId));
+        return { type: 'PublishResult', data: { pollId, result: tally, by, now: deps.now() } };
+      }, metadataOf(by));
+      return tally!;
     },
     postReflection: (pollId: string, reflection: Reflection, by: Actor) =>
       run(pollId, { type: 'PostReflection', data: { pollId, reflection, by, now: deps.now() } }, by),
