@@ -115,3 +115,7 @@ export const compareCheckpoints = (a: string, b: string): number => {
   const [b1, b2] = b.split(':').map(BigInt) as [bigint, bigint];
   return a1 !== b1 ? (a1 < b1 ? -1 : 1) : a2 === b2 ? 0 : a2 < b2 ? -1 : 1;
 };
+
+/** Whether a reader at `checkpoint` has passed `head` (from headCheckpoint; null: there was nothing). */
+export const hasReached = (checkpoint: string | null, head: string | null): boolean =>
+  head === null || (checkpoint !== null && compareCheckpoints(checkpoint, head) >= 0);

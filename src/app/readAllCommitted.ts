@@ -1,4 +1,4 @@
-import { compareCheckpoints, type EventStore, type RecordedEvent } from './eventStore.ts';
+import { hasReached, type EventStore, type RecordedEvent } from './eventStore.ts';
 
 /**
  * Every event committed when the call starts, in global order. readAll alone may stop early on a
@@ -15,7 +15,7 @@ export const readAllCommitted = async (
   const out: RecordedEvent[] = [];
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   let checkpoint: string | null = null;
-  while (head !== null && (checkpoint === null || compareCheckpoints(checkpoint, head) < 0)) {
+  while (!hasReached(checkpoint, head)) {
     const batch = await store.readAll(checkpoint, options.batchSize ?? 1000);
     if (batch.length === 0) {
       if (Date.now() > deadline) throw new Error('events committed before the read did not become readable in time');

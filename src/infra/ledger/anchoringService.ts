@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { compareCheckpoints, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
+import { hasReached, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
 import { entryText, ledgerEntryOf, trackerOfEntry } from '../../app/ledger/entries.ts';
 import { refusedLeaf, type LeafRefusal } from '../../app/ledger/refusals.ts';
 import { toHex, utf8 } from '../../ledger/bytes.ts';
@@ -248,7 +248,7 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
       // Wait until the subscription passed the newest committed event (readAll alone can look empty
       // while another database's transaction on the same server holds events back).
       const head = await deps.eventStore.headCheckpoint();
-      while (head !== null && (lastCheckpoint === null || compareCheckpoints(lastCheckpoint, head) < 0)) {
+      while (!hasReached(lastCheckpoint, head)) {
         if (now() > deadline) throw new Error('anchoring did not see every event in time');
         await sleep(20);
       }

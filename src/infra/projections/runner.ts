@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { compareCheckpoints, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
+import { hasReached, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
 import { readAllCommitted } from '../../app/readAllCommitted.ts';
 import type { Projection } from '../../app/projection.ts';
 import type { Database } from '../db/schema.ts';
@@ -105,9 +105,8 @@ export const startProjectionRunner = async (deps: {
       // is not enough on a shared PostgreSQL server: readAll holds back everything behind the oldest
       // running transaction of the whole cluster, so it can look empty while events wait.
       const target = await deps.eventStore.headCheckpoint();
-      if (target === null) return;
       for (let i = 0; i < 1200; i++) {
-        if (lastCheckpoint !== null && compareCheckpoints(lastCheckpoint, target) >= 0) return;
+        if (hasReached(lastCheckpoint, target)) return;
         await new Promise((r) => setTimeout(r, 25));
       }
       throw new Error('projections did not settle within 30 s');
