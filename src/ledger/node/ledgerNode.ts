@@ -88,6 +88,8 @@ export class LedgerNode {
   private readonly mutex = new Mutex();
   private readonly fetch: typeof fetch;
   private catchingUp: Promise<void> | null = null;
+  /** A catch-up was asked for while one ran: peers may have finalised more since it started. */
+  private catchUpAgain = false;
   private refreshing: Promise<void> | null = null;
   /** Set when the stored log does not match what this node signed: it then signs nothing. */
   private corrupt: string | null = null;
@@ -429,11 +431,20 @@ export class LedgerNode {
    * checks them, recomputes the root and only then adopts it. One catch-up at a time.
    */
   catchUp(): Promise<void> {
-    this.catchingUp ??= this.catchUpOnce()
-      .catch((e: unknown) => this.options.log('catch-up failed', { error: (e as Error).message }))
-      .finally(() => {
-        this.catchingUp = null;
-      });
+    if (this.catchingUp) {
+      // Without another pass a finalize that arrives mid catch-up (for a size the peers reached after
+      // this pass read their checkpoints) would be dropped, and the node would wait for the next round.
+      this.catchUpAgain = true;
+      return this.catchingUp;
+    }
+    this.catchingUp = (async () => {
+      do {
+        this.catchUpAgain = false;
+        await this.catchUpOnce().catch((e: unknown) => this.options.log('catch-up failed', { error: (e as Error).message }));
+      } while (this.catchUpAgain);
+    })().finally(() => {
+      this.catchingUp = null;
+    });
     return this.catchingUp;
   }
 
