@@ -143,15 +143,4 @@ export const eventStoreContract = (name: string, open: () => Promise<{ store: Ev
   });
 
 const readEverything = (store: EventStore, from: string | null = null): Promise<RecordedEvent[]> =>
-  from === null ? readAllCommitted(store) : readAfter(store, from);
-
-const readAfter = async (store: EventStore, from: string): Promise<RecordedEvent[]> => {
-  const out: RecordedEvent[] = [];
-  let checkpoint = from;
-  for (;;) {
-    const batch = await store.readAll(checkpoint, 1000);
-    if (batch.length === 0) return out;
-    out.push(...batch);
-    checkpoint = batch[batch.length - 1]!.checkpoint;
-  }
-};
+  readAllCommitted(store, undefined, { after: from });
