@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
 import { AlreadyVoted, FirstComeCapReached, PollClosed } from '../../src/domain/errors.ts';
+import { readModels } from '../../src/infra/compositionRoot.ts';
+import { rebuildReadModels } from '../../src/infra/projections/runner.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { citizen, official, openGeneralPoll } from '../support/pollFixtures.ts';
 
@@ -63,6 +65,30 @@ describe('polls and ballots through the real app', () => {
     const poll = await app.polls.get(pollId);
     expect(poll?.ballots).toBe(1);
     expect((await app.polls.results(poll!)).counts).toEqual({ q1: { c: 1 } });
+  });
+
+  it('keeps live option counts by increments that match the current ballots, across re-votes and a rebuild', async () => {
+    const base = openGeneralPoll({}, { allowRevote: true });
+    const pollId = await openPoll({ ...base, questions: [{ ...base.questions[0]!, maxChoices: 2 }] });
+    const choices = [['a'], ['b'], ['a', 'c'], ['c'], ['b', 'c']];
+    // Three rounds, each settled before the next, so re-votes replace ballots projected in earlier batches.
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          app.polls.cast({ pollId, citizenId: `inc-${i}`, selections: { selections: { q1: choices[(i + round) % choices.length]! } } })),
+      );
+      await app.projections.settled();
+    }
+    const fromBallots = async () => {
+      const counts: Record<string, number> = {};
+      for (const b of await app.polls.queries.loadCurrentBallots(app.db.kysely, pollId)) for (const o of b.selections.selections.q1 ?? []) counts[o] = (counts[o] ?? 0) + 1;
+      return { ballots: 12, counts: { q1: counts } };
+    };
+    const expected = await fromBallots();
+    expect(expected.counts.q1).toEqual({ a: 5, b: 4, c: 8 });
+    expect(await app.polls.queries.liveCounts(app.db.kysely, pollId)).toEqual(expected);
+    await rebuildReadModels(app.db.kysely, app.eventStore, readModels);
+    expect(await app.polls.queries.liveCounts(app.db.kysely, pollId)).toEqual(expected);
   });
 
   it('closes by the clock: the scheduler closes and publishes a citizen poll, and late ballots are refused', async () => {

@@ -128,6 +128,38 @@ export const currentBallotsProjection: Projection<CurrentBallotRow> = {
   },
 };
 
+/** One option's change in live count: `${pollId}`, question, option and the signed difference. */
+export interface OptionCountDelta {
+  pollId: string;
+  questionId: string;
+  optionId: string;
+  delta: number;
+}
+
+/**
+ * How a batch of current-ballot changes moves the live option counts: each replaced or deleted
+ * ballot's choices count -1, each new one's +1; options whose changes cancel out are left out.
+ */
+export const optionCountDeltas = (changes: ReadonlyMap<string, CurrentBallotRow | null>, before: ReadonlyMap<string, CurrentBallotRow>): OptionCountDelta[] => {
+  const deltas = new Map<string, OptionCountDelta>();
+  const add = (row: CurrentBallotRow | null | undefined, sign: 1 | -1) => {
+    if (!row) return;
+    for (const [questionId, optionIds] of Object.entries(row.selections.selections)) {
+      for (const optionId of optionIds) {
+        const key = JSON.stringify([row.pollId, questionId, optionId]);
+        const entry = deltas.get(key) ?? { pollId: row.pollId, questionId, optionId, delta: 0 };
+        entry.delta += sign;
+        deltas.set(key, entry);
+      }
+    }
+  };
+  for (const [key, row] of changes) {
+    add(before.get(key), -1);
+    add(row, 1);
+  }
+  return [...deltas.values()].filter((d) => d.delta !== 0);
+};
+
 /** A citizen's own ballots, for "My page". The citizen id comes from the event's metadata, never the ledger. */
 export interface MyVoteRow {
   citizenId: string;

@@ -4,6 +4,7 @@ import * as m0002 from './0002_platform_stats.ts';
 import * as m0003 from './0003_polls.ts';
 import * as m0004 from './0004_identity.ts';
 import * as m0005 from './0005_ledger.ts';
+import * as m0006 from './0006_poll_option_counts.ts';
 
 /**
  * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
@@ -14,6 +15,7 @@ const migrations: Record<string, Migration> = {
   '0003_polls': m0003,
   '0004_identity': m0004,
   '0005_ledger': m0005,
+  '0006_poll_option_counts': m0006,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

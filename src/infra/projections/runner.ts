@@ -8,8 +8,11 @@ import type { Logger } from '../logger.ts';
 /** Where a projection's rows live: the table-specific half of a projection, written per read model. */
 export interface RowStore<Row> {
   load(trx: Transaction<Database>, keys: string[]): Promise<Map<string, Row>>;
-  /** null: delete the row. */
-  save(trx: Transaction<Database>, rows: Map<string, Row | null>): Promise<void>;
+  /**
+   * Writes the rows the batch changed (null: delete the row). `before` holds the same keys' rows as
+   * they were loaded before the batch (absent: no row), for stores that keep increments beside rows.
+   */
+  save(trx: Transaction<Database>, rows: Map<string, Row | null>, before: ReadonlyMap<string, Row>): Promise<void>;
   /** Empties the read model, for rebuilds. */
   clear(trx: Transaction<Database>): Promise<void>;
 }
@@ -30,13 +33,14 @@ export const applyBatch = async (db: Kysely<Database>, readModels: ReadModel<any
       const keyed = handled.map((e) => [projection.keyOf(e), e] as const).filter((pair): pair is readonly [string, RecordedEvent] => pair[0] !== null);
       if (keyed.length === 0) continue;
       const rows: Map<string, any> = await store.load(trx, [...new Set(keyed.map(([k]) => k))]);
+      const before = new Map(rows);
       const changed = new Map<string, any>();
       for (const [key, event] of keyed) {
         const next = projection.evolve(rows.get(key) ?? null, event);
         rows.set(key, next);
         changed.set(key, next);
       }
-      await store.save(trx, changed);
+      await store.save(trx, changed, before);
     }
     const checkpoint = events[events.length - 1]!.checkpoint;
     await trx

@@ -1,15 +1,36 @@
 import { sql, type Kysely } from 'kysely';
 import {
-  commentsProjection, currentBallotsProjection, myVotesProjection, pollDailyVotesProjection, pollsProjection, voterRollProjection, kstDay,
+  commentsProjection, currentBallotsProjection, myVotesProjection, optionCountDeltas, pollDailyVotesProjection, pollsProjection, voterRollProjection, kstDay,
   type CommentRow, type CurrentBallotRow, type MyVoteRow, type PollRow,
 } from '../../app/projections/polls.ts';
 import type { TallyBallot } from '../../domain/tally.ts';
 import type { Database } from '../db/schema.ts';
-import type { ReadModel } from '../projections/runner.ts';
+import type { ReadModel, RowStore } from '../projections/runner.ts';
 import { documentRowStore } from './documentRowStore.ts';
 
 const searchTextOf = (row: PollRow) =>
   [row.title, row.definition.description ?? '', ...row.tags, ...row.definition.questions.flatMap((q) => [q.text, ...q.options.map((o) => o.label)])].join(' ').toLowerCase();
+
+/** Current ballots, with the live option counts moved by increments in the same transaction. */
+const currentBallotsStore: RowStore<CurrentBallotRow> = (() => {
+  const rows = documentRowStore<CurrentBallotRow>('current_ballots', (row) => ({ poll_id: row.pollId, tracker: row.tracker }));
+  return {
+    load: rows.load,
+    save: async (trx, changes, before) => {
+      await rows.save(trx, changes, before);
+      const deltas = optionCountDeltas(changes, before);
+      if (deltas.length === 0) return;
+      await sql`
+        INSERT INTO poll_option_counts (poll_id, question_id, option_id, n)
+        VALUES ${sql.join(deltas.map((d) => sql`(${d.pollId}, ${d.questionId}, ${d.optionId}, ${d.delta})`))}
+        ON CONFLICT (poll_id, question_id, option_id) DO UPDATE SET n = poll_option_counts.n + excluded.n`.execute(trx);
+    },
+    clear: async (trx) => {
+      await rows.clear(trx);
+      await sql`DELETE FROM poll_option_counts`.execute(trx);
+    },
+  };
+})();
 
 export const pollReadModels: ReadModel<any>[] = [
   {
@@ -20,7 +41,7 @@ export const pollReadModels: ReadModel<any>[] = [
     })),
   },
   { projection: pollDailyVotesProjection, store: documentRowStore('poll_daily_votes', (row: { pollId: string; day: string; votes: number }) => ({ poll_id: row.pollId, day: row.day, votes: row.votes })) },
-  { projection: currentBallotsProjection, store: documentRowStore<CurrentBallotRow>('current_ballots', (row) => ({ poll_id: row.pollId, tracker: row.tracker })) },
+  { projection: currentBallotsProjection, store: currentBallotsStore },
   { projection: myVotesProjection, store: documentRowStore<MyVoteRow>('my_votes', (row) => ({ citizen_id: row.citizenId, poll_id: row.pollId, cast_at: row.castAt })) },
   { projection: voterRollProjection, store: documentRowStore('voter_roll_chunks', (row: { pollId: string; entries: string[] }) => ({ poll_id: row.pollId, entries: row.entries })) },
   { projection: commentsProjection, store: documentRowStore<CommentRow>('comments', (row) => ({ poll_id: row.pollId, posted_at: row.postedAt, hidden: row.hidden })) },
@@ -126,16 +147,18 @@ export const loadCurrentBallots = async (db: Q, pollId: string): Promise<TallyBa
   return rows.map(({ doc }) => ({ voterTag: doc.voterTag, selections: doc.selections, castAt: doc.castAt }));
 };
 
-/** Live counts per option, straight from the current ballots (the tally proper is computed at close). */
+/** Live counts per option (kept by increments as ballots are projected; the tally proper is computed at close). */
 export const liveCounts = async (db: Q, pollId: string): Promise<{ ballots: number; counts: Record<string, Record<string, number>> }> => {
-  const { rows } = await sql<{ question_id: string; option_id: string; n: string | number }>`
-    SELECT q.key AS question_id, o.value AS option_id, count(*) AS n
-    FROM current_ballots b, jsonb_each(b.doc->'selections'->'selections') q, jsonb_array_elements_text(q.value) o
-    WHERE b.poll_id = ${pollId} GROUP BY 1, 2`.execute(db);
-  const { rows: total } = await sql<{ n: string | number }>`SELECT count(*) AS n FROM current_ballots WHERE poll_id = ${pollId}`.execute(db);
+  const { rows } = await sql<{ question_id: string | null; option_id: string | null; n: string | number }>`
+    SELECT question_id, option_id, n FROM poll_option_counts WHERE poll_id = ${pollId} AND n <> 0
+    UNION ALL SELECT NULL, NULL, ballots FROM polls WHERE id = ${pollId}`.execute(db);
   const counts: Record<string, Record<string, number>> = {};
-  for (const r of rows) (counts[r.question_id] ??= {})[r.option_id] = Number(r.n);
-  return { ballots: Number(total[0]?.n ?? 0), counts };
+  let ballots = 0;
+  for (const r of rows) {
+    if (r.question_id === null || r.option_id === null) ballots = Number(r.n);
+    else (counts[r.question_id] ??= {})[r.option_id] = Number(r.n);
+  }
+  return { ballots, counts };
 };
 
 export const isOnVoterRoll = async (db: Q, pollId: string, keyedPhone: string): Promise<boolean> => {
