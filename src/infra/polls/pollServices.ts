@@ -10,6 +10,8 @@ import * as pollQueries from '../readModels/polls.ts';
 import { phoneHasher } from '../identity/crypto.ts';
 import { newBallotIdentity, voterTagOf } from './ballotIdentity.ts';
 import { createPollCache } from './pollCache.ts';
+import { memoPerCheckpoint } from '../readModels/checkpointMemo.ts';
+import { kstDay } from '../../app/projections/polls.ts';
 import { parseVoterRollCsv } from './voterRollCsv.ts';
 
 export interface PollServiceDeps {
@@ -27,20 +29,12 @@ export interface PollServiceDeps {
 export const buildPolls = (deps: PollServiceDeps) => {
   const { db, eventStore, serverSecret, now } = deps;
   const pollCache = createPollCache(eventStore.readStream);
-  // Live charts poll every few seconds from every open page. The count (a GROUP BY over the poll's
-  // current ballots) is shared by every request made while the read models stand at the same
-  // checkpoint: at most one count per projection batch per poll, never staler than the read model.
-  const liveCountsCache = new Map<string, { checkpoint: string | null; counts: ReturnType<typeof pollQueries.liveCounts> }>();
-  const liveCounts = (poll: PollRow) => {
-    const checkpoint = deps.projections.checkpoint();
-    const hit = liveCountsCache.get(poll.pollId);
-    if (hit && hit.checkpoint === checkpoint) return hit.counts;
-    const counts = pollQueries.liveCounts(db, poll.pollId);
-    liveCountsCache.set(poll.pollId, { checkpoint, counts });
-    counts.catch(() => liveCountsCache.delete(poll.pollId));
-    if (liveCountsCache.size > 1000) liveCountsCache.delete(liveCountsCache.keys().next().value!);
-    return counts;
-  };
+  // Live charts poll every few seconds from every open page, and every voter loads the poll page
+  // before casting: these reads are shared by every request made at the same projection checkpoint.
+  const atCheckpoint = <Args extends unknown[], T>(keyOf: (...args: Args) => string, query: (...args: Args) => Promise<T>) =>
+    memoPerCheckpoint(deps.projections.checkpoint, keyOf, query);
+  const liveCounts = atCheckpoint((poll: PollRow) => poll.pollId, (poll: PollRow) => pollQueries.liveCounts(db, poll.pollId));
+  const getPoll = atCheckpoint((pollId: string) => pollId, (pollId: string) => pollQueries.getPoll(db, pollId));
   return {
     // A poll change made here is seen by the next ballot at once; other instances see it within the
     // cache's TTL (the ledger nodes refuse a ballot dated after a close, and the poll then shows failed).
@@ -62,7 +56,9 @@ export const buildPolls = (deps: PollServiceDeps) => {
     }),
     invalidatePoll: pollCache.invalidate,
     list: (filter: Omit<pollQueries.PollListFilter, 'now'>) => pollQueries.listPolls(db, { ...filter, now: now() }),
-    get: (pollId: string) => pollQueries.getPoll(db, pollId),
+    get: getPoll,
+    hotPollIds: atCheckpoint((at: string) => kstDay(at), (at: string) => pollQueries.hotPollIds(db, at)),
+    listComments: atCheckpoint((pollId: string) => pollId, (pollId: string) => pollQueries.listComments(db, pollId)),
     /** Live counts where the poll allows them; the published tally after close. */
     results: async (poll: PollRow): Promise<PollResultsView> => {
       if (poll.result) {

@@ -41,7 +41,7 @@ export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
       now,
       listPolls: polls.list,
       getPoll: polls.get,
-      hotPollIds: (at) => pollQueries.hotPollIds(db, at),
+      hotPollIds: polls.hotPollIds,
       recommendedPolls: (citizenId, at) => pollQueries.recommendedPolls(db, citizenId, at, 4),
       votedPollIds: (citizenId, ids) => pollQueries.votedPollIds(db, citizenId, ids),
       verifications,
@@ -68,9 +68,9 @@ export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
         await deps.settled();
         return cast;
       },
-      hotPollIds: (at) => pollQueries.hotPollIds(db, at),
+      hotPollIds: polls.hotPollIds,
       votedPollIds: (citizenId, ids) => pollQueries.votedPollIds(db, citizenId, ids),
-      listComments: (pollId) => pollQueries.listComments(db, pollId),
+      listComments: polls.listComments,
       postComment: async ({ pollId, authorId, text }) => {
         const commentId = deps.newId();
         await handleCommand(deps, commentDecider, commentStreamId(commentId), { type: 'PostComment', data: { commentId, pollId, authorId, text, now: now() } }, { citizenId: authorId });
