@@ -32,6 +32,19 @@ for (const kind of testDatabaseKinds()) {
       await db.close();
     });
 
+    it('counts every event once when two app instances each run a runner on the same database', async () => {
+      const db = await kind.create();
+      const store = createPostgresEventStore(db, { pollIntervalMs: 5 });
+      const start = () => startProjectionRunner({ db: db.kysely, eventStore: store, readModels: [platformStatsReadModel], logger: createLogger('silent'), minBatchIntervalMs: 0 });
+      const [first, second] = await Promise.all([start(), start()]);
+      await Promise.all(Array.from({ length: 40 }, (_, i) => store.append(`ballot-p_${i}`, [{ type: 'BallotCast', data: {} }], 'no_stream')));
+      await store.append(`poll-${randomUUID()}`, [{ type: 'PollCreated', data: {} }], 'no_stream');
+      await Promise.all([first.settled(), second.settled()]);
+      expect(await getPlatformStats(db.kysely)).toEqual({ polls: 1, ballots: 40 });
+      await Promise.all([first.stop(), second.stop()]);
+      await db.close();
+    });
+
     it('rolls back rows and checkpoint together when a batch fails', async () => {
       const db = await kind.create();
       const store = createPostgresEventStore(db);

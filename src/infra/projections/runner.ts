@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { hasReached, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
+import { compareCheckpoints, hasReached, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
 import { readAllCommitted } from '../../app/readAllCommitted.ts';
 import type { Projection } from '../../app/projection.ts';
 import type { Database } from '../db/schema.ts';
@@ -23,11 +23,19 @@ export interface ReadModel<Row> {
 }
 
 export const CHECKPOINT_NAME = 'read-models';
+/** pg_advisory_xact_lock key of the read-model runner (any constant unique within the app). */
+const PROJECTION_LOCK_KEY = 7_401_001;
 
 /** Applies one batch of events to every read model, with the checkpoint, in one transaction. */
-export const applyBatch = async (db: Kysely<Database>, readModels: ReadModel<any>[], events: RecordedEvent[]): Promise<void> => {
-  if (events.length === 0) return;
+export const applyBatch = async (db: Kysely<Database>, readModels: ReadModel<any>[], batch: RecordedEvent[]): Promise<void> => {
+  if (batch.length === 0) return;
   await db.transaction().execute(async (trx) => {
+    // Every app instance runs a runner on the shared database: batches apply one at a time and skip
+    // what the stored checkpoint has passed, so two runners never count an event twice.
+    await sql`SELECT pg_advisory_xact_lock(${PROJECTION_LOCK_KEY})`.execute(trx);
+    const stored = await trx.selectFrom('projection_checkpoints').select('checkpoint').where('projection', '=', CHECKPOINT_NAME).executeTakeFirst();
+    const events = stored ? batch.filter((e) => compareCheckpoints(e.checkpoint, stored.checkpoint) > 0) : batch;
+    if (events.length === 0) return;
     for (const { projection, store } of readModels) {
       const handled = events.filter((e) => projection.handles.includes(e.type));
       const keyed = handled.map((e) => [projection.keyOf(e), e] as const).filter((pair): pair is readonly [string, RecordedEvent] => pair[0] !== null);
