@@ -262,7 +262,8 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   ];
   // The voter-roll upload's multipart body is read before the CSRF check, so its _csrf field counts (admin area).
   const middleware: Middleware[] = [adminRollUploadBody, ...identityWeb.middleware];
-  const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV === 'production' }), portalUrl, routers, middleware, proxy: config.TRUST_PROXY });
+  // Templates are read and compiled once, except in development, where an edited view shows on reload.
+  const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV !== 'development' }), portalUrl, routers, middleware, proxy: config.TRUST_PROXY });
 
   const server: Server = await new Promise((resolveServer) => {
     const s = http.listen(config.PORT, config.HOST, () => resolveServer(s));
