@@ -2,6 +2,7 @@ import type { CommentRow, PollRow } from '../../../app/projections/polls.ts';
 import type { PollStatus } from '../../../domain/poll.ts';
 import { POLL_KINDS, toKstLocal, type PollForm } from '../pollForm.ts';
 import type { Translate } from '../i18n/index.ts';
+import { formatNumber } from './siteViews.ts';
 
 /**
  * View models of the admin pages: templates get strings and flags, never rows or domain states.
@@ -99,7 +100,7 @@ export const adminPollView = (
       closesAt: kst(poll.closesAt),
       tags: d.tags.join(', '),
       policy: d.policy ? t(`admin.policy.${d.policy.mode}`, { percent: d.policy.reflectionPercent }) : null,
-      budget: d.budget ? t('admin.budget.summary', { total: d.budget.total.toLocaleString('ko-KR'), currency: d.budget.currency, rule: t(`admin.budget.rule.${d.budget.rule}`) }) : null,
+      budget: d.budget ? t('admin.budget.summary', { total: formatNumber(d.budget.total, 'ko'), currency: d.budget.currency, rule: t(`admin.budget.rule.${d.budget.rule}`) }) : null,
       settings: [
         t(`admin.results.${d.settings.resultsVisibility}`),
         t(d.settings.allowRevote ? 'admin.revote.on' : 'admin.revote.off'),
@@ -111,7 +112,7 @@ export const adminPollView = (
         text: q.text,
         choices: t('admin.choices.summary', { min: q.minChoices, max: q.maxChoices }),
         freeText: q.allowFreeText === true,
-        options: q.options.map((o) => ({ label: o.label, description: o.description ?? '', cost: o.cost ? `${o.cost.toLocaleString('ko-KR')} ${d.budget?.currency ?? ''}` : '', district: o.district ?? '' })),
+        options: q.options.map((o) => ({ label: o.label, description: o.description ?? '', cost: o.cost ? `${formatNumber(o.cost, 'ko')} ${d.budget?.currency ?? ''}` : '', district: o.district ?? '' })),
       })),
     },
     actions: {
