@@ -45,14 +45,20 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   statements++;
   if (kinds) {
     const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string })?.text ?? '?');
-    const kind = text.replace(/\s+/g, ' ').trim().slice(0, 70);
+    const kind = text.replace(/\s+/g, " ").trim().slice(0, 240);
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
   return (query as (...a: unknown[]) => unknown).apply(this, args);
 } as typeof query;
 
+const printKinds = () => {
+  if (!kinds) return;
+  console.error([...kinds].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, n]) => `${n}\t${k}`).join('\n'));
+  kinds.clear();
+};
+
 /** Samples lags, CPU and memory while a run lasts. */
-const sampler = (app: RunningApp) => {
+const sampler = (app: RunningApp, options: { ownTimer: boolean } = { ownTimer: true }) => {
   const projectionLag: number[] = [];
   const anchoringLag: number[] = [];
   let lastFinalAt = app.ledger?.anchoring.status().lastFinalAt?.getTime() ?? 0;
@@ -71,7 +77,7 @@ const sampler = (app: RunningApp) => {
     peakRss = Math.max(peakRss, m.rss);
     peakHeap = Math.max(peakHeap, m.heapUsed);
   };
-  const timer = setInterval(tick, 100);
+  const timer = options.ownTimer ? setInterval(tick, 100) : undefined;
   return {
     tick,
     stop: (): LoadSamples => {
@@ -131,15 +137,16 @@ const serve = async () => {
         // The lags of the run's last ballots count too: keep sampling until both have caught up.
         if (req.untilCaughtUp) await caughtUp(app);
         s.tick();
-        if (kinds) {
-          console.error([...kinds].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, n]) => `${n}\t${k}`).join('\n'));
-          kinds.clear();
-        }
+        printKinds();
         return s.stop();
       }
       case 'endToEnd': {
-        const s = sampler(app);
-        const result = await runEndToEnd(app, secret, { ...req.options });
+        // Lags are sampled during the load phase only (the driver ticks every 100 ms while voters
+        // arrive): provisioning appends a burst of citizen events that is not what voters see.
+        const s = sampler(app, { ownTimer: false });
+        kinds?.clear();
+        const result = await runEndToEnd(app, secret, { ...req.options, onSample: s.tick });
+        printKinds();
         return { result, samples: s.stop() };
       }
       case 'stop':

@@ -177,8 +177,8 @@ export const loadBench: Bench = {
         `- Accounting: accepted ${fmt(a.accepted)}, events stored ${fmt(a.eventsStored)}, ledger entries per node ${Object.values(a.ledgerEntries).map(fmt).join(' / ') || 'n/a'}, published tally ${fmt(a.tallyBallots)}, options mismatched ${a.mismatchedOptions.length}, **lost ${a.lost}**.`,
         `- Ballot latency p50 ${r.latency.ballot?.p50} ms, p99 ${r.latency.ballot?.p99} ms, max ${r.latency.ballot?.max} ms; page p99 ${r.latency.page?.p99} ms; dropped ${r.run.dropped}; statuses ${JSON.stringify(r.statuses)}.`,
         `- Thresholds: ${r.thresholds.map((t) => `${t.ok ? 'pass' : 'FAIL'} ${t.name} ${t.actual} (limit ${t.limit})`).join('; ')}.`,
-        lagLine('Projection lag during the run', samples.projectionLag, '1 s'),
-        lagLine('Anchoring lag during the run', samples.anchoringLag, '2 s'),
+        lagLine('Projection lag while voters arrive (sampled every 100 ms)', samples.projectionLag, '1 s'),
+        lagLine('Anchoring lag while voters arrive (each round that finalised)', samples.anchoringLag, '2 s'),
         `- Memory peak of the app process: RSS ${samples.peakRssMiB} MiB, heap ${samples.peakHeapMiB} MiB; maxRSS ${samples.maxRssMiB} MiB.`,
       );
     } else lines.push('', 'The full 250,000-voter scenario runs with `LOAD_FULL=1 npm run bench -- load`; its last result is kept below when it was run.');

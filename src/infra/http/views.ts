@@ -26,6 +26,13 @@ export const createViews = (options: { cache: boolean }) => {
     render(template: string, globals: PageGlobals, model: object = {}): string {
       return eta.render(template, { ...globals, ...model });
     },
+    /**
+     * Renders a partial from its model alone, without the page globals (user, session, CSRF token),
+     * so the HTML may be shared among visitors: nobody's session data can end up in it.
+     */
+    renderFragment(template: string, model: object): string {
+      return eta.render(template, model);
+    },
   };
 };
 
@@ -35,6 +42,9 @@ export type Views = ReturnType<typeof createViews>;
  * Renders a full page, or only its partial when htmx asks (HX-Request) and a partial is given; the
  * response varies on that header so caches keep the two apart.
  */
+/** A shareable partial (see Views.renderFragment), for routes that cache fragments per poll and language. */
+export const renderFragment = (ctx: Context, template: string, model: object): string => (ctx.state.views as Views).renderFragment(template, model);
+
 export const renderPage = (ctx: Context, page: string, model: object = {}, options: { partial?: string; status?: number } = {}) => {
   const globals = ctx.state.page as PageGlobals;
   const views = ctx.state.views as Views;

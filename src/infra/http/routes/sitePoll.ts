@@ -3,10 +3,11 @@ import type { Context, Middleware } from 'koa';
 import type { CastBallotInput, CastBallotResult } from '../../../app/polls/castBallot.ts';
 import type { CommentRow, PollRow } from '../../../app/projections/polls.ts';
 import type { BallotSelections } from '../../../domain/pollDefinition.ts';
-import { renderPage } from '../views.ts';
+import type { Lang, Translate } from '../i18n/index.ts';
+import { renderFragment, renderPage } from '../views.ts';
 import type { PollResultsView } from './pollsApi.ts';
 import { budgetView, choiceField, commentsView, freeTextField, onSiteView, pollHeadView, questionsView, resultsView } from './sitePollView.ts';
-import { formField, formFields, globalsOf, refusalOf, userOf, wantsFragment, type VerificationLookup } from './siteViews.ts';
+import { formField, formFields, globalsOf, isClosedAt, isOpenAt, refusalOf, userOf, wantsFragment, type VerificationLookup } from './siteViews.ts';
 
 export interface SitePollDeps {
   requireCitizen: Middleware;
@@ -28,6 +29,19 @@ interface Attempt {
   commentText?: string;
   status?: number;
 }
+
+interface Env {
+  now: string;
+  t: Translate;
+  lang: Lang;
+}
+
+/** The running total a refused budget voter's kept choices add up to (0 on a fresh form). */
+const budgetSumOf = (poll: PollRow, selected: BallotSelections | null): number => {
+  const question = poll.definition.questions[0];
+  const chosen = new Set(question ? selected?.selections[question.id] ?? [] : []);
+  return question ? question.options.filter((o) => chosen.has(o.id)).reduce((sum, o) => sum + (o.cost ?? 0), 0) : 0;
+};
 
 /** Tracker codes are Crockford base32 groups (XXXX-XXXX-XXXX); anything else is not echoed back. */
 const TRACKER = /^[0-9A-Z]{4}(-[0-9A-Z]{4}){2,3}$/;
@@ -58,6 +72,32 @@ export const sitePollRoutes = (deps: SitePollDeps): Router => {
     return poll!;
   };
 
+  // Fragments every voter sees alike (the question form, the results chart) are rendered once per poll
+  // row and language: getPoll hands out one row object per projection checkpoint, so the next batch
+  // brings a new row and new fragments. Rendered without page globals (renderFragment), they cannot
+  // carry anyone's session; a refused voter's form keeps their choices and is never shared.
+  const fragments = new WeakMap<PollRow, Map<string, string>>();
+  const shared = (poll: PollRow, key: string, render: () => string): string => {
+    let byKey = fragments.get(poll);
+    if (!byKey) fragments.set(poll, (byKey = new Map()));
+    let html = byKey.get(key);
+    if (html === undefined) {
+      html = render();
+      byKey.set(key, html);
+      if (byKey.size > 64) byKey.delete(byKey.keys().next().value!);
+    }
+    return html;
+  };
+  const questionsHtml = (ctx: Context, poll: PollRow, selected: BallotSelections | null, district: string | null, env: Env) => {
+    const render = () => renderFragment(ctx, 'partials/pollQuestions', { questions: questionsView(poll, selected, district, env), kind: poll.kind, t: env.t });
+    return selected ? render() : shared(poll, `questions|${env.lang}|${district ?? ''}`, render);
+  };
+  const resultsHtml = (ctx: Context, poll: PollRow, results: PollResultsView, env: Env) => {
+    const clock = `${isOpenAt(poll, env.now)}|${isClosedAt(poll, env.now)}`;
+    const key = `results|${env.lang}|${clock}|${results.visible}|${results.final}|${results.ballots}|${JSON.stringify(results.counts)}|${results.funded ?? ''}`;
+    return shared(poll, key, () => renderFragment(ctx, 'partials/results', { results: resultsView(poll, results, env), t: env.t }));
+  };
+
   const showPoll = async (ctx: Context, poll: PollRow, attempt: Attempt = {}) => {
     const { t, lang } = globalsOf(ctx);
     const now = deps.now();
@@ -72,13 +112,16 @@ export const sitePollRoutes = (deps: SitePollDeps): Router => {
       deps.listComments(poll.pollId),
     ]);
     const head = pollHeadView(poll, { hot: hot.has(poll.pollId), voted: voted.has(poll.pollId), verification: verifications.get(poll.pollId)?.status }, env);
+    const selected = attempt.selections ?? null;
     renderPage(ctx, 'pages/poll', {
       title: poll.title,
       poll: head,
-      questions: questionsView(poll, attempt.selections ?? null, district, env),
+      questionsHtml: head.state === 'open' ? questionsHtml(ctx, poll, selected, district, env) : '',
+      questions: head.state === 'notOpen' ? questionsView(poll, null, district, env) : [],
+      budgetSum: budgetSumOf(poll, selected),
       budget: budgetView(poll, district, env),
       onSite: onSiteView(poll, env),
-      results: resultsView(poll, results, env),
+      resultsHtml: resultsHtml(ctx, poll, results, env),
       comments: commentsView(comments, env),
       signedIn: user !== null,
       voted: voted.has(poll.pollId),
@@ -95,7 +138,10 @@ export const sitePollRoutes = (deps: SitePollDeps): Router => {
     const poll = await mustFind(ctx);
     if (!wantsFragment(ctx, `results-${poll.pollId}`)) return ctx.redirect(`/polls/${encodeURIComponent(poll.pollId)}#results`);
     const { t, lang } = globalsOf(ctx);
-    renderPage(ctx, 'partials/results', { results: resultsView(poll, await deps.results(poll), { now: deps.now(), t, lang }) });
+    const html = resultsHtml(ctx, poll, await deps.results(poll), { now: deps.now(), t, lang });
+    ctx.vary('HX-Request');
+    ctx.type = 'html';
+    ctx.body = html;
   });
 
   router.post('/polls/:pollId/vote', deps.requireCitizen, async (ctx) => {
