@@ -229,6 +229,27 @@ describe('citizen site pages over HTTP', () => {
       expect(await late.text()).toContain('투표가 마감되었습니다');
     });
 
+    it("shares the rendered question form among voters but never a voter's CSRF token or refused choices", async () => {
+      const id = await openPoll(app, generalPoll({ title: '공유 조각' }));
+      const other = await signedInClient(app, '010-5100-0002', '+821051000002');
+      const body = new URLSearchParams({ _csrf: voter.csrfToken });
+      body.append('choice__q1', 'a');
+      body.append('choice__q1', 'c');
+      const refused = await voter.fetch(`/polls/${id}/vote`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+      expect(refused.status).toBe(422);
+      expect(await refused.text()).toMatch(/value="c" checked/);
+      const [mine, theirs] = await Promise.all([voter.fetch(`/polls/${id}`), other.fetch(`/polls/${id}`)]);
+      const [mineHtml, theirsHtml] = await Promise.all([mine.text(), theirs.text()]);
+      expect(mineHtml).toContain(voter.csrfToken);
+      expect(theirsHtml).toContain(other.csrfToken);
+      expect(theirsHtml).not.toContain(voter.csrfToken);
+      expect(mineHtml).not.toContain(other.csrfToken);
+      expect(theirsHtml).not.toMatch(/ checked/);
+      // The same form markup for both (the shared fragment), apart from their own tokens.
+      const form = (html: string, token: string) => html.slice(html.indexOf('<form method="post"'), html.indexOf('</form>', html.indexOf('<form method="post"'))).replace(token, 'TOKEN');
+      expect(form(mineHtml, voter.csrfToken)).toBe(form(theirsHtml, other.csrfToken));
+    });
+
     it('sends visitors to sign in and refuses a form without the CSRF token', async () => {
       const visitor = await anonymousClient(app);
       const anonymous = await visitor.postForm(`/polls/${ids.general}/vote`, { choice__q1: 'a' });
