@@ -25,4 +25,9 @@ describe('optionCountDeltas', () => {
       { pollId: 'p2', questionId: 'q1', optionId: 'a', delta: 1 },
     ]);
   });
+
+  it('moves no count for a ballot without selections', () => {
+    const malformed = { ...ballot('v1', []), selections: {} } as unknown as CurrentBallotRow;
+    expect(optionCountDeltas(new Map([['p1|v1', malformed]]), new Map())).toEqual([]);
+  });
 });

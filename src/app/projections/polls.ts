@@ -144,7 +144,9 @@ export const optionCountDeltas = (changes: ReadonlyMap<string, CurrentBallotRow 
   const deltas = new Map<string, OptionCountDelta>();
   const add = (row: CurrentBallotRow | null | undefined, sign: 1 | -1) => {
     if (!row) return;
-    for (const [questionId, optionIds] of Object.entries(row.selections.selections)) {
+    // A projection must never stop on a malformed event: a ballot without selections moves no count.
+    for (const [questionId, optionIds] of Object.entries(row.selections?.selections ?? {})) {
+      if (!Array.isArray(optionIds)) continue;
       for (const optionId of optionIds) {
         const key = JSON.stringify([row.pollId, questionId, optionId]);
         const entry = deltas.get(key) ?? { pollId: row.pollId, questionId, optionId, delta: 0 };
