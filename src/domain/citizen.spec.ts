@@ -1,18 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  CitizenAlreadyRegistered,
-  CitizenIsDeleted,
-  CitizenNotFound,
-  citizenDecider,
-  InvalidDisplayName,
-  NotAnOfficial,
-  PhoneAlreadyClaimed,
-  phoneDecider,
-  rolesOf,
-  validDisplayName,
-  type CitizenEvent,
-  type PhoneEvent,
-} from './citizen.ts';
+import { citizenDecider, phoneDecider, rolesOf, validDisplayName, type CitizenEvent, type PhoneEvent } from './citizen.ts';
+import { CitizenAlreadyRegistered, CitizenIsDeleted, CitizenNotFound, InvalidDisplayName, NotAnOfficial, PhoneAlreadyClaimed } from './errors.ts';
 import { fold } from './decider.ts';
 import { specFor } from './testing.ts';
 

@@ -1,5 +1,5 @@
 import { assertNever, type Decider } from './decider.ts';
-import { DomainError } from './errors.ts';
+import { CitizenAlreadyRegistered, CitizenIsDeleted, CitizenNotFound, InvalidDisplayName, NotAnOfficial, PhoneAlreadyClaimed } from './errors.ts';
 
 /**
  * Citizens and their roles. Stream `citizen-<citizenId>`.
@@ -53,48 +53,6 @@ export type CitizenState =
   | { status: 'Deleted'; citizenId: string; phoneHash: string };
 
 export const initialState: CitizenState = { status: 'None' };
-
-// ---- errors (kept with the aggregate: their codes are translated under `error.<code>`) ----------------
-
-export class CitizenNotFound extends DomainError {
-  readonly code = 'citizen.not-found';
-  readonly kind = 'not-found';
-  constructor(citizenId: string) {
-    super(`Citizen ${citizenId} does not exist`);
-  }
-}
-
-export class CitizenAlreadyRegistered extends DomainError {
-  readonly code = 'citizen.already-registered';
-  readonly kind = 'conflict';
-  constructor(citizenId: string) {
-    super(`Citizen ${citizenId} is already registered`);
-  }
-}
-
-export class CitizenIsDeleted extends DomainError {
-  readonly code = 'citizen.deleted';
-  readonly kind = 'illegal-state';
-  constructor(citizenId: string) {
-    super(`Citizen ${citizenId} deleted their account`);
-  }
-}
-
-export class NotAnOfficial extends DomainError {
-  readonly code = 'citizen.not-official';
-  readonly kind = 'illegal-state';
-  constructor(citizenId: string) {
-    super(`Citizen ${citizenId} holds no official role`);
-  }
-}
-
-export class InvalidDisplayName extends DomainError {
-  readonly code = 'citizen.invalid-display-name';
-  readonly kind = 'validation';
-  constructor(reason: string) {
-    super(`Invalid display name: ${reason}`);
-  }
-}
 
 export const MAX_DISPLAY_NAME = 40;
 
@@ -220,14 +178,6 @@ export type PhoneEvent =
   | { type: 'PhoneReleased'; data: { phoneHash: string; citizenId: string; releasedAt: string } };
 
 export type PhoneState = { status: 'Free' } | { status: 'Claimed'; citizenId: string };
-
-export class PhoneAlreadyClaimed extends DomainError {
-  readonly code = 'phone.already-claimed';
-  readonly kind = 'conflict';
-  constructor(readonly citizenId: string) {
-    super(`This number already belongs to citizen ${citizenId}`);
-  }
-}
 
 export function decidePhone(command: PhoneCommand, state: PhoneState): PhoneEvent[] {
   const { phoneHash, citizenId, now } = command.data;

@@ -337,3 +337,77 @@ export class LedgerUnavailable extends DomainError {
     super(`Poll ${pollId} is a policy poll and the ledger cannot reach a quorum right now: try again in a few minutes`);
   }
 }
+
+// ---- identity: citizens, phone claims, organisations ------------------------------------------------
+
+export class CitizenNotFound extends DomainError {
+  readonly code = 'citizen.not-found';
+  readonly kind = 'not-found';
+  constructor(citizenId: string) {
+    super(`Citizen ${citizenId} does not exist`);
+  }
+}
+
+export class CitizenAlreadyRegistered extends DomainError {
+  readonly code = 'citizen.already-registered';
+  readonly kind = 'conflict';
+  constructor(citizenId: string) {
+    super(`Citizen ${citizenId} is already registered`);
+  }
+}
+
+export class CitizenIsDeleted extends DomainError {
+  readonly code = 'citizen.deleted';
+  readonly kind = 'illegal-state';
+  constructor(citizenId: string) {
+    super(`Citizen ${citizenId} deleted their account`);
+  }
+}
+
+export class NotAnOfficial extends DomainError {
+  readonly code = 'citizen.not-official';
+  readonly kind = 'illegal-state';
+  constructor(citizenId: string) {
+    super(`Citizen ${citizenId} holds no official role`);
+  }
+}
+
+export class InvalidDisplayName extends DomainError {
+  readonly code = 'citizen.invalid-display-name';
+  readonly kind = 'validation';
+  constructor(reason: string) {
+    super(`Invalid display name: ${reason}`);
+  }
+}
+
+export class PhoneAlreadyClaimed extends DomainError {
+  readonly code = 'phone.already-claimed';
+  readonly kind = 'conflict';
+  constructor(readonly citizenId: string) {
+    super(`This number already belongs to citizen ${citizenId}`);
+  }
+}
+
+export class InvalidOrganisation extends DomainError {
+  readonly code = 'org.invalid';
+  readonly kind = 'validation';
+  constructor(readonly problems: readonly FieldProblem[]) {
+    super(`Invalid organisation: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`);
+  }
+}
+
+export class OrganisationAlreadyExists extends DomainError {
+  readonly code = 'org.already-exists';
+  readonly kind = 'conflict';
+  constructor(orgId: string) {
+    super(`Organisation ${orgId} already exists`);
+  }
+}
+
+export class OrganisationNotFound extends DomainError {
+  readonly code = 'org.not-found';
+  readonly kind = 'not-found';
+  constructor(orgId: string) {
+    super(`Organisation ${orgId} does not exist`);
+  }
+}

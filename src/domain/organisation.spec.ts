@@ -1,5 +1,6 @@
 import { describe, it } from 'vitest';
-import { InvalidOrganisation, OrganisationAlreadyExists, organisationDecider, type OrganisationEvent } from './organisation.ts';
+import { organisationDecider, type OrganisationEvent } from './organisation.ts';
+import { InvalidOrganisation, OrganisationAlreadyExists } from './errors.ts';
 import { specFor } from './testing.ts';
 import { expect } from 'vitest';
 

@@ -1,5 +1,5 @@
 import { assertNever, type Decider } from './decider.ts';
-import { DomainError, type FieldProblem } from './errors.ts';
+import { type FieldProblem, InvalidOrganisation, OrganisationAlreadyExists } from './errors.ts';
 
 /** Stream `org-<orgId>`: an organisation whose officials run polls (a department, a district, ...). */
 export const orgStreamId = (orgId: string): string => `org-${orgId}`;
@@ -16,30 +16,6 @@ export type OrganisationEvent = { type: 'OrganisationCreated'; data: { orgId: st
 export type OrganisationState = { status: 'None' } | { status: 'Created'; orgId: string; name: string; kind: OrgKind };
 
 export const initialState: OrganisationState = { status: 'None' };
-
-export class InvalidOrganisation extends DomainError {
-  readonly code = 'org.invalid';
-  readonly kind = 'validation';
-  constructor(readonly problems: readonly FieldProblem[]) {
-    super(`Invalid organisation: ${problems.map((p) => `${p.field} ${p.problem}`).join('; ')}`);
-  }
-}
-
-export class OrganisationAlreadyExists extends DomainError {
-  readonly code = 'org.already-exists';
-  readonly kind = 'conflict';
-  constructor(orgId: string) {
-    super(`Organisation ${orgId} already exists`);
-  }
-}
-
-export class OrganisationNotFound extends DomainError {
-  readonly code = 'org.not-found';
-  readonly kind = 'not-found';
-  constructor(orgId: string) {
-    super(`Organisation ${orgId} does not exist`);
-  }
-}
 
 const isOrgKind = (kind: string): kind is OrgKind => (ORG_KINDS as readonly string[]).includes(kind);
 

@@ -56,6 +56,31 @@ export interface EndToEndResult {
 /** How long the end-to-end run waits for anchoring to make every ballot final after the close. */
 const ANCHOR_WAIT_MS = 600_000;
 
+/** A public node read, tried three times; the last failure names its cause and the node's log tail. */
+const getJsonWithRetry = async (url: string, logTail: () => string): Promise<unknown> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return await res.json();
+    } catch (error) {
+      if (attempt >= 3) {
+        const cause = (error as Error & { cause?: unknown }).cause;
+        throw new Error(`GET ${url} failed: ${String(error)}${cause ? ` (${String(cause)})` : ''}; node log tail:\n${logTail()}`, { cause: error });
+      }
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+};
+
+const nodeLogTail = (app: RunningApp, id: number): string => {
+  try {
+    return readFileSync(join(app.config.DATA_DIR, `ledger-node-${id}.log`), 'utf8').split('\n').slice(-15).join('\n');
+  } catch {
+    return '(no local node log)';
+  }
+};
+
 /**
  * Counts the ballot entries of one poll in every node's final log, paging /v1/entries (public reads).
  * Waits first until the app's anchoring has every leaf final, so the count is the whole poll.
@@ -71,11 +96,12 @@ export const ledgerEntriesOfPoll = async (app: RunningApp, pollId: string): Prom
     await new Promise((r) => setTimeout(r, 100));
   }
   const counts: Record<string, number> = {};
-  for (const url of ledger.urls) {
-    const info = (await (await fetch(`${url}/v1/info`)).json()) as { finalSize: number };
+  for (const [i, url] of ledger.urls.entries()) {
+    const get = (path: string) => getJsonWithRetry(`${url}${path}`, () => nodeLogTail(app, i + 1));
+    const info = (await get('/v1/info')) as { finalSize: number };
     let n = 0;
     for (let start = 0; start < info.finalSize; ) {
-      const page = (await (await fetch(`${url}/v1/entries?start=${start}&end=${info.finalSize}`)).json()) as { entries: Array<{ index: number; entry: string }> };
+      const page = (await get(`/v1/entries?start=${start}&end=${info.finalSize}`)) as { entries: Array<{ index: number; entry: string }> };
       if (page.entries.length === 0) break;
       for (const { entry } of page.entries) {
         const e = JSON.parse(entry) as { kind?: string; pollId?: string };

@@ -1,5 +1,5 @@
 import { citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, rolesOf, validDisplayName, type Role } from '../../domain/citizen.ts';
-import { CitizenNotFound } from '../../domain/citizen.ts';
+import { CitizenNotFound } from '../../domain/errors.ts';
 import { handleCommand } from '../commandHandler.ts';
 import type { AppendToStream, ReadStream } from '../eventStore.ts';
 import { loadCitizen, type Profile } from './citizens.ts';

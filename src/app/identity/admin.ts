@@ -1,5 +1,6 @@
 import { citizenDecider, citizenStreamId } from '../../domain/citizen.ts';
-import { organisationDecider, orgStreamId, OrganisationNotFound } from '../../domain/organisation.ts';
+import { organisationDecider, orgStreamId } from '../../domain/organisation.ts';
+import { OrganisationNotFound } from '../../domain/errors.ts';
 import { handleCommand } from '../commandHandler.ts';
 import type { AppendToStream, ReadStream } from '../eventStore.ts';
 import { normalisePhone } from './phone.ts';

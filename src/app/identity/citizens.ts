@@ -1,4 +1,5 @@
-import { CitizenAlreadyRegistered, citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState } from '../../domain/citizen.ts';
+import { citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState } from '../../domain/citizen.ts';
+import { CitizenAlreadyRegistered } from '../../domain/errors.ts';
 import { fold } from '../../domain/decider.ts';
 import { handleCommand } from '../commandHandler.ts';
 import { StreamConflictError, type AppendToStream, type ReadStream } from '../eventStore.ts';
