@@ -1,3 +1,4 @@
+import { AxeBuilder } from '@axe-core/playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import { createNodeClient } from '../../src/ledger/nodeClient.ts';
@@ -35,6 +36,12 @@ async function openPage(path: string): Promise<Page> {
   (page as Page & { errors: string[] }).errors = errors;
   return page;
 }
+
+/** Serious and critical axe-core violations of the page as it is now (rule id and the first offending node). */
+const seriousViolations = async (page: Page) => {
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes[0]?.html ?? ''}`);
+};
 
 const lineStates = (page: Page): Promise<[string, string][]> =>
   page.$$eval('ol.checks li', (lis) => lis.map((li) => [li.getAttribute('data-code')!, li.getAttribute('data-ok')!] as [string, string]));
@@ -104,4 +111,21 @@ describe.skipIf(!hasBrowser)('the verification portal in a browser', () => {
     expect(await page.$$eval('table.nodes tbody tr', (rows) => rows.length)).toBe(4);
     await page.close();
   });
+
+  it('has no serious axe violation: start page on a phone in Korean, a ballot verdict, a poll recount, node status', async () => {
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await phone.goto(`${portal.url}/`);
+    expect(await seriousViolations(phone), 'start page (ko, phone)').toEqual([]);
+    await phone.fill('#tracker', small.trackers[1]!);
+    await phone.click('#ballot-form button[type=submit]');
+    await phone.waitForSelector('#verdict');
+    expect(await seriousViolations(phone), 'ballot verdict (ko, phone)').toEqual([]);
+    await phone.close();
+    for (const [path, what] of [['/poll?lang=en&poll=poll-small', 'poll recount'], ['/nodes?lang=en', 'node status']] as const) {
+      const page = await openPage(path);
+      await page.waitForSelector('#verdict', { timeout: 60_000 });
+      expect(await seriousViolations(page), `${what} (en, desktop)`).toEqual([]);
+      await page.close();
+    }
+  }, 120_000);
 });
