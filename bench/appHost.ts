@@ -111,7 +111,9 @@ const caughtUp = async (app: RunningApp, timeoutMs = 300_000) => {
 
 const serve = async () => {
   const secret = Buffer.from(process.env.BENCH_SERVER_SECRET!, 'hex');
-  const app = await startTestApp({ SERVER_SECRET: secret.toString('hex'), DATABASE_POOL_SIZE: process.env.BENCH_POOL ?? '10' });
+  // BENCH_ANCHOR_INTERVAL_MS: try another anchoring round interval (the app's ANCHOR_INTERVAL_MS).
+  const anchorInterval: Record<string, string> = process.env.BENCH_ANCHOR_INTERVAL_MS ? { ANCHOR_INTERVAL_MS: process.env.BENCH_ANCHOR_INTERVAL_MS } : {};
+  const app = await startTestApp({ SERVER_SECRET: secret.toString('hex'), DATABASE_POOL_SIZE: process.env.BENCH_POOL ?? '10', ...anchorInterval });
   let current: ReturnType<typeof sampler> | null = null;
   const handle = async (req: Request): Promise<unknown> => {
     switch (req.cmd) {
