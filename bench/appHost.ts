@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { resourceUsage } from 'node:process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile } from '../src/cli/provisionVoters.ts';
 import type { RunningApp } from '../src/infra/compositionRoot.ts';
 import { startTestApp } from '../test/support/testApp.ts';
@@ -24,6 +25,9 @@ export interface LoadSamples {
   peakRssMiB: number;
   peakHeapMiB: number;
   maxRssMiB: number;
+  /** The app's event-loop delay while sampling (ms): how long a request could wait for the loop. */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
 }
 
 type Request =
@@ -66,6 +70,8 @@ const sampler = (app: RunningApp, options: { ownTimer: boolean } = { ownTimer: t
   let peakHeap = 0;
   const cpu = process.cpuUsage();
   const statementsAtStart = statements;
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const tick = () => {
     projectionLag.push(app.projections.lagMs());
     const status = app.ledger?.anchoring.status();
@@ -82,9 +88,11 @@ const sampler = (app: RunningApp, options: { ownTimer: boolean } = { ownTimer: t
     tick,
     stop: (): LoadSamples => {
       clearInterval(timer);
+      loopDelay.disable();
       const used = process.cpuUsage(cpu);
       return {
         projectionLag, anchoringLag, statements: statements - statementsAtStart, cpuMicros: used.user + used.system,
+        loopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e6), loopDelayMaxMs: Math.round(loopDelay.max / 1e6),
         peakRssMiB: Math.round(peakRss / 2 ** 20), peakHeapMiB: Math.round(peakHeap / 2 ** 20), maxRssMiB: Math.round(resourceUsage().maxRSS / 1024),
       };
     },

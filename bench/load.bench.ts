@@ -107,7 +107,7 @@ const castRuns = async (app: AppProcess) => {
     const cpuAfter = cpuByRole(app.pid);
     const samples = await app.sampleStop(true);
     // Processes that ended during the run (the runner) are missing from `after`: its CPU shows as negative "other" at worst.
-    cpuLines.push(`- ${label}, app run (${(appReport.run.durationMs / 1000).toFixed(1)} s): CPU seconds by process: ${cpuDelta(cpuBefore, cpuAfter)}.`);
+    cpuLines.push(`- ${label}, app run (${(appReport.run.durationMs / 1000).toFixed(1)} s): CPU seconds by process: ${cpuDelta(cpuBefore, cpuAfter)}; the app's event-loop delay p99 ${samples.loopDelayP99Ms} ms, max ${samples.loopDelayMaxMs} ms.`);
     projectionLag.push(...samples.projectionLag);
     anchoringLag.push(...samples.anchoringLag);
     const cpu = process.cpuUsage();
@@ -179,7 +179,7 @@ export const loadBench: Bench = {
         `- Thresholds: ${r.thresholds.map((t) => `${t.ok ? 'pass' : 'FAIL'} ${t.name} ${t.actual} (limit ${t.limit})`).join('; ')}.`,
         lagLine('Projection lag while voters arrive (sampled every 100 ms)', samples.projectionLag, '1 s'),
         lagLine('Anchoring lag while voters arrive (each round that finalised)', samples.anchoringLag, '2 s'),
-        `- Memory peak of the app process: RSS ${samples.peakRssMiB} MiB, heap ${samples.peakHeapMiB} MiB; maxRSS ${samples.maxRssMiB} MiB.`,
+        `- Memory peak of the app process: RSS ${samples.peakRssMiB} MiB, heap ${samples.peakHeapMiB} MiB; maxRSS ${samples.maxRssMiB} MiB. Its event-loop delay while voters arrived: p99 ${samples.loopDelayP99Ms} ms, max ${samples.loopDelayMaxMs} ms.`,
       );
     } else lines.push('', 'The full 250,000-voter scenario runs with `LOAD_FULL=1 npm run bench -- load`; its last result is kept below when it was run.');
     return lines.join('\n');
