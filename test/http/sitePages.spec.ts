@@ -229,6 +229,21 @@ describe('citizen site pages over HTTP', () => {
       expect(await late.text()).toContain('투표가 마감되었습니다');
     });
 
+    it('leaves no session behind for a visitor who only reads pages; the sign-in form makes one', async () => {
+      const count = async () => Number((await sql<{ n: string }>`SELECT count(*)::text AS n FROM sessions`.execute(app.db.kysely)).rows[0]!.n);
+      const before = await count();
+      for (const path of ['/', `/polls/${ids.general}`, `/polls/${ids.budget}`, '/results']) {
+        const visit = await page(app, path);
+        expect(visit.status, path).toBe(200);
+        expect(visit.headers.get('set-cookie'), path).toBeNull();
+        expect(visit.html, path).not.toContain('name="_csrf"');
+      }
+      expect(await count()).toBe(before);
+      const signIn = await page(app, '/signin');
+      expect(signIn.html).toContain('name="_csrf"');
+      expect(signIn.headers.get('set-cookie')).toContain('sid=');
+    });
+
     it("shares the rendered question form among voters but never a voter's CSRF token or refused choices", async () => {
       const id = await openPoll(app, generalPoll({ title: '공유 조각' }));
       const other = await signedInClient(app, '010-5100-0002', '+821051000002');

@@ -97,9 +97,11 @@ export const identityMiddleware = (deps: { loadUser: (citizenId: string) => Prom
   const page = ctx.path.startsWith('/api/') ? undefined : (ctx.state.page as PageGlobals | undefined);
   if (page) {
     page.user = user;
-    // A getter: the token (and so a session row) is made only when a page actually renders it, not for
-    // API calls, health checks or assets.
-    Object.defineProperty(page, 'csrfToken', { enumerable: true, configurable: true, get: () => (ctx.session ? csrfTokenOf(ctx) : '') });
+    // Functions, not values: the token (and so a session row) is made only when a template calls csrf()
+    // for a form, not for API calls, assets or a visitor who only reads pages. (A getter would not do:
+    // spreading the globals into the template data calls every getter.)
+    page.csrf = () => (ctx.session ? csrfTokenOf(ctx) : '');
+    page.csrfIfAny = () => (typeof ctx.session?.csrf === 'string' ? ctx.session.csrf : '');
   }
   if (!SAFE_METHODS.has(ctx.method)) {
     const expected = ctx.session?.csrf;

@@ -11,7 +11,10 @@ export interface PageGlobals {
   t: ReturnType<typeof translator>;
   largeText: boolean;
   path: string;
-  csrfToken: string;
+  /** This session's CSRF token, made (with the session) on first call: call it only where a form needs it. */
+  csrf: () => string;
+  /** The token if the session already has one; never makes a session (for the layout of read-only pages). */
+  csrfIfAny: () => string;
   user: { id: string; displayName?: string; roles: string[] } | null;
   portalUrl: string;
   isHtmx: boolean;
