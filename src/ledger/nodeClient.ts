@@ -13,8 +13,9 @@ export class NodeClientError extends Error {
     /** HTTP status, or 0 when the node could not be reached or the body was unreadable. */
     readonly status: number,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 
@@ -24,6 +25,8 @@ export interface NodeInfo {
   origin: string;
   verifierKey: string;
   size: number;
+  /** Size of the latest checkpoint this node holds with a quorum of signatures (0 before the first). */
+  finalSize: number;
   peers: string[];
 }
 
@@ -88,7 +91,7 @@ export function createNodeClient(baseUrl: string, options: NodeClientOptions = {
     try {
       res = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: as === 'json' ? 'application/json' : 'text/plain' } });
     } catch (e) {
-      throw new NodeClientError(url, 0, `cannot reach ${url}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new NodeClientError(url, 0, `cannot reach ${url}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
     }
     if (res.status === 404 && allow404) {
       await res.body?.cancel();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { createNodeClient, ENTRIES_PAGE } from '../../src/ledger/nodeClient.ts';
 import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile } from '../../src/cli/provisionVoters.ts';
 import { budgetPhases, runBudgetScenario, type BudgetScenarioReport, type Thresholds } from '../../load-tests/runner/scenario.ts';
 
@@ -56,17 +57,19 @@ export interface EndToEndResult {
 /** How long the end-to-end run waits for anchoring to make every ballot final after the close. */
 const ANCHOR_WAIT_MS = 600_000;
 
-/** A public node read, tried three times; the last failure names its cause and the node's log tail. */
-const getJsonWithRetry = async (url: string, logTail: () => string): Promise<unknown> => {
+/**
+ * A node read, tried three times; the last failure names its cause (the fetch error beneath the
+ * client's) and the node's log tail.
+ */
+const withRetry = async <T>(read: () => Promise<T>, logTail: () => string): Promise<T> => {
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-      return await res.json();
+      return await read();
     } catch (error) {
       if (attempt >= 3) {
-        const cause = (error as Error & { cause?: unknown }).cause;
-        throw new Error(`GET ${url} failed: ${String(error)}${cause ? ` (${String(cause)})` : ''}; node log tail:\n${logTail()}`, { cause: error });
+        const fetchError = (error as { cause?: { cause?: unknown } }).cause;
+        const cause = fetchError?.cause ?? fetchError;
+        throw new Error(`${String(error)}${cause ? ` (${String(cause)})` : ''}; node log tail:\n${logTail()}`, { cause: error });
       }
       await new Promise((r) => setTimeout(r, 500 * attempt));
     }
@@ -82,8 +85,9 @@ const nodeLogTail = (app: RunningApp, id: number): string => {
 };
 
 /**
- * Counts the ballot entries of one poll in every node's final log, paging /v1/entries (public reads).
- * Waits first until the app's anchoring has every leaf final, so the count is the whole poll.
+ * Counts the ballot entries of one poll in every node's final log, a page at a time through the
+ * project's node client (public reads). Waits first until the app's anchoring has every leaf final,
+ * so the count is the whole poll.
  */
 export const ledgerEntriesOfPoll = async (app: RunningApp, pollId: string): Promise<Record<string, number>> => {
   const ledger = app.ledger;
@@ -97,17 +101,16 @@ export const ledgerEntriesOfPoll = async (app: RunningApp, pollId: string): Prom
   }
   const counts: Record<string, number> = {};
   for (const [i, url] of ledger.urls.entries()) {
-    const get = (path: string) => getJsonWithRetry(`${url}${path}`, () => nodeLogTail(app, i + 1));
-    const info = (await get('/v1/info')) as { finalSize: number };
+    const node = createNodeClient(url);
+    const read = <T>(what: () => Promise<T>) => withRetry(what, () => nodeLogTail(app, i + 1));
+    const { finalSize } = await read(() => node.info());
     let n = 0;
-    for (let start = 0; start < info.finalSize; ) {
-      const page = (await get(`/v1/entries?start=${start}&end=${info.finalSize}`)) as { entries: Array<{ index: number; entry: string }> };
-      if (page.entries.length === 0) break;
-      for (const { entry } of page.entries) {
+    for (let start = 0; start < finalSize; start += ENTRIES_PAGE) {
+      const page = await read(() => node.entries(start, Math.min(finalSize, start + ENTRIES_PAGE)));
+      for (const { entry } of page) {
         const e = JSON.parse(entry) as { kind?: string; pollId?: string };
         if (e.kind === 'ballot' && e.pollId === pollId) n++;
       }
-      start = page.entries[page.entries.length - 1]!.index + 1;
     }
     counts[url] = n;
   }

@@ -3,7 +3,7 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import session from 'koa-session';
 import type { Role } from '../../domain/citizen.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { renderPage, type PageGlobals } from './views.ts';
+import { isApiPath, renderPage, type PageGlobals } from './views.ts';
 
 /**
  * Sessions, CSRF and authorisation for every route. Other features use `requireCitizen`,
@@ -94,7 +94,7 @@ export const identityMiddleware = (deps: { loadUser: (citizenId: string) => Prom
   }
   ctx.state.user = user ?? undefined;
   // API routes read ctx.state.user; their page globals are built only when asked (server.ts).
-  const page = ctx.path.startsWith('/api/') ? undefined : (ctx.state.page as PageGlobals | undefined);
+  const page = isApiPath(ctx.path) ? undefined : (ctx.state.page as PageGlobals | undefined);
   if (page) {
     page.user = user;
     // Functions, not values: the token (and so a session row) is made only when a template calls csrf()
@@ -124,10 +124,8 @@ export const endSession = (ctx: ParameterizedContext): void => {
   ctx.session = null;
 };
 
-const isApi = (ctx: ParameterizedContext) => ctx.path.startsWith('/api/');
-
 const refuse = (ctx: ParameterizedContext, status: 401 | 403) => {
-  if (isApi(ctx)) {
+  if (isApiPath(ctx.path)) {
     ctx.status = status;
     ctx.body = { error: status === 401 ? { code: 'unauthenticated', message: 'Sign in first' } : { code: 'forbidden', message: 'You do not have the role this needs' } };
   } else if (status === 401) {

@@ -10,7 +10,7 @@ import { DomainError, httpStatusOf } from '../../domain/errors.ts';
 import { StreamConflictError } from '../../app/eventStore.ts';
 import type { Logger } from '../logger.ts';
 import { parseLang, translator, type Lang } from './i18n/index.ts';
-import { renderPage, type PageGlobals, type Views } from './views.ts';
+import { isApiPath, renderPage, type PageGlobals, type Views } from './views.ts';
 import { InputError } from './pollInput.ts';
 
 const publicDir = fileURLToPath(new URL('../../../public/', import.meta.url));
@@ -29,7 +29,6 @@ export interface HttpAppDeps {
   proxy?: boolean;
 }
 
-const isApi = (path: string) => path.startsWith('/api/');
 
 const httpCodeOf = (status: number) =>
   ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'too-large', 422: 'invalid-input', 429: 'rate-limited' })[status] ?? 'http';
@@ -39,7 +38,7 @@ const errorHandler = (logger: Logger): Middleware => async (ctx, next) => {
   try {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) {
-      if (isApi(ctx.path)) ctx.body = { error: { code: 'not-found', message: 'No such resource' } };
+      if (isApiPath(ctx.path)) ctx.body = { error: { code: 'not-found', message: 'No such resource' } };
       else renderPage(ctx, 'pages/error', { message: (ctx.state.page as PageGlobals).t('error.notFound') }, { status: 404 });
       ctx.status = 404;
     }
@@ -60,7 +59,7 @@ const errorHandler = (logger: Logger): Middleware => async (ctx, next) => {
     const globals = ctx.state.page as PageGlobals | undefined;
     const message = known?.message ?? (globals ? globals.t('error.internal') : 'Internal error');
     ctx.status = status;
-    if (isApi(ctx.path) || !globals) ctx.body = { error: { code, message, ...(known?.details ? { details: known.details } : {}) } };
+    if (isApiPath(ctx.path) || !globals) ctx.body = { error: { code, message, ...(known?.details ? { details: known.details } : {}) } };
     else renderPage(ctx, 'pages/error', { message: globals.t(`error.${code}`) === `error.${code}` ? message : globals.t(`error.${code}`), code }, { status });
   }
 };
@@ -104,7 +103,7 @@ const buildPageGlobals = (ctx: Parameters<Middleware>[0], portalUrl: string): Pa
  */
 const pageGlobals = (views: Views, portalUrl: string): Middleware => async (ctx, next) => {
   ctx.state.views = views;
-  if (isApi(ctx.path)) {
+  if (isApiPath(ctx.path)) {
     let page: PageGlobals | undefined;
     Object.defineProperty(ctx.state, 'page', {
       enumerable: true,

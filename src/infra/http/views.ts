@@ -41,13 +41,16 @@ export const createViews = (options: { cache: boolean }) => {
 
 export type Views = ReturnType<typeof createViews>;
 
+/** JSON API paths: they render no page, and answer errors as JSON. */
+export const isApiPath = (path: string): boolean => path.startsWith('/api/');
+
+/** A shareable partial (see Views.renderFragment), for routes that cache fragments per poll and language. */
+export const renderFragment = (ctx: Context, template: string, model: object): string => (ctx.state.views as Views).renderFragment(template, model);
+
 /**
  * Renders a full page, or only its partial when htmx asks (HX-Request) and a partial is given; the
  * response varies on that header so caches keep the two apart.
  */
-/** A shareable partial (see Views.renderFragment), for routes that cache fragments per poll and language. */
-export const renderFragment = (ctx: Context, template: string, model: object): string => (ctx.state.views as Views).renderFragment(template, model);
-
 export const renderPage = (ctx: Context, page: string, model: object = {}, options: { partial?: string; status?: number } = {}) => {
   const globals = ctx.state.page as PageGlobals;
   const views = ctx.state.views as Views;

@@ -33,8 +33,8 @@ export const applyBatch = async (db: Kysely<Database>, readModels: ReadModel<any
     // Every app instance runs a runner on the shared database: batches apply one at a time and skip
     // what the stored checkpoint has passed, so two runners never count an event twice.
     await sql`SELECT pg_advisory_xact_lock(${PROJECTION_LOCK_KEY})`.execute(trx);
-    const stored = await trx.selectFrom('projection_checkpoints').select('checkpoint').where('projection', '=', CHECKPOINT_NAME).executeTakeFirst();
-    const events = stored ? batch.filter((e) => compareCheckpoints(e.checkpoint, stored.checkpoint) > 0) : batch;
+    const stored = await readCheckpoint(trx);
+    const events = stored === null ? batch : batch.filter((e) => compareCheckpoints(e.checkpoint, stored) > 0);
     if (events.length === 0) return;
     for (const { projection, store } of readModels) {
       const handled = events.filter((e) => projection.handles.includes(e.type));

@@ -3,10 +3,9 @@ import type { Context, Middleware } from 'koa';
 import type { CastBallotInput, CastBallotResult } from '../../../app/polls/castBallot.ts';
 import type { CommentRow, PollRow } from '../../../app/projections/polls.ts';
 import type { BallotSelections } from '../../../domain/pollDefinition.ts';
-import type { Lang, Translate } from '../i18n/index.ts';
 import { renderFragment, renderPage } from '../views.ts';
 import type { PollResultsView } from './pollsApi.ts';
-import { budgetView, choiceField, commentsView, freeTextField, onSiteView, pollHeadView, questionsView, resultsView } from './sitePollView.ts';
+import { budgetView, choiceField, commentsView, freeTextField, onSiteView, pollHeadView, questionsView, resultsView, type Env } from './sitePollView.ts';
 import { formField, formFields, globalsOf, isClosedAt, isOpenAt, refusalOf, userOf, wantsFragment, type VerificationLookup } from './siteViews.ts';
 
 export interface SitePollDeps {
@@ -28,12 +27,6 @@ interface Attempt {
   commentError?: string;
   commentText?: string;
   status?: number;
-}
-
-interface Env {
-  now: string;
-  t: Translate;
-  lang: Lang;
 }
 
 /** The running total a refused budget voter's kept choices add up to (0 on a fresh form). */

@@ -8,7 +8,8 @@ import { badgesOf, formatInstant, formatNumber, isClosedAt, isOpenAt, timeLeft, 
 export const choiceField = (questionId: string) => `choice__${questionId}`;
 export const freeTextField = (questionId: string) => `text__${questionId}`;
 
-interface Env {
+/** What the poll views need of the request: the clock and the visitor's language. */
+export interface Env {
   now: string;
   t: Translate;
   lang: Lang;
