@@ -25,6 +25,9 @@ interface EventRow {
   global_position: string;
 }
 
+/** The columns of an EventRow, in the form toRecorded reads (revision and checkpoint parts as text). */
+const EVENT_COLUMNS = sql`id, stream_id, stream_revision::text, type, data, metadata, recorded_at, transaction_id::text, global_position::text`;
+
 const toRecorded = (row: EventRow): RecordedEvent => ({
   id: row.id,
   streamId: row.stream_id,
@@ -212,8 +215,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
     // Only transactions older than every running one are read: a later commit with a smaller position
     // can then never appear behind a checkpoint we have handed out.
     const { rows } = await sql<EventRow>`
-      SELECT id, stream_id, stream_revision::text, type, data, metadata, recorded_at,
-             transaction_id::text, global_position::text
+      SELECT ${EVENT_COLUMNS}
       FROM events
       WHERE (transaction_id, global_position) > (${tx}::xid8, ${position}::bigint)
         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -231,8 +233,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
     },
     readStream: async (streamId) => {
       const { rows } = await sql<EventRow>`
-        SELECT id, stream_id, stream_revision::text, type, data, metadata, recorded_at,
-               transaction_id::text, global_position::text
+        SELECT ${EVENT_COLUMNS}
         FROM events WHERE stream_id = ${streamId} ORDER BY events.stream_revision`.execute(kysely);
       return rows.map(toRecorded);
     },
@@ -244,8 +245,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
     readEventsById: async (ids) => {
       if (ids.length === 0) return [];
       const { rows } = await sql<EventRow>`
-        SELECT id, stream_id, stream_revision::text, type, data, metadata, recorded_at,
-               transaction_id::text, global_position::text
+        SELECT ${EVENT_COLUMNS}
         FROM events WHERE id = ANY(${ids}::uuid[])`.execute(kysely);
       return rows.map(toRecorded);
     },
