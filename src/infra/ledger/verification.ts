@@ -48,9 +48,13 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
   const { db, logger } = deps;
 
   const fail = async (alert: { kind: string; pollId: string; leafIndex?: number; eventId?: string; message: string }): Promise<boolean> => {
-    await setVerification(db, alert.pollId, 'failed', alert.message);
     const key = `${alert.kind}:${alert.pollId}:${alert.leafIndex ?? ''}`;
-    const fresh = await raiseAlert(db, { key, ...alert });
+    // One transaction: whoever sees the badge turn `failed` also finds the alert that says why.
+    const fresh = await db.transaction().execute(async (trx) => {
+      const raised = await raiseAlert(trx, { key, ...alert });
+      await setVerification(trx, alert.pollId, 'failed', alert.message);
+      return raised;
+    });
     if (fresh) logger.error({ alert: alert.kind, pollId: alert.pollId, leafIndex: alert.leafIndex, eventId: alert.eventId }, `LEDGER ALERT: ${alert.message}`);
     return fresh;
   };
