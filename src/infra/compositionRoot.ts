@@ -192,7 +192,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   // --- end identity -----------------------------------------------------------------------------------
 
   // --- ledger (issue 6): four nodes, anchoring, receipts, tallies by the nodes, tamper watch ----------
-  const ledger = await wireLedger(config, { db: db.kysely, eventStore, logger });
+  const ledger = await wireLedger(config, { db: db.kysely, pool: db.pool ?? null, eventStore, logger });
   // --- end ledger -------------------------------------------------------------------------------------
 
   // --- polls and ballots ---------------------------------------------------------------------------

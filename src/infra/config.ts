@@ -16,6 +16,10 @@ const schema = z
     LEDGER_BASE_PORT: port.default(3201),
     /** Comma-separated base URLs of the four ledger nodes; empty: spawn them locally. */
     LEDGER_NODES: z.string().optional(),
+    /** Bearer token the nodes accept from the coordinator; every app instance of a deployment needs the same one. Default: made once in DATA_DIR. */
+    LEDGER_COORDINATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** How often an instance without the anchoring lease tries to take it over, ms. */
+    LEDGER_LEASE_RETRY_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     PUBLIC_BASE_URL: z.string().url().optional(),
     /** Behind a load balancer: trust X-Forwarded-Proto/For (Secure cookies, client addresses for rate limits). */
     TRUST_PROXY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),

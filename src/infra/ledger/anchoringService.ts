@@ -31,6 +31,8 @@ export interface AnchoringDeps {
 }
 
 export interface AnchoringStatus {
+  /** `active`: this instance holds the anchoring lease; `standby`: another one does (or none yet). */
+  role: 'active' | 'standby';
   /** Leaves the app holds (anchored or waiting). */
   size: number;
   /** Size of the last final checkpoint. */
@@ -115,6 +117,7 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
   };
 
   const status: AnchoringStatus = {
+    role: 'active',
     size: storedSize,
     finalSize,
     pendingEntries: storedSize - finalSize,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Kysely } from 'kysely';
+import type pg from 'pg';
 import type { EventStore } from '../../app/eventStore.ts';
 import { createCoordinator } from '../../ledger/coordinator.ts';
 import { normalizeTracker, type LedgerEntry } from '../../ledger/entry.ts';
@@ -11,6 +12,14 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { startAnchoring, type Anchoring } from './anchoringService.ts';
 import { entryByTracker, lastFinalCheckpoint, type StoredEntry } from './ledgerStore.ts';
+import { startStandbyAnchoring } from './standbyAnchoring.ts';
+import { startLease } from '../db/lease.ts';
+import { parseCheckpoint } from '../../ledger/checkpoint.ts';
+import { parseNote } from '../../ledger/note.ts';
+import { verifyInclusion } from '../../ledger/merkle.ts';
+import { createNodeClient } from '../../ledger/nodeClient.ts';
+import { nodeSha256 } from '../../ledger/nodeCrypto.ts';
+import { fromHex } from '../../ledger/bytes.ts';
 import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
 
 /** The log's origin line: the nodes' --origin, the checkpoints' first line, the portal's expectation. */
@@ -27,8 +36,8 @@ export type ReceiptLookup =
 export interface LedgerServices {
   urls: string[];
   origin: string;
+  /** This instance's view of the anchoring: the running service while it holds the lease, else the standby view. */
   anchoring: Anchoring;
-  verifier: LedgerVerifier;
   /** The four local node processes when the app spawned them (not with LEDGER_NODES). */
   local: LocalLedger | null;
   verifierKeys(): Promise<readonly string[]>;
@@ -51,60 +60,171 @@ export const loadCoordinatorToken = (dataDir: string): string => {
 /** Whether the config turns the ledger off (`LEDGER_NODES=none`, for tests that do not need it). */
 export const ledgerDisabled = (config: Config): boolean => config.LEDGER_NODES?.trim() === 'none';
 
+/** The lease the anchoring, the node tallies and the tamper watch run under (one instance at a time). */
+export const ANCHORING_LEASE = 'ledger-anchoring';
+
+/** What only the lease holder runs: the anchoring service, the verifier and its tamper-watch loop. */
+interface ActiveLedgerWork {
+  anchoring: Anchoring;
+  stopWatch(): Promise<void>;
+}
+
 /**
  * Starts the ledger side of the app: four local node processes under DATA_DIR/ledger-node-N (unless
- * LEDGER_NODES lists remote ones), the anchoring service, tallies by the nodes after each final
- * checkpoint and the tamper watch.
+ * LEDGER_NODES lists remote ones), then, under a lease so that one app instance at a time does it, the
+ * anchoring service, tallies by the nodes after each final checkpoint and the tamper watch. An instance
+ * without the lease serves receipts (proofs from the nodes), reports progress from the store and takes
+ * the lease over when the holder dies.
  */
 export const startLedger = async (
   config: Config,
-  deps: { db: Kysely<any>; eventStore: EventStore; logger: Logger; isPendingBallot: (tracker: string) => Promise<boolean> },
+  deps: { db: Kysely<any>; pool: pg.Pool | null; eventStore: EventStore; logger: Logger; isPendingBallot: (tracker: string) => Promise<boolean> },
 ): Promise<LedgerServices> => {
   const started = Date.now();
-  const token = loadCoordinatorToken(config.DATA_DIR);
+  const token = config.LEDGER_COORDINATOR_TOKEN ?? loadCoordinatorToken(config.DATA_DIR);
   const remote = config.LEDGER_NODES?.split(',').map((u) => u.trim()).filter((u) => u !== '') ?? [];
   const local =
     remote.length > 0 ? null : await startLocalLedger({ dataDir: resolve(config.DATA_DIR), basePort: config.LEDGER_BASE_PORT, token, origin: LEDGER_ORIGIN });
   const urls = local?.urls ?? remote;
+  const coordinatorOptions = { nodes: urls, token, origin: LEDGER_ORIGIN, quorum: LEDGER_QUORUM, ...(local ? { verifierKeys: local.verifierKeys } : {}) };
+  // Reads the nodes' status for every instance (admin page, standby quorum health); never proposes.
+  const observer = createCoordinator(coordinatorOptions);
 
   let keys: readonly string[] | null = local?.verifierKeys ?? null;
-  let coordinatorRef: ReturnType<typeof createCoordinator> | null = null;
   // Remote nodes' keys are learnt once from their /v1/info (trust on first use), as the nodes do.
   const verifierKeys = async (): Promise<readonly string[]> => {
     if (keys && keys.length >= urls.length) return keys;
-    const status = (await coordinatorRef?.nodeStatus()) ?? [];
-    const learnt = status.map((s) => s.verifierKey).filter((k): k is string => typeof k === 'string');
+    const learnt = (await observer.nodeStatus()).map((s) => s.verifierKey).filter((k): k is string => typeof k === 'string');
     if (learnt.length >= urls.length) keys = learnt;
     return learnt;
   };
 
-  let verifier: LedgerVerifier | null = null;
-  const anchoring = await startAnchoring({
-    db: deps.db,
-    eventStore: deps.eventStore,
-    logger: deps.logger,
-    intervalMs: config.ANCHOR_INTERVAL_MS,
-    policyGraceMs: config.POLICY_QUORUM_GRACE_MS,
-    createCoordinator: (anchored) =>
-      (coordinatorRef = createCoordinator({ nodes: urls, token, origin: LEDGER_ORIGIN, quorum: LEDGER_QUORUM, anchored, ...(local ? { verifierKeys: local.verifierKeys } : {}) })),
-    onFinal: (size) => verifier!.verifyTallies(size),
-    onRefused: (leaf, refusal) => verifier!.entryRefused(leaf, refusal),
-  });
-  verifier = createLedgerVerifier({
-    db: deps.db,
-    eventStore: deps.eventStore,
-    // The anchoring service replaces its coordinator when it takes out a refused leaf: look it up per call.
-    coordinator: { requestTallies: (pollId, size) => anchoring.coordinator.requestTallies(pollId, size) },
-    logger: deps.logger,
-    origin: LEDGER_ORIGIN,
-    quorum: LEDGER_QUORUM,
-    verifierKeys,
-    handedLeafHash: anchoring.leafHash,
-    renumberings: anchoring.renumberings,
-  });
+  let active: ActiveLedgerWork | null = null;
+  const startActive = async (): Promise<void> => {
+    let verifier: LedgerVerifier | null = null;
+    const anchoring = await startAnchoring({
+      db: deps.db,
+      eventStore: deps.eventStore,
+      logger: deps.logger,
+      intervalMs: config.ANCHOR_INTERVAL_MS,
+      policyGraceMs: config.POLICY_QUORUM_GRACE_MS,
+      createCoordinator: (anchored) => createCoordinator({ ...coordinatorOptions, anchored }),
+      onFinal: (size) => verifier!.verifyTallies(size),
+      onRefused: (leaf, refusal) => verifier!.entryRefused(leaf, refusal),
+    });
+    verifier = createLedgerVerifier({
+      db: deps.db,
+      eventStore: deps.eventStore,
+      // The anchoring service replaces its coordinator when it takes out a refused leaf: look it up per call.
+      coordinator: { requestTallies: (pollId, size) => anchoring.coordinator.requestTallies(pollId, size) },
+      logger: deps.logger,
+      origin: LEDGER_ORIGIN,
+      quorum: LEDGER_QUORUM,
+      verifierKeys,
+      handedLeafHash: anchoring.leafHash,
+      renumberings: anchoring.renumberings,
+    });
+    active = { anchoring, stopWatch: startTamperWatch(verifier, anchoring, deps.logger) };
+  };
+  const stopActive = async (): Promise<void> => {
+    const work = active;
+    active = null;
+    if (!work) return;
+    await work.stopWatch();
+    await work.anchoring.stop();
+  };
 
-  // The watch also retries tallies that found too few nodes the first time. Each pass reads every event,
-  // so the pause after a pass grows with its cost: the watch never takes more than ~1/5 of the time.
+  const standby = startStandbyAnchoring({
+    db: deps.db, eventStore: deps.eventStore, coordinator: observer,
+    intervalMs: config.ANCHOR_INTERVAL_MS, policyGraceMs: config.POLICY_QUORUM_GRACE_MS, superseded: () => active !== null,
+  });
+  const lease = startLease({
+    pool: deps.pool, name: ANCHORING_LEASE, retryMs: config.LEDGER_LEASE_RETRY_MS, logger: deps.logger,
+    onAcquired: startActive, onReleased: stopActive,
+  });
+  await lease.firstTry;
+  if (!active) void standby.anchorNow();
+
+  // Callers hold this one object; it answers for whichever side this instance is on at the moment.
+  const current = (): Anchoring => active?.anchoring ?? standby;
+  const anchoring: Anchoring = {
+    get caughtUp() {
+      return current().caughtUp;
+    },
+    get coordinator() {
+      return current().coordinator;
+    },
+    status: () => current().status(),
+    acceptsPolicyBallots: () => current().acceptsPolicyBallots(),
+    leafHash: (index) => current().leafHash(index),
+    renumberings: () => current().renumberings(),
+    inclusionProof: (index, size) => current().inclusionProof(index, size),
+    anchorNow: () => current().anchorNow(),
+    settled: (timeoutMs) => current().settled(timeoutMs),
+    stop: async () => undefined,
+  };
+
+  /** The active instance proves from its own tree; a standby asks the nodes and checks what they send. */
+  const inclusionProof = async (entry: StoredEntry, size: number, note: string): Promise<Uint8Array[] | null> => {
+    if (active) return active.anchoring.inclusionProof(entry.leafIndex, size);
+    const root = parseCheckpoint(parseNote(note).text).rootHash;
+    for (const url of urls) {
+      try {
+        const proof = (await createNodeClient(url).inclusionProof(entry.leafIndex, size)).map((p) => new Uint8Array(Buffer.from(p, 'base64')));
+        verifyInclusion(nodeSha256, entry.leafIndex, size, fromHex(entry.entryHash) ?? new Uint8Array(), proof, root);
+        return proof;
+      } catch (err) {
+        deps.logger.debug({ err, node: url }, 'inclusion proof from this node unusable; trying the next');
+      }
+    }
+    return null;
+  };
+
+  const receipt = async (input: string): Promise<ReceiptLookup> => {
+    const tracker = normalizeTracker(input);
+    if (!tracker) return { status: 'unknown' };
+    const entry = await entryByTracker(deps.db, tracker);
+    if (!entry) return (await deps.isPendingBallot(tracker)) ? { status: 'pending', entry: null } : { status: 'unknown' };
+    const final = await lastFinalCheckpoint(deps.db);
+    if (!final || entry.leafIndex >= final.size) return { status: 'pending', entry };
+    const proof = await inclusionProof(entry, final.size, final.note);
+    if (!proof) return { status: 'pending', entry };
+    return {
+      status: 'anchored',
+      entry,
+      finalSize: final.size,
+      receipt: buildReceipt({
+        origin: LEDGER_ORIGIN,
+        entry: JSON.parse(entry.entryText) as LedgerEntry,
+        leafIndex: entry.leafIndex,
+        checkpoint: final.note,
+        inclusionProof: proof,
+      }),
+    };
+  };
+
+  return {
+    urls,
+    origin: LEDGER_ORIGIN,
+    anchoring,
+    local,
+    verifierKeys,
+    receipt,
+    startupMs: Date.now() - started,
+    stop: async () => {
+      await lease.stop();
+      await standby.stop();
+      await local?.stop();
+    },
+  };
+};
+
+/**
+ * The tamper watch loop; it also retries tallies that found too few nodes the first time. Each pass
+ * reads every event, so the pause after a pass grows with its cost: the watch never takes more than ~1/5
+ * of the time. Returns its stop.
+ */
+const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger: Logger): (() => Promise<void>) => {
   let watchTimer: NodeJS.Timeout | undefined;
   let watching: Promise<unknown> | null = null;
   let stopped = false;
@@ -117,7 +237,7 @@ export const startLedger = async (
         const final = anchoring.status().finalSize;
         if (final > 0) await verifier.verifyTallies(final);
       })()
-        .catch((err: unknown) => deps.logger.error({ err }, 'tamper watch pass failed'))
+        .catch((err: unknown) => logger.error({ err }, 'tamper watch pass failed'))
         .finally(() => {
           watching = null;
           scheduleWatch(Math.max(TAMPER_WATCH_MS, 4 * (Date.now() - began)));
@@ -126,43 +246,9 @@ export const startLedger = async (
     watchTimer.unref();
   };
   scheduleWatch(TAMPER_WATCH_MS);
-
-  const receipt = async (input: string): Promise<ReceiptLookup> => {
-    const tracker = normalizeTracker(input);
-    if (!tracker) return { status: 'unknown' };
-    const entry = await entryByTracker(deps.db, tracker);
-    if (!entry) return (await deps.isPendingBallot(tracker)) ? { status: 'pending', entry: null } : { status: 'unknown' };
-    const final = await lastFinalCheckpoint(deps.db);
-    if (!final || entry.leafIndex >= final.size) return { status: 'pending', entry };
-    return {
-      status: 'anchored',
-      entry,
-      finalSize: final.size,
-      receipt: buildReceipt({
-        origin: LEDGER_ORIGIN,
-        entry: JSON.parse(entry.entryText) as LedgerEntry,
-        leafIndex: entry.leafIndex,
-        checkpoint: final.note,
-        inclusionProof: anchoring.inclusionProof(entry.leafIndex, final.size),
-      }),
-    };
-  };
-
-  return {
-    urls,
-    origin: LEDGER_ORIGIN,
-    anchoring,
-    verifier,
-    local,
-    verifierKeys,
-    receipt,
-    startupMs: Date.now() - started,
-    stop: async () => {
-      stopped = true;
-      clearTimeout(watchTimer);
-      await watching;
-      await anchoring.stop();
-      await local?.stop();
-    },
+  return async () => {
+    stopped = true;
+    clearTimeout(watchTimer);
+    await watching;
   };
 };

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import { sql, type Kysely } from 'kysely';
+import type pg from 'pg';
 import type { EventStore } from '../../app/eventStore.ts';
 import type { Config } from '../config.ts';
 import { adminLedgerRoutes } from '../http/routes/adminLedger.ts';
@@ -18,7 +19,7 @@ export interface LedgerWiring {
 }
 
 /** Everything the composition root needs from the ledger: services, routes and the policy-ballot gate. */
-export const wireLedger = async (config: Config, deps: { db: Kysely<any>; eventStore: EventStore; logger: Logger }): Promise<LedgerWiring> => {
+export const wireLedger = async (config: Config, deps: { db: Kysely<any>; pool: pg.Pool | null; eventStore: EventStore; logger: Logger }): Promise<LedgerWiring> => {
   // A ballot the read model knows but the anchoring service has not stored yet is pending, not unknown.
   const isPendingBallot = async (tracker: string) =>
     (await sql<{ one: number }>`SELECT 1 AS one FROM current_ballots WHERE tracker = ${tracker} LIMIT 1`.execute(deps.db)).rows.length > 0;

@@ -29,6 +29,7 @@ export const adminLedgerRoutes = (deps: AdminLedgerDeps): Router => {
         problem: n.storeProblem ?? n.error ?? '',
       })),
       anchoring: current && {
+        role: current.anchoring.role,
         size: current.anchoring.size,
         finalSize: current.anchoring.finalSize,
         pending: current.anchoring.pendingEntries,
