@@ -1,11 +1,15 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Logger } from '../logger.ts';
 
 /** The first key of the two-key advisory locks the app's leases use (the second is hashtext(name)). */
 export const LEASE_LOCK_NAMESPACE = 7_401_002;
 
 export interface LeaseOptions {
-  /** The PostgreSQL pool the lease takes its connection from; null (embedded PGlite) holds the lease at once: an embedded database has one process, so one holder by construction. */
+  /**
+   * The app's PostgreSQL pool, whose settings the lease's own connection copies (outside the pool, so
+   * it never takes a connection from requests); null (embedded PGlite) holds the lease at once: an
+   * embedded database has one process, so one holder by construction.
+   */
   pool: pg.Pool | null;
   /** What is leased (one lock per name). */
   name: string;
@@ -28,13 +32,15 @@ export interface Lease {
 }
 
 /**
- * A single-active lease on PostgreSQL: a session-level advisory lock taken on one connection reserved
- * from the pool for as long as it is held. The lock is the server's, so a holder that dies (process,
- * host or connection) loses it the moment PostgreSQL ends its session, and a standby's next try takes it
- * over: no expiry clock to tune and no row to clean up. The holder checks its connection every
- * `retryMs`; when the check fails it stops its work at once (the server may already have given the lock
- * to another instance). Written here because the job is one lock and a loop; a leader-election library
- * would bring its own store (etcd, Redis) that this deployment does not otherwise need.
+ * A single-active lease on PostgreSQL: a session-level advisory lock taken on a connection of its own
+ * (kept outside the request pool) for as long as it is held. The lock is the server's, so a holder that
+ * dies loses it when PostgreSQL ends its session: at once when the process exits, and for a host that
+ * vanishes without closing its socket after `idle_session_timeout` (set on the lease's session to a few
+ * `retryMs`; the holder's connection check every `retryMs` keeps a live session from ever going idle
+ * that long). A standby's next try then takes the lease over: no expiry clock in a table and no row to
+ * clean up. When the holder's check fails it stops its work at once (the server may already have given
+ * the lock to another instance). Written here because the job is one lock and a loop; a leader-election
+ * library would bring its own store (etcd, Redis) that this deployment does not otherwise need.
  */
 export const startLease = (options: LeaseOptions): Lease => {
   const { pool, name, retryMs, logger } = options;
@@ -71,38 +77,48 @@ export const startLease = (options: LeaseOptions): Lease => {
     }
   };
 
+  // The lease's own connection, kept between tries and made anew only after it broke.
+  let client: pg.Client | null = null;
+  let broken: Error | null = null;
+  const connection = async (config: pg.PoolOptions): Promise<pg.Client> => {
+    if (client && !broken) return client;
+    await client?.end().catch(() => undefined);
+    [client, broken] = [null, null];
+    const fresh = new pg.Client(config);
+    // A client whose server session ends emits 'error' between queries; unheard, that would end the
+    // process. Heard, it ends a hold at once.
+    fresh.on('error', (err: Error) => {
+      if (client !== fresh) return;
+      broken = err;
+      wake();
+    });
+    await fresh.connect();
+    // PostgreSQL 14+; on an older server only a process exit (or TCP keepalive) frees the lock.
+    await fresh.query(`SET idle_session_timeout = ${Math.max(5 * retryMs, 10_000)}`).catch((err: unknown) => logger.warn({ err, lease: name }, 'idle_session_timeout not set'));
+    return (client = fresh);
+  };
+
   const tryOnce = async (): Promise<void> => {
     if (!pool) {
       await hold(async () => undefined, async () => undefined);
       return;
     }
-    const client = await pool.connect();
-    // A reserved client whose server session ends emits 'error' between queries; unheard, that would
-    // end the process. Heard, it ends the hold at once.
-    let broken: Error | null = null;
-    const onError = (err: Error) => {
-      broken = err;
-      wake();
-    };
-    client.on('error', onError);
+    const conn = await connection(pool.options);
     try {
-      const { rows } = await client.query<{ taken: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS taken', [LEASE_LOCK_NAMESPACE, name]);
+      const { rows } = await conn.query<{ taken: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS taken', [LEASE_LOCK_NAMESPACE, name]);
       if (!rows[0]?.taken) return;
       await hold(
         async () => {
           if (broken) throw broken;
-          await client.query('SELECT 1');
+          await conn.query('SELECT 1');
         },
         async () => {
-          if (!broken) await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LEASE_LOCK_NAMESPACE, name]);
+          if (!broken) await conn.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LEASE_LOCK_NAMESPACE, name]);
         },
       );
-    } finally {
-      if (broken) client.release(broken); // destroyed, with the listener still on it
-      else {
-        client.off('error', onError);
-        client.release();
-      }
+    } catch (err) {
+      broken ??= err as Error; // reconnect before the next try
+      throw err;
     }
   };
 
@@ -125,6 +141,7 @@ export const startLease = (options: LeaseOptions): Lease => {
       stopped = true;
       wake();
       await loop;
+      await client?.end().catch(() => undefined);
     },
   };
 };
