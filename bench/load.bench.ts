@@ -154,8 +154,11 @@ export const loadBench: Bench = {
     if (process.env.LOAD_FULL === '1') {
       const full = await startAppProcess(secret, POOL);
       const voters = Number(process.env.LOAD_FULL_VOTERS ?? 250_000);
+      // LOAD_FULL_RATE / LOAD_FULL_PEAK_RATE (voters/s) run the scenario at another offered rate.
+      const rate = Number(process.env.LOAD_FULL_RATE ?? 700);
+      const peakRate = Number(process.env.LOAD_FULL_PEAK_RATE ?? 1000);
       const { result, samples } = await full.endToEnd({
-        voters, rate: 700, peakRate: 1000, maxInFlight: 2000, childRunner: true,
+        voters, rate, peakRate, maxInFlight: 2000, childRunner: true,
         thresholds: { ballotP99Ms: 100, pageP99Ms: 200, maxErrorRate: 0, maxDropped: 0 },
       });
       await full.stop();
@@ -165,7 +168,7 @@ export const loadBench: Bench = {
         '',
         `### The full scenario: ${fmt(voters)} voters (LOAD_FULL=1)`,
         '',
-        'Budget poll, 50 projects, approve up to 5; every voter loads the poll page then casts; 700/s steady, 1,000/s peak (20% of voters), runner in its own process.',
+        `Budget poll, 50 projects, approve up to 5; every voter loads the poll page then casts; ${fmt(rate)}/s steady, ${fmt(peakRate)}/s peak (20% of voters), runner in its own process.`,
         '',
         '| step | time |',
         '|---|---|',
