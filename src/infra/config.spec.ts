@@ -30,4 +30,10 @@ describe('loadConfig', () => {
   it('refuses the SMS outbox and missing secrets in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://x/y' })).toThrow(/SMS_ADAPTER.*outbox[\s\S]*SERVER_SECRET/);
   });
+
+  it('refuses a short coordinator token and a lease retry outside its range', () => {
+    expect(() => loadConfig({ LEDGER_COORDINATOR_TOKEN: 'short' })).toThrow(/LEDGER_COORDINATOR_TOKEN: must be at least 32 characters/);
+    expect(() => loadConfig({ LEDGER_LEASE_RETRY_MS: '5' })).toThrow(/LEDGER_LEASE_RETRY_MS/);
+    expect(loadConfig({}).LEDGER_LEASE_RETRY_MS).toBe(2000);
+  });
 });
