@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.ts';
 import { createPostgresTestDb, createPGliteTestDb, postgresUrl, type TestDb } from '../../../test/support/testDb.ts';
-import { startLease, type Lease } from './lease.ts';
+import { LEASE_LOCK_NAMESPACE, startLease, type Lease } from './lease.ts';
 
 const logger = createLogger('silent');
 const waitUntil = async (what: string, probe: () => boolean, timeoutMs = 30_000) => {
@@ -57,6 +58,22 @@ describe.skipIf(!postgresUrl)('the lease on PostgreSQL', () => {
     await waitUntil('the second to take over', () => second.held());
     expect(log.filter((l) => !l.startsWith('other'))).toEqual(['first started', 'first stopped', 'second started']);
     await Promise.all([second.stop(), other.stop()]);
+  });
+
+  it('a holder whose session is ended stops its work and backs off, so the standby takes the lease', async () => {
+    const db = await createPostgresTestDb();
+    cleanups.push(() => db.close());
+    const log: string[] = [];
+    const first = recordedLease(db, 'first', log);
+    await first.firstTry;
+    const second = recordedLease(db, 'second', log);
+    await second.firstTry;
+    cleanups.push(() => Promise.all([first.stop(), second.stop()]));
+    await sql`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = ${LEASE_LOCK_NAMESPACE}
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(db.kysely);
+    await waitUntil('the second to take over', () => second.held());
+    expect(first.held()).toBe(false);
+    expect(log).toEqual(['first started', 'first stopped', 'second started']);
   });
 
   it('takes the lease from a holder frozen as a hung host would be (its socket stays open)', async () => {

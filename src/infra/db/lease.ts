@@ -46,7 +46,10 @@ export const startLease = (options: LeaseOptions): Lease => {
   const { pool, name, retryMs, logger } = options;
   let stopped = false;
   let holding = false;
+  // `wake` ends whichever pause is running (stop() uses it); `wakeHold` only a holder's pause, so a late
+  // second 'error' from a dead connection cannot cut short the back-off after a lost hold.
   let wake: () => void = () => undefined;
+  let wakeHold: () => void = () => undefined;
   let firstDone: () => void = () => undefined;
   const firstTry = new Promise<void>((resolve) => (firstDone = resolve));
   const pause = (ms: number) =>
@@ -58,6 +61,8 @@ export const startLease = (options: LeaseOptions): Lease => {
       };
     });
 
+  /** Set when a hold ended without stop(): the next try waits longer (see the loop). */
+  let lostHold = false;
   /** Runs the work while held; returns when stopped or when the connection check fails (throws). */
   const hold = async (check: () => Promise<void>, release: () => Promise<void>) => {
     holding = true;
@@ -66,14 +71,20 @@ export const startLease = (options: LeaseOptions): Lease => {
       await options.onAcquired();
       firstDone();
       while (!stopped) {
-        await pause(retryMs);
+        const paused = pause(retryMs);
+        wakeHold = wake;
+        await paused;
         if (!stopped) await check();
       }
     } finally {
       holding = false;
+      wakeHold = () => undefined;
       await options.onReleased().catch((err: unknown) => logger.error({ err, lease: name }, 'stopping the leased work failed'));
       await release().catch(() => undefined);
-      if (!stopped) logger.warn({ lease: name }, 'lease lost: this instance stopped running it');
+      if (!stopped) {
+        lostHold = true;
+        logger.warn({ lease: name }, 'lease lost: this instance stopped running it');
+      }
     }
   };
 
@@ -90,7 +101,7 @@ export const startLease = (options: LeaseOptions): Lease => {
     fresh.on('error', (err: Error) => {
       if (client !== fresh) return;
       broken = err;
-      wake();
+      wakeHold();
     });
     await fresh.connect();
     // PostgreSQL 14+; on an older server only a process exit (or TCP keepalive) frees the lock.
@@ -130,7 +141,11 @@ export const startLease = (options: LeaseOptions): Lease => {
         logger.warn({ err, lease: name }, 'lease try failed');
       }
       firstDone();
-      if (!stopped) await pause(retryMs);
+      // A holder that just lost its connection is the likeliest to be unwell (and its lock is free at
+      // once): it gives the standbys a few tries' head start instead of racing them for the lock.
+      const backOff = lostHold ? Math.max(5 * retryMs, 1000) : retryMs;
+      lostHold = false;
+      if (!stopped) await pause(backOff);
     }
   })();
 
