@@ -42,7 +42,8 @@ describe.skipIf(!postgresUrl)('the lease on PostgreSQL', () => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
   });
 
-  it('one holder per name; the work stops before a successor starts; other names are independent', async () => {
+  /** A fresh database with a holder ('first') and a standby ('second') of 'test-lease', in that order. */
+  const holderAndStandby = async () => {
     const db = await createPostgresTestDb();
     cleanups.push(() => db.close());
     const log: string[] = [];
@@ -50,6 +51,12 @@ describe.skipIf(!postgresUrl)('the lease on PostgreSQL', () => {
     await first.firstTry;
     const second = recordedLease(db, 'second', log);
     await second.firstTry;
+    cleanups.push(() => Promise.all([first.stop(), second.stop()]));
+    return { db, log, first, second };
+  };
+
+  it('one holder per name; the work stops before a successor starts; other names are independent', async () => {
+    const { db, log, first, second } = await holderAndStandby();
     const other = recordedLease(db, 'other', log, 'another-lease');
     await other.firstTry;
     expect([first.held(), second.held(), other.held()]).toEqual([true, false, true]);
@@ -61,14 +68,7 @@ describe.skipIf(!postgresUrl)('the lease on PostgreSQL', () => {
   });
 
   it('a holder whose session is ended stops its work and backs off, so the standby takes the lease', async () => {
-    const db = await createPostgresTestDb();
-    cleanups.push(() => db.close());
-    const log: string[] = [];
-    const first = recordedLease(db, 'first', log);
-    await first.firstTry;
-    const second = recordedLease(db, 'second', log);
-    await second.firstTry;
-    cleanups.push(() => Promise.all([first.stop(), second.stop()]));
+    const { db, log, first, second } = await holderAndStandby();
     await sql`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = ${LEASE_LOCK_NAMESPACE}
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`.execute(db.kysely);
     await waitUntil('the second to take over', () => second.held());
