@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { citizenDecider, phoneDecider, rolesOf, validDisplayName, type CitizenEvent, type PhoneEvent } from './citizen.ts';
+import { accountForClaim, citizenDecider, phoneDecider, rolesOf, validDisplayName, type CitizenEvent, type PhoneEvent } from './citizen.ts';
 import { CitizenAlreadyRegistered, CitizenIsDeleted, CitizenNotFound, InvalidDisplayName, NotAnOfficial, PhoneAlreadyClaimed } from './errors.ts';
 import { fold } from './decider.ts';
 import { specFor } from './testing.ts';
@@ -70,7 +70,16 @@ describe('citizen decider', () => {
     spec.given([registered, deleted]).when({ type: 'ChangeDisplayName', data: { citizenId: 'c1', displayName: 'v1:x', now } }).thenThrows(CitizenIsDeleted);
     spec.given([registered, deleted]).when({ type: 'GrantOfficialRole', data: { citizenId: 'c1', orgId: 'o1', by: 'a', now } }).thenThrows(CitizenIsDeleted);
     spec.given([registered, deleted]).when({ type: 'GrantAdminRole', data: { citizenId: 'c1', by: 'a', now } }).thenThrows(CitizenIsDeleted);
-    spec.given([registered, deleted]).when({ type: 'RegisterCitizen', data: { citizenId: 'c1', phoneHash: 'h1', profile: 'p', now } }).thenThrows(CitizenAlreadyRegistered);
+    spec.given([registered, deleted]).when({ type: 'RegisterCitizen', data: { citizenId: 'c1', phoneHash: 'h2', profile: 'p', now } }).thenThrows(CitizenAlreadyRegistered);
+  });
+
+  it('lets a deleted account come back, empty, for its own number', () => {
+    const back: CitizenEvent = { type: 'CitizenRegistered', data: { citizenId: 'c1', phoneHash: 'h1', profile: 'p2', registeredAt: later } };
+    spec.given([registered, official, deleted]).when({ type: 'RegisterCitizen', data: { citizenId: 'c1', phoneHash: 'h1', profile: 'p2', now: later } }).then([back]);
+    const state = fold(citizenDecider, [registered, official, deleted, back]);
+    expect(state).toMatchObject({ status: 'Active', profile: 'p2', admin: false, registeredAt: later });
+    expect(rolesOf(state)).toEqual(['citizen']);
+    spec.given([registered]).when({ type: 'RegisterCitizen', data: { citizenId: 'c1', phoneHash: 'h1', profile: 'p', now } }).thenThrows(CitizenAlreadyRegistered);
   });
 
   it('refuses commands for a citizen that does not exist', () => {
@@ -98,12 +107,19 @@ describe('phone claim decider', () => {
   const claimed: PhoneEvent = { type: 'PhoneClaimed', data: { phoneHash: 'h1', citizenId: 'c1', claimedAt: now } };
   const released: PhoneEvent = { type: 'PhoneReleased', data: { phoneHash: 'h1', citizenId: 'c1', releasedAt: later } };
 
-  it('claims a free number, and again after release for a new account', () => {
+  it('claims a free number; after release only for the account that held it (one number, one voter)', () => {
     phone.given([]).when({ type: 'ClaimPhone', data: { phoneHash: 'h1', citizenId: 'c1', now } }).then([claimed]);
     phone
       .given([claimed, released])
+      .when({ type: 'ClaimPhone', data: { phoneHash: 'h1', citizenId: 'c1', now: later } })
+      .then([{ type: 'PhoneClaimed', data: { phoneHash: 'h1', citizenId: 'c1', claimedAt: later } }]);
+    phone
+      .given([claimed, released])
       .when({ type: 'ClaimPhone', data: { phoneHash: 'h1', citizenId: 'c2', now: later } })
-      .then([{ type: 'PhoneClaimed', data: { phoneHash: 'h1', citizenId: 'c2', claimedAt: later } }]);
+      .thenThrows(PhoneAlreadyClaimed, (e) => expect(e.citizenId).toBe('c1'));
+    expect(accountForClaim(fold(phoneDecider, []), 'new')).toBe('new');
+    expect(accountForClaim(fold(phoneDecider, [claimed]), 'new')).toBe('c1');
+    expect(accountForClaim(fold(phoneDecider, [claimed, released]), 'new')).toBe('c1');
   });
 
   it('refuses a claim by another citizen, naming the holder; the holder claiming again is a no-op', () => {

@@ -72,7 +72,10 @@ export function decide(command: CitizenCommand, state: CitizenState): CitizenEve
   switch (command.type) {
     case 'RegisterCitizen': {
       const { citizenId, phoneHash, profile, now } = command.data;
-      if (state.status !== 'None') throw new CitizenAlreadyRegistered(citizenId);
+      // A deleted account comes back, empty, when its number signs in again (see the phone claim below);
+      // only for that number.
+      const returning = state.status === 'Deleted' && state.phoneHash === phoneHash;
+      if (state.status !== 'None' && !returning) throw new CitizenAlreadyRegistered(citizenId);
       return [{ type: 'CitizenRegistered', data: { citizenId, phoneHash, profile, registeredAt: now } }];
     }
     case 'ChangeDisplayName': {
@@ -130,7 +133,7 @@ function suspendOrReinstate({ citizenId, by, now }: Data<'SuspendOfficial'>, sta
 
 export function evolve(state: CitizenState, event: CitizenEvent): CitizenState {
   if (event.type === 'CitizenRegistered') {
-    if (state.status !== 'None') return state;
+    if (state.status === 'Active') return state;
     const { citizenId, phoneHash, profile, registeredAt } = event.data;
     return { status: 'Active', citizenId, phoneHash, profile, admin: false, registeredAt };
   }
@@ -166,6 +169,10 @@ export const citizenDecider: Decider<CitizenCommand, CitizenEvent, CitizenState>
 /**
  * Stream `phone-<phoneHash>`. The first claim is appended with `no_stream`, so two concurrent sign-ups
  * with one number cannot both succeed: the loser's append fails and it signs into the winner's account.
+ *
+ * One number is one voter for good: a number released by a deleted account can be claimed again only by
+ * that account, which comes back empty (new key, no name, no roles) under the same id. Voter tags derive
+ * from the citizen id, so deleting an account and signing up again cannot cast a second ballot in a poll.
  */
 export const phoneStreamId = (phoneHash: string): string => `phone-${phoneHash}`;
 
@@ -177,7 +184,11 @@ export type PhoneEvent =
   | { type: 'PhoneClaimed'; data: { phoneHash: string; citizenId: string; claimedAt: string } }
   | { type: 'PhoneReleased'; data: { phoneHash: string; citizenId: string; releasedAt: string } };
 
-export type PhoneState = { status: 'Free' } | { status: 'Claimed'; citizenId: string };
+export type PhoneState = { status: 'Free'; formerCitizenId?: string } | { status: 'Claimed'; citizenId: string };
+
+/** The account a sign-in with this number belongs to: its holder, its former holder, or a new one. */
+export const accountForClaim = (state: PhoneState, newCitizenId: string): string =>
+  state.status === 'Claimed' ? state.citizenId : (state.formerCitizenId ?? newCitizenId);
 
 export function decidePhone(command: PhoneCommand, state: PhoneState): PhoneEvent[] {
   const { phoneHash, citizenId, now } = command.data;
@@ -187,6 +198,7 @@ export function decidePhone(command: PhoneCommand, state: PhoneState): PhoneEven
         if (state.citizenId === citizenId) return [];
         throw new PhoneAlreadyClaimed(state.citizenId);
       }
+      if (state.formerCitizenId !== undefined && state.formerCitizenId !== citizenId) throw new PhoneAlreadyClaimed(state.formerCitizenId);
       return [{ type: 'PhoneClaimed', data: { phoneHash, citizenId, claimedAt: now } }];
     case 'ReleasePhone':
       // Only the holder releases; anything else is a retry after the number moved on, and changes nothing.
@@ -202,7 +214,7 @@ export function evolvePhone(state: PhoneState, event: PhoneEvent): PhoneState {
     case 'PhoneClaimed':
       return { status: 'Claimed', citizenId: event.data.citizenId };
     case 'PhoneReleased':
-      return state.status === 'Claimed' && state.citizenId === event.data.citizenId ? { status: 'Free' } : state;
+      return state.status === 'Claimed' && state.citizenId === event.data.citizenId ? { status: 'Free', formerCitizenId: event.data.citizenId } : state;
     default:
       return state;
   }

@@ -4,13 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Router from '@koa/router';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ballotStreamId } from '../../src/domain/ballot.ts';
 import { loadConfig } from '../../src/infra/config.ts';
 import { startApp, type RunningApp } from '../../src/infra/compositionRoot.ts';
 import { identityHttp, identityUseCases } from '../../src/infra/identity/wiring.ts';
 import { createLogger } from '../../src/infra/logger.ts';
-import { getPlatformStats } from '../../src/infra/readModels/platformStats.ts';
 import { httpGatewaySms, SmsGatewayError } from '../../src/infra/sms/httpGateway.ts';
+import { openGeneralPoll } from '../support/pollFixtures.ts';
 import { anonymousClient, signedInClient } from '../support/session.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { createTestDb } from '../support/testDb.ts';
@@ -117,12 +116,20 @@ describe('sessions, CSRF and roles', () => {
     ]);
   });
 
-  it('deletes an account: key gone, profile unreadable, sessions revoked, number free, ballots still counted', async () => {
+  /** An open general poll, already in the read models the site reads. */
+  const openPoll = async (): Promise<string> => {
+    const by = { kind: 'citizen' as const, id: 'poll-author' };
+    const pollId = await app.polls.commands.create(openGeneralPoll(), by);
+    await app.polls.commands.schedule(pollId, by);
+    await app.polls.commands.open(pollId, by);
+    await app.projections.settled();
+    return pollId;
+  };
+
+  it('deletes an account: key gone, profile unreadable, sessions revoked, ballots still counted', async () => {
     const client = await signedInClient(app, '010-4000-0005', '+821040000005');
-    const before = await getPlatformStats(app.db.kysely);
-    // A ballot of this citizen, as the ballot path stores it: a per-poll voter tag, never the citizen id.
-    const ballot = { pollId: 'p-del', voterTag: 'tag-1', ballotId: 'b-del', selections: {}, salt: '00'.repeat(32), tracker: 'T-DEL', castAt: new Date().toISOString() };
-    await app.eventStore.append(ballotStreamId('p-del', 'tag-1'), [{ type: 'BallotCast', data: ballot, metadata: { citizenId: client.citizenId } }], 'no_stream');
+    const pollId = await openPoll();
+    const ballot = await app.polls.cast({ pollId, citizenId: client.citizenId, selections: { selections: { q1: ['a'] } } });
     const profile = (await app.eventStore.readStream(`citizen-${client.citizenId}`))[0]!.data.profile as string;
     expect(await app.identity.contactOf(client.citizenId)).toMatchObject({ phone: '+821040000005' });
 
@@ -137,14 +144,41 @@ describe('sessions, CSRF and roles', () => {
     expect(profile).not.toContain('4000');
     expect(await app.identity.contactOf(client.citizenId)).toBeNull();
     expect(await app.identity.phoneHashOfCitizen(client.citizenId)).toBeNull();
-
     expect((await client.fetch('/account')).status).toBe(303);
-    expect(await app.eventStore.readStream(ballotStreamId('p-del', 'tag-1'))).toHaveLength(1);
-    await app.projections.settled();
-    expect((await getPlatformStats(app.db.kysely)).ballots).toBe(before.ballots + 1);
 
-    const again = await signedInClient(app, '010-4000-0005', '+821040000005');
-    expect(again.citizenId).not.toBe(client.citizenId);
+    await app.projections.settled();
+    const poll = await app.polls.get(pollId);
+    expect(poll?.ballots).toBe(1);
+    expect(await app.polls.results(poll!)).toMatchObject({ ballots: 1, counts: { q1: { a: 1 } } });
+    expect((await app.polls.queries.loadCurrentBallots(app.db.kysely, pollId)).map((b) => b.voterTag)).toHaveLength(1);
+    expect(ballot.voterTag).not.toContain(client.citizenId);
+  });
+
+  it('gives a deleted account back, empty, when its number signs in again: it cannot vote twice in a poll', async () => {
+    const client = await signedInClient(app, '010-4000-0006', '+821040000006');
+    const pollId = await openPoll();
+    const first = await client.postForm(`/polls/${pollId}/vote`, { choice__q1: 'a' });
+    expect(first.status).toBe(303);
+    await app.projections.settled();
+    const tracker = new URL(first.headers.get('location')!, app.url).searchParams.get('tracker')!;
+    expect(await (await client.fetch('/my')).text()).toContain(tracker);
+    expect((await client.postForm('/account/delete', { confirm: 'yes' })).status).toBe(303);
+
+    const again = await signedInClient(app, '010-4000-0006', '+821040000006');
+    expect(again.citizenId).toBe(client.citizenId);
+    expect(await app.identity.contactOf(again.citizenId)).toMatchObject({ phone: '+821040000006' });
+    expect(await app.identity.contactOf(again.citizenId)).not.toHaveProperty('displayName');
+    const events = await app.eventStore.readStream(`citizen-${again.citizenId}`);
+    expect(events.map((e) => e.type)).toEqual(['CitizenRegistered', 'CitizenDeleted', 'CitizenRegistered']);
+    expect(events[2]!.data.profile).not.toBe(events[0]!.data.profile);
+
+    const second = await again.postForm(`/polls/${pollId}/vote`, { choice__q1: 'b' });
+    expect(second.status).toBe(409);
+    expect(await second.text()).toContain('이미 이 투표에 참여하셨습니다');
+    await app.projections.settled();
+    expect((await app.polls.get(pollId))?.ballots).toBe(1);
+    // The trackers of ballots cast before the deletion are not listed to whoever holds the number now.
+    expect(await (await again.fetch('/my')).text()).not.toContain(tracker);
   });
 
   it('has no /dev/sms in production', async () => {

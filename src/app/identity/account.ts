@@ -53,9 +53,11 @@ export const changeDisplayName = (deps: AccountDeps) => async (citizenId: string
 
 /**
  * Deletes an account: CitizenDeleted, then the key (crypto-shredding: the profile and names in the
- * events become unreadable), then the number is released for a future account, then every session
- * ends. Ballots stay counted: they carry only per-poll voter tags, never the citizen. Each step is
- * idempotent, so a retry after a crash finishes the job.
+ * events become unreadable), then the number is released, then every session ends. Ballots stay
+ * counted: on the ledger they carry only per-poll voter tags; in the event store, the random citizen id,
+ * which nothing readable links to a person any more. If the number signs in again, the same account comes
+ * back empty (see ensureCitizen), so it keeps its voter tags and cannot vote twice in a poll. Each step
+ * is idempotent, so a retry after a crash finishes the job.
  */
 export const deleteAccount = (deps: AccountDeps) => async (citizenId: string): Promise<void> => {
   const state = await loadCitizen(deps.readStream, citizenId);

@@ -1,4 +1,4 @@
-import { citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState } from '../../domain/citizen.ts';
+import { accountForClaim, citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState } from '../../domain/citizen.ts';
 import { CitizenAlreadyRegistered } from '../../domain/errors.ts';
 import { fold } from '../../domain/decider.ts';
 import { handleCommand } from '../commandHandler.ts';
@@ -27,7 +27,9 @@ export const loadCitizen = async (readStream: ReadStream, citizenId: string): Pr
  * The citizen who owns a verified number, registered on first use. The phone claim comes first and is
  * appended with the expected revision, so concurrent sign-ups with one number make one account: the
  * loser re-reads the claim and gets the winner's id. A claim whose registration never happened (a crash
- * between the two appends) is completed here; a claim left by a deleted account is released first.
+ * between the two appends) is completed here. A number whose account was deleted gets that account
+ * back, empty, under the same id (`created: true`: a new key, the number as the only personal data):
+ * its voter tags are the old ones, so it cannot vote twice in a poll.
  */
 export const ensureCitizen =
   (deps: CitizensDeps) =>
@@ -37,7 +39,7 @@ export const ensureCitizen =
     for (let attempt = 0; attempt < 5; attempt++) {
       const recorded = await deps.readStream(streamId);
       const claim = fold(phoneDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as never));
-      const citizenId = claim.status === 'Claimed' ? claim.citizenId : deps.newId();
+      const citizenId = accountForClaim(claim, deps.newId());
       if (claim.status === 'Free') {
         const expected = recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.streamRevision;
         const [event] = phoneDecider.decide({ type: 'ClaimPhone', data: { phoneHash, citizenId, now: deps.now() } }, claim);
@@ -50,10 +52,6 @@ export const ensureCitizen =
       }
       const citizen = await loadCitizen(deps.readStream, citizenId);
       if (citizen.status === 'Active') return { citizenId, created: false };
-      if (citizen.status === 'Deleted') {
-        await handleCommand(deps, phoneDecider, streamId, { type: 'ReleasePhone', data: { phoneHash, citizenId, now: deps.now() } });
-        continue;
-      }
       await deps.vault.ensureKey(citizenId);
       const profile: Profile = { phone, ...(displayName ? { displayName } : {}) };
       const blob = await deps.vault.encrypt(citizenId, JSON.stringify(profile));

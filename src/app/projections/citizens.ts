@@ -24,8 +24,9 @@ export const citizensProjection: Projection<CitizenRow> = {
   handles: ['CitizenRegistered', 'OfficialRoleGranted', 'OfficialSuspended', 'OfficialReinstated', 'AdminRoleGranted', 'CitizenDeleted'],
   keyOf: (event) => (typeof event.data.citizenId === 'string' ? event.data.citizenId : null),
   evolve: (row, event) => {
+    // A deleted account that comes back (its number signed in again) starts empty.
     if (event.type === 'CitizenRegistered')
-      return row ?? { roles: ['citizen'], orgId: null, status: 'active', officialStatus: null, createdAt: String(event.data.registeredAt) };
+      return row?.status === 'active' ? row : { roles: ['citizen'], orgId: null, status: 'active', officialStatus: null, createdAt: String(event.data.registeredAt) };
     if (!row || row.status === 'deleted') return row;
     const admin = row.roles.includes('admin');
     switch (event.type) {

@@ -154,5 +154,12 @@ const forgettingCaches = (useCases: IdentityUseCases, forget: () => Promise<void
       }
     };
   }
+  // A sign-up may bring a deleted account back (its number signed in again): its cached "deleted" row
+  // must not outlive the sign-in. Signing into an existing account changes no role and waits for nothing.
+  wrapped.verifyCode = async (input: Parameters<IdentityUseCases['verifyCode']>[0]) => {
+    const result = await useCases.verifyCode(input);
+    if (result.created) await forget();
+    return result;
+  };
   return wrapped as IdentityUseCases;
 };

@@ -128,10 +128,17 @@ export const recommendedPolls = async (db: Q, citizenId: string, now: string, li
   return rows.map((r) => r.doc);
 };
 
+/**
+ * A citizen's ballots with their trackers, cast since the account's current registration: an account
+ * that came back after deletion (its number signed in again, perhaps a recycled number in a stranger's
+ * hands) does not list the trackers of ballots cast before.
+ */
 export const myVotes = async (db: Q, citizenId: string): Promise<Array<MyVoteRow & { poll: PollRow | null }>> => {
   const { rows } = await sql<{ doc: MyVoteRow; poll: PollRow | null }>`
     SELECT m.doc, p.doc AS poll FROM my_votes m LEFT JOIN polls p ON p.id = m.poll_id
-    WHERE m.citizen_id = ${citizenId} ORDER BY m.cast_at DESC LIMIT 500`.execute(db);
+    WHERE m.citizen_id = ${citizenId}
+      AND m.cast_at >= COALESCE((SELECT created_at FROM citizens WHERE id = ${citizenId}), '-infinity'::timestamptz)
+    ORDER BY m.cast_at DESC LIMIT 500`.execute(db);
   return rows.map((r) => ({ ...r.doc, poll: r.poll }));
 };
 
