@@ -51,7 +51,7 @@ export const en: Record<keyof typeof ko, string> = {
   'account.saved': 'Saved.',
   'account.delete': 'Delete account',
   'account.deleteTitle': 'Delete account',
-  'account.deleteExplain': 'Deleting your account destroys the key that unlocks your number and name, for good. Ballots you cast stay counted, anonymously.',
+  'account.deleteExplain': 'Deleting your account destroys the key that unlocks your number and name, for good. Ballots you cast stay counted, anonymously. If you sign in with this number again, you get an empty account, and you still cannot vote again in polls you have voted in.',
   'account.deleteConfirm': 'I want to delete my account and erase my data',
   'account.deleteConfirmMissing': 'Tick the box to confirm the deletion.',
   'account.deleteButton': 'Delete my account for good',

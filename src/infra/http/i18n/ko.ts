@@ -49,7 +49,7 @@ export const ko = {
   'account.saved': '저장했습니다.',
   'account.delete': '계정 삭제',
   'account.deleteTitle': '계정 삭제',
-  'account.deleteExplain': '계정을 삭제하면 전화번호와 이름을 풀 수 있는 키가 지워져 되살릴 수 없습니다. 이미 한 투표는 익명으로 그대로 집계됩니다.',
+  'account.deleteExplain': '계정을 삭제하면 전화번호와 이름을 풀 수 있는 키가 지워져 되살릴 수 없습니다. 이미 한 투표는 익명으로 그대로 집계됩니다. 같은 번호로 다시 로그인하면 빈 계정으로 시작하며, 이미 참여한 투표에는 다시 투표할 수 없습니다.',
   'account.deleteConfirm': '계정을 삭제하고 내 정보를 지우는 데 동의합니다',
   'account.deleteConfirmMissing': '삭제하려면 동의란에 체크하세요.',
   'account.deleteButton': '계정 영구 삭제',
