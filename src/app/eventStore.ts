@@ -78,9 +78,9 @@ export interface EventStore {
   /**
    * Optional (PostgreSQL/PGlite): a version stamp per stored event id that changes whenever the row is
    * rewritten (the row's xmin), so an integrity check can re-read only rows that changed. Absent where
-   * stored events cannot be rewritten in place.
+   * stored events cannot be rewritten in place. With `types`, only events of those types.
    */
-  eventVersions?(): Promise<Map<string, string>>;
+  eventVersions?(types?: readonly string[]): Promise<Map<string, string>>;
   /** Optional, with eventVersions: the stored events with these ids, in any order. */
   readEventsById?(ids: string[]): Promise<RecordedEvent[]>;
   subscribeAll: SubscribeAll;

@@ -73,6 +73,13 @@ describe.each(testDatabaseKinds())('tamper watch on $name', ({ create }) => {
     expect((await listAlerts(app.db.kysely)).find((a) => a.eventId === ballots[0]!.eventId)).toMatchObject({ kind: 'event-deleted' });
   });
 
+  it('turns a poll failed when a ballot event is disguised as another type (the watch reads anchored types only)', async () => {
+    const { pollId, ballots } = await verifiedPoll('retype');
+    await behindTheAppsBack(app, sql`UPDATE events SET type = 'CommentPosted' WHERE id = ${ballots[2]!.eventId}`);
+    await waitFor('failed', async () => (await statusOf(app, pollId)) === 'failed');
+    expect((await listAlerts(app.db.kysely)).find((a) => a.eventId === ballots[2]!.eventId)).toMatchObject({ kind: 'event-deleted' });
+  });
+
   it('turns a poll failed when the read-model tally is edited', async () => {
     const { pollId } = await verifiedPoll('readmodel');
     await sql`UPDATE polls SET doc = jsonb_set(doc, '{result,questions,0,options,0,count}', '99') WHERE id = ${pollId}`.execute(app.db.kysely);

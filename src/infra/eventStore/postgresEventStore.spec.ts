@@ -37,6 +37,10 @@ for (const kind of testDatabaseKinds()) {
       expect((await store.eventVersions!()).get(id)).not.toBe(before);
       const [reread] = await store.readEventsById!([id]);
       expect(reread?.data).toEqual({ n: 2 });
+      const other = randomUUID();
+      await store.append(`t-${randomUUID()}`, [{ id: other, type: 'Other', data: {} }], 'no_stream');
+      expect([...(await store.eventVersions!(['Tested'])).keys()]).toEqual([id]);
+      expect((await store.eventVersions!()).has(other)).toBe(true);
       await db.close();
     });
   });

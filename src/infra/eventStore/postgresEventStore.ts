@@ -238,8 +238,11 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       return rows.map(toRecorded);
     },
     readAll,
-    eventVersions: async () => {
-      const { rows } = await sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events`.execute(kysely);
+    eventVersions: async (types) => {
+      const query = types
+        ? sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events WHERE type = ANY(${[...types]}::text[])`
+        : sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events`;
+      const { rows } = await query.execute(kysely);
       return new Map(rows.map((r) => [r.id, r.v]));
     },
     readEventsById: async (ids) => {
