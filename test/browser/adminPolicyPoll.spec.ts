@@ -109,7 +109,7 @@ describe.skipIf(!hasBrowser)('an official runs a policy poll with a voter roll, 
     await page.locator('#roll-csv').fill(`phone\n${onRoll.phone}\nnot-a-number\n`);
     await page.getByRole('button', { name: tx.upload }).click();
     await page.locator('#roll-report').waitFor();
-    await expect(page.locator('#roll-report').textContent()).resolves.toMatch(lang === 'ko' ? /추가: 1명[\s\S]*거부: 1줄/ : /Added: 1[\s\S]*Rejected: 1 lines/);
+    await expect(page.locator('#roll-report').textContent()).resolves.toMatch(lang === 'ko' ? /추가: 1명[\s\S]*거부: 1줄/ : /Added: 1[\s\S]*Rejected: 1 line\b/);
     await check('voter roll report');
     await shot('roll-report');
 

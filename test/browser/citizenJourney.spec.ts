@@ -150,7 +150,7 @@ describe.skipIf(!hasBrowser)('a citizen votes in every kind of poll in a browser
     expect(tracker).toMatch(TRACKER);
     expect(await page.getByRole('link', { name: 'Check on the verification portal' }).getAttribute('href')).toContain(`?tracker=${tracker}`);
     await page.getByRole('link', { name: 'Back to the poll' }).click();
-    await page.waitForFunction(() => document.querySelector('.results')?.textContent?.includes('1 ballots in total'));
+    await page.waitForFunction(() => document.querySelector('.results')?.textContent?.includes('1 ballot in total'));
     await context.close();
   });
 });
