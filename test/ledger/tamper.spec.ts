@@ -80,6 +80,16 @@ describe.each(testDatabaseKinds())('tamper watch on $name', ({ create }) => {
     expect((await listAlerts(app.db.kysely)).find((a) => a.eventId === ballots[2]!.eventId)).toMatchObject({ kind: 'event-deleted' });
   });
 
+  it('turns a poll failed when a counted ballot in the read model is edited after passes found it sound', async () => {
+    const { pollId, ballots } = await verifiedPoll('rowedit');
+    // Let the watch check the poll's ballots (and remember their fingerprint) before tampering.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await statusOf(app, pollId)).toBe('completed');
+    await sql`UPDATE current_ballots SET doc = jsonb_set(doc, '{selections,selections,q1}', '["b"]') WHERE tracker = ${ballots[0]!.tracker}`.execute(app.db.kysely);
+    await waitFor('failed', async () => (await statusOf(app, pollId)) === 'failed');
+    expect((await listAlerts(app.db.kysely)).find((a) => a.pollId === pollId)).toMatchObject({ kind: 'read-model-tally' });
+  });
+
   it('turns a poll failed when the read-model tally is edited', async () => {
     const { pollId } = await verifiedPoll('readmodel');
     await sql`UPDATE polls SET doc = jsonb_set(doc, '{result,questions,0,options,0,count}', '99') WHERE id = ${pollId}`.execute(app.db.kysely);

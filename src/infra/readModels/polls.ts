@@ -148,6 +148,18 @@ export const votedPollIds = async (db: Q, citizenId: string, pollIds: string[]):
   return new Set(rows.map((r) => r.poll_id));
 };
 
+/**
+ * A fingerprint of a poll's counted ballots as stored: their number and a digest of every row's id and
+ * row version (xmin, which changes on any rewrite), computed in the database. Equal fingerprints mean no
+ * row was added, removed or rewritten, so a check of these rows that passed still holds.
+ */
+export const currentBallotsFingerprint = async (db: Q, pollId: string): Promise<string> => {
+  const { rows } = await sql<{ f: string }>`
+    SELECT count(*)::text || ':' || coalesce(md5(string_agg(id || ':' || xmin::text, ',' ORDER BY id)), '') AS f
+    FROM current_ballots WHERE poll_id = ${pollId}`.execute(db);
+  return rows[0]!.f;
+};
+
 /** Every counted ballot of a poll, for the tally. */
 export const loadCurrentBallots = async (db: Q, pollId: string): Promise<TallyBallot[]> => {
   const { rows } = await sql<{ doc: CurrentBallotRow }>`SELECT doc FROM current_ballots WHERE poll_id = ${pollId} ORDER BY id`.execute(db);
