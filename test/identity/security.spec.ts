@@ -9,7 +9,7 @@ import { startApp, type RunningApp } from '../../src/infra/compositionRoot.ts';
 import { identityHttp, identityUseCases } from '../../src/infra/identity/wiring.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { httpGatewaySms, SmsGatewayError } from '../../src/infra/sms/httpGateway.ts';
-import { openGeneralPoll } from '../support/pollFixtures.ts';
+import { openPoll } from '../support/pollFixtures.ts';
 import { anonymousClient, signedInClient } from '../support/session.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { createTestDb } from '../support/testDb.ts';
@@ -117,18 +117,15 @@ describe('sessions, CSRF and roles', () => {
   });
 
   /** An open general poll, already in the read models the site reads. */
-  const openPoll = async (): Promise<string> => {
-    const by = { kind: 'citizen' as const, id: 'poll-author' };
-    const pollId = await app.polls.commands.create(openGeneralPoll(), by);
-    await app.polls.commands.schedule(pollId, by);
-    await app.polls.commands.open(pollId, by);
+  const openSitePoll = async (): Promise<string> => {
+    const pollId = await openPoll(app);
     await app.projections.settled();
     return pollId;
   };
 
   it('deletes an account: key gone, profile unreadable, sessions revoked, ballots still counted', async () => {
     const client = await signedInClient(app, '010-4000-0005', '+821040000005');
-    const pollId = await openPoll();
+    const pollId = await openSitePoll();
     const ballot = await app.polls.cast({ pollId, citizenId: client.citizenId, selections: { selections: { q1: ['a'] } } });
     const profile = (await app.eventStore.readStream(`citizen-${client.citizenId}`))[0]!.data.profile as string;
     expect(await app.identity.contactOf(client.citizenId)).toMatchObject({ phone: '+821040000005' });
@@ -156,7 +153,7 @@ describe('sessions, CSRF and roles', () => {
 
   it('gives a deleted account back, empty, when its number signs in again: it cannot vote twice in a poll', async () => {
     const client = await signedInClient(app, '010-4000-0006', '+821040000006');
-    const pollId = await openPoll();
+    const pollId = await openSitePoll();
     const first = await client.postForm(`/polls/${pollId}/vote`, { choice__q1: 'a' });
     expect(first.status).toBe(303);
     await app.projections.settled();

@@ -6,8 +6,7 @@ import { startApp } from '../../src/infra/compositionRoot.ts';
 import { loadConfig } from '../../src/infra/config.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import type { TestDb } from '../support/testDb.ts';
-import { citizen, openGeneralPoll } from '../support/pollFixtures.ts';
-import type { PollDefinition } from '../../src/domain/pollDefinition.ts';
+export { openPoll } from '../support/pollFixtures.ts';
 import { IllegalPollTransition } from '../../src/domain/errors.ts';
 
 /** Like startTestApp, on a database the caller picks (the tamper tests run on PGlite and PostgreSQL). */
@@ -28,14 +27,6 @@ export const waitFor = async <T>(what: string, probe: () => Promise<T | null | u
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-};
-
-/** Creates, schedules and opens a poll (a citizen's general poll unless `definition` says otherwise). */
-export const openPoll = async (app: RunningApp, definition: Omit<PollDefinition, 'pollId'> = openGeneralPoll(), by: Parameters<RunningApp['polls']['commands']['create']>[1] = citizen('author')) => {
-  const pollId = await app.polls.commands.create(definition, by);
-  await app.polls.commands.schedule(pollId, by);
-  await app.polls.commands.open(pollId, by);
-  return pollId;
 };
 
 /** Publishes a closed poll's result; the scheduler may have published a citizen poll already. */

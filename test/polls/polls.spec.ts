@@ -4,7 +4,7 @@ import { AlreadyVoted, FirstComeCapReached, PollClosed } from '../../src/domain/
 import { readModels } from '../../src/infra/compositionRoot.ts';
 import { rebuildReadModels } from '../../src/infra/projections/runner.ts';
 import { startTestApp } from '../support/testApp.ts';
-import { citizen, official, openGeneralPoll } from '../support/pollFixtures.ts';
+import { official, openGeneralPoll, openPoll } from '../support/pollFixtures.ts';
 
 describe('polls and ballots through the real app', () => {
   let app: RunningApp;
@@ -13,15 +13,8 @@ describe('polls and ballots through the real app', () => {
   });
   afterAll(async () => app?.stop());
 
-  const openPoll = async (definition = openGeneralPoll(), by: ReturnType<typeof citizen> | ReturnType<typeof official> = citizen('author')) => {
-    const pollId = await app.polls.commands.create(definition, by);
-    await app.polls.commands.schedule(pollId, by);
-    await app.polls.commands.open(pollId, by);
-    return pollId;
-  };
-
   it('casts a ballot, refuses a second one and projects the count', async () => {
-    const pollId = await openPoll();
+    const pollId = await openPoll(app);
     const ballot = await app.polls.cast({ pollId, citizenId: 'c1', selections: { selections: { q1: ['a'] } } });
     expect(ballot.tracker).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/);
     await expect(app.polls.cast({ pollId, citizenId: 'c1', selections: { selections: { q1: ['b'] } } })).rejects.toBeInstanceOf(AlreadyVoted);
@@ -32,7 +25,7 @@ describe('polls and ballots through the real app', () => {
   });
 
   it('keeps one ballot per citizen under many concurrent casts (the event store enforces it)', async () => {
-    const pollId = await openPoll();
+    const pollId = await openPoll(app);
     const attempts = await Promise.allSettled(
       Array.from({ length: 40 }, (_, i) => app.polls.cast({ pollId, citizenId: `voter-${i % 8}`, selections: { selections: { q1: ['a'] } } })),
     );
@@ -45,7 +38,7 @@ describe('polls and ballots through the real app', () => {
   });
 
   it('never exceeds a first-come cap with many concurrent voters', async () => {
-    const pollId = await openPoll(openGeneralPoll({ kind: 'policy', policy: { mode: 'decision', reflectionPercent: 100 } }, { firstComeCap: 10 }), official('o1'));
+    const pollId = await openPoll(app, openGeneralPoll({ kind: 'policy', policy: { mode: 'decision', reflectionPercent: 100 } }, { firstComeCap: 10 }), official('o1'));
     const attempts = await Promise.allSettled(
       Array.from({ length: 60 }, (_, i) => app.polls.cast({ pollId, citizenId: `cap-voter-${i}`, selections: { selections: { q1: ['b'] } } })),
     );
@@ -57,7 +50,7 @@ describe('polls and ballots through the real app', () => {
   });
 
   it('replaces a ballot when re-voting is allowed, counting the last one', async () => {
-    const pollId = await openPoll(openGeneralPoll({}, { allowRevote: true }));
+    const pollId = await openPoll(app, openGeneralPoll({}, { allowRevote: true }));
     await app.polls.cast({ pollId, citizenId: 'r1', selections: { selections: { q1: ['a'] } } });
     const second = await app.polls.cast({ pollId, citizenId: 'r1', selections: { selections: { q1: ['c'] } } });
     expect(second.replaces).not.toBeNull();
@@ -69,7 +62,7 @@ describe('polls and ballots through the real app', () => {
 
   it('keeps live option counts by increments that match the current ballots, across re-votes and a rebuild', async () => {
     const base = openGeneralPoll({}, { allowRevote: true });
-    const pollId = await openPoll({ ...base, questions: [{ ...base.questions[0]!, maxChoices: 2 }] });
+    const pollId = await openPoll(app, { ...base, questions: [{ ...base.questions[0]!, maxChoices: 2 }] });
     const choices = [['a'], ['b'], ['a', 'c'], ['c'], ['b', 'c']];
     // Three rounds, each settled before the next, so re-votes replace ballots projected in earlier batches.
     for (let round = 0; round < 3; round++) {
@@ -93,7 +86,7 @@ describe('polls and ballots through the real app', () => {
 
   it('closes by the clock: the scheduler closes and publishes a citizen poll, and late ballots are refused', async () => {
     const definition = openGeneralPoll({}, { closesAt: new Date(Date.now() + 1500).toISOString() });
-    const pollId = await openPoll(definition);
+    const pollId = await openPoll(app, definition);
     await app.polls.cast({ pollId, citizenId: 'early', selections: { selections: { q1: ['b'] } } });
     await new Promise((r) => setTimeout(r, 1600));
     await expect(app.polls.cast({ pollId, citizenId: 'late', selections: { selections: { q1: ['b'] } } })).rejects.toBeInstanceOf(PollClosed);

@@ -23,6 +23,13 @@ export interface Profile {
 export const loadCitizen = async (readStream: ReadStream, citizenId: string): Promise<CitizenState> =>
   fold(citizenDecider, (await readStream(citizenStreamId(citizenId))).map((e) => ({ type: e.type, data: e.data }) as CitizenEvent));
 
+/** Who signed in: `created` when this call registered the account; `returning` when it was a deleted one. */
+export interface EnsuredCitizen {
+  citizenId: string;
+  created: boolean;
+  returning?: true;
+}
+
 /**
  * The citizen who owns a verified number, registered on first use. The phone claim comes first and is
  * appended with the expected revision, so concurrent sign-ups with one number make one account: the
@@ -33,7 +40,7 @@ export const loadCitizen = async (readStream: ReadStream, citizenId: string): Pr
  */
 export const ensureCitizen =
   (deps: CitizensDeps) =>
-  async (phone: string, displayName?: string): Promise<{ citizenId: string; created: boolean }> => {
+  async (phone: string, displayName?: string): Promise<EnsuredCitizen> => {
     const phoneHash = deps.phoneHashOf(phone);
     const streamId = phoneStreamId(phoneHash);
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -52,6 +59,7 @@ export const ensureCitizen =
       }
       const citizen = await loadCitizen(deps.readStream, citizenId);
       if (citizen.status === 'Active') return { citizenId, created: false };
+      const returning = citizen.status === 'Deleted' ? { returning: true as const } : {};
       await deps.vault.ensureKey(citizenId);
       const profile: Profile = { phone, ...(displayName ? { displayName } : {}) };
       const blob = await deps.vault.encrypt(citizenId, JSON.stringify(profile));
@@ -59,10 +67,10 @@ export const ensureCitizen =
         await handleCommand(deps, citizenDecider, citizenStreamId(citizenId), { type: 'RegisterCitizen', data: { citizenId, phoneHash, profile: blob, now: deps.now() } });
       } catch (error) {
         // Two requests completing one half-made claim: the other one registered it.
-        if (error instanceof StreamConflictError || error instanceof CitizenAlreadyRegistered) return { citizenId, created: false };
+        if (error instanceof StreamConflictError || error instanceof CitizenAlreadyRegistered) return { citizenId, created: false, ...returning };
         throw error;
       }
-      return { citizenId, created: true };
+      return { citizenId, created: true, ...returning };
     }
     throw new StreamConflictError(streamId, 'any', 'no_stream');
   };

@@ -2,6 +2,7 @@ import { validDisplayName } from '../../domain/citizen.ts';
 import { CodeRejected, RateLimited } from './errors.ts';
 import { normalisePhone } from './phone.ts';
 import type { HitRateLimit, OtpStore, SendSms } from './ports.ts';
+import type { EnsuredCitizen } from './citizens.ts';
 
 export const CODE_TTL_SECONDS = 180;
 export const MAX_CODE_ATTEMPTS = 5;
@@ -54,7 +55,7 @@ export interface VerifyCodeDeps {
   otp: OtpStore;
   phoneHashOf: (e164: string) => string;
   codeHashOf: (phoneHash: string, code: string) => string;
-  ensureCitizen: (phone: string, displayName?: string) => Promise<{ citizenId: string; created: boolean }>;
+  ensureCitizen: (phone: string, displayName?: string) => Promise<EnsuredCitizen>;
   now: () => Date;
 }
 
@@ -64,7 +65,7 @@ export interface VerifyCodeDeps {
  */
 export const verifyCode =
   (deps: VerifyCodeDeps) =>
-  async (input: { phone: string; code: string; displayName?: string }): Promise<{ citizenId: string; created: boolean }> => {
+  async (input: { phone: string; code: string; displayName?: string }): Promise<EnsuredCitizen> => {
     const phone = normalisePhone(input.phone);
     const phoneHash = deps.phoneHashOf(phone);
     const code = input.code.replace(/\s+/g, '');

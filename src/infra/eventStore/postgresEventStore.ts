@@ -239,10 +239,8 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
     },
     readAll,
     eventVersions: async (types) => {
-      const query = types
-        ? sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events WHERE type = ANY(${[...types]}::text[])`
-        : sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events`;
-      const { rows } = await query.execute(kysely);
+      const ofTypes = types ? sql`type = ANY(${[...types]}::text[])` : sql`true`;
+      const { rows } = await sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events WHERE ${ofTypes}`.execute(kysely);
       return new Map(rows.map((r) => [r.id, r.v]));
     },
     readEventsById: async (ids) => {

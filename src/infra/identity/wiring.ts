@@ -154,11 +154,11 @@ const forgettingCaches = (useCases: IdentityUseCases, forget: () => Promise<void
       }
     };
   }
-  // A sign-up may bring a deleted account back (its number signed in again): its cached "deleted" row
-  // must not outlive the sign-in. Signing into an existing account changes no role and waits for nothing.
+  // A deleted account that comes back (its number signed in again) must not be refused by its cached
+  // "deleted" row. Any other sign-in or sign-up changes no cached role and waits for nothing.
   wrapped.verifyCode = async (input: Parameters<IdentityUseCases['verifyCode']>[0]) => {
     const result = await useCases.verifyCode(input);
-    if (result.created) await forget();
+    if (result.returning) await forget();
     return result;
   };
   return wrapped as IdentityUseCases;
