@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { keepConnectionsBeyondProxies } from '../src/infra/http/keepAlive.ts';
 import { parseVerifierKeys } from '../src/ledger/index.ts';
 import { nodeSha256 } from '../src/ledger/nodeCrypto.ts';
 import { QUORUM } from './lib/common.ts';
@@ -87,6 +88,7 @@ export async function startPortal(options: PortalOptions): Promise<RunningPortal
     server.once('error', reject);
     server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
   });
+  keepConnectionsBeyondProxies(server);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   return {

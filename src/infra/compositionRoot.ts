@@ -16,6 +16,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { startProjectionRunner, type ProjectionRunner, type ReadModel } from './projections/runner.ts';
 import { getPlatformStats, platformStatsReadModel } from './readModels/platformStats.ts';
 import { createHttpApp } from './http/server.ts';
+import { keepConnectionsBeyondProxies } from './http/keepAlive.ts';
 import { createViews } from './http/views.ts';
 import { healthRoutes } from './http/routes/health.ts';
 // admin area for officials (issue 5)
@@ -268,6 +269,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   const server: Server = await new Promise((resolveServer) => {
     const s = http.listen(config.PORT, config.HOST, () => resolveServer(s));
   });
+  keepConnectionsBeyondProxies(server);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://${config.HOST}:${port}`;

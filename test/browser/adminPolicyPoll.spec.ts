@@ -41,7 +41,7 @@ describe.skipIf(!hasBrowser)('an official runs a policy poll with a voter roll, 
     app = await startTestApp();
     browser = await launchBrowser();
     orgId = await app.identity.createOrganisation({ name: '서울시 자치행정과', kind: 'department', by: 'test' });
-  }, 60_000);
+  });
   afterAll(async () => {
     await browser?.close();
     await app?.stop();
@@ -168,6 +168,6 @@ describe.skipIf(!hasBrowser)('an official runs a policy poll with a voter roll, 
     expect(row?.reflection).toMatchObject({ reflectedPercent: 60, links: ['https://example.org/square'] });
   };
 
-  it('in Korean on a phone', () => journey('ko', 'phone'), 120_000);
-  it('in English on a desktop', () => journey('en', 'desktop'), 120_000);
+  it('in Korean on a phone', () => journey('ko', 'phone'));
+  it('in English on a desktop', () => journey('en', 'desktop'));
 });

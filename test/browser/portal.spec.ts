@@ -131,5 +131,5 @@ describe.skipIf(!hasBrowser)('the verification portal in a browser', () => {
       expect(await seriousViolations(tab), `${what} (en, desktop)`).toEqual([]);
     }
     await desktop.close();
-  }, 120_000);
+  });
 });

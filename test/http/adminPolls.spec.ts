@@ -45,7 +45,7 @@ describe('admin area: polls from draft to reflection', () => {
     official = await signedInClient(app, '010-5100-0001', '+821051000001');
     otherOfficial = await signedInClient(app, '010-5100-0002', '+821051000002');
     citizen = await signedInClient(app, '010-5100-0003', '+821051000003');
-  }, 60_000);
+  });
   afterAll(async () => {
     await app?.stop();
   });

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
 import { startTestApp } from '../support/testApp.ts';
@@ -17,6 +18,26 @@ describe('the app over HTTP', () => {
     expect(await ready.json()).toMatchObject({ status: 'ready', checks: { database: true, projections: true } });
   });
 
+  it('keeps an idle keep-alive connection open past Node\'s 5 s default, longer than a proxy keeps its own', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ reused: boolean; keepAlive: string | undefined }>((resolve, reject) => {
+        const req = http.get(`${app.url}/healthz`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ reused: req.reusedSocket, keepAlive: res.headers['keep-alive'] as string | undefined }));
+        });
+        req.on('error', reject);
+      });
+    try {
+      expect(await get()).toEqual({ reused: false, keepAlive: 'timeout=65' });
+      await new Promise((r) => setTimeout(r, 6000));
+      // With the default the server would have closed the socket at 5 s and the agent dropped it.
+      expect((await get()).reused).toBe(true);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   it('renders the home page in Korean by default and in English on request, from the read model', async () => {
     await app.eventStore.append('poll-x', [{ type: 'PollCreated', data: {} }], 'no_stream');
     await app.projections.settled();
@@ -27,7 +48,7 @@ describe('the app over HTTP', () => {
     expect(html).toContain('투표 1개');
     const english = await (await fetch(`${app.url}/?lang=en`)).text();
     expect(english).toContain('<html lang="en"');
-    expect(english).toContain('1 polls');
+    expect(english).toContain('1 poll · ');
   });
 
   it('serves htmx 2 and security headers', async () => {

@@ -24,7 +24,7 @@ describe('citizen site pages over HTTP', () => {
     ids.policy = await openPoll(app, policyPoll());
     ids.sealed = await openPoll(app, generalPoll({ title: '봉인된 투표', tags: ['parks'] }, { resultsVisibility: 'sealed' }));
     voter = await signedInClient(app, '010-5100-0001', '+821051000001');
-  }, 60_000);
+  });
   afterAll(async () => app?.stop());
 
   describe('home', () => {

@@ -94,5 +94,5 @@ describe.skipIf(!postgresUrl)('the lease on PostgreSQL', () => {
     holder.kill('SIGSTOP'); // no exit, no FIN: only the server's idle_session_timeout can end its session
     await waitUntil('the standby to take over from the frozen holder', () => standby.held(), 60_000);
     expect(log).toEqual(['standby started']);
-  }, 90_000);
+  });
 });

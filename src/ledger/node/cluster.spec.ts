@@ -18,7 +18,7 @@ describe('four ledger node processes and the coordinator', () => {
   beforeAll(async () => {
     ledger = await startTestLedger();
     coordinator = createCoordinator({ nodes: ledger.urls, token: TOKEN, origin: ORIGIN, timeoutMs: 5000 });
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await ledger?.stop();

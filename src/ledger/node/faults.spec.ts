@@ -42,7 +42,7 @@ describe('ledger faults with real node processes', () => {
   beforeAll(async () => {
     ledger = await startTestLedger();
     coordinator = createCoordinator({ nodes: ledger.urls, token: TOKEN, origin: ORIGIN, timeoutMs: 5000 });
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await ledger?.stop();

@@ -45,7 +45,7 @@ describe('what ledger nodes refuse', () => {
     ]);
     expect(result.status).toBe('final');
     await coordinator.settled();
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await ledger?.stop();

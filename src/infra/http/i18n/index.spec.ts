@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { translator } from './index.ts';
+import { englishSingularForTests, translator } from './index.ts';
 
 describe('translator', () => {
   const en = translator('en');
@@ -17,6 +17,14 @@ describe('translator', () => {
     expect(en('site.time.left.minutes', { n: '1' })).toBe('1 minute left');
     expect(en('site.time.left.minutes', { n: 11 })).toBe('11 minutes left');
     expect(en('admin.roll.rejected', { n: 1 })).toBe('Rejected: 1 line');
+    expect(en('home.stats', { polls: 1, ballots: 3 })).toBe('1 poll · 3 ballots');
+    expect(en('home.stats', { polls: 2, ballots: 1 })).toBe('2 polls · 1 ballot');
+    expect(en('site.budget.limit', { max: 1 })).toBe('You may approve up to 1 project.');
+  });
+
+  it('has every singular phrase in its English template, so none is silently ignored', () => {
+    for (const [key, words] of Object.entries(englishSingularForTests))
+      for (const [param, [plural]] of Object.entries(words)) expect(en(key), key).toContain(`{${param}} ${plural}`);
   });
 
   it('leaves Korean as it is: its nouns do not inflect for number', () => {

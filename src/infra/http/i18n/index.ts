@@ -17,18 +17,23 @@ const dictionaries: Record<Lang, Record<string, string>> = {
 };
 
 /**
- * English forms for a count of one, used when the message's count parameter is 1. Korean nouns do not
- * inflect for number, so only English needs them ("1 vote", not "1 votes").
+ * English words that change for a count of one, by message and count parameter: where the parameter is
+ * 1, the plural phrase in the template becomes the singular ("1 vote", not "1 votes"; "1 poll · 3
+ * ballots"). Korean nouns do not inflect for number, so only English needs them.
  */
-const englishSingular: Record<string, { param: string; template: string }> = {
-  'admin.turnout.count': { param: 'count', template: '{count} vote' },
-  'admin.form.problems': { param: 'n', template: '1 thing to fix' },
-  'admin.roll.duplicates': { param: 'n', template: 'Duplicates skipped: 1 line' },
-  'admin.roll.rejected': { param: 'n', template: 'Rejected: 1 line' },
-  'site.time.left.days': { param: 'n', template: '1 day left' },
-  'site.time.left.hours': { param: 'n', template: '1 hour left' },
-  'site.time.left.minutes': { param: 'n', template: '1 minute left' },
-  'site.poll.ballots': { param: 'n', template: '1 ballot in total' },
+const englishSingular: Record<string, Record<string, readonly [plural: string, singular: string]>> = {
+  'home.stats': { polls: ['polls', 'poll'], ballots: ['ballots', 'ballot'] },
+  'admin.turnout.count': { count: ['votes', 'vote'] },
+  'admin.form.problems': { n: ['things', 'thing'] },
+  'admin.roll.duplicates': { n: ['lines', 'line'] },
+  'admin.roll.rejected': { n: ['lines', 'line'] },
+  'admin.cap.summary': { cap: ['voters', 'voter'] },
+  'site.poll.cap': { n: ['voters', 'voter'] },
+  'site.budget.limit': { max: ['projects', 'project'] },
+  'site.time.left.days': { n: ['days', 'day'] },
+  'site.time.left.hours': { n: ['hours', 'hour'] },
+  'site.time.left.minutes': { n: ['minutes', 'minute'] },
+  'site.poll.ballots': { n: ['ballots', 'ballot'] },
 };
 
 /**
@@ -36,14 +41,16 @@ const englishSingular: Record<string, { param: string; template: string }> = {
  * all: the type of `en` enforces it). A missing key shows the key itself, never a crash.
  */
 export const translator = (lang: Lang) => (key: MessageKey | string, params: Record<string, string | number> = {}): string => {
-  const singular = lang === 'en' ? englishSingular[key] : undefined;
-  const template =
-    singular && String(params[singular.param]) === '1'
-      ? singular.template
-      : ((dictionaries[lang] as Record<string, string>)[key] ?? (dictionaries.ko as Record<string, string>)[key] ?? key);
+  let template = (dictionaries[lang] as Record<string, string>)[key] ?? (dictionaries.ko as Record<string, string>)[key] ?? key;
+  const singulars = lang === 'en' ? englishSingular[key] : undefined;
+  for (const [param, [plural, singular]] of Object.entries(singulars ?? {}))
+    if (String(params[param]) === '1') template = template.replace(`{${param}} ${plural}`, `{${param}} ${singular}`);
   return template.replace(/\{(\w+)\}/g, (_, name: string) => (name in params ? String(params[name]) : `{${name}}`));
 };
 
 export type Translate = ReturnType<typeof translator>;
 
 export const parseLang = (value: unknown): Lang | null => (value === 'ko' || value === 'en' ? value : null);
+
+/** The singular table, for the test that every phrase it names is in its template. */
+export const englishSingularForTests = englishSingular;
