@@ -83,6 +83,14 @@ export interface EventStore {
   eventVersions?(types?: readonly string[]): Promise<Map<string, string>>;
   /** Optional, with eventVersions: the stored events with these ids, in any order. */
   readEventsById?(ids: string[]): Promise<RecordedEvent[]>;
+  /**
+   * Optional, with eventVersions: one digest per bucket of `bucketSize` consecutive log positions, over
+   * the ids and version stamps of the events of `types` in it (computed by the database). A bucket whose
+   * digest did not move holds the same rows, unrewritten, so an integrity check re-reads only the others.
+   */
+  eventVersionDigests?(types: readonly string[], bucketSize: number): Promise<Map<number, string>>;
+  /** Optional, with eventVersionDigests: the ids and version stamps of the events of `types` in these buckets. */
+  eventVersionsInBuckets?(types: readonly string[], bucketSize: number, buckets: readonly number[]): Promise<Array<{ id: string; version: string; bucket: number }>>;
   subscribeAll: SubscribeAll;
   close(): Promise<void>;
 }

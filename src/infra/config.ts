@@ -37,6 +37,8 @@ const schema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** Milliseconds between anchoring blocks. */
     ANCHOR_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    /** Log positions (and leaves) per digest the tamper watch compares between passes; it re-reads only buckets that moved. */
+    TAMPER_WATCH_BUCKET: z.coerce.number().int().min(1).max(1_000_000).default(1024),
     /** Policy polls refuse ballots when no quorum could sign for longer than this. */
     POLICY_QUORUM_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
     SEED_DEMO_DATA: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { nobleEd25519 as ed, nobleSha256 as h } from '../../ledger/hash.ts';
 import { generateSignerKey, parseSignerKey } from '../../ledger/note.ts';
 import { signTallyNote, tallyHash } from '../../ledger/tallyNote.ts';
-import { compareLeaves, sameTally, tallyVerification } from './verification.ts';
+import { compareLeaves, movedBuckets, sameTally, tallyVerification } from './verification.ts';
 
 const ORIGIN = 'test.civic-vote.local/ledger';
 const nodes = [1, 2, 3, 4].map((i) => generateSignerKey(h, ed, `ledger-node-${i}`, new Uint8Array(32).fill(i)));
@@ -51,5 +51,14 @@ describe('compareLeaves', () => {
   it('compares tallies as canonical JSON', () => {
     expect(sameTally({ a: 1, b: [1, 2] }, { b: [1, 2], a: 1 })).toBe(true);
     expect(sameTally({ a: 1 }, { a: 2 })).toBe(false);
+  });
+});
+
+describe('movedBuckets', () => {
+  it('names changed, new and vanished buckets, in order, and nothing when the digests are the same', () => {
+    const before = new Map([[0, 'a'], [1, 'b'], [2, 'c']]);
+    expect(movedBuckets(before, new Map(before))).toEqual([]);
+    expect(movedBuckets(before, new Map([[0, 'a'], [2, 'x'], [3, 'd']]))).toEqual([1, 2, 3]);
+    expect(movedBuckets(new Map(), before)).toEqual([0, 1, 2]);
   });
 });

@@ -80,3 +80,14 @@ export function sameTally(a: unknown, b: unknown): boolean {
     return false;
   }
 }
+
+/**
+ * Buckets whose digest moved between two passes of the tamper watch: changed, new, or gone (a bucket
+ * with no rows left has no digest). The watch re-reads only these.
+ */
+export function movedBuckets(before: ReadonlyMap<number, string>, after: ReadonlyMap<number, string>): number[] {
+  const moved = new Set<number>();
+  for (const [bucket, digest] of after) if (before.get(bucket) !== digest) moved.add(bucket);
+  for (const bucket of before.keys()) if (!after.has(bucket)) moved.add(bucket);
+  return [...moved].sort((a, b) => a - b);
+}

@@ -243,6 +243,23 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       const { rows } = await sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events WHERE ${ofTypes}`.execute(kysely);
       return new Map(rows.map((r) => [r.id, r.v]));
     },
+    eventVersionDigests: async (types, bucketSize) => {
+      const { rows } = await sql<{ b: string; d: string }>`
+        SELECT (global_position / ${bucketSize}::bigint)::text AS b,
+               count(*)::text || ':' || sum(hashtextextended(id::text || ':' || xmin::text, 0))::text AS d
+        FROM events WHERE type = ANY(${[...types]}::text[]) GROUP BY 1`.execute(kysely);
+      return new Map(rows.map((r) => [Number(r.b), r.d]));
+    },
+    eventVersionsInBuckets: async (types, bucketSize, buckets) => {
+      if (buckets.length === 0) return [];
+      // One primary-key range scan per bucket.
+      const { rows } = await sql<{ id: string; v: string; b: string }>`
+        SELECT e.id::text AS id, e.xmin::text AS v, k.b::text AS b
+        FROM unnest(${[...buckets]}::bigint[]) AS k(b)
+        JOIN events e ON e.global_position >= k.b * ${bucketSize}::bigint AND e.global_position < (k.b + 1) * ${bucketSize}::bigint
+        WHERE e.type = ANY(${[...types]}::text[])`.execute(kysely);
+      return rows.map((r) => ({ id: r.id, version: r.v, bucket: Number(r.b) }));
+    },
     readEventsById: async (ids) => {
       if (ids.length === 0) return [];
       const { rows } = await sql<EventRow>`

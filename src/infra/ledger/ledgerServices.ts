@@ -123,6 +123,7 @@ export const startLedger = async (
       verifierKeys,
       handedLeafHash: anchoring.leafHash,
       renumberings: anchoring.renumberings,
+      bucketSize: config.TAMPER_WATCH_BUCKET,
     });
     active = { anchoring, stopWatch: startTamperWatch(verifier, anchoring, deps.logger) };
   };
@@ -220,9 +221,9 @@ export const startLedger = async (
 };
 
 /**
- * The tamper watch loop; it also retries tallies that found too few nodes the first time. Each pass
- * reads every event, so the pause after a pass grows with its cost: the watch never takes more than ~1/5
- * of the time. Returns its stop.
+ * The tamper watch loop; it also retries tallies that found too few nodes the first time. A pass reads
+ * digests of every bucket and re-reads the buckets that moved (all of them on the first pass), so the
+ * pause after a pass grows with its cost: the watch never takes more than ~1/5 of the time. Returns its stop.
  */
 const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger: Logger): (() => Promise<void>) => {
   let watchTimer: NodeJS.Timeout | undefined;

@@ -78,6 +78,32 @@ export const loadLeafHashes = async (db: Q): Promise<Array<Pick<StoredEntry, 'le
   return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
 };
 
+/**
+ * One digest per bucket of `bucketSize` consecutive leaves, over what the tamper watch compares (index,
+ * event, poll, entry hash), computed by the database: a bucket whose digest did not move is unchanged.
+ */
+export const leafDigests = async (db: Q, bucketSize: number): Promise<Map<number, string>> => {
+  const { rows } = await sql<{ b: string; d: string }>`
+    SELECT (leaf_index / ${bucketSize}::bigint)::text AS b,
+           count(*)::text || ':' || sum(hashtextextended(leaf_index::text || ':' || event_id || ':' || poll_id || ':' || entry_hash, 0))::text AS d
+    FROM ledger_entries GROUP BY 1`.execute(db);
+  return new Map(rows.map((r) => [Number(r.b), r.d]));
+};
+
+/** The leaves of these buckets (see leafDigests), for the tamper watch. */
+export const loadLeafHashesInBuckets = async (
+  db: Q,
+  bucketSize: number,
+  buckets: readonly number[],
+): Promise<Array<Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>>> => {
+  if (buckets.length === 0) return [];
+  const { rows } = await sql<{ leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string }>`
+    SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash FROM unnest(${[...buckets]}::bigint[]) AS k(b)
+    JOIN ledger_entries e ON e.leaf_index >= k.b * ${bucketSize}::bigint AND e.leaf_index < (k.b + 1) * ${bucketSize}::bigint
+    ORDER BY e.leaf_index`.execute(db);
+  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
+};
+
 export const entryByTracker = async (db: Q, tracker: string): Promise<StoredEntry | null> => {
   const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE tracker = ${tracker}`.execute(db);
   return rows[0] ? toEntry(rows[0]) : null;

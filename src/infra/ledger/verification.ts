@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { EventStore, RecordedEvent } from '../../app/eventStore.ts';
 import { readAllCommitted } from '../../app/readAllCommitted.ts';
 import { ANCHORED_EVENT_TYPES, entryText, ledgerEntryOf } from '../../app/ledger/entries.ts';
-import { compareLeaves, sameTally, tallyVerification } from '../../app/ledger/verification.ts';
+import { compareLeaves, movedBuckets, sameTally, tallyVerification } from '../../app/ledger/verification.ts';
 import { tallyPoll } from '../../domain/tally.ts';
 import { toHex, utf8 } from '../../ledger/bytes.ts';
 import type { Coordinator } from '../../ledger/coordinator.ts';
@@ -10,7 +10,7 @@ import { hashLeaf } from '../../ledger/merkle.ts';
 import { nodeEd25519, nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import type { Logger } from '../logger.ts';
 import { currentBallotsFingerprint, getPoll, loadCurrentBallots } from '../readModels/polls.ts';
-import { loadLeafHashes, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
+import { leafDigests, loadLeafHashesInBuckets, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
 import type { LeafRefusal } from '../../app/ledger/refusals.ts';
 
 export interface LedgerVerifierDeps {
@@ -26,6 +26,8 @@ export interface LedgerVerifierDeps {
   handedLeafHash: (index: number) => string | undefined;
   /** Changes when leaves were renumbered (a refused leaf taken out): the row check then waits a pass. */
   renumberings: () => number;
+  /** Log positions and leaves per digest bucket (TAMPER_WATCH_BUCKET). */
+  bucketSize: number;
 }
 
 export interface LedgerVerifier {
@@ -83,57 +85,135 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     return entry ? toHex(hashLeaf(nodeSha256, utf8(entryText(entry)))) : null;
   };
 
-  /** Hashes by event id with the row version they were computed from (incremental passes). */
-  const hashCache = new Map<string, { version: string; hash: string | null }>();
+  type Leaf = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>;
+
+  // What the watch saw last, so a pass re-reads only buckets whose digest moved (see movedBuckets): at
+  // 250,000 ballots a pass reads two short lists of digests and the buckets the vote is appending to,
+  // instead of every leaf and every event's version.
+  const BUCKET = deps.bucketSize;
+  /** Leaf hash re-derived from each anchored event as stored now, with the row version it came from. */
+  const derived = new Map<string, { version: string; hash: string | null }>();
+  const eventDigests = new Map<number, string>();
+  const eventIdsByBucket = new Map<number, Set<string>>();
+  const leafDigestsSeen = new Map<number, string>();
+  const leavesByBucket = new Map<number, Leaf[]>();
+  const leafByEvent = new Map<string, Leaf>();
+  /** Leaves whose stored row still has to be compared with what the anchoring service handed the nodes. */
+  let rowChecksDue: Leaf[] = [];
+
+  /** Reloads moved leaf buckets; returns the leaves that are new or changed. */
+  const refreshLeaves = async (): Promise<Leaf[]> => {
+    const digests = await leafDigests(db, BUCKET);
+    const moved = movedBuckets(leafDigestsSeen, digests);
+    const loaded = await loadLeafHashesInBuckets(db, BUCKET, moved);
+    for (const bucket of moved) {
+      for (const leaf of leavesByBucket.get(bucket) ?? []) if (leafByEvent.get(leaf.eventId) === leaf) leafByEvent.delete(leaf.eventId);
+      leavesByBucket.delete(bucket);
+      if (digests.has(bucket)) leafDigestsSeen.set(bucket, digests.get(bucket)!);
+      else leafDigestsSeen.delete(bucket);
+    }
+    for (const leaf of loaded) {
+      const bucket = Math.floor(leaf.leafIndex / BUCKET);
+      const inBucket = leavesByBucket.get(bucket);
+      if (inBucket) inBucket.push(leaf);
+      else leavesByBucket.set(bucket, [leaf]);
+      leafByEvent.set(leaf.eventId, leaf);
+    }
+    return loaded;
+  };
 
   /**
-   * Leaf hashes re-derived from the events as the event store holds them now, by event id. Where the
-   * store stamps rows with a version (PostgreSQL's xmin changes on every rewrite), a pass reads the
-   * stamps and re-hashes only new or rewritten rows: cheap enough to run every few seconds at 250,000
-   * ballots. Elsewhere every event is read and hashed again.
+   * Re-derives leaf hashes for anchored events that are new, rewritten or gone, and returns their ids.
+   * Where the event store cannot digest its rows (EventStoreDB), every event is read and hashed again.
    */
-  const derivedHashes = async (): Promise<Map<string, string | null>> => {
-    const { eventVersions, readEventsById } = deps.eventStore;
-    if (!eventVersions || !readEventsById) {
-      const out = new Map<string, string | null>();
+  const refreshEvents = async (): Promise<Iterable<string>> => {
+    const { eventVersionDigests, eventVersionsInBuckets, readEventsById } = deps.eventStore;
+    if (!eventVersionDigests || !eventVersionsInBuckets || !readEventsById) {
+      derived.clear();
       await readAllCommitted(deps.eventStore, (batch) => {
-        for (const event of batch) out.set(event.id, leafHashOf(event));
+        for (const event of batch) derived.set(event.id, { version: '', hash: leafHashOf(event) });
       });
-      return out;
+      return leafByEvent.keys();
     }
     // Only events of anchored types can match a leaf (citizens, phone claims and comments are most of the
     // log in a big vote). An anchored event whose type was rewritten drops out here and is then reported
     // as missing, which it is: its leaf has no event any more.
-    const versions = await eventVersions(ANCHORED_EVENT_TYPES);
-    const stale = [...versions].filter(([id, version]) => hashCache.get(id)?.version !== version).map(([id]) => id);
+    const digests = await eventVersionDigests(ANCHORED_EVENT_TYPES, BUCKET);
+    const moved = movedBuckets(eventDigests, digests);
+    const rows = await eventVersionsInBuckets(ANCHORED_EVENT_TYPES, BUCKET, moved);
+    const touched = new Set<string>();
+    const present = new Map<number, Set<string>>(moved.map((b) => [b, new Set<string>()]));
+    const stale: string[] = [];
+    for (const row of rows) {
+      present.get(row.bucket)!.add(row.id);
+      if (derived.get(row.id)?.version !== row.version) stale.push(row.id);
+    }
+    for (const bucket of moved) {
+      for (const id of eventIdsByBucket.get(bucket) ?? []) if (!present.get(bucket)!.has(id)) (derived.delete(id), touched.add(id));
+      const ids = present.get(bucket)!;
+      if (ids.size > 0) eventIdsByBucket.set(bucket, ids);
+      else eventIdsByBucket.delete(bucket);
+      if (digests.has(bucket)) eventDigests.set(bucket, digests.get(bucket)!);
+      else eventDigests.delete(bucket);
+    }
+    const versionOf = new Map(rows.map((r) => [r.id, r.version]));
     for (let i = 0; i < stale.length; i += 1000) {
-      for (const event of await readEventsById(stale.slice(i, i + 1000)))
-        hashCache.set(event.id, { version: versions.get(event.id)!, hash: leafHashOf(event) });
+      for (const event of await readEventsById(stale.slice(i, i + 1000))) {
+        derived.set(event.id, { version: versionOf.get(event.id)!, hash: leafHashOf(event) });
+        touched.add(event.id);
+      }
     }
-    for (const id of hashCache.keys()) if (!versions.has(id)) hashCache.delete(id);
-    const out = new Map<string, string | null>();
-    for (const id of versions.keys()) {
-      const cached = hashCache.get(id);
-      if (cached) out.set(id, cached.hash);
-    }
-    return out;
+    // A row listed above but gone by the time it was read is missing; the next pass sees its bucket move.
+    for (const id of stale) if (!touched.has(id)) (derived.delete(id), touched.add(id));
+    return touched;
   };
 
   /** Per verified poll, the fingerprint of its read-model ballots when they last added up to the result. */
   const talliedBallots = new Map<string, string>();
 
+  /** Forgets what the watch saw: the next pass reads and compares everything again. */
+  const forgetWatchState = (): void => {
+    for (const seen of [derived, eventDigests, eventIdsByBucket, leafDigestsSeen, leavesByBucket, leafByEvent]) seen.clear();
+    rowChecksDue = [];
+  };
+
+  // A pass that stops half-way (the database went away, an alert could not be stored) has already moved
+  // its digests on: without a fresh start the next pass would not look at what this one left unreported.
   const tamperCheck = async (): Promise<number> => {
+    try {
+      return await watchPass();
+    } catch (error) {
+      forgetWatchState();
+      throw error;
+    }
+  };
+
+  const watchPass = async (): Promise<number> => {
     let found = 0;
     const layout = deps.renumberings();
-    const leaves = await loadLeafHashes(db);
-    const derived = await derivedHashes();
-    for (const m of compareLeaves(leaves, derived)) {
+    const changedLeaves = await refreshLeaves();
+    const touchedEvents = await refreshEvents();
+    // Compare what moved on either side: a changed leaf with its event, a changed event with its leaf.
+    const toCompare = new Map<number, Leaf>(changedLeaves.map((leaf) => [leaf.leafIndex, leaf]));
+    for (const id of touchedEvents) {
+      const leaf = leafByEvent.get(id);
+      if (leaf) toCompare.set(leaf.leafIndex, leaf);
+    }
+    const hashes = new Map([...toCompare.values()].map((leaf) => [leaf.eventId, derived.get(leaf.eventId)?.hash ?? null]));
+    for (const m of compareLeaves([...toCompare.values()], hashes)) {
       const what = m.kind === 'event-edited' ? 'was changed after it was anchored' : 'is missing from the event store';
       if (await fail({ kind: m.kind, pollId: m.pollId, leafIndex: m.leafIndex, eventId: m.eventId, message: `the event of leaf ${m.leafIndex} (event ${m.eventId}) ${what}` })) found++;
     }
-    for (const leaf of deps.renumberings() === layout ? leaves : []) {
+    // Stored rows against the anchoring service's own copy. While leaves are renumbered (a refused leaf
+    // taken out) the two disagree for a moment: those checks wait a pass, as do leaves not handed yet.
+    // A leaf kept from an earlier pass counts only if it is still the stored row for its event.
+    const due = [...rowChecksDue.filter((leaf) => leafByEvent.get(leaf.eventId) === leaf), ...changedLeaves];
+    rowChecksDue = [];
+    for (const leaf of due) {
       const handed = deps.handedLeafHash(leaf.leafIndex);
-      if (handed !== undefined && handed !== leaf.entryHash) {
+      if (deps.renumberings() !== layout || handed === undefined) {
+        if (leafByEvent.get(leaf.eventId) === leaf) rowChecksDue.push(leaf);
+      } else if (handed !== leaf.entryHash) {
         const message = `the stored copy of leaf ${leaf.leafIndex} (event ${leaf.eventId}) differs from what was sent to the ledger`;
         if (await fail({ kind: 'ledger-row-edited', pollId: leaf.pollId, leafIndex: leaf.leafIndex, eventId: leaf.eventId, message })) found++;
       }
