@@ -87,8 +87,9 @@ export interface EventStore {
    * Optional, with eventVersions: one digest per bucket of `bucketSize` consecutive log positions, over
    * the ids and version stamps of the events of `types` in it (computed by the database). A bucket whose
    * digest did not move holds the same rows, unrewritten, so an integrity check re-reads only the others.
+   * With `range`, only buckets `from` up to (not including) `to`, or all from `from` on.
    */
-  eventVersionDigests?(types: readonly string[], bucketSize: number): Promise<Map<number, string>>;
+  eventVersionDigests?(types: readonly string[], bucketSize: number, range?: { from: number; to?: number }): Promise<Map<number, string>>;
   /** Optional, with eventVersionDigests: the ids and version stamps of the events of `types` in these buckets. */
   eventVersionsInBuckets?(types: readonly string[], bucketSize: number, buckets: readonly number[]): Promise<Array<{ id: string; version: string; bucket: number }>>;
   subscribeAll: SubscribeAll;

@@ -24,9 +24,9 @@ const statusOf = async (app: RunningApp, pollId: string) => (await getVerificati
 describe.each(testDatabaseKinds())('tamper watch on $name', ({ create }) => {
   let app: RunningApp;
   beforeAll(async () => {
-    // Buckets of 4 positions and leaves: every poll here spans several, so a pass re-reads some and
-    // trusts the digests of the others, as it does with 1,024 in a big vote.
-    app = await startAppOn(create, { ANCHOR_INTERVAL_MS: '200', TAMPER_WATCH_BUCKET: '4' });
+    // Buckets of 4 positions and leaves, and a sweep of 2 older buckets a pass: every poll here spans
+    // several buckets and a sweep several passes, as with 1,024 and 32 in a big vote. Passes every 500 ms.
+    app = await startAppOn(create, { ANCHOR_INTERVAL_MS: '200', TAMPER_WATCH_BUCKET: '4', TAMPER_WATCH_WINDOW: '2', TAMPER_WATCH_MS: '500' });
   });
   afterAll(async () => app?.stop());
 
@@ -88,7 +88,7 @@ describe.each(testDatabaseKinds())('tamper watch on $name', ({ create }) => {
     const { pollId, ballots } = await verifiedPoll('early');
     await verifiedPoll('later-1');
     await verifiedPoll('later-2');
-    // Passes (every 2 s) have read the early buckets and keep only their digests; the edit comes after.
+    // Passes have read the early buckets and keep only their digests; the edit comes after.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(await statusOf(app, pollId)).toBe('completed');
     await behindTheAppsBack(app, sql`UPDATE events SET data = jsonb_set(data, '{selections,selections,q1}', '["b"]') WHERE id = ${ballots[0]!.eventId}`);

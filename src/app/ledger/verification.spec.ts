@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { nobleEd25519 as ed, nobleSha256 as h } from '../../ledger/hash.ts';
 import { generateSignerKey, parseSignerKey } from '../../ledger/note.ts';
 import { signTallyNote, tallyHash } from '../../ledger/tallyNote.ts';
-import { compareLeaves, movedBuckets, sameTally, tallyVerification } from './verification.ts';
+import { compareLeaves, inRanges, movedBuckets, sameTally, sweepRanges, tallyVerification } from './verification.ts';
 
 const ORIGIN = 'test.civic-vote.local/ledger';
 const nodes = [1, 2, 3, 4].map((i) => generateSignerKey(h, ed, `ledger-node-${i}`, new Uint8Array(32).fill(i)));
@@ -60,5 +60,31 @@ describe('movedBuckets', () => {
     expect(movedBuckets(before, new Map(before))).toEqual([]);
     expect(movedBuckets(before, new Map([[0, 'a'], [2, 'x'], [3, 'd']]))).toEqual([1, 2, 3]);
     expect(movedBuckets(new Map(), before)).toEqual([0, 1, 2]);
+  });
+});
+
+describe('sweepRanges', () => {
+  it('reads everything while nothing is known, then the top and a window that wraps around', () => {
+    expect(sweepRanges(null, 0, 2)).toEqual({ ranges: [{ from: 0 }], nextCursor: 0 });
+    expect(sweepRanges(5, 0, 2)).toEqual({ ranges: [{ from: 0, to: 2 }, { from: 5 }], nextCursor: 2 });
+    expect(sweepRanges(5, 2, 2)).toEqual({ ranges: [{ from: 2, to: 4 }, { from: 5 }], nextCursor: 4 });
+    expect(sweepRanges(5, 4, 2)).toEqual({ ranges: [{ from: 4, to: 5 }, { from: 5 }], nextCursor: 0 });
+    // The log grew past the cursor: the sweep goes on from there.
+    expect(sweepRanges(9, 4, 2)).toEqual({ ranges: [{ from: 4, to: 6 }, { from: 9 }], nextCursor: 6 });
+    expect(sweepRanges(5, 7, 2)).toEqual({ ranges: [{ from: 0, to: 2 }, { from: 5 }], nextCursor: 2 });
+    // A window as large as the log: every bucket, every pass.
+    expect(sweepRanges(5, 0, 100)).toEqual({ ranges: [{ from: 0, to: 5 }, { from: 5 }], nextCursor: 0 });
+    expect(sweepRanges(0, 0, 2)).toEqual({ ranges: [{ from: 0 }], nextCursor: 0 });
+  });
+
+  it('covers every bucket below the top within top / window passes', () => {
+    const seen = new Set<number>();
+    let cursor = 0;
+    for (let pass = 0; pass < Math.ceil(10 / 3); pass++) {
+      const { ranges, nextCursor } = sweepRanges(10, cursor, 3);
+      for (let b = 0; b <= 10; b++) if (inRanges(b, ranges)) seen.add(b);
+      cursor = nextCursor;
+    }
+    expect([...seen].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   });
 });

@@ -91,3 +91,28 @@ export function movedBuckets(before: ReadonlyMap<number, string>, after: Readonl
   for (const bucket of before.keys()) if (!after.has(bucket)) moved.add(bucket);
   return [...moved].sort((a, b) => a - b);
 }
+
+/** Buckets `from` up to (not including) `to`; no `to`: every bucket from `from` on. */
+export interface BucketRange {
+  from: number;
+  to?: number;
+}
+
+/**
+ * Which buckets one tamper-watch pass digests: from the highest bucket it knows upwards (where the log
+ * grows) and the next `window` older buckets of a sweep that starts again from 0 once it reaches the
+ * top. Nothing known yet: everything. So a pass costs the new rows plus a window, and an edit anywhere is
+ * seen within one sweep (top / window passes).
+ */
+export function sweepRanges(highestKnown: number | null, cursor: number, window: number): { ranges: BucketRange[]; nextCursor: number } {
+  if (highestKnown === null) return { ranges: [{ from: 0 }], nextCursor: 0 };
+  const start = cursor < highestKnown ? cursor : 0;
+  const to = Math.min(start + window, highestKnown);
+  // Once the window reaches the top the sweep starts again from 0, so a window as large as the log
+  // digests every bucket on every pass.
+  return { ranges: to > start ? [{ from: start, to }, { from: highestKnown }] : [{ from: highestKnown }], nextCursor: to >= highestKnown ? 0 : to };
+}
+
+/** Whether a bucket is in one of the ranges. */
+export const inRanges = (bucket: number, ranges: readonly BucketRange[]): boolean =>
+  ranges.some((r) => bucket >= r.from && (r.to === undefined || bucket < r.to));

@@ -25,8 +25,6 @@ import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
 /** The log's origin line: the nodes' --origin, the checkpoints' first line, the portal's expectation. */
 export const LEDGER_ORIGIN = 'civic-vote.local/ledger';
 export const LEDGER_QUORUM = 3;
-/** How often (at most) the tamper watch re-derives the leaves from the events. */
-export const TAMPER_WATCH_MS = 2000;
 
 export type ReceiptLookup =
   | { status: 'anchored'; receipt: Receipt; entry: StoredEntry; finalSize: number }
@@ -124,8 +122,9 @@ export const startLedger = async (
       handedLeafHash: anchoring.leafHash,
       renumberings: anchoring.renumberings,
       bucketSize: config.TAMPER_WATCH_BUCKET,
+      sweepWindow: config.TAMPER_WATCH_WINDOW,
     });
-    active = { anchoring, stopWatch: startTamperWatch(verifier, anchoring, deps.logger) };
+    active = { anchoring, stopWatch: startTamperWatch(verifier, anchoring, deps.logger, config.TAMPER_WATCH_MS) };
   };
   const stopActive = async (): Promise<void> => {
     const work = active;
@@ -225,7 +224,7 @@ export const startLedger = async (
  * digests of every bucket and re-reads the buckets that moved (all of them on the first pass), so the
  * pause after a pass grows with its cost: the watch never takes more than ~1/5 of the time. Returns its stop.
  */
-const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger: Logger): (() => Promise<void>) => {
+const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger: Logger, everyMs: number): (() => Promise<void>) => {
   let watchTimer: NodeJS.Timeout | undefined;
   let watching: Promise<unknown> | null = null;
   let stopped = false;
@@ -241,12 +240,12 @@ const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger
         .catch((err: unknown) => logger.error({ err }, 'tamper watch pass failed'))
         .finally(() => {
           watching = null;
-          scheduleWatch(Math.max(TAMPER_WATCH_MS, 4 * (Date.now() - began)));
+          scheduleWatch(Math.max(everyMs, 4 * (Date.now() - began)));
         });
     }, delay);
     watchTimer.unref();
   };
-  scheduleWatch(TAMPER_WATCH_MS);
+  scheduleWatch(everyMs);
   return async () => {
     stopped = true;
     clearTimeout(watchTimer);

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { positionsIn } from '../db/positionsIn.ts';
 import type { VerificationStatus } from '../readModels/pollVerification.ts';
 
 /**
@@ -82,11 +83,11 @@ export const loadLeafHashes = async (db: Q): Promise<Array<Pick<StoredEntry, 'le
  * One digest per bucket of `bucketSize` consecutive leaves, over what the tamper watch compares (index,
  * event, poll, entry hash), computed by the database: a bucket whose digest did not move is unchanged.
  */
-export const leafDigests = async (db: Q, bucketSize: number): Promise<Map<number, string>> => {
+export const leafDigests = async (db: Q, bucketSize: number, range?: { from: number; to?: number }): Promise<Map<number, string>> => {
   const { rows } = await sql<{ b: string; d: string }>`
     SELECT (leaf_index / ${bucketSize}::bigint)::text AS b,
            count(*)::text || ':' || sum(hashtextextended(leaf_index::text || ':' || event_id || ':' || poll_id || ':' || entry_hash, 0))::text AS d
-    FROM ledger_entries GROUP BY 1`.execute(db);
+    FROM ledger_entries WHERE ${positionsIn('leaf_index', bucketSize, range)} GROUP BY 1`.execute(db);
   return new Map(rows.map((r) => [Number(r.b), r.d]));
 };
 

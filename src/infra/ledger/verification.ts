@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { EventStore, RecordedEvent } from '../../app/eventStore.ts';
 import { readAllCommitted } from '../../app/readAllCommitted.ts';
 import { ANCHORED_EVENT_TYPES, entryText, ledgerEntryOf } from '../../app/ledger/entries.ts';
-import { compareLeaves, movedBuckets, sameTally, tallyVerification } from '../../app/ledger/verification.ts';
+import { compareLeaves, inRanges, movedBuckets, sameTally, sweepRanges, tallyVerification, type BucketRange } from '../../app/ledger/verification.ts';
 import { tallyPoll } from '../../domain/tally.ts';
 import { toHex, utf8 } from '../../ledger/bytes.ts';
 import type { Coordinator } from '../../ledger/coordinator.ts';
@@ -28,6 +28,8 @@ export interface LedgerVerifierDeps {
   renumberings: () => number;
   /** Log positions and leaves per digest bucket (TAMPER_WATCH_BUCKET). */
   bucketSize: number;
+  /** Older buckets each pass sweeps, besides the newest (TAMPER_WATCH_WINDOW). */
+  sweepWindow: number;
 }
 
 export interface LedgerVerifier {
@@ -87,15 +89,29 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
 
   type Leaf = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>;
 
-  // What the watch saw last, so a pass re-reads only buckets whose digest moved (see movedBuckets): at
-  // 250,000 ballots a pass reads two short lists of digests and the buckets the vote is appending to,
-  // instead of every leaf and every event's version.
+  // What the watch saw last, so a pass re-reads only buckets whose digest moved (see movedBuckets), and
+  // digests only the newest buckets and a window of older ones (see sweepRanges): at 250,000 ballots a
+  // pass reads a few dozen digests and the buckets the vote is appending to, instead of every leaf and
+  // every event's version, and an edit anywhere is still seen within one sweep.
   const BUCKET = deps.bucketSize;
   /** Leaf hash re-derived from each anchored event as stored now, with the row version it came from. */
   const derived = new Map<string, { version: string; hash: string | null }>();
   const eventDigests = new Map<number, string>();
   const eventIdsByBucket = new Map<number, Set<string>>();
   const leafDigestsSeen = new Map<number, string>();
+  const cursors = { events: 0, leaves: 0 };
+
+  /** Digests of this pass's buckets for one side, and which of them moved since it last looked. */
+  const sweep = async (side: keyof typeof cursors, seen: Map<number, string>, digestsIn: (range: BucketRange) => Promise<Map<number, string>>) => {
+    let highest: number | null = null;
+    for (const bucket of seen.keys()) if (highest === null || bucket > highest) highest = bucket;
+    const { ranges, nextCursor } = sweepRanges(highest, cursors[side], deps.sweepWindow);
+    const digests = new Map<number, string>();
+    for (const range of ranges) for (const [bucket, digest] of await digestsIn(range)) digests.set(bucket, digest);
+    cursors[side] = nextCursor;
+    const before = new Map([...seen].filter(([bucket]) => inRanges(bucket, ranges)));
+    return { digests, moved: movedBuckets(before, digests) };
+  };
   const leavesByBucket = new Map<number, Leaf[]>();
   const leafByEvent = new Map<string, Leaf>();
   /** Leaves whose stored row still has to be compared with what the anchoring service handed the nodes. */
@@ -103,8 +119,7 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
 
   /** Reloads moved leaf buckets; returns the leaves that are new or changed. */
   const refreshLeaves = async (): Promise<Leaf[]> => {
-    const digests = await leafDigests(db, BUCKET);
-    const moved = movedBuckets(leafDigestsSeen, digests);
+    const { digests, moved } = await sweep('leaves', leafDigestsSeen, (range) => leafDigests(db, BUCKET, range));
     const loaded = await loadLeafHashesInBuckets(db, BUCKET, moved);
     for (const bucket of moved) {
       for (const leaf of leavesByBucket.get(bucket) ?? []) if (leafByEvent.get(leaf.eventId) === leaf) leafByEvent.delete(leaf.eventId);
@@ -138,8 +153,7 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     // Only events of anchored types can match a leaf (citizens, phone claims and comments are most of the
     // log in a big vote). An anchored event whose type was rewritten drops out here and is then reported
     // as missing, which it is: its leaf has no event any more.
-    const digests = await eventVersionDigests(ANCHORED_EVENT_TYPES, BUCKET);
-    const moved = movedBuckets(eventDigests, digests);
+    const { digests, moved } = await sweep('events', eventDigests, (range) => eventVersionDigests(ANCHORED_EVENT_TYPES, BUCKET, range));
     const rows = await eventVersionsInBuckets(ANCHORED_EVENT_TYPES, BUCKET, moved);
     const touched = new Set<string>();
     const present = new Map<number, Set<string>>(moved.map((b) => [b, new Set<string>()]));
@@ -175,6 +189,7 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
   const forgetWatchState = (): void => {
     for (const seen of [derived, eventDigests, eventIdsByBucket, leafDigestsSeen, leavesByBucket, leafByEvent]) seen.clear();
     rowChecksDue = [];
+    cursors.events = cursors.leaves = 0;
   };
 
   // A pass that stops half-way (the database went away, an alert could not be stored) has already moved

@@ -1,0 +1,7 @@
+import { sql } from 'kysely';
+
+/** A primary-key range condition for buckets `from` up to `to` (or all from `from` on) of `size` rows. */
+export const positionsIn = (column: string, size: number, range?: { from: number; to?: number }) => {
+  const from = sql`${sql.ref(column)} >= ${(range?.from ?? 0) * size}::bigint`;
+  return range?.to === undefined ? from : sql`${from} AND ${sql.ref(column)} < ${range.to * size}::bigint`;
+};
