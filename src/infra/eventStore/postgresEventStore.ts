@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { positionsIn } from '../db/positionsIn.ts';
+import { inBucket, positionsIn } from '../db/buckets.ts';
 import {
   StreamConflictError,
   type AppendRequest,
@@ -259,7 +259,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       const { rows } = await sql<{ id: string; v: string; b: string }>`
         SELECT e.id::text AS id, e.xmin::text AS v, k.b::text AS b
         FROM unnest(${[...buckets]}::bigint[]) AS k(b)
-        JOIN events e ON e.global_position >= k.b * ${bucketSize}::bigint AND e.global_position < (k.b + 1) * ${bucketSize}::bigint
+        JOIN events e ON ${inBucket('e.global_position', bucketSize, sql`k.b`)}
         WHERE e.type = ANY(${[...types]}::text[])`.execute(kysely);
       return rows.map((r) => ({ id: r.id, version: r.v, bucket: Number(r.b) }));
     },

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import { positionsIn } from '../db/positionsIn.ts';
+import { inBucket, positionsIn } from '../db/buckets.ts';
 import type { VerificationStatus } from '../readModels/pollVerification.ts';
 
 /**
@@ -100,7 +100,7 @@ export const loadLeafHashesInBuckets = async (
   if (buckets.length === 0) return [];
   const { rows } = await sql<{ leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string }>`
     SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash FROM unnest(${[...buckets]}::bigint[]) AS k(b)
-    JOIN ledger_entries e ON e.leaf_index >= k.b * ${bucketSize}::bigint AND e.leaf_index < (k.b + 1) * ${bucketSize}::bigint
+    JOIN ledger_entries e ON ${inBucket('e.leaf_index', bucketSize, sql`k.b`)}
     ORDER BY e.leaf_index`.execute(db);
   return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
 };

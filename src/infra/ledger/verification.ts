@@ -101,16 +101,24 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
   const leafDigestsSeen = new Map<number, string>();
   const cursors = { events: 0, leaves: 0 };
 
-  /** Digests of this pass's buckets for one side, and which of them moved since it last looked. */
-  const sweep = async (side: keyof typeof cursors, seen: Map<number, string>, digestsIn: (range: BucketRange) => Promise<Map<number, string>>) => {
+  /**
+   * Digests this pass's buckets for one side, records them in `seen` and returns the buckets that moved
+   * since it last looked (the caller re-reads those; a failed pass forgets `seen` altogether).
+   */
+  const sweep = async (side: keyof typeof cursors, seen: Map<number, string>, digestsIn: (range: BucketRange) => Promise<Map<number, string>>): Promise<number[]> => {
     let highest: number | null = null;
     for (const bucket of seen.keys()) if (highest === null || bucket > highest) highest = bucket;
     const { ranges, nextCursor } = sweepRanges(highest, cursors[side], deps.sweepWindow);
     const digests = new Map<number, string>();
     for (const range of ranges) for (const [bucket, digest] of await digestsIn(range)) digests.set(bucket, digest);
     cursors[side] = nextCursor;
-    const before = new Map([...seen].filter(([bucket]) => inRanges(bucket, ranges)));
-    return { digests, moved: movedBuckets(before, digests) };
+    const moved = movedBuckets(new Map([...seen].filter(([bucket]) => inRanges(bucket, ranges))), digests);
+    for (const bucket of moved) {
+      const digest = digests.get(bucket);
+      if (digest === undefined) seen.delete(bucket);
+      else seen.set(bucket, digest);
+    }
+    return moved;
   };
   const leavesByBucket = new Map<number, Leaf[]>();
   const leafByEvent = new Map<string, Leaf>();
@@ -119,13 +127,11 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
 
   /** Reloads moved leaf buckets; returns the leaves that are new or changed. */
   const refreshLeaves = async (): Promise<Leaf[]> => {
-    const { digests, moved } = await sweep('leaves', leafDigestsSeen, (range) => leafDigests(db, BUCKET, range));
+    const moved = await sweep('leaves', leafDigestsSeen, (range) => leafDigests(db, BUCKET, range));
     const loaded = await loadLeafHashesInBuckets(db, BUCKET, moved);
     for (const bucket of moved) {
       for (const leaf of leavesByBucket.get(bucket) ?? []) if (leafByEvent.get(leaf.eventId) === leaf) leafByEvent.delete(leaf.eventId);
       leavesByBucket.delete(bucket);
-      if (digests.has(bucket)) leafDigestsSeen.set(bucket, digests.get(bucket)!);
-      else leafDigestsSeen.delete(bucket);
     }
     for (const leaf of loaded) {
       const bucket = Math.floor(leaf.leafIndex / BUCKET);
@@ -153,7 +159,7 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     // Only events of anchored types can match a leaf (citizens, phone claims and comments are most of the
     // log in a big vote). An anchored event whose type was rewritten drops out here and is then reported
     // as missing, which it is: its leaf has no event any more.
-    const { digests, moved } = await sweep('events', eventDigests, (range) => eventVersionDigests(ANCHORED_EVENT_TYPES, BUCKET, range));
+    const moved = await sweep('events', eventDigests, (range) => eventVersionDigests(ANCHORED_EVENT_TYPES, BUCKET, range));
     const rows = await eventVersionsInBuckets(ANCHORED_EVENT_TYPES, BUCKET, moved);
     const touched = new Set<string>();
     const present = new Map<number, Set<string>>(moved.map((b) => [b, new Set<string>()]));
@@ -167,8 +173,6 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
       const ids = present.get(bucket)!;
       if (ids.size > 0) eventIdsByBucket.set(bucket, ids);
       else eventIdsByBucket.delete(bucket);
-      if (digests.has(bucket)) eventDigests.set(bucket, digests.get(bucket)!);
-      else eventDigests.delete(bucket);
     }
     const versionOf = new Map(rows.map((r) => [r.id, r.version]));
     for (let i = 0; i < stale.length; i += 1000) {

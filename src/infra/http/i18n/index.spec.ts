@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { englishSingularForTests, translator } from './index.ts';
+import { englishSingular, translator } from './index.ts';
 
 describe('translator', () => {
   const en = translator('en');
@@ -23,7 +23,7 @@ describe('translator', () => {
   });
 
   it('has every singular phrase in its English template, so none is silently ignored', () => {
-    for (const [key, words] of Object.entries(englishSingularForTests))
+    for (const [key, words] of Object.entries(englishSingular))
       for (const [param, [plural]] of Object.entries(words)) expect(en(key), key).toContain(`{${param}} ${plural}`);
   });
 

@@ -21,7 +21,7 @@ const dictionaries: Record<Lang, Record<string, string>> = {
  * 1, the plural phrase in the template becomes the singular ("1 vote", not "1 votes"; "1 poll · 3
  * ballots"). Korean nouns do not inflect for number, so only English needs them.
  */
-const englishSingular: Record<string, Record<string, readonly [plural: string, singular: string]>> = {
+export const englishSingular: Record<string, Record<string, readonly [plural: string, singular: string]>> = {
   'home.stats': { polls: ['polls', 'poll'], ballots: ['ballots', 'ballot'] },
   'admin.turnout.count': { count: ['votes', 'vote'] },
   'admin.form.problems': { n: ['things', 'thing'] },
@@ -51,6 +51,3 @@ export const translator = (lang: Lang) => (key: MessageKey | string, params: Rec
 export type Translate = ReturnType<typeof translator>;
 
 export const parseLang = (value: unknown): Lang | null => (value === 'ko' || value === 'en' ? value : null);
-
-/** The singular table, for the test that every phrase it names is in its template. */
-export const englishSingularForTests = englishSingular;

@@ -5,3 +5,7 @@ export const positionsIn = (column: string, size: number, range?: { from: number
   const from = sql`${sql.ref(column)} >= ${(range?.from ?? 0) * size}::bigint`;
   return range?.to === undefined ? from : sql`${from} AND ${sql.ref(column)} < ${range.to * size}::bigint`;
 };
+
+/** A join condition: `column` falls in the bucket numbered by the SQL expression `bucket` (buckets of `size`). */
+export const inBucket = (column: string, size: number, bucket: ReturnType<typeof sql>) =>
+  sql`${sql.ref(column)} >= ${bucket} * ${size}::bigint AND ${sql.ref(column)} < (${bucket} + 1) * ${size}::bigint`;
