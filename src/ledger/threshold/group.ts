@@ -1,0 +1,131 @@
+/**
+ * The prime-order group every threshold structure uses: ristretto255 (RFC 9496) from @noble/curves,
+ * with the encodings, domain-separated hashes and randomness the other modules share. Points and
+ * scalars travel as lower-case hex of their canonical 32-byte encodings; decoding rejects anything
+ * non-canonical, and the identity wherever a key or a ciphertext part is expected.
+ *
+ * Hand-written on top of the library only where no library does the job: @noble/curves gives the group
+ * and FROST signatures, but no Feldman DKG, threshold ElGamal or batched Chaum-Pedersen proof.
+ */
+import { ristretto255 } from '@noble/curves/ed25519.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+
+export const Point = ristretto255.Point;
+export type Point = InstanceType<typeof Point>;
+export const ORDER = Point.Fn.ORDER;
+export const G: Point = Point.BASE;
+
+/** Random bytes: injectable so tests can check what a repeated nonce would do; Web Crypto by default. */
+export type RandomBytes = (n: number) => Uint8Array;
+export const webRandom: RandomBytes = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n));
+
+export const mod = (a: bigint): bigint => {
+  const r = a % ORDER;
+  return r < 0n ? r + ORDER : r;
+};
+
+function bytesToBigLE(bytes: Uint8Array): bigint {
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+  return v;
+}
+
+function bigToBytesLE(v: bigint, length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) {
+    out[i] = Number(v & 0xffn);
+    v >>= 8n;
+  }
+  return out;
+}
+
+/** A uniformly random non-zero scalar: 64 random bytes reduced mod the group order (bias < 2^-250). */
+export function randomScalar(random: RandomBytes = webRandom): bigint {
+  for (;;) {
+    const s = mod(bytesToBigLE(random(64)));
+    if (s !== 0n) return s;
+  }
+}
+
+export const scalarToHex = (s: bigint): string => toHex(bigToBytesLE(mod(s), 32));
+
+/** A canonical scalar (32 bytes little-endian, below the group order); throws RangeError otherwise. */
+export function scalarFromHex(hex: unknown): bigint {
+  if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) throw new RangeError('a scalar must be 32 bytes of lower-case hex');
+  const s = bytesToBigLE(fromHex(hex)!);
+  if (s >= ORDER) throw new RangeError('a scalar must be below the group order');
+  return s;
+}
+
+export const pointToHex = (p: Point): string => toHex(p.toBytes());
+export const pointBytes = (p: Point): Uint8Array => p.toBytes();
+
+/**
+ * A canonical ristretto255 point, not the identity (a key, a commitment or a ciphertext part is never
+ * the identity: it would make the secret irrelevant). Throws RangeError otherwise.
+ */
+export function pointFromHex(hex: unknown, what = 'point'): Point {
+  if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) throw new RangeError(`${what} must be 32 bytes of lower-case hex`);
+  let p: Point;
+  try {
+    p = Point.fromBytes(fromHex(hex)!);
+  } catch {
+    throw new RangeError(`${what} is not a canonical ristretto255 encoding`);
+  }
+  if (p.is0()) throw new RangeError(`${what} must not be the identity`);
+  return p;
+}
+
+/** Length-prefixed fields (8-byte big-endian length each), so no two field lists hash alike. */
+export function lengthPrefixed(fields: readonly (Uint8Array | string)[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  for (const f of fields) {
+    const bytes = typeof f === 'string' ? utf8(f) : f;
+    const len = new Uint8Array(8);
+    new DataView(len.buffer).setBigUint64(0, BigInt(bytes.length));
+    parts.push(len, bytes);
+  }
+  return concatBytes(...parts);
+}
+
+/** Every hash in this module names its purpose first: a value from one context is never valid in another. */
+export const DOMAIN = 'civic-vote/threshold/v1/';
+
+/** SHA-512 of the domain tag and the fields, length-prefixed. */
+export const hashFields = (tag: string, fields: readonly (Uint8Array | string)[]): Uint8Array =>
+  sha512(lengthPrefixed([DOMAIN + tag, ...fields]));
+
+/** A scalar from a hash: 64 bytes reduced mod the order. */
+export const hashToScalar = (tag: string, fields: readonly (Uint8Array | string)[]): bigint => mod(bytesToBigLE(hashFields(tag, fields)));
+
+/** 32 bytes from a hash, for keys and commitments. */
+export const hash32 = (tag: string, fields: readonly (Uint8Array | string)[]): Uint8Array => hashFields(tag, fields).slice(0, 32);
+
+export function invert(a: bigint): bigint {
+  // Fermat: a^(q-2) mod q, q prime.
+  let result = 1n;
+  let base = mod(a);
+  let e = ORDER - 2n;
+  while (e > 0n) {
+    if (e & 1n) result = (result * base) % ORDER;
+    base = (base * base) % ORDER;
+    e >>= 1n;
+  }
+  return result;
+}
+
+/** The Lagrange coefficient at 0 of participant `i` among `indexes` (1-based node numbers). */
+export function lagrangeAtZero(i: number, indexes: readonly number[]): bigint {
+  let num = 1n;
+  let den = 1n;
+  for (const k of indexes) {
+    if (k === i) continue;
+    num = mod(num * BigInt(k));
+    den = mod(den * BigInt(k - i));
+  }
+  return mod(num * invert(den));
+}
+
+/** Public-data multiplication (not constant time): for verifying and combining, never with a secret. */
+export const mulPublic = (p: Point, s: bigint): Point => (mod(s) === 0n ? Point.ZERO : p.multiplyUnsafe(mod(s)));

@@ -1,0 +1,43 @@
+/**
+ * Hybrid public-key encryption: an ElGamal key encapsulation on ristretto255 (ephemeral R = rG, shared
+ * point K = rY) and ChaCha20-Poly1305 (@noble/ciphers) keyed by a hash of (R, K, Y). Used for sealed
+ * ballots (Y the nodes' joint key, K recovered only by combining 3 decryption shares) and for DKG shares
+ * in transit (Y the recipient node's own transport key).
+ *
+ * The AEAD nonce is all zeros: the key is fresh for every encryption (r is fresh), so a (key, nonce)
+ * pair never repeats. The associated data binds the ciphertext to its context (poll, voter tag, ...),
+ * so a ciphertext copied anywhere else does not open.
+ */
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { G, hash32, pointBytes, randomScalar, webRandom, type Point, type RandomBytes } from './group.ts';
+
+const ZERO_NONCE = new Uint8Array(12);
+
+export interface Encapsulated {
+  ephemeral: Point;
+  ciphertext: Uint8Array;
+}
+
+/** The AEAD key from the encapsulation: the key-derivation hash has its own domain tag. */
+export const aeadKeyOf = (publicKey: Point, ephemeral: Point, shared: Point): Uint8Array =>
+  hash32('kem-key', [pointBytes(publicKey), pointBytes(ephemeral), pointBytes(shared)]);
+
+export function encryptTo(publicKey: Point, plaintext: Uint8Array, aad: Uint8Array, random: RandomBytes = webRandom): Encapsulated {
+  const r = randomScalar(random);
+  const ephemeral = G.multiply(r);
+  const shared = publicKey.multiply(r);
+  const ciphertext = chacha20poly1305(aeadKeyOf(publicKey, ephemeral, shared), ZERO_NONCE, aad).encrypt(plaintext);
+  return { ephemeral, ciphertext };
+}
+
+/** Decrypts with the shared point K (from a secret key, or combined decryption shares); null if it does not open. */
+export function decryptWithShared(publicKey: Point, ephemeral: Point, shared: Point, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null {
+  try {
+    return chacha20poly1305(aeadKeyOf(publicKey, ephemeral, shared), ZERO_NONCE, aad).decrypt(ciphertext);
+  } catch {
+    return null;
+  }
+}
+
+export const decryptWithSecret = (secret: bigint, publicKey: Point, box: Encapsulated, aad: Uint8Array): Uint8Array | null =>
+  decryptWithShared(publicKey, box.ephemeral, box.ephemeral.multiply(secret), box.ciphertext, aad);

@@ -1,0 +1,116 @@
+/**
+ * Sealed ballots: the choices committed to and encrypted to the nodes' joint key, so nobody (the app,
+ * its database, one or two nodes) can read them until 3 nodes open them at close.
+ *
+ * - commitment = H("ballot-commitment", keyId, pollId, voterTag, ballotId, nonce, choices): the public
+ *   promise of what the ballot says, bound to its poll and voter tag;
+ * - ciphertext = ChaCha20-Poly1305 under a key encapsulated to the joint key (hybrid.ts), plaintext
+ *   nonce || canonical JSON of the choices, associated data binding the same context and the commitment.
+ *
+ * A sealed ballot copied into another voter's entry, another poll or another re-vote does not open
+ * there: both the associated data and the commitment name poll, voter tag and ballot id.
+ */
+import { canonicalJsonBytes } from '../entry.ts';
+import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex } from '../bytes.ts';
+import type { BallotSelections } from '../../domain/pollDefinition.ts';
+import { hash32, pointFromHex, pointToHex, webRandom, type Point, type RandomBytes } from './group.ts';
+import { decryptWithShared, encryptTo } from './hybrid.ts';
+
+export interface SealedBallot {
+  /** The nodes' key set the ballot is sealed to (PublicKeySet.keyId). */
+  keyId: string;
+  /** Hex of 32 bytes. */
+  commitment: string;
+  /** Hex of R = rG. */
+  ephemeral: string;
+  /** Base64 of the AEAD output. */
+  ciphertext: string;
+}
+
+/** Where a sealed ballot belongs: it opens only there. */
+export interface SealContext {
+  pollId: string;
+  voterTag: string;
+  ballotId: string;
+}
+
+const NONCE_BYTES = 32;
+
+export const ballotCommitment = (keyId: string, ctx: SealContext, nonce: Uint8Array, choices: Uint8Array): string =>
+  toHex(hash32('ballot-commitment', [keyId, ctx.pollId, ctx.voterTag, ctx.ballotId, nonce, choices]));
+
+const sealAad = (keyId: string, ctx: SealContext, commitment: string): Uint8Array =>
+  hash32('ballot-aad', [keyId, ctx.pollId, ctx.voterTag, ctx.ballotId, commitment]);
+
+export function sealSelections(
+  key: { keyId: string; jointKey: string },
+  ctx: SealContext,
+  selections: BallotSelections,
+  random: RandomBytes = webRandom,
+): SealedBallot {
+  const choices = canonicalJsonBytes(selections);
+  const nonce = random(NONCE_BYTES);
+  const commitment = ballotCommitment(key.keyId, ctx, nonce, choices);
+  const box = encryptTo(pointFromHex(key.jointKey, 'the joint key'), concatBytes(nonce, choices), sealAad(key.keyId, ctx, commitment), random);
+  return { keyId: key.keyId, commitment, ephemeral: pointToHex(box.ephemeral), ciphertext: toBase64(box.ciphertext) };
+}
+
+/** Why `value` is not a well-formed sealed ballot, or undefined. Shape only: nodes check this before close. */
+export function sealedBallotProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'sealed must be an object';
+  const s = value as Record<string, unknown>;
+  const extra = Object.keys(s).filter((k) => !['keyId', 'commitment', 'ephemeral', 'ciphertext'].includes(k));
+  if (extra.length > 0) return `sealed has unexpected fields: ${extra.join(', ')}`;
+  if (typeof s.keyId !== 'string' || !/^[0-9a-f]{32}$/.test(s.keyId)) return 'sealed keyId must be 16 bytes of hex';
+  if (typeof s.commitment !== 'string' || !/^[0-9a-f]{64}$/.test(s.commitment)) return 'sealed commitment must be 32 bytes of hex';
+  try {
+    pointFromHex(s.ephemeral, 'sealed ephemeral');
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const box = typeof s.ciphertext === 'string' ? fromBase64(s.ciphertext) : null;
+  // nonce (32) + at least "{}"-sized choices + the 16-byte tag
+  if (!box || box.length < NONCE_BYTES + 2 + 16) return 'sealed ciphertext must be base64 of an AEAD box';
+  return undefined;
+}
+
+/** An opened ballot as published: its choices and the nonce that make its commitment. */
+export interface Opening {
+  selections: BallotSelections;
+  nonce: string;
+}
+
+/**
+ * Opens a sealed ballot with the combined shared point K = x R. Null when it does not open (a
+ * ciphertext that is not the nodes', or copied from elsewhere) or its contents do not match its
+ * commitment: such a ballot is published as unopenable and not counted.
+ */
+export function openSealed(jointKey: string, ctx: SealContext, sealed: SealedBallot, shared: Point): Opening | null {
+  const ciphertext = fromBase64(sealed.ciphertext);
+  if (!ciphertext) return null;
+  const plain = decryptWithShared(pointFromHex(jointKey), pointFromHex(sealed.ephemeral), shared, ciphertext, sealAad(sealed.keyId, ctx, sealed.commitment));
+  if (!plain || plain.length < NONCE_BYTES) return null;
+  const nonce = plain.slice(0, NONCE_BYTES);
+  const choices = plain.slice(NONCE_BYTES);
+  if (ballotCommitment(sealed.keyId, ctx, nonce, choices) !== sealed.commitment) return null;
+  let selections: BallotSelections;
+  try {
+    selections = JSON.parse(fromUtf8(choices)) as BallotSelections;
+  } catch {
+    return null;
+  }
+  // Only the canonical form was ever committed to.
+  if (!bytesEqual(canonicalJsonBytes(selections), choices)) return null;
+  return { selections, nonce: toHex(nonce) };
+}
+
+/** Whether a published opening matches the commitment it claims to open (no decryption needed). */
+export function openingMatches(sealed: SealedBallot, ctx: SealContext, opening: Opening): boolean {
+  const nonce = /^[0-9a-f]{64}$/.test(opening.nonce) ? fromHex(opening.nonce) : null;
+  if (!nonce) return false;
+  try {
+    return ballotCommitment(sealed.keyId, ctx, nonce, canonicalJsonBytes(opening.selections)) === sealed.commitment;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,175 @@
+import { describe, expect, it } from 'vitest';
+import { toHex } from '../bytes.ts';
+import {
+  BadShare,
+  combineShares,
+  deal,
+  G,
+  keySetProblem,
+  makeShareBatch,
+  mod,
+  openingMatches,
+  openSealed,
+  ownShare,
+  Point,
+  pointFromHex,
+  pointToHex,
+  publicKeySetOf,
+  randomScalar,
+  receiveShare,
+  scalarToHex,
+  sealedBallotProblem,
+  sealSelections,
+  transportKeyOf,
+  verifyShareBatch,
+  type Dealing,
+  type PublicKeySet,
+  type SealContext,
+  type ShareBatch,
+} from './index.ts';
+
+const EPOCH = 'test-epoch-1';
+
+/** The four nodes' ceremony, run in one process only because this is a test of the pure parts. */
+function ceremony(): { set: PublicKeySet; shares: Map<number, bigint> } {
+  const transports = [1, 2, 3, 4].map((i) => transportKeyOf(new Uint8Array(32).fill(i)));
+  const transportKeys = Object.fromEntries(transports.map((t, k) => [String(k + 1), t.publicKey]));
+  const dealt = [1, 2, 3, 4].map((d) => deal(EPOCH, d, transportKeys));
+  const shares = new Map<number, bigint>();
+  for (let me = 1; me <= 4; me++) {
+    let x = ownShare(dealt[me - 1]!.secret, me);
+    for (const { dealing } of dealt) if (dealing.dealer !== me) x = mod(x + receiveShare(dealing, me, transports[me - 1]!.secret, transports[me - 1]!.publicKey));
+    shares.set(me, x);
+  }
+  const set = publicKeySetOf(EPOCH, Object.fromEntries(dealt.map(({ dealing }) => [String(dealing.dealer), dealing.commitments])));
+  return { set, shares };
+}
+
+const { set, shares } = ceremony();
+const ctx: SealContext = { pollId: 'poll-1', voterTag: 'tag-a', ballotId: 'ballot-1' };
+const choices = { selections: { q1: ['o2'] }, freeText: { q1: '공원 더 넓게' } };
+
+function openWith(nodes: number[], sealedList: { sealed: ReturnType<typeof sealSelections>; eventId: string }[], secret = shares) {
+  const items = sealedList.map((s) => ({ eventId: s.eventId, ephemeral: s.sealed.ephemeral }));
+  const batches = nodes.map((node) => makeShareBatch(secret.get(node)!, { keyId: set.keyId, pollId: ctx.pollId, node, batch: 0 }, items));
+  return { items, batches };
+}
+
+describe('distributed key generation', () => {
+  it('gives every node a share whose public image is its verification key, and a checkable key set', () => {
+    for (const [i, x] of shares) expect(pointToHex(G.multiply(x))).toBe(set.verificationKeys[String(i)]);
+    expect(keySetProblem(set)).toBeUndefined();
+    expect(keySetProblem({ ...set, jointKey: set.verificationKeys['1'] })).toMatch(/joint key/);
+    expect(keySetProblem({ ...set, verificationKeys: { ...set.verificationKeys, '2': set.verificationKeys['3'] } })).toMatch(/node 2/);
+  });
+
+  it('names a dealer whose share does not match its commitments or does not decrypt', () => {
+    const transports = [1, 2, 3, 4].map((i) => transportKeyOf(new Uint8Array(32).fill(10 + i)));
+    const keys = Object.fromEntries(transports.map((t, k) => [String(k + 1), t.publicKey]));
+    const { dealing } = deal(EPOCH, 2, keys);
+    // A dealer that commits to one polynomial and sends shares of another.
+    const other = deal(EPOCH, 2, keys).dealing;
+    const lying: Dealing = { ...dealing, shares: other.shares };
+    expect(() => receiveShare(lying, 1, transports[0]!.secret, transports[0]!.publicKey)).toThrow(BadShare);
+    expect(() => receiveShare(lying, 1, transports[0]!.secret, transports[0]!.publicKey)).toThrow(/node 2/);
+    // The share meant for node 3 cannot be read by node 1.
+    const swapped: Dealing = { ...dealing, shares: { ...dealing.shares, '1': dealing.shares['3']! } };
+    expect(() => receiveShare(swapped, 1, transports[0]!.secret, transports[0]!.publicKey)).toThrow(/does not decrypt/);
+    expect(receiveShare(dealing, 1, transports[0]!.secret, transports[0]!.publicKey)).toBeTypeOf('bigint');
+  });
+});
+
+describe('sealed ballots', () => {
+  it('open with the shares of any 3 of the 4 nodes, and match their commitments', () => {
+    const sealed = sealSelections(set, ctx, choices);
+    expect(sealedBallotProblem(sealed)).toBeUndefined();
+    expect(JSON.stringify(sealed)).not.toContain('o2');
+    for (const nodes of [[1, 2, 3], [1, 2, 4], [1, 3, 4], [2, 3, 4], [4, 2, 1]]) {
+      const { items, batches } = openWith(nodes, [{ sealed, eventId: 'e1' }]);
+      for (const b of batches) expect(verifyShareBatch(b, set.verificationKeys[String(b.node)]!, items)).toBe(true);
+      const [k] = combineShares(batches);
+      const opening = openSealed(set.jointKey, ctx, sealed, k!);
+      expect(opening?.selections).toEqual(choices);
+      expect(openingMatches(sealed, ctx, opening!)).toBe(true);
+    }
+  });
+
+  it('do not open with 2 nodes', () => {
+    const sealed = sealSelections(set, ctx, choices);
+    const { batches } = openWith([1, 2], [{ sealed, eventId: 'e1' }]);
+    expect(() => combineShares(batches)).toThrow(/3 distinct nodes/);
+    expect(() => combineShares([batches[0]!, batches[1]!, batches[0]!])).toThrow(/3 distinct nodes/);
+  });
+
+  it('refuse to open when copied to another voter tag, poll or ballot id', () => {
+    const sealed = sealSelections(set, ctx, choices);
+    const { batches } = openWith([1, 2, 3], [{ sealed, eventId: 'e1' }]);
+    const [k] = combineShares(batches);
+    expect(openSealed(set.jointKey, { ...ctx, voterTag: 'tag-b' }, sealed, k!)).toBeNull();
+    expect(openSealed(set.jointKey, { ...ctx, pollId: 'poll-2' }, sealed, k!)).toBeNull();
+    expect(openSealed(set.jointKey, { ...ctx, ballotId: 'ballot-2' }, sealed, k!)).toBeNull();
+    expect(openSealed(set.jointKey, ctx, { ...sealed, commitment: 'ab'.repeat(32) }, k!)).toBeNull();
+    expect(openSealed(set.jointKey, ctx, sealed, G)).toBeNull();
+  });
+
+  it('have commitments that another opening cannot match', () => {
+    const sealed = sealSelections(set, ctx, choices);
+    const { batches } = openWith([2, 3, 4], [{ sealed, eventId: 'e1' }]);
+    const opening = openSealed(set.jointKey, ctx, sealed, combineShares(batches)[0]!)!;
+    expect(openingMatches(sealed, ctx, { ...opening, selections: { selections: { q1: ['o1'] } } })).toBe(false);
+    expect(openingMatches(sealed, { ...ctx, voterTag: 'x' }, opening)).toBe(false);
+    expect(openingMatches(sealed, ctx, { ...opening, nonce: '00'.repeat(32) })).toBe(false);
+  });
+
+  it('are refused when their parts are not canonical or are the identity', () => {
+    const sealed = sealSelections(set, ctx, choices);
+    expect(sealedBallotProblem({ ...sealed, ephemeral: toHex(Point.ZERO.toBytes()) })).toMatch(/identity/);
+    expect(sealedBallotProblem({ ...sealed, ephemeral: 'ff'.repeat(32) })).toMatch(/canonical/);
+    expect(sealedBallotProblem({ ...sealed, selections: {} })).toMatch(/unexpected/);
+    expect(sealedBallotProblem({ ...sealed, ciphertext: 'AAAA' })).toMatch(/ciphertext/);
+    expect(() => pointFromHex(toHex(Point.ZERO.toBytes()))).toThrow(/identity/);
+  });
+});
+
+describe('decryption shares', () => {
+  const sealedList = Array.from({ length: 5 }, (_, j) => ({ sealed: sealSelections(set, { ...ctx, ballotId: `b${j}` }, choices), eventId: `e${j}` }));
+
+  it('catch a wrong share and name its node', () => {
+    const { items, batches } = openWith([1, 2, 3, 4], sealedList);
+    const forged: ShareBatch = { ...batches[1]!, shares: batches[1]!.shares.map((d, j) => (j === 3 ? pointToHex(G.multiply(randomScalar())) : d)) };
+    const verdicts = [batches[0]!, forged, batches[2]!, batches[3]!].map((b) => ({ node: b.node, ok: verifyShareBatch(b, set.verificationKeys[String(b.node)]!, items) }));
+    expect(verdicts).toEqual([{ node: 1, ok: true }, { node: 2, ok: false }, { node: 3, ok: true }, { node: 4, ok: true }]);
+    // The honest three still open every ballot.
+    const keys = combineShares([batches[0]!, batches[2]!, batches[3]!]);
+    sealedList.forEach(({ sealed }, j) => expect(openSealed(set.jointKey, { ...ctx, ballotId: `b${j}` }, sealed, keys[j]!)?.selections).toEqual(choices));
+    // Combining with the wrong share opens nothing at that ballot.
+    const bad = combineShares([batches[0]!, forged, batches[2]!]);
+    expect(openSealed(set.jointKey, { ...ctx, ballotId: 'b3' }, sealedList[3]!.sealed, bad[3]!)).toBeNull();
+  });
+
+  it('catch a share computed with another secret, shares reordered, and proofs moved to another statement', () => {
+    const { items, batches } = openWith([1, 2, 3], sealedList);
+    const y1 = set.verificationKeys['1']!;
+    // A node using a secret that is not its share (proof made consistently with that secret).
+    const wrongSecret = makeShareBatch(mod(shares.get(1)! + 1n), { keyId: set.keyId, pollId: ctx.pollId, node: 1, batch: 0 }, items);
+    expect(verifyShareBatch(wrongSecret, y1, items)).toBe(false);
+    const b1 = batches[0]!;
+    expect(verifyShareBatch({ ...b1, shares: [...b1.shares].reverse() }, y1, items)).toBe(false);
+    expect(verifyShareBatch({ ...b1, pollId: 'poll-2' }, y1, items)).toBe(false);
+    expect(verifyShareBatch({ ...b1, batch: 1 }, y1, items)).toBe(false);
+    expect(verifyShareBatch({ ...b1, node: 2 }, set.verificationKeys['2']!, items)).toBe(false);
+    expect(verifyShareBatch(b1, y1, items.slice(1))).toBe(false);
+    expect(verifyShareBatch({ ...b1, proof: { ...b1.proof, z: scalarToHex(1n) } }, y1, items)).toBe(false);
+    expect(verifyShareBatch({ ...b1, proof: { c: 'zz', z: 'zz' } }, y1, items)).toBe(false);
+    expect(verifyShareBatch(b1, y1, items)).toBe(true);
+  });
+
+  it('use a fresh proof nonce every time', () => {
+    const items = sealedList.map((s) => ({ eventId: s.eventId, ephemeral: s.sealed.ephemeral }));
+    const context = { keyId: set.keyId, pollId: ctx.pollId, node: 1, batch: 0 };
+    const a = makeShareBatch(shares.get(1)!, context, items);
+    const b = makeShareBatch(shares.get(1)!, context, items);
+    expect(a.shares).toEqual(b.shares);
+    expect(a.proof.c).not.toBe(b.proof.c);
+  });
+});
