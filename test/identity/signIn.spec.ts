@@ -26,7 +26,7 @@ describe('sign-up and sign-in by phone', () => {
   });
   afterAll(async () => app?.stop());
   beforeEach(async () => {
-    await app.db.kysely.deleteFrom('rate_limits').execute();
+    await app.db.kysely.deleteFrom('rate_limiter').execute();
   });
 
   it('signs a new citizen up with the forms, with a secure session cookie, and shows their data', async () => {

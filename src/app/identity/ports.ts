@@ -9,10 +9,10 @@ export type SendSms = (toE164: string, text: string) => Promise<void>;
 export type PhoneHashOf = (e164: string) => string;
 
 /**
- * Counts one hit against `key` in the current fixed window and says whether it is within `limit`.
- * Shared by every app instance (the counts live in the database).
+ * Counts one hit against `key` and says whether it is within `limit` hits per window of `windowSeconds`
+ * (the window starts at the key's first hit). Shared by every app instance (the counts live in the database).
  */
-export type HitRateLimit = (key: string, limit: number, windowSeconds: number, now: Date) => Promise<boolean>;
+export type HitRateLimit = (key: string, limit: number, windowSeconds: number) => Promise<boolean>;
 
 export type AttemptResult = 'ok' | 'wrong' | 'expired' | 'too-many' | 'none';
 

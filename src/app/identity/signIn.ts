@@ -41,9 +41,9 @@ export const requestCode = (deps: RequestCodeDeps) => async (input: { phone: str
   const phoneHash = deps.phoneHashOf(phone);
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const now = deps.now();
-  const ipOk = await deps.hitRateLimit(`otp-ip:${input.ip}`, limits.perIp.limit, limits.perIp.windowSeconds, now);
+  const ipOk = await deps.hitRateLimit(`otp-ip:${input.ip}`, limits.perIp.limit, limits.perIp.windowSeconds);
   if (!ipOk) throw new RateLimited('ip');
-  const phoneOk = await deps.hitRateLimit(`otp-phone:${phoneHash}`, limits.perPhone.limit, limits.perPhone.windowSeconds, now);
+  const phoneOk = await deps.hitRateLimit(`otp-phone:${phoneHash}`, limits.perPhone.limit, limits.perPhone.windowSeconds);
   if (!phoneOk) throw new RateLimited('phone');
   const code = deps.newCode();
   await deps.otp.save(phoneHash, deps.codeHashOf(phoneHash, code), new Date(now.getTime() + CODE_TTL_SECONDS * 1000), MAX_CODE_ATTEMPTS);

@@ -21,14 +21,56 @@ const source = (values: Record<string, string>) => {
 };
 
 describe('createBatchLoader', () => {
-  it('sends the first look-up at once and the ones that arrive meanwhile together in one query', async () => {
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it('sends the look-ups of one tick as one query, and those that arrive while it runs together in the next', async () => {
     const src = source({ a: 'A', b: 'B', c: 'C' });
     const open = src.hold();
-    const loader = createBatchLoader(src.loadMany, { ttlMs: 0, maxInFlight: 1 });
-    const results = Promise.all([loader.load('a'), loader.load('b'), loader.load('c'), loader.load('b'), loader.load('x')]);
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 0 });
+    const first = Promise.all([loader.load('a'), loader.load('b'), loader.load('a')]);
+    await turn();
+    const second = Promise.all([loader.load('b'), loader.load('c')]);
+    await turn();
+    const third = loader.load('x');
+    await turn();
+    // The first query is still running: the later look-ups wait for it instead of sending their own.
+    expect(src.calls).toEqual([['a', 'b']]);
     open();
-    expect(await results).toEqual(['A', 'B', 'C', 'B', undefined]);
-    expect(src.calls).toEqual([['a'], ['b', 'c', 'x']]);
+    expect(await first).toEqual(['A', 'B', 'A']);
+    expect(await second).toEqual(['B', 'C']);
+    expect(await third).toBeUndefined();
+    expect(src.calls).toEqual([['a', 'b'], ['b', 'c', 'x']]);
+  });
+
+  it('splits a batch larger than maxBatch', async () => {
+    const src = source({});
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 0, maxBatch: 2 });
+    await Promise.all(['a', 'b', 'c', 'd', 'e'].map((k) => loader.load(k)));
+    expect(src.calls.flat().sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(Math.max(...src.calls.map((c) => c.length))).toBe(2);
+  });
+
+  it('keeps at most maxEntries values: the least recently used goes first', async () => {
+    const src = source({ a: 'A', b: 'B', c: 'C' });
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 60_000, maxEntries: 2 });
+    await loader.load('a');
+    await loader.load('b');
+    await loader.load('a');
+    await loader.load('c');
+    expect(src.calls).toEqual([['a'], ['b'], ['c']]);
+    await loader.load('a');
+    expect(src.calls.length).toBe(3);
+    await loader.load('b');
+    expect(src.calls).toEqual([['a'], ['b'], ['c'], ['b']]);
+  });
+
+  it('reads again once the TTL has passed', async () => {
+    const src = source({ a: 'A' });
+    const loader = createBatchLoader(src.loadMany, { ttlMs: 30 });
+    expect(await loader.load('a')).toBe('A');
+    src.values.a = 'A2';
+    await new Promise((r) => setTimeout(r, 60));
+    expect(await loader.load('a')).toBe('A2');
   });
 
   it('reuses a value within the TTL, and not after invalidate', async () => {

@@ -1,11 +1,20 @@
+import DataLoader from 'dataloader';
+import { LRUCache } from 'lru-cache';
+
 /**
- * A keyed loader that coalesces concurrent look-ups into one query and keeps results for `ttlMs`.
+ * A keyed loader that coalesces concurrent look-ups into one query and keeps results for `ttlMs`:
+ * DataLoader does the batching and de-duplication, an lru-cache (bounded by `maxEntries`, entries
+ * expire after `ttlMs`) is its cache.
  *
- * Why: under load every API request needs its session row and its citizen's roles. One query per
- * request means one round trip (and one `writev` syscall, the costliest thing on this machine) per
- * request. Like group commit, no timer: the first look-up goes at once; look-ups that arrive while a
- * query is in flight wait and go together in the next one. Results (including "not found") are kept
- * for `ttlMs` in this process only; `invalidate` drops a key at once (sign-out, role change here).
+ * Why batching: under load every API request needs its session row and its citizen's roles; one query
+ * per request means one round trip (and one `writev`, the costliest syscall on this machine) each.
+ * Like group commit, one query at a time: look-ups of one tick go together, and look-ups that arrive
+ * while a query runs wait and go together in the next one (DataLoader's `batchScheduleFn`), so a busy
+ * instance sends a few large `= ANY(...)` queries instead of many small ones.
+ *
+ * Results (including "not found") are kept in this process only; `invalidate` drops a key at once
+ * (sign-out, role change here). DataLoader caches the promise when the look-up starts, so a query that
+ * was running when its key was invalidated never puts its (older) answer back in the cache.
  */
 export interface BatchLoader<V> {
   load(key: string): Promise<V | undefined>;
@@ -22,87 +31,47 @@ export interface BatchLoader<V> {
 
 export const createBatchLoader = <V>(
   loadMany: (keys: string[]) => Promise<Map<string, V>>,
-  options: { ttlMs: number; maxBatch?: number; maxInFlight?: number; maxEntries?: number },
+  options: { ttlMs: number; maxBatch?: number; maxEntries?: number },
 ): BatchLoader<V> => {
-  const maxBatch = options.maxBatch ?? 500;
-  // One query at a time: while it runs, the next batch fills (the queries are short; more would only
-  // split batches and multiply round trips).
-  const maxInFlight = options.maxInFlight ?? 1;
-  const maxEntries = options.maxEntries ?? 50_000;
-  const cache = new Map<string, { at: number; value: V | undefined }>();
-  // Bumped by invalidate/clear: a query that started before must not cache what it read.
-  const generation = new Map<string, number>();
   let epoch = 0;
-  type Waiter = { resolve: (v: V | undefined) => void; reject: (e: unknown) => void };
-  const queued = new Map<string, Waiter[]>();
-  let inFlight = 0;
-
-  const bump = (key: string) => {
-    generation.set(key, (generation.get(key) ?? 0) + 1);
-    // Bounded: forgetting generations is safe if every query already running is barred from caching.
-    if (generation.size > maxEntries) {
-      generation.clear();
-      epoch++;
-    }
-  };
-
-  const remember = (key: string, value: V | undefined) => {
-    if (options.ttlMs <= 0) return;
-    cache.delete(key);
-    cache.set(key, { at: Date.now(), value });
-    if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
-  };
-
-  const pump = () => {
-    while (inFlight < maxInFlight && queued.size > 0) {
-      const batch = [...queued.entries()].slice(0, maxBatch);
-      for (const [key] of batch) queued.delete(key);
-      const keys = batch.map(([key]) => key);
-      const startedEpoch = epoch;
-      const startedGen = keys.map((k) => generation.get(k) ?? 0);
-      inFlight++;
-      loadMany(keys)
-        .then(
-          (found) =>
-            batch.forEach(([key, waiters], i) => {
-              const value = found.get(key);
-              if (startedEpoch === epoch && startedGen[i] === (generation.get(key) ?? 0)) remember(key, value);
-              for (const w of waiters) w.resolve(value);
-            }),
-          (error) => batch.forEach(([, waiters]) => waiters.forEach((w) => w.reject(error))),
-        )
-        .finally(() => {
-          inFlight--;
-          pump();
-        });
-    }
-  };
-
-  return {
-    load: (key) => {
-      const hit = cache.get(key);
-      if (hit && Date.now() - hit.at < options.ttlMs) return Promise.resolve(hit.value);
-      return new Promise<V | undefined>((resolve, reject) => {
-        const waiters = queued.get(key);
-        if (waiters) waiters.push({ resolve, reject });
-        else queued.set(key, [{ resolve, reject }]);
-        pump();
+  // The query now running, if any: the next batch is dispatched when it settles.
+  let running: Promise<unknown> | undefined;
+  const cacheMap =
+    options.ttlMs > 0 ? new LRUCache<string, Promise<V | undefined>>({ max: options.maxEntries ?? 50_000, ttl: options.ttlMs }) : null;
+  const loader = new DataLoader<string, V | undefined>(
+    async (keys) => {
+      const query = loadMany([...new Set(keys)]);
+      const settled = query.then(
+        () => undefined,
+        () => undefined,
+      );
+      running = settled;
+      void settled.then(() => {
+        if (running === settled) running = undefined;
       });
+      const found = await query;
+      return keys.map((key) => found.get(key));
     },
+    {
+      maxBatchSize: options.maxBatch ?? 500,
+      cacheMap,
+      batchScheduleFn: (dispatch) => {
+        if (running) void running.then(dispatch);
+        else process.nextTick(dispatch);
+      },
+    },
+  );
+  return {
+    load: (key) => loader.load(key),
     prime: (key, value, ifEpoch) => {
       if (ifEpoch !== undefined && ifEpoch !== epoch) return;
-      bump(key);
-      remember(key, value);
+      loader.clear(key).prime(key, value);
     },
-    invalidate: (key) => {
-      bump(key);
-      cache.delete(key);
-    },
+    invalidate: (key) => void loader.clear(key),
     epoch: () => epoch,
     clear: () => {
       epoch++;
-      generation.clear();
-      cache.clear();
+      loader.clearAll();
     },
   };
 };

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
+import { CompiledQuery, sql, type Kysely } from 'kysely';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AttemptResult, CitizenVault, HitRateLimit, OtpStore } from '../../app/identity/ports.ts';
 import type { Database } from '../db/schema.ts';
 import { decryptBlob, encryptBlob } from './crypto.ts';
@@ -60,20 +61,53 @@ export const createOtpStore = (db: Kysely<Database>): OtpStore => ({
 });
 
 /**
- * Fixed-window counters in PostgreSQL (`rate_limits`), so limits hold across app instances. Keys are
- * hashed by the caller's `hashKey` (no raw addresses or numbers stored).
+ * Rate limits with rate-limiter-flexible's PostgreSQL store (table `rate_limiter`, made by migration
+ * 0007), so limits hold across app instances: one atomic upsert per hit. Keys are hashed by the
+ * caller's `hashKey` (no raw addresses or numbers stored). The library speaks node-postgres' query
+ * shape; `kyselyQueryClient` runs those statements through kysely, so the same store works on
+ * PostgreSQL and on embedded PGlite, over the app's own pool.
  */
-export const createRateLimiter = (db: Kysely<Database>, hashKey: (key: string) => string): HitRateLimit => async (key, limit, windowSeconds, now) => {
-  const windowMs = windowSeconds * 1000;
-  const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
-  const hashed = hashKey(key);
-  const row = await db
-    .insertInto('rate_limits')
-    .values({ key: hashed, window_start: windowStart, hits: 1 })
-    .onConflict((oc) => oc.columns(['key', 'window_start']).doUpdateSet({ hits: sql`rate_limits.hits + 1` }))
-    .returning('hits')
-    .executeTakeFirstOrThrow();
-  // Earlier windows of this key are dead weight: drop them on the way.
-  await db.deleteFrom('rate_limits').where('key', '=', hashed).where('window_start', '<', windowStart).execute();
-  return row.hits <= limit;
+export const createRateLimiter = (db: Kysely<Database>, hashKey: (key: string) => string): HitRateLimit => {
+  const storeClient = kyselyQueryClient(db);
+  // One limiter per (limit, window): the library fixes both at construction. There are two today.
+  const limiters = new Map<string, RateLimiterPostgres>();
+  const limiterFor = (limit: number, windowSeconds: number): RateLimiterPostgres => {
+    const id = `${limit}/${windowSeconds}`;
+    let limiter = limiters.get(id);
+    if (!limiter) {
+      limiter = new RateLimiterPostgres({
+        storeClient,
+        storeType: 'pool',
+        tableName: 'rate_limiter',
+        tableCreated: true,
+        // Expired rows are swept by the library every 5 minutes (unref'd timer).
+        clearExpiredByTimeout: true,
+        keyPrefix: `rl${id}`,
+        points: limit,
+        duration: windowSeconds,
+      });
+      limiters.set(id, limiter);
+    }
+    return limiter;
+  };
+  return async (key, limit, windowSeconds) => {
+    try {
+      await limiterFor(limit, windowSeconds).consume(hashKey(key));
+      return true;
+    } catch (rejection) {
+      // The library rejects with a RateLimiterRes when the limit is reached, and with an Error when the
+      // store failed: only the first is a refusal.
+      if (rejection instanceof RateLimiterRes) return false;
+      throw rejection;
+    }
+  };
 };
+
+/** The node-postgres client shape rate-limiter-flexible calls (`query({ text, values })` -> `{ rows, rowCount }`). */
+const kyselyQueryClient = (db: Kysely<Database>) => ({
+  query: async (q: { text: string; values?: unknown[] }) => {
+    const result = await db.executeQuery(CompiledQuery.raw(q.text, q.values ?? []));
+    const rows = result.rows as Record<string, unknown>[];
+    return { rows, rowCount: result.numAffectedRows !== undefined ? Number(result.numAffectedRows) : rows.length };
+  },
+});

@@ -14,10 +14,11 @@ export interface OtpChallengesTable {
   attempts_left: number;
 }
 
-export interface RateLimitsTable {
+/** rate-limiter-flexible's PostgreSQL store (`expire` in epoch milliseconds; int8 arrives as a string). */
+export interface RateLimiterTable {
   key: string;
-  window_start: Date;
-  hits: number;
+  points: number;
+  expire: ColumnType<string | null, number | null, number | null>;
 }
 
 export interface SessionsTable {
@@ -37,7 +38,7 @@ export interface SmsOutboxTable {
 export interface IdentityTables {
   citizen_keys: CitizenKeysTable;
   otp_challenges: OtpChallengesTable;
-  rate_limits: RateLimitsTable;
+  rate_limiter: RateLimiterTable;
   sessions: SessionsTable;
   sms_outbox: SmsOutboxTable;
 }

@@ -5,6 +5,7 @@ import * as m0003 from './0003_polls.ts';
 import * as m0004 from './0004_identity.ts';
 import * as m0005 from './0005_ledger.ts';
 import * as m0006 from './0006_poll_option_counts.ts';
+import * as m0007 from './0007_rate_limiter.ts';
 
 /**
  * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   '0004_identity': m0004,
   '0005_ledger': m0005,
   '0006_poll_option_counts': m0006,
+  '0007_rate_limiter': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
