@@ -34,7 +34,7 @@ import {
   question,
   surveyPoll,
 } from './fixtures.ts';
-import { pollDecider, pollStatusAt, type Actor, type PollEvent, type Reflection, type SystemActor } from './poll.ts';
+import { pollDecider, pollStatusAt, type Actor, type PollEvent, type PollResult, type Reflection, type SystemActor } from './poll.ts';
 import type { PollDefinition } from './pollDefinition.ts';
 import { specFor } from './testing.ts';
 
@@ -52,7 +52,7 @@ const scheduled = (by: Actor): PollEvent => ({
 });
 const opened: PollEvent = { type: 'PollOpened', data: { pollId: 'p1', openedBy: system, openedAt: OPENS_AT } };
 const closed: PollEvent = { type: 'PollClosed', data: { pollId: 'p1', closedBy: system, closedAt: CLOSES_AT } };
-const result = { totals: { yes: 10, no: 4 } };
+const result: PollResult = { pollId: 'p1', ballots: 14, questions: [{ questionId: 'q1', options: [{ optionId: 'yes', count: 10 }, { optionId: 'no', count: 4 }], freeTextAnswers: 0 }] };
 const published: PollEvent = {
   type: 'PollResultPublished',
   data: { pollId: 'p1', result, publishedBy: system, publishedAt: AFTER_CLOSE },

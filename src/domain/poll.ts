@@ -19,6 +19,7 @@ import {
 } from './errors.ts';
 import type { OnSitePlace, PollDefinition } from './pollDefinition.ts';
 import type { Reflection } from './pollValidation.ts';
+import type { PollTally } from './tally.ts';
 import { onSitePlaceProblems, reflectionProblems, validatePollDefinition } from './pollValidation.ts';
 
 /** Stream `poll-<pollId>`. */
@@ -28,8 +29,8 @@ export type Actor = { kind: 'citizen'; id: string } | { kind: 'official'; id: st
 /** The app's scheduler, acting at a poll's own open and close times. */
 export type SystemActor = { kind: 'system' };
 
-/** The tally object from tally.ts, stored as given; plain JSON. */
-export type PollResult = object;
+/** A poll's published result: the tally, stored as computed (plain JSON). */
+export type PollResult = PollTally;
 
 export type { Reflection } from './pollValidation.ts';
 

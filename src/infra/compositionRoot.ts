@@ -13,7 +13,7 @@ import { migrateToLatest } from './migrations/index.ts';
 import { createPostgresEventStore } from './eventStore/postgresEventStore.ts';
 import { createEventStoreDbEventStore } from './eventStore/eventStoreDbEventStore.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { startProjectionRunner, type ProjectionRunner, type ReadModel } from './projections/runner.ts';
+import { startProjectionRunner, type ProjectionRunner, type AnyReadModel } from './projections/runner.ts';
 import { getPlatformStats, platformStatsReadModel } from './readModels/platformStats.ts';
 import { createHttpApp } from './http/server.ts';
 import { keepConnectionsBeyondProxies } from './http/keepAlive.ts';
@@ -84,7 +84,7 @@ export const loadServerSecret = (config: Config): Buffer => {
 };
 
 /** Every read model the projection runner maintains. */
-export const readModels: ReadModel<any>[] = [platformStatsReadModel, ...pollQueries.pollReadModels, ...identityReadModels];
+export const readModels: AnyReadModel[] = [platformStatsReadModel, ...pollQueries.pollReadModels, ...identityReadModels];
 
 /** The read-model database (and, by default, the event store's): PostgreSQL or PGlite, migrated. */
 const openDb = async (config: Config): Promise<Db> => {
@@ -170,7 +170,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   container.bind<Db>(TYPES.Db).toDynamicValue(async () => options.db ?? (await openDb(config)));
   // Group commit: concurrent appends (ballots above all) share one durable transaction.
   container.bind<EventStore>(TYPES.EventStore).toDynamicValue(async (ctx) => withGroupCommit(createEventStore(config, await ctx.getAsync<Db>(TYPES.Db))));
-  container.bind<ReadModel<any>[]>(TYPES.ReadModels).toConstantValue(readModels);
+  container.bind<AnyReadModel[]>(TYPES.ReadModels).toConstantValue(readModels);
 
   const logger = container.get<Logger>(TYPES.Logger);
   const db = await container.getAsync<Db>(TYPES.Db);
@@ -178,7 +178,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   const projections = await startProjectionRunner({
     db: db.kysely,
     eventStore,
-    readModels: container.get<ReadModel<any>[]>(TYPES.ReadModels),
+    readModels: container.get<AnyReadModel[]>(TYPES.ReadModels),
     logger,
   });
   let projectionsCaughtUp = false;

@@ -40,7 +40,7 @@ function lifecycle() {
     events.push({ id: eventId, type: cast!.type, data: cast!.data as unknown as Record<string, unknown>, metadata: { citizenId: `citizen-secret-${i}` } });
   }
   run({ type: 'ClosePoll', data: { pollId, by: official, now: AFTER_CLOSE } });
-  run({ type: 'PublishResult', data: { pollId, result: { pollId, ballots: 2 }, by: { kind: 'system' }, now: AFTER_CLOSE } });
+  run({ type: 'PublishResult', data: { pollId, result: { pollId, ballots: 2, questions: [] }, by: { kind: 'system' }, now: AFTER_CLOSE } });
   return events;
 }
 

@@ -8,27 +8,36 @@
  * event metadata (which holds the citizen id of a ballot) is never read.
  */
 import type { RecordedEvent } from '../eventStore.ts';
+import type { AppEventType, DataOf } from '../events.ts';
+import type { Actor, PollEvent, SystemActor } from '../../domain/poll.ts';
 import { canonicalJsonBytes, type LedgerEntry } from '../../ledger/entry.ts';
 import { fromUtf8 } from '../../ledger/bytes.ts';
 
 /** An actor as the ledger shows it: who kind of party acted, never which person. */
 export type LedgerActor = { kind: 'citizen' } | { kind: 'system' } | { kind: 'official'; orgId: string };
 
-interface PollEventShape {
-  /** Data fields copied as they are. */
-  fields: readonly string[];
-  /** The data field holding the instant that becomes `at`. */
-  at: string;
-  /** The data field holding an actor, copied as a LedgerActor. */
-  actor?: string;
-}
+/** The data fields of an event whose values are of type V. */
+type FieldsOfType<D, V> = { [K in keyof D]-?: D[K] extends V ? K : never }[keyof D];
 
 /**
  * Poll events the ledger receives. VoterRollChunkAdded is left out on purpose: its entries are keyed
  * hashes of phone numbers, and a published hash of a phone number can be brute-forced over the small
  * space of numbers whenever the key leaks. The nodes do not need the roll (they cannot check it anyway).
  */
-const POLL_EVENTS: Record<string, PollEventShape> = {
+type AnchoredPollEventType = Exclude<PollEvent['type'], 'VoterRollChunkAdded'>;
+
+/** What the ledger takes from one poll event type; field names are checked against the decider's event. */
+interface PollEventShape<T extends AnchoredPollEventType> {
+  /** Data fields copied as they are. */
+  fields: readonly (keyof DataOf<T>)[];
+  /** The data field holding the instant that becomes `at`. */
+  at: FieldsOfType<DataOf<T>, string>;
+  /** The data field holding an actor, copied as a LedgerActor. */
+  actor?: FieldsOfType<DataOf<T>, Actor | SystemActor>;
+}
+
+/** Every anchored poll event type must be listed: a new poll event fails to compile until it is. */
+const POLL_EVENTS: { [T in AnchoredPollEventType]: PollEventShape<T> } = {
   PollCreated: { fields: ['pollId', 'definition', 'createdAt'], at: 'createdAt', actor: 'createdBy' },
   PollDraftUpdated: { fields: ['pollId', 'definition', 'updatedAt'], at: 'updatedAt', actor: 'updatedBy' },
   PollScheduled: { fields: ['pollId', 'opensAt', 'closesAt', 'scheduledAt'], at: 'scheduledAt', actor: 'scheduledBy' },
@@ -40,11 +49,14 @@ const POLL_EVENTS: Record<string, PollEventShape> = {
   OnSitePlaceSet: { fields: ['pollId', 'place', 'setAt'], at: 'setAt' },
 };
 
-/** Ballot fields the nodes need to check and tally a ballot; castAt becomes `at`. */
-const BALLOT_FIELDS = ['voterTag', 'ballotId', 'selections', 'salt', 'tracker', 'replaces'] as const;
+const isAnchoredPollEventType = (type: string): type is AnchoredPollEventType => Object.hasOwn(POLL_EVENTS, type);
+
+/** Ballot fields the nodes need to check and tally a ballot; `BALLOT_AT` becomes `at`. */
+const BALLOT_FIELDS = ['voterTag', 'ballotId', 'selections', 'salt', 'tracker', 'replaces'] as const satisfies readonly (keyof DataOf<'BallotCast'>)[];
+const BALLOT_AT = 'castAt' satisfies FieldsOfType<DataOf<'BallotCast'>, string>;
 
 /** Event types that become ledger entries. */
-export const ANCHORED_EVENT_TYPES: readonly string[] = [...Object.keys(POLL_EVENTS), 'BallotCast'];
+export const ANCHORED_EVENT_TYPES: readonly AppEventType[] = [...(Object.keys(POLL_EVENTS) as AnchoredPollEventType[]), 'BallotCast'];
 
 /** Cuts an actor down to what the ledger may show. Unknown shapes become `system` only if they say so. */
 export function ledgerActorOf(actor: unknown): LedgerActor {
@@ -70,11 +82,13 @@ export function ledgerEntryOf(event: Pick<RecordedEvent, 'id' | 'type' | 'data'>
   const pollId = data.pollId;
   if (typeof pollId !== 'string' || pollId === '') return null;
   if (event.type === 'BallotCast') {
-    if (typeof data.castAt !== 'string') return null;
-    return { kind: 'ballot', pollId, eventType: event.type, eventId: event.id, at: data.castAt, data: pick(data, BALLOT_FIELDS) };
+    const at = data[BALLOT_AT];
+    if (typeof at !== 'string') return null;
+    return { kind: 'ballot', pollId, eventType: event.type, eventId: event.id, at, data: pick(data, BALLOT_FIELDS) };
   }
-  const shape = POLL_EVENTS[event.type];
-  if (!shape) return null;
+  if (!isAnchoredPollEventType(event.type)) return null;
+  // Widened to plain strings: the table is checked per type above, the stored data is read as it is.
+  const shape: { fields: readonly string[]; at: string; actor?: string } = POLL_EVENTS[event.type];
   const at = data[shape.at];
   if (typeof at !== 'string') return null;
   const entryData = pick(data, shape.fields);

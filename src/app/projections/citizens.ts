@@ -1,4 +1,5 @@
 import type { Role } from '../../domain/citizen.ts';
+import { assertNever } from '../../domain/decider.ts';
 import type { Projection } from '../projection.ts';
 
 /**
@@ -19,19 +20,21 @@ const withRoles = (row: CitizenRow, official: boolean, admin: boolean): CitizenR
   roles: ['citizen', ...(official ? (['official'] as const) : []), ...(admin ? (['admin'] as const) : [])],
 });
 
-export const citizensProjection: Projection<CitizenRow> = {
+type CitizenRowEvent = 'CitizenRegistered' | 'OfficialRoleGranted' | 'OfficialSuspended' | 'OfficialReinstated' | 'AdminRoleGranted' | 'CitizenDeleted';
+
+export const citizensProjection: Projection<CitizenRow, CitizenRowEvent> = {
   name: 'citizens',
   handles: ['CitizenRegistered', 'OfficialRoleGranted', 'OfficialSuspended', 'OfficialReinstated', 'AdminRoleGranted', 'CitizenDeleted'],
   keyOf: (event) => (typeof event.data.citizenId === 'string' ? event.data.citizenId : null),
   evolve: (row, event) => {
     // A deleted account that comes back (its number signed in again) starts empty.
     if (event.type === 'CitizenRegistered')
-      return row?.status === 'active' ? row : { roles: ['citizen'], orgId: null, status: 'active', officialStatus: null, createdAt: String(event.data.registeredAt) };
+      return row?.status === 'active' ? row : { roles: ['citizen'], orgId: null, status: 'active', officialStatus: null, createdAt: event.data.registeredAt };
     if (!row || row.status === 'deleted') return row;
     const admin = row.roles.includes('admin');
     switch (event.type) {
       case 'OfficialRoleGranted':
-        return withRoles({ ...row, orgId: String(event.data.orgId), officialStatus: 'active' }, true, admin);
+        return withRoles({ ...row, orgId: event.data.orgId, officialStatus: 'active' }, true, admin);
       case 'OfficialSuspended':
         return withRoles({ ...row, officialStatus: 'suspended' }, false, admin);
       case 'OfficialReinstated':
@@ -41,7 +44,7 @@ export const citizensProjection: Projection<CitizenRow> = {
       case 'CitizenDeleted':
         return { ...row, roles: [], status: 'deleted' };
       default:
-        return row;
+        return assertNever(event);
     }
   },
 };

@@ -8,10 +8,9 @@ export interface OrganisationRow {
   createdAt: string;
 }
 
-export const organisationsProjection: Projection<OrganisationRow> = {
+export const organisationsProjection: Projection<OrganisationRow, 'OrganisationCreated'> = {
   name: 'organisations',
   handles: ['OrganisationCreated'],
-  keyOf: (event) => (typeof event.data.orgId === 'string' ? event.data.orgId : null),
-  evolve: (row, event) =>
-    row ?? { name: String(event.data.name), kind: String(event.data.kind), createdBy: String(event.data.createdBy), createdAt: String(event.data.createdAt) },
+  keyOf: ({ data }) => (typeof data.orgId === 'string' ? data.orgId : null),
+  evolve: (row, { data }) => row ?? { name: data.name, kind: data.kind, createdBy: data.createdBy, createdAt: data.createdAt },
 };

@@ -1,3 +1,4 @@
+import { assertNever } from '../../domain/decider.ts';
 import type { Projection } from '../projection.ts';
 
 /** Site-wide counters for the home page header. One row. */
@@ -6,7 +7,7 @@ export interface PlatformStats {
   ballots: number;
 }
 
-export const platformStatsProjection: Projection<PlatformStats> = {
+export const platformStatsProjection: Projection<PlatformStats, 'PollCreated' | 'BallotCast'> = {
   name: 'platform-stats',
   handles: ['PollCreated', 'BallotCast'],
   keyOf: () => 'all',
@@ -19,7 +20,7 @@ export const platformStatsProjection: Projection<PlatformStats> = {
         // A re-vote replaces a ballot: it is not a new voter.
         return event.data.replaces ? stats : { ...stats, ballots: stats.ballots + 1 };
       default:
-        return stats;
+        return assertNever(event);
     }
   },
 };

@@ -1,6 +1,7 @@
-import type { RecordedEvent } from '../eventStore.ts';
+import { assertNever } from '../../domain/decider.ts';
+import type { RecordedAppEvent } from '../events.ts';
 import type { Projection } from '../projection.ts';
-import type { Actor, PollStatus, Reflection } from '../../domain/poll.ts';
+import type { PollEvent, PollStatus, Reflection } from '../../domain/poll.ts';
 import type { BallotSelections, OnSitePlace, PollDefinition } from '../../domain/pollDefinition.ts';
 import type { PollTally } from '../../domain/tally.ts';
 
@@ -25,11 +26,6 @@ export interface PollRow {
   closedAt: string | null;
 }
 
-const POLL_EVENTS = [
-  'PollCreated', 'PollDraftUpdated', 'PollScheduled', 'PollOpened', 'PollClosed', 'PollResultPublished',
-  'PollReflectionPosted', 'PollReflectionUpdated', 'VoterRollChunkAdded', 'OnSitePlaceSet', 'BallotCast',
-] as const;
-
 const withDefinition = (row: PollRow, definition: PollDefinition): PollRow => ({
   ...row,
   definition,
@@ -40,18 +36,28 @@ const withDefinition = (row: PollRow, definition: PollDefinition): PollRow => ({
   closesAt: definition.settings.closesAt,
 });
 
-export const pollsProjection: Projection<PollRow> = {
+const withOnSitePlace = (definition: PollDefinition, place: OnSitePlace | null): PollDefinition => {
+  const settings = { ...definition.settings };
+  if (place) settings.onSite = place;
+  else delete settings.onSite;
+  return { ...definition, settings };
+};
+
+type PollRowEvent = PollEvent['type'] | 'BallotCast';
+
+export const pollsProjection: Projection<PollRow, PollRowEvent> = {
   name: 'polls',
-  handles: POLL_EVENTS,
+  handles: [
+    'PollCreated', 'PollDraftUpdated', 'PollScheduled', 'PollOpened', 'PollClosed', 'PollResultPublished',
+    'PollReflectionPosted', 'PollReflectionUpdated', 'VoterRollChunkAdded', 'OnSitePlaceSet', 'BallotCast',
+  ],
   keyOf: (event) => (typeof event.data.pollId === 'string' ? event.data.pollId : null),
   evolve: (row, event) => {
-    const d = event.data as Record<string, any>;
     if (event.type === 'PollCreated') {
-      const createdBy = d.createdBy as Actor;
-      const definition = d.definition as PollDefinition;
+      const { pollId, createdAt, createdBy, definition } = event.data;
       return withDefinition(
         {
-          pollId: d.pollId, status: 'Draft', createdAt: d.createdAt, creatorKind: createdBy.kind, creatorId: createdBy.id,
+          pollId, status: 'Draft', createdAt, creatorKind: createdBy.kind, creatorId: createdBy.id,
           orgId: createdBy.kind === 'official' ? createdBy.orgId : definition.orgId ?? null,
           ballots: 0, rollSize: 0, result: null, reflection: null, closedAt: null,
         } as PollRow,
@@ -61,31 +67,27 @@ export const pollsProjection: Projection<PollRow> = {
     if (!row) return null;
     switch (event.type) {
       case 'PollDraftUpdated':
-        return withDefinition(row, d.definition);
+        return withDefinition(row, event.data.definition);
       case 'PollScheduled':
-        return { ...row, status: 'Scheduled', opensAt: d.opensAt, closesAt: d.closesAt };
+        return { ...row, status: 'Scheduled', opensAt: event.data.opensAt, closesAt: event.data.closesAt };
       case 'PollOpened':
         return { ...row, status: 'Open' };
       case 'PollClosed':
-        return { ...row, status: 'Closed', closedAt: d.closedAt };
+        return { ...row, status: 'Closed', closedAt: event.data.closedAt };
       case 'PollResultPublished':
-        return { ...row, status: 'ResultPublished', result: d.result };
+        return { ...row, status: 'ResultPublished', result: event.data.result };
       case 'PollReflectionPosted':
-        return { ...row, status: 'Reflected', reflection: { ...d.reflection, updatedAt: d.postedAt } };
+        return { ...row, status: 'Reflected', reflection: { ...event.data.reflection, updatedAt: event.data.postedAt } };
       case 'PollReflectionUpdated':
-        return { ...row, status: 'Reflected', reflection: { ...d.reflection, updatedAt: d.updatedAt } };
+        return { ...row, status: 'Reflected', reflection: { ...event.data.reflection, updatedAt: event.data.updatedAt } };
       case 'VoterRollChunkAdded':
-        return { ...row, rollSize: row.rollSize + (d.entries as string[]).length };
-      case 'OnSitePlaceSet': {
-        const settings = { ...row.definition.settings } as PollDefinition['settings'];
-        if (d.place) settings.onSite = d.place as OnSitePlace;
-        else delete settings.onSite;
-        return { ...row, definition: { ...row.definition, settings } };
-      }
+        return { ...row, rollSize: row.rollSize + event.data.entries.length };
+      case 'OnSitePlaceSet':
+        return { ...row, definition: withOnSitePlace(row.definition, event.data.place) };
       case 'BallotCast':
-        return d.replaces ? row : { ...row, ballots: row.ballots + 1 };
+        return event.data.replaces ? row : { ...row, ballots: row.ballots + 1 };
       default:
-        return row;
+        return assertNever(event);
     }
   },
 };
@@ -100,11 +102,11 @@ export interface PollDailyVotesRow {
 /** The calendar day in Korea (UTC+9, no daylight saving) of an instant. */
 export const kstDay = (iso: string): string => new Date(Date.parse(iso) + 9 * 3_600_000).toISOString().slice(0, 10);
 
-export const pollDailyVotesProjection: Projection<PollDailyVotesRow> = {
+export const pollDailyVotesProjection: Projection<PollDailyVotesRow, 'BallotCast'> = {
   name: 'poll-daily-votes',
   handles: ['BallotCast'],
-  keyOf: (event) => (event.data.replaces ? null : `${event.data.pollId}|${kstDay(String(event.data.castAt))}`),
-  evolve: (row, event) => row ? { ...row, votes: row.votes + 1 } : { pollId: String(event.data.pollId), day: kstDay(String(event.data.castAt)), votes: 1 },
+  keyOf: ({ data }) => (data.replaces ? null : `${data.pollId}|${kstDay(data.castAt)}`),
+  evolve: (row, { data }) => (row ? { ...row, votes: row.votes + 1 } : { pollId: data.pollId, day: kstDay(data.castAt), votes: 1 }),
 };
 
 /** The ballot that currently counts for each voter of each poll (a re-vote replaces it). */
@@ -118,14 +120,14 @@ export interface CurrentBallotRow {
   casts: number;
 }
 
-export const currentBallotsProjection: Projection<CurrentBallotRow> = {
+export const currentBallotsProjection: Projection<CurrentBallotRow, 'BallotCast'> = {
   name: 'current-ballots',
   handles: ['BallotCast'],
-  keyOf: (event) => `${event.data.pollId}|${event.data.voterTag}`,
-  evolve: (row, event) => {
-    const d = event.data as Record<string, any>;
-    return { pollId: d.pollId, voterTag: d.voterTag, ballotId: d.ballotId, tracker: d.tracker, selections: d.selections, castAt: d.castAt, casts: (row?.casts ?? 0) + 1 };
-  },
+  keyOf: ({ data }) => `${data.pollId}|${data.voterTag}`,
+  evolve: (row, { data }) => ({
+    pollId: data.pollId, voterTag: data.voterTag, ballotId: data.ballotId, tracker: data.tracker, selections: data.selections, castAt: data.castAt,
+    casts: (row?.casts ?? 0) + 1,
+  }),
 };
 
 /** One option's change in live count: `${pollId}`, question, option and the signed difference. */
@@ -171,9 +173,10 @@ export interface MyVoteRow {
   castAt: string;
 }
 
-const citizenOf = (event: RecordedEvent): string | null => (typeof event.metadata.citizenId === 'string' ? event.metadata.citizenId : null);
+const citizenOf = (event: RecordedAppEvent): string | null => (typeof event.metadata.citizenId === 'string' ? event.metadata.citizenId : null);
 
-export const myVotesProjection: Projection<MyVoteRow> = {
+/** A ballot without a citizen in its metadata is keyed to no row, so evolve never sees one. */
+export const myVotesProjection: Projection<MyVoteRow, 'BallotCast'> = {
   name: 'my-votes',
   handles: ['BallotCast'],
   keyOf: (event) => {
@@ -181,11 +184,11 @@ export const myVotesProjection: Projection<MyVoteRow> = {
     return citizenId ? `${citizenId}|${event.data.pollId}` : null;
   },
   evolve: (_row, event) => ({
-    citizenId: citizenOf(event)!,
-    pollId: String(event.data.pollId),
-    ballotId: String(event.data.ballotId),
-    tracker: String(event.data.tracker),
-    castAt: String(event.data.castAt),
+    citizenId: String(citizenOf(event)),
+    pollId: event.data.pollId,
+    ballotId: event.data.ballotId,
+    tracker: event.data.tracker,
+    castAt: event.data.castAt,
   }),
 };
 
@@ -196,11 +199,11 @@ export interface VoterRollChunkRow {
   entries: string[];
 }
 
-export const voterRollProjection: Projection<VoterRollChunkRow> = {
+export const voterRollProjection: Projection<VoterRollChunkRow, 'VoterRollChunkAdded'> = {
   name: 'voter-roll',
   handles: ['VoterRollChunkAdded'],
-  keyOf: (event) => `${event.data.pollId}|${event.data.chunkIndex}`,
-  evolve: (_row, event) => ({ pollId: String(event.data.pollId), chunkIndex: Number(event.data.chunkIndex), entries: event.data.entries as string[] }),
+  keyOf: ({ data }) => `${data.pollId}|${data.chunkIndex}`,
+  evolve: (_row, { data }) => ({ pollId: data.pollId, chunkIndex: data.chunkIndex, entries: data.entries }),
 };
 
 export interface CommentRow {
@@ -212,13 +215,20 @@ export interface CommentRow {
   hidden: boolean;
 }
 
-export const commentsProjection: Projection<CommentRow> = {
+export const commentsProjection: Projection<CommentRow, 'CommentPosted' | 'CommentHidden'> = {
   name: 'comments',
   handles: ['CommentPosted', 'CommentHidden'],
-  keyOf: (event) => String(event.data.commentId),
+  keyOf: ({ data }) => data.commentId,
   evolve: (row, event) => {
-    const d = event.data as Record<string, any>;
-    if (event.type === 'CommentPosted') return { commentId: d.commentId, pollId: d.pollId, authorId: d.authorId, text: d.text, postedAt: d.postedAt, hidden: false };
-    return row ? { ...row, hidden: true } : null;
+    switch (event.type) {
+      case 'CommentPosted': {
+        const { commentId, pollId, authorId, text, postedAt } = event.data;
+        return { commentId, pollId, authorId, text, postedAt, hidden: false };
+      }
+      case 'CommentHidden':
+        return row ? { ...row, hidden: true } : null;
+      default:
+        return assertNever(event);
+    }
   },
 };

@@ -1,7 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { compareCheckpoints, hasReached, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
 import { readAllCommitted } from '../../app/readAllCommitted.ts';
-import type { Projection } from '../../app/projection.ts';
+import { handledBy, type Projection } from '../../app/projection.ts';
+import { asAppEvent, type AppEventType, type RecordedAppEvent } from '../../app/events.ts';
 import type { Database } from '../db/schema.ts';
 import type { Logger } from '../logger.ts';
 
@@ -17,17 +18,26 @@ export interface RowStore<Row> {
   clear(trx: Transaction<Database>): Promise<void>;
 }
 
-export interface ReadModel<Row> {
-  projection: Projection<Row>;
+export interface ReadModel<Row, Handled extends AppEventType = AppEventType> {
+  projection: Projection<Row, Handled>;
   store: RowStore<Row>;
 }
+
+/**
+ * Read models of different rows and event types side by side, as the runner holds them: each one's
+ * projection is typed where it is written; the runner only passes it the events it handles.
+ */
+export type AnyReadModel = ReadModel<any, any>;
+
+/** A read model: a projection and the store of its rows (the row types must match). */
+export const readModel = <Row, Handled extends AppEventType>(projection: Projection<Row, Handled>, store: RowStore<Row>): ReadModel<Row, Handled> => ({ projection, store });
 
 export const CHECKPOINT_NAME = 'read-models';
 /** pg_advisory_xact_lock key of the read-model runner (any constant unique within the app). */
 const PROJECTION_LOCK_KEY = 7_401_001;
 
 /** Applies one batch of events to every read model, with the checkpoint, in one transaction. */
-export const applyBatch = async (db: Kysely<Database>, readModels: ReadModel<any>[], batch: RecordedEvent[]): Promise<void> => {
+export const applyBatch = async (db: Kysely<Database>, readModels: AnyReadModel[], batch: RecordedEvent[]): Promise<void> => {
   if (batch.length === 0) return;
   await db.transaction().execute(async (trx) => {
     // Every app instance runs a runner on the shared database: batches apply one at a time and skip
@@ -37,8 +47,8 @@ export const applyBatch = async (db: Kysely<Database>, readModels: ReadModel<any
     const events = stored === null ? batch : batch.filter((e) => compareCheckpoints(e.checkpoint, stored) > 0);
     if (events.length === 0) return;
     for (const { projection, store } of readModels) {
-      const handled = events.filter((e) => projection.handles.includes(e.type));
-      const keyed = handled.map((e) => [projection.keyOf(e), e] as const).filter((pair): pair is readonly [string, RecordedEvent] => pair[0] !== null);
+      const handled = events.map(asAppEvent).filter((e) => handledBy(projection, e));
+      const keyed = handled.map((e) => [projection.keyOf(e), e] as const).filter((pair): pair is readonly [string, RecordedAppEvent] => pair[0] !== null);
       if (keyed.length === 0) continue;
       const rows: Map<string, any> = await store.load(trx, [...new Set(keyed.map(([k]) => k))]);
       const before = new Map(rows);
@@ -90,7 +100,7 @@ export const MIN_BATCH_INTERVAL_MS = 50;
 export const startProjectionRunner = async (deps: {
   db: Kysely<Database>;
   eventStore: EventStore;
-  readModels: ReadModel<any>[];
+  readModels: AnyReadModel[];
   logger: Logger;
   minBatchIntervalMs?: number;
 }): Promise<ProjectionRunner> => {
@@ -134,7 +144,7 @@ export const startProjectionRunner = async (deps: {
 const FULL_BATCH = 500;
 
 /** Clears every read model and replays all events into them (npm run projections:rebuild). */
-export const rebuildReadModels = async (db: Kysely<Database>, eventStore: EventStore, readModels: ReadModel<any>[]): Promise<number> => {
+export const rebuildReadModels = async (db: Kysely<Database>, eventStore: EventStore, readModels: AnyReadModel[]): Promise<number> => {
   await db.transaction().execute(async (trx) => {
     for (const { store } of readModels) await store.clear(trx);
     await trx.deleteFrom('projection_checkpoints').where('projection', '=', CHECKPOINT_NAME).execute();

@@ -3,7 +3,7 @@ import { citizensProjection, type CitizenRow } from '../../app/projections/citiz
 import { organisationsProjection, type OrganisationRow } from '../../app/projections/organisations.ts';
 import type { Role } from '../../domain/citizen.ts';
 import type { Database } from '../db/schema.ts';
-import type { ReadModel } from '../projections/runner.ts';
+import { readModel, type AnyReadModel } from '../projections/runner.ts';
 
 export interface CitizensTable {
   id: string;
@@ -30,49 +30,43 @@ const toCitizenRow = (r: { roles: Role[]; org_id: string | null; status: 'active
   createdAt: r.created_at.toISOString(),
 });
 
-export const citizensReadModel: ReadModel<CitizenRow> = {
-  projection: citizensProjection,
-  store: {
-    load: async (trx, keys) => new Map((await trx.selectFrom('citizens').selectAll().where('id', 'in', keys).execute()).map((r) => [r.id, toCitizenRow(r)])),
-    save: async (trx, rows) => {
-      for (const [id, row] of rows) {
-        if (row === null) {
-          await trx.deleteFrom('citizens').where('id', '=', id).execute();
-          continue;
-        }
-        const values = { roles: JSON.stringify(row.roles), org_id: row.orgId, status: row.status, official_status: row.officialStatus, created_at: row.createdAt };
-        await trx.insertInto('citizens').values({ id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
+export const citizensReadModel = readModel(citizensProjection, {
+  load: async (trx, keys) => new Map((await trx.selectFrom('citizens').selectAll().where('id', 'in', keys).execute()).map((r) => [r.id, toCitizenRow(r)])),
+  save: async (trx, rows) => {
+    for (const [id, row] of rows) {
+      if (row === null) {
+        await trx.deleteFrom('citizens').where('id', '=', id).execute();
+        continue;
       }
-    },
-    clear: async (trx) => void (await trx.deleteFrom('citizens').execute()),
+      const values = { roles: JSON.stringify(row.roles), org_id: row.orgId, status: row.status, official_status: row.officialStatus, created_at: row.createdAt };
+      await trx.insertInto('citizens').values({ id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
+    }
   },
-};
+  clear: async (trx) => void (await trx.deleteFrom('citizens').execute()),
+});
 
-export const organisationsReadModel: ReadModel<OrganisationRow> = {
-  projection: organisationsProjection,
-  store: {
-    load: async (trx, keys) =>
-      new Map(
-        (await trx.selectFrom('organisations').selectAll().where('id', 'in', keys).execute()).map((r) => [
-          r.id,
-          { name: r.name, kind: r.kind, createdBy: r.created_by, createdAt: r.created_at.toISOString() },
-        ]),
-      ),
-    save: async (trx, rows) => {
-      for (const [id, row] of rows) {
-        if (row === null) {
-          await trx.deleteFrom('organisations').where('id', '=', id).execute();
-          continue;
-        }
-        const values = { name: row.name, kind: row.kind, created_by: row.createdBy, created_at: row.createdAt };
-        await trx.insertInto('organisations').values({ id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
+export const organisationsReadModel = readModel(organisationsProjection, {
+  load: async (trx, keys) =>
+    new Map(
+      (await trx.selectFrom('organisations').selectAll().where('id', 'in', keys).execute()).map((r) => [
+        r.id,
+        { name: r.name, kind: r.kind, createdBy: r.created_by, createdAt: r.created_at.toISOString() },
+      ]),
+    ),
+  save: async (trx, rows) => {
+    for (const [id, row] of rows) {
+      if (row === null) {
+        await trx.deleteFrom('organisations').where('id', '=', id).execute();
+        continue;
       }
-    },
-    clear: async (trx) => void (await trx.deleteFrom('organisations').execute()),
+      const values = { name: row.name, kind: row.kind, created_by: row.createdBy, created_at: row.createdAt };
+      await trx.insertInto('organisations').values({ id, ...values }).onConflict((oc) => oc.column('id').doUpdateSet(values)).execute();
+    }
   },
-};
+  clear: async (trx) => void (await trx.deleteFrom('organisations').execute()),
+});
 
-export const identityReadModels: ReadModel<any>[] = [citizensReadModel, organisationsReadModel];
+export const identityReadModels: AnyReadModel[] = [citizensReadModel, organisationsReadModel];
 
 export interface CitizenRoles {
   id: string;

@@ -5,7 +5,7 @@ import {
 } from '../../app/projections/polls.ts';
 import type { TallyBallot } from '../../domain/tally.ts';
 import type { Database } from '../db/schema.ts';
-import type { ReadModel, RowStore } from '../projections/runner.ts';
+import { readModel, type AnyReadModel, type RowStore } from '../projections/runner.ts';
 import { documentRowStore } from './documentRowStore.ts';
 
 const searchTextOf = (row: PollRow) =>
@@ -32,19 +32,19 @@ const currentBallotsStore: RowStore<CurrentBallotRow> = (() => {
   };
 })();
 
-export const pollReadModels: ReadModel<any>[] = [
-  {
-    projection: pollsProjection,
-    store: documentRowStore<PollRow>('polls', (row) => ({
+export const pollReadModels: AnyReadModel[] = [
+  readModel(
+    pollsProjection,
+    documentRowStore<PollRow>('polls', (row) => ({
       kind: row.kind, status: row.status, official: row.creatorKind === 'official', org_id: row.orgId, creator_id: row.creatorId,
       tags: row.tags, search: searchTextOf(row), opens_at: row.opensAt, closes_at: row.closesAt, created_at: row.createdAt, ballots: row.ballots,
     })),
-  },
-  { projection: pollDailyVotesProjection, store: documentRowStore('poll_daily_votes', (row: { pollId: string; day: string; votes: number }) => ({ poll_id: row.pollId, day: row.day, votes: row.votes })) },
-  { projection: currentBallotsProjection, store: currentBallotsStore },
-  { projection: myVotesProjection, store: documentRowStore<MyVoteRow>('my_votes', (row) => ({ citizen_id: row.citizenId, poll_id: row.pollId, cast_at: row.castAt })) },
-  { projection: voterRollProjection, store: documentRowStore('voter_roll_chunks', (row: { pollId: string; entries: string[] }) => ({ poll_id: row.pollId, entries: row.entries })) },
-  { projection: commentsProjection, store: documentRowStore<CommentRow>('comments', (row) => ({ poll_id: row.pollId, posted_at: row.postedAt, hidden: row.hidden })) },
+  ),
+  readModel(pollDailyVotesProjection, documentRowStore('poll_daily_votes', (row: { pollId: string; day: string; votes: number }) => ({ poll_id: row.pollId, day: row.day, votes: row.votes }))),
+  readModel(currentBallotsProjection, currentBallotsStore),
+  readModel(myVotesProjection, documentRowStore<MyVoteRow>('my_votes', (row) => ({ citizen_id: row.citizenId, poll_id: row.pollId, cast_at: row.castAt }))),
+  readModel(voterRollProjection, documentRowStore('voter_roll_chunks', (row: { pollId: string; entries: string[] }) => ({ poll_id: row.pollId, entries: row.entries }))),
+  readModel(commentsProjection, documentRowStore<CommentRow>('comments', (row) => ({ poll_id: row.pollId, posted_at: row.postedAt, hidden: row.hidden }))),
 ];
 
 type Q = Kysely<Database>;
