@@ -8,15 +8,18 @@
     form.dataset.budgetBound = '1';
     var total = Number(form.dataset.budgetTotal);
     var sum = document.getElementById('budget-sum');
+    var left = document.getElementById('budget-left');
     var bar = document.getElementById('budget-bar');
     var over = document.getElementById('budget-over');
+    var locale = document.documentElement.lang === 'ko' ? 'ko-KR' : 'en-GB';
     function update() {
       var chosen = 0;
       form.querySelectorAll('input[data-cost]:checked').forEach(function (input) { chosen += Number(input.dataset.cost); });
-      if (sum) sum.textContent = chosen.toLocaleString(document.documentElement.lang === 'ko' ? 'ko-KR' : 'en-GB');
+      if (sum) sum.textContent = chosen.toLocaleString(locale);
+      if (left) left.textContent = Math.max(0, total - chosen).toLocaleString(locale);
       if (bar) {
-        bar.style.width = Math.min(100, Math.round((chosen / total) * 100)) + '%';
-        bar.classList.toggle('over', chosen > total);
+        // Width by class (w0..w100), never an inline style: the CSP forbids style attributes.
+        bar.className = 'fill w' + Math.min(100, Math.round((chosen / total) * 100)) + (chosen > total ? ' over' : '');
       }
       if (over) over.hidden = chosen <= total;
     }

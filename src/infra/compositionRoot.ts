@@ -23,7 +23,7 @@ import { healthRoutes } from './http/routes/health.ts';
 import { requireOfficial } from './http/auth.ts';
 import { adminPollRoutes, adminRollUploadBody, hideCommentWith } from './http/routes/adminPolls.ts';
 // citizen site (issue 5)
-import { citizenSiteRouters } from './http/routes/siteRoutes.ts';
+import { citizenSiteMiddleware, citizenSiteRouters } from './http/routes/siteRoutes.ts';
 import { requireCitizen } from './http/auth.ts';
 import { withGroupCommit } from './eventStore/groupCommit.ts';
 import { pollCommands } from '../app/polls/pollCommands.ts';
@@ -262,7 +262,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     ...ledger.routers,
   ];
   // The voter-roll upload's multipart body is read before the CSRF check, so its _csrf field counts (admin area).
-  const middleware: Middleware[] = [adminRollUploadBody, ...identityWeb.middleware];
+  const middleware: Middleware[] = [adminRollUploadBody, ...identityWeb.middleware, citizenSiteMiddleware({ db: db.kysely })];
   // Templates are read and compiled once, except in development, where an edited view shows on reload.
   const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV !== 'development' }), portalUrl, routers, middleware, proxy: config.TRUST_PROXY });
 

@@ -155,7 +155,7 @@ describe('citizen site pages over HTTP', () => {
       expect(fragment.status).toBe(200);
       expect(fragment.html).not.toContain('<html');
       expect(fragment.html).toContain('실시간 결과');
-      expect(fragment.html).toMatch(/Namsan[\s\S]*1 \(100%\)/);
+      expect(fragment.html).toMatch(/Namsan[\s\S]*1표 \(100%\)/);
       const plain = await page(app, `/polls/${ids.general}/results`);
       expect([302, 303]).toContain(plain.status);
       const sealed = await page(app, `/polls/${ids.sealed}`);
@@ -189,7 +189,7 @@ describe('citizen site pages over HTTP', () => {
       const response = await voter.fetch(`/polls/${ids.budget}/vote`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
       expect(response.status).toBe(303);
       const results = await page(app, `/polls/${ids.budget}/results`, { 'HX-Request': 'true', 'HX-Target': `results-${ids.budget}` });
-      expect(results.html).toMatch(/놀이터 그늘막[\s\S]*1 \(50%\)/);
+      expect(results.html).toMatch(/놀이터 그늘막[\s\S]*1표 \(100%\)/);
     });
 
     it('refuses a second ballot with 409 and the reason in the voter\'s language', async () => {

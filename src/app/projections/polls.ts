@@ -24,6 +24,8 @@ export interface PollRow {
   result: PollTally | null;
   reflection: (Reflection & { updatedAt: string }) | null;
   closedAt: string | null;
+  /** When it actually opened (earlier than opensAt when its owner opened it early); absent on rows made before this field. */
+  openedAt?: string | null;
 }
 
 const withDefinition = (row: PollRow, definition: PollDefinition): PollRow => ({
@@ -71,7 +73,7 @@ export const pollsProjection: Projection<PollRow, PollRowEvent> = {
       case 'PollScheduled':
         return { ...row, status: 'Scheduled', opensAt: event.data.opensAt, closesAt: event.data.closesAt };
       case 'PollOpened':
-        return { ...row, status: 'Open' };
+        return { ...row, status: 'Open', openedAt: d.openedAt ?? null };
       case 'PollClosed':
         return { ...row, status: 'Closed', closedAt: event.data.closedAt };
       case 'PollResultPublished':

@@ -18,6 +18,8 @@ export interface PageGlobals {
   user: { id: string; displayName?: string; roles: string[] } | null;
   portalUrl: string;
   isHtmx: boolean;
+  /** A reflection of a poll the citizen voted in changed since this browser last opened /my (set by siteMy's notificationMark). */
+  unreadNotifications?: boolean;
   /** This page's URL with one query parameter set (language and text-size links). */
   withQuery: (key: string, value: string) => string;
 }

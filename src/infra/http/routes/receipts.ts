@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ReceiptLookup } from '../../ledger/ledgerServices.ts';
 import { renderPage, type PageGlobals } from '../views.ts';
+import { portalHref } from './siteViews.ts';
 
 export interface ReceiptRouteDeps {
   receipt: (tracker: string) => Promise<ReceiptLookup>;
@@ -14,11 +15,11 @@ const splitNote = (note: string) => {
 };
 
 const viewModel = (ctx: Context, tracker: string, found: ReceiptLookup) => {
-  const { t, portalUrl } = ctx.state.page as PageGlobals;
+  const { t, portalUrl, lang } = ctx.state.page as PageGlobals;
   const base = { title: t('ledger.receipt.title'), tracker, state: found.status, fragment: (ctx.state.page as PageGlobals).isHtmx };
   if (found.status !== 'anchored') return base;
   const { receipt, finalSize } = found;
-  const verifyUrl = `${portalUrl}${portalUrl.includes('?') ? '&' : '?'}tracker=${encodeURIComponent(receipt.tracker)}`;
+  const verifyUrl = portalHref(portalUrl, lang, { tracker: receipt.tracker });
   return { ...base, leafIndex: receipt.leafIndex, treeSize: finalSize, entry: JSON.stringify(receipt.entry, null, 2), ...splitNote(receipt.checkpoint), proof: receipt.inclusionProof, verifyUrl };
 };
 

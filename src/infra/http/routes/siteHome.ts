@@ -51,7 +51,7 @@ const PAGE = 12;
 export const siteHomeRoutes = (deps: SiteHomeDeps): Router => {
   const router = new Router();
   router.get('/', async (ctx) => {
-    const { t, lang } = globalsOf(ctx);
+    const { t, lang, portalUrl } = globalsOf(ctx);
     const q = query.parse(ctx.query);
     const now = deps.now();
     const user = userOf(ctx);
@@ -67,7 +67,7 @@ export const siteHomeRoutes = (deps: SiteHomeDeps): Router => {
     const shown = [...top, ...rest];
     const ids = [...new Set([...shown, ...recommended].map((p) => p.pollId))];
     const [voted, verifications] = await Promise.all([user ? deps.votedPollIds(user.id, ids) : Promise.resolve(new Set<string>()), deps.verifications(ids)]);
-    const c: CardContext = { now, t, lang, hot, recommended: new Set(recommended.map((p) => p.pollId)), voted, verifications };
+    const c: CardContext = { now, t, lang, hot, recommended: new Set(recommended.map((p) => p.pollId)), voted, verifications, portalUrl };
     const params = new URLSearchParams(Object.entries({ scope: q.scope, state: q.state, tag: q.tag, q: q.q }).filter((e): e is [string, string] => !!e[1]));
     if (page.nextCursor) params.set('cursor', page.nextCursor);
     const model = {

@@ -5,8 +5,8 @@ import type { CommentRow, PollRow } from '../../../app/projections/polls.ts';
 import type { BallotSelections } from '../../../domain/pollDefinition.ts';
 import { renderFragment, renderPage } from '../views.ts';
 import type { PollResultsView } from './pollsApi.ts';
-import { budgetView, choiceField, commentsView, freeTextField, onSiteView, pollHeadView, questionsView, resultsView, type Env } from './sitePollView.ts';
-import { formField, formFields, globalsOf, isClosedAt, isOpenAt, refusalOf, userOf, wantsFragment, type VerificationLookup } from './siteViews.ts';
+import { budgetView, reflectionView, choiceField, commentsView, freeTextField, onSiteView, pollHeadView, questionsView, resultsView, type Env } from './sitePollView.ts';
+import { portalHref, formField, formFields, globalsOf, isClosedAt, isOpenAt, refusalOf, userOf, wantsFragment, type VerificationLookup } from './siteViews.ts';
 
 export interface SitePollDeps {
   requireCitizen: Middleware;
@@ -16,6 +16,8 @@ export interface SitePollDeps {
   castBallot: (input: CastBallotInput) => Promise<CastBallotResult>;
   hotPollIds: (now: string) => Promise<Set<string>>;
   votedPollIds: (citizenId: string, pollIds: string[]) => Promise<Set<string>>;
+  /** The tracker of the citizen's counted ballot in the poll (for "already voted: see your receipt"). */
+  myTracker: (citizenId: string, pollId: string) => Promise<string | null>;
   listComments: (pollId: string) => Promise<CommentRow[]>;
   postComment: (input: { pollId: string; authorId: string; text: string }) => Promise<void>;
   verifications: VerificationLookup;
@@ -92,19 +94,20 @@ export const sitePollRoutes = (deps: SitePollDeps): Router => {
   };
 
   const showPoll = async (ctx: Context, poll: PollRow, attempt: Attempt = {}) => {
-    const { t, lang } = globalsOf(ctx);
+    const { t, lang, portalUrl } = globalsOf(ctx);
     const now = deps.now();
     const env = { now, t, lang };
     const user = userOf(ctx);
     const district = typeof ctx.query.district === 'string' ? ctx.query.district : null;
-    const [hot, voted, verifications, results, comments] = await Promise.all([
+    const [hot, voted, tracker, verifications, results, comments] = await Promise.all([
       deps.hotPollIds(now),
       user ? deps.votedPollIds(user.id, [poll.pollId]) : Promise.resolve(new Set<string>()),
+      user ? deps.myTracker(user.id, poll.pollId) : Promise.resolve(null),
       deps.verifications([poll.pollId]),
       deps.results(poll),
       deps.listComments(poll.pollId),
     ]);
-    const head = pollHeadView(poll, { hot: hot.has(poll.pollId), voted: voted.has(poll.pollId), verification: verifications.get(poll.pollId)?.status }, env);
+    const head = pollHeadView(poll, { hot: hot.has(poll.pollId), voted: voted.has(poll.pollId), verification: verifications.get(poll.pollId)?.status }, { ...env, portalUrl });
     const selected = attempt.selections ?? null;
     renderPage(ctx, 'pages/poll', {
       title: poll.title,
@@ -118,6 +121,8 @@ export const sitePollRoutes = (deps: SitePollDeps): Router => {
       comments: commentsView(comments, env),
       signedIn: user !== null,
       voted: voted.has(poll.pollId),
+      receiptHref: tracker ? `/receipts/${encodeURIComponent(tracker)}` : null,
+      reflection: reflectionView(poll, env),
       error: attempt.error ?? null,
       commentError: attempt.commentError ?? null,
       commentText: attempt.commentText ?? '',
@@ -155,13 +160,13 @@ export const sitePollRoutes = (deps: SitePollDeps): Router => {
   router.get('/polls/:pollId/voted', async (ctx) => {
     const poll = await mustFind(ctx);
     const tracker = typeof ctx.query.tracker === 'string' && TRACKER.test(ctx.query.tracker) ? ctx.query.tracker : null;
-    const { t, portalUrl } = globalsOf(ctx);
+    const { t, lang, portalUrl } = globalsOf(ctx);
     renderPage(ctx, 'pages/voted', {
       title: t('site.voted.title'),
       poll: { pollId: poll.pollId, title: poll.title, href: `/polls/${encodeURIComponent(poll.pollId)}` },
       tracker,
       receiptHref: tracker ? `/receipts/${encodeURIComponent(tracker)}` : null,
-      portalHref: tracker ? `${portalUrl}?tracker=${encodeURIComponent(tracker)}` : null,
+      portalHref: tracker ? portalHref(portalUrl, lang, { tracker }) : null,
     });
   });
 

@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import type { PollRow } from '../../../app/projections/polls.ts';
 import { renderPage } from '../views.ts';
-import { badgesOf, formatInstant, globalsOf, type VerificationLookup } from './siteViews.ts';
+import { badgesOf, formatInstant, portalPollHref, globalsOf, type VerificationLookup } from './siteViews.ts';
 
 export interface SiteResultsDeps {
   listReflections: () => Promise<PollRow[]>;
@@ -12,7 +12,7 @@ export interface SiteResultsDeps {
 export const siteResultsRoutes = (deps: SiteResultsDeps): Router => {
   const router = new Router();
   router.get('/results', async (ctx) => {
-    const { t, lang } = globalsOf(ctx);
+    const { t, lang, portalUrl } = globalsOf(ctx);
     const polls = await deps.listReflections();
     const verifications = await deps.verifications(polls.map((p) => p.pollId));
     renderPage(ctx, 'pages/results', {
@@ -22,7 +22,7 @@ export const siteResultsRoutes = (deps: SiteResultsDeps): Router => {
         href: `/polls/${encodeURIComponent(p.pollId)}`,
         title: p.title,
         kindLabel: t(`site.kind.${p.kind}`),
-        badges: badgesOf(p, { verification: verifications.get(p.pollId)?.status }, t),
+        badges: badgesOf(p, { verification: verifications.get(p.pollId)?.status, portalHref: portalPollHref(portalUrl, p.pollId, lang) }, t),
         closedAt: formatInstant(p.closedAt ?? p.closesAt, lang),
         ballots: t('site.votes', { n: p.ballots }),
         status: t(`site.status.${p.status}`),

@@ -8,9 +8,10 @@ import type { Database } from '../../db/schema.ts';
 import type { Polls } from '../../polls/pollServices.ts';
 import * as pollQueries from '../../readModels/polls.ts';
 import { getVerifications } from '../../readModels/pollVerification.ts';
+import { siteAppRoutes } from './siteApp.ts';
 import { siteCreatePollRoutes } from './siteCreatePoll.ts';
 import { siteHomeRoutes } from './siteHome.ts';
-import { siteMyRoutes } from './siteMy.ts';
+import { notificationMark, siteMyRoutes } from './siteMy.ts';
 import { sitePollRoutes } from './sitePoll.ts';
 import { siteResultsRoutes } from './siteResults.ts';
 import type { VerificationLookup } from './siteViews.ts';
@@ -28,6 +29,10 @@ export interface CitizenSiteDeps extends CommandHandlerDeps {
   verifications?: VerificationLookup;
 }
 
+/** The citizen site's middleware: the header's unread-notifications mark. */
+export const citizenSiteMiddleware = (deps: Pick<CitizenSiteDeps, 'db'>): Middleware =>
+  notificationMark({ latestReflection: (citizenId) => pollQueries.latestReflectionFor(deps.db, citizenId) });
+
 /**
  * The citizen site's routers, bound to the poll services and queries. /polls/new is mounted before
  * /polls/:pollId so "new" is never read as a poll id.
@@ -37,6 +42,7 @@ export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
   const verifications = deps.verifications ?? ((pollIds: string[]) => getVerifications(db, pollIds));
   const citizen = (id: string) => ({ kind: 'citizen' as const, id });
   return [
+    siteAppRoutes(),
     siteHomeRoutes({
       now,
       listPolls: polls.list,
@@ -70,6 +76,7 @@ export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
       },
       hotPollIds: polls.hotPollIds,
       votedPollIds: (citizenId, ids) => pollQueries.votedPollIds(db, citizenId, ids),
+      myTracker: (citizenId, pollId) => pollQueries.myTracker(db, citizenId, pollId),
       listComments: polls.listComments,
       postComment: async ({ pollId, authorId, text }) => {
         const commentId = deps.newId();

@@ -23,6 +23,8 @@ export interface SiteUser {
 export interface Badge {
   kind: 'hot' | 'recommended' | 'policy' | 'verified' | 'failed' | 'pending' | 'voted';
   label: string;
+  /** The verification badge links to the poll's recount on the portal. */
+  href?: string;
 }
 
 export interface PollCardView {
@@ -68,15 +70,29 @@ export const timeLeft = (poll: PollRow, now: string, t: Translate, lang: Lang): 
   return t('site.time.left.minutes', { n: minutes });
 };
 
-const verificationBadge = (status: VerificationStatus, t: Translate): Badge =>
-  status === 'completed' ? { kind: 'verified', label: t('site.badge.verified') }
+const verificationBadge = (status: VerificationStatus, t: Translate, href: string | undefined): Badge => {
+  const badge: Badge = status === 'completed' ? { kind: 'verified', label: t('site.badge.verified') }
     : status === 'failed' ? { kind: 'failed', label: t('site.badge.failed') }
       : { kind: 'pending', label: t('site.badge.pending') };
+  return href ? { ...badge, href } : badge;
+};
+
+/** Where the poll's recount lives on the verification portal, in the visitor's language. */
+export const portalPollHref = (portalUrl: string, pollId: string, lang: Lang): string =>
+  `${portalUrl.replace(/\/$/, '')}/poll?poll=${encodeURIComponent(pollId)}${lang === 'en' ? '&lang=en' : ''}`;
+
+/** A portal page in the visitor's language (the portal is Korean first, like the site). */
+export const portalHref = (portalUrl: string, lang: Lang, query: Record<string, string> = {}): string => {
+  const params = new URLSearchParams(query);
+  if (lang === 'en') params.set('lang', 'en');
+  const qs = params.toString();
+  return `${portalUrl.replace(/\/$/, '')}/${qs ? `?${qs}` : ''}`;
+};
 
 /** The badges of a poll: policy mode, hot, recommended, voted, and its ledger verification. */
 export const badgesOf = (
   poll: PollRow,
-  marks: { hot?: boolean; recommended?: boolean; voted?: boolean; verification?: VerificationStatus },
+  marks: { hot?: boolean; recommended?: boolean; voted?: boolean; verification?: VerificationStatus; portalHref?: string },
   t: Translate,
 ): Badge[] => {
   const badges: Badge[] = [];
@@ -85,7 +101,7 @@ export const badgesOf = (
   if (marks.hot) badges.push({ kind: 'hot', label: t('site.badge.hot') });
   if (marks.recommended) badges.push({ kind: 'recommended', label: t('site.badge.recommended') });
   if (marks.voted) badges.push({ kind: 'voted', label: t('site.badge.voted') });
-  badges.push(verificationBadge(marks.verification ?? 'pending', t));
+  badges.push(verificationBadge(marks.verification ?? 'pending', t, marks.portalHref));
   return badges;
 };
 
@@ -97,6 +113,8 @@ export interface CardContext {
   recommended: Set<string>;
   voted: Set<string>;
   verifications: Map<string, { status: VerificationStatus }>;
+  /** The verification portal's base URL: verification badges link to each poll's recount there. */
+  portalUrl?: string;
 }
 
 export const cardOf = (poll: PollRow, c: CardContext): PollCardView => ({
@@ -105,7 +123,7 @@ export const cardOf = (poll: PollRow, c: CardContext): PollCardView => ({
   title: poll.title,
   kind: poll.kind,
   kindLabel: c.t(`site.kind.${poll.kind}`),
-  badges: badgesOf(poll, { hot: c.hot.has(poll.pollId), recommended: c.recommended.has(poll.pollId), voted: c.voted.has(poll.pollId), verification: c.verifications.get(poll.pollId)?.status }, c.t),
+  badges: badgesOf(poll, { hot: c.hot.has(poll.pollId) && isOpenAt(poll, c.now), recommended: c.recommended.has(poll.pollId), voted: c.voted.has(poll.pollId), verification: c.verifications.get(poll.pollId)?.status, portalHref: c.portalUrl ? portalPollHref(c.portalUrl, poll.pollId, c.lang) : undefined }, c.t),
   timeLeft: timeLeft(poll, c.now, c.t, c.lang),
   votes: c.t('site.votes', { n: formatNumber(poll.ballots, c.lang) }),
   tags: poll.tags,
