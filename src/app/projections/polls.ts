@@ -73,7 +73,7 @@ export const pollsProjection: Projection<PollRow, PollRowEvent> = {
       case 'PollScheduled':
         return { ...row, status: 'Scheduled', opensAt: event.data.opensAt, closesAt: event.data.closesAt };
       case 'PollOpened':
-        return { ...row, status: 'Open', openedAt: d.openedAt ?? null };
+        return { ...row, status: 'Open', openedAt: event.data.openedAt };
       case 'PollClosed':
         return { ...row, status: 'Closed', closedAt: event.data.closedAt };
       case 'PollResultPublished':
