@@ -19,6 +19,7 @@ import { createHttpApp } from './http/server.ts';
 import { keepConnectionsBeyondProxies } from './http/keepAlive.ts';
 import { createViews } from './http/views.ts';
 import { healthRoutes } from './http/routes/health.ts';
+import { loadLocalAdminToken, startLocalAdminEndpoint } from './http/localAdmin.ts';
 // admin area for officials (issue 5)
 import { requireOfficial } from './http/auth.ts';
 import { adminPollRoutes, adminRollUploadBody, hideCommentWith } from './http/routes/adminPolls.ts';
@@ -86,12 +87,15 @@ export const loadServerSecret = (config: Config): Buffer => {
 /** Every read model the projection runner maintains. */
 export const readModels: AnyReadModel[] = [platformStatsReadModel, ...pollQueries.pollReadModels, ...identityReadModels];
 
+/** Where the embedded PGlite database lives (without DATABASE_URL). */
+export const embeddedDbDir = (config: Config): string => join(resolve(config.DATA_DIR), 'app-pglite');
+
 /** The read-model database (and, by default, the event store's): PostgreSQL or PGlite, migrated. */
 const openDb = async (config: Config): Promise<Db> => {
   mkdirSync(resolve(config.DATA_DIR), { recursive: true });
   const db = config.DATABASE_URL
     ? connectPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE)
-    : await connectPGlite(join(resolve(config.DATA_DIR), 'app-pglite'));
+    : await connectPGlite(embeddedDbDir(config));
   await migrateToLatest(db.kysely);
   return db;
 };
@@ -207,7 +211,11 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       duePolls: () => pollQueries.duePolls(db.kysely, now()),
       commands: polls.commands,
       onError: (pollId, error) => logger.debug({ pollId, err: error }, 'scheduled poll change skipped'),
-    }).then((n) => n > 0 && logger.info({ changed: n }, 'scheduled poll changes'));
+    }).then(
+      (n) => n > 0 && logger.info({ changed: n }, 'scheduled poll changes'),
+      // The database may be away for a moment: the next tick tries again.
+      (err: unknown) => logger.warn({ err }, 'scheduled poll changes skipped'),
+    );
   }, 1000);
   scheduler.unref();
 
@@ -270,6 +278,11 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     const s = http.listen(config.PORT, config.HOST, () => resolveServer(s));
   });
   keepConnectionsBeyondProxies(server);
+  // The embedded database admits one process: CLIs that write (admin:create) go through this app instead.
+  const localAdmin = db.dataDirLock
+    ? await startLocalAdminEndpoint({ token: loadLocalAdminToken(config.DATA_DIR), grantAdmin: identity.grantAdmin, logger })
+    : null;
+  if (localAdmin) db.dataDirLock!.update({ adminUrl: localAdmin.url });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://${config.HOST}:${port}`;
@@ -292,6 +305,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
       await portal?.stop();
+      await localAdmin?.stop();
       await projections.stop();
       await ledger.stop();
       await eventStore.close();

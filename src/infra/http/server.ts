@@ -31,7 +31,7 @@ export interface HttpAppDeps {
 
 
 const httpCodeOf = (status: number) =>
-  ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'too-large', 422: 'invalid-input', 429: 'rate-limited' })[status] ?? 'http';
+  ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'too-large', 422: 'invalid-input', 429: 'rate-limited', 503: 'unavailable' })[status] ?? 'http';
 
 /** The error response: JSON for the API, a page for people. Domain errors keep their stable code. */
 const errorHandler = (logger: Logger): Middleware => async (ctx, next) => {
@@ -59,6 +59,8 @@ const errorHandler = (logger: Logger): Middleware => async (ctx, next) => {
     const globals = ctx.state.page as PageGlobals | undefined;
     const message = known?.message ?? (globals ? globals.t('error.internal') : 'Internal error');
     ctx.status = status;
+    // 503 (the database is unreachable: DatabaseUnavailableError): clients and balancers may retry soon.
+    if (status === 503) ctx.set('Retry-After', '2');
     if (isApiPath(ctx.path) || !globals) ctx.body = { error: { code, message, ...(known?.details ? { details: known.details } : {}) } };
     else renderPage(ctx, 'pages/error', { message: globals.t(`error.${code}`) === `error.${code}` ? message : globals.t(`error.${code}`), code }, { status });
   }

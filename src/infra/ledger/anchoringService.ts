@@ -129,7 +129,11 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
 
   let round: Promise<void> | null = null;
   const anchorNow = (): Promise<void> => {
-    round ??= runRound().finally(() => (round = null));
+    // A round that fails on the database (recording the final checkpoint) is retried by the next one;
+    // callers fire and forget, so a rejection here would end the process.
+    round ??= runRound()
+      .catch((err: unknown) => deps.logger.error({ err }, 'anchoring round failed'))
+      .finally(() => (round = null));
     return round;
   };
 

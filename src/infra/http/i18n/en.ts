@@ -22,6 +22,7 @@ export const en: Record<keyof typeof ko, string> = {
   'error.title': 'Error',
   'error.notFound': 'Page not found.',
   'error.internal': 'Please try again shortly. If the problem persists, tell the operators.',
+  'error.unavailable': 'The database cannot be reached for a moment. Please try again shortly. Votes already confirmed are safely stored.',
   'error.back': 'Back to home',
   // identity (issue 3): sign-in, account, admin of organisations and officials
   'signin.title': 'Sign in or sign up',
