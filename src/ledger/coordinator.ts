@@ -1,19 +1,26 @@
 /**
  * The app's anchoring coordinator: the client side of the ledger node protocol (docs/ledger-protocol.md).
- * It keeps its own copy of the Merkle tree over every entry it was given, proposes the next checkpoint
- * to the four nodes in parallel, makes it final with a quorum of valid signatures and sends the final
- * note back to every node. Server-side only (node:crypto).
+ * It keeps the Merkle frontier of the final tree (O(log n) hashes, see MerkleFrontier) and the entries
+ * given but not yet final, proposes the next checkpoint to the four nodes in parallel (one request body,
+ * built once per round), makes it final with a quorum of valid signatures and sends the final note back
+ * to every node. Nothing it holds grows with the log: only with the backlog waiting to be final.
+ * Server-side only (node:crypto). Requests go through the global fetch, whose pool keeps connections to
+ * each node alive between rounds.
  *
  * Usage: `const c = createCoordinator({ nodes, token, origin })`, then `await c.anchor(newEntries, start)`
  * whenever entries arrive (the app calls it about once a second). Entries are canonical JSON texts
- * (src/ledger/entry.ts). The app persists what `anchor` reports final and passes it back as `anchored`
- * after a restart, so anchoring continues with no gap and no duplicate.
+ * (src/ledger/entry.ts). The app persists what `anchor` reports final (the note, and the frontier for a
+ * quick restart) and passes it back as `anchored` after a restart, so anchoring continues with no gap
+ * and no duplicate.
  */
+import { Mutex } from 'async-mutex';
+import pRetry, { AbortError } from 'p-retry';
 import { bytesEqual, utf8 } from './bytes.ts';
 import { checkpointHash, formatCheckpoint, GENESIS_PREV, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { hashLeaf, MerkleTree } from './merkle.ts';
+import { hashLeaf, MerkleFrontier } from './merkle.ts';
 import { nodeEd25519, nodeSha256 } from './nodeCrypto.ts';
 import { distinctSigners, openNote, parseVerifierKeys, type NoteVerifier } from './note.ts';
+import { describeRefusal, QUORUM, refusalOf, saysStale, type NodeRefusal } from './protocol.ts';
 
 const h = nodeSha256;
 const ed = nodeEd25519;
@@ -25,7 +32,7 @@ export interface CoordinatorOptions {
   token: string;
   /** The log's origin line; must equal the nodes' --origin. */
   origin: string;
-  /** Distinct valid node signatures that make a checkpoint final. Default 3. */
+  /** Distinct valid node signatures that make a checkpoint final. Default QUORUM (3). */
   quorum?: number;
   /** Pins the nodes' verifier keys; by default each node's key is read from its /v1/info. */
   verifierKeys?: readonly string[];
@@ -33,8 +40,13 @@ export interface CoordinatorOptions {
   timeoutMs?: number;
   /** Most entries in one checkpoint; a larger backlog is anchored in several rounds. Default 2000. */
   maxBatch?: number;
-  /** Entries already anchored (and the final note covering them, if kept), to resume after a restart. */
-  anchored?: { entries: readonly string[]; note?: string | null };
+  /**
+   * What is already anchored, to resume after a restart: the frontier of the tree of every leaf stored
+   * before (its size is where `anchor` continues), and the last final note, whose root it must match.
+   * Entries after the note's size that the frontier covers cannot be re-proposed from here: give a
+   * frontier of exactly the note's size and hand those entries to `anchor` again.
+   */
+  anchored?: { frontier: MerkleFrontier; note?: string | null };
   fetch?: typeof fetch;
   /** Clock in ms, for the reported lag. Default Date.now. */
   now?: () => number;
@@ -59,8 +71,8 @@ export type AnchorResult =
       pendingEntries: number;
       /** Valid signatures the last round collected. */
       signatures: number;
-      /** Why each node that did not sign did not, by node URL. */
-      reasons: Record<string, string>;
+      /** Why each node that did not sign did not, by node URL (typed; describeRefusal words it). */
+      refusals: Record<string, NodeRefusal>;
     };
 
 export interface NodeStatus {
@@ -89,9 +101,10 @@ export interface NodeTally {
 export interface Coordinator {
   /**
    * Adds `entries` (canonical JSON texts) at leaf index `startIndex` and anchors everything not yet
-   * final. `startIndex` may repeat entries already given (they must be identical) but must not leave a
-   * gap: it throws RangeError when `startIndex` is beyond the entries given so far, and Error when a
-   * repeated entry differs. Calls are serialised. Never throws for node failures: with fewer than
+   * final. `startIndex` may repeat entries already given but must not leave a gap: it throws RangeError
+   * when `startIndex` is beyond the entries given so far, and Error when a repeated entry that is not
+   * final yet differs (final ones are no longer held here: the nodes hold them and refuse a rewrite).
+   * Calls are serialised. Never throws for node failures: with fewer than
    * `quorum` signers it returns 'pending', and a later call (even with no entries) resumes.
    */
   anchor(entries: readonly string[], startIndex: number): Promise<AnchorResult>;
@@ -103,6 +116,8 @@ export interface Coordinator {
   settled(): Promise<void>;
   /** Entries given so far. */
   readonly size: number;
+  /** A copy of the frontier of the final tree (size `finalSize`), to store beside the final note. */
+  finalFrontier(): MerkleFrontier;
   /** Size of the latest final checkpoint. */
   readonly finalSize: number;
   /** The latest final checkpoint note, or null before the first. */
@@ -114,74 +129,102 @@ interface NodeAnswer {
   body: Record<string, unknown>;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** A node's 409 `behind`: it is catching up from its peers, so asking again shortly may succeed. */
+class NodeBehind extends Error {
+  constructor(readonly refusal: NodeRefusal) {
+    super(describeRefusal(refusal));
+  }
+}
+
+/** Re-asks a node that is catching up: up to 3 more times, 150, 300, 600 ms apart (p-retry). */
+const BEHIND_RETRY = { retries: 3, factor: 2, minTimeout: 150, randomize: false } as const;
+
+/** The final tree's frontier plus the entries given after it, not yet final: all the coordinator holds. */
+interface Pending {
+  text: string;
+  leafHash: Uint8Array;
+  arrivedAt: number;
+}
 
 /** Creates a coordinator; see {@link Coordinator}. Does no I/O until the first call. */
 export function createCoordinator(options: CoordinatorOptions): Coordinator {
-  const quorum = options.quorum ?? 3;
+  const quorum = options.quorum ?? QUORUM;
   const timeoutMs = options.timeoutMs ?? 3000;
   const maxBatch = options.maxBatch ?? 2000;
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
   const nodes = [...options.nodes];
 
-  const tree = new MerkleTree(h);
-  const entries: string[] = [];
-  const arrivedAt: number[] = [];
-  let finalSize = 0;
+  /** The tree of the final leaves [0, finalSize), as its frontier. */
+  let final = MerkleFrontier.empty(h);
+  /** Entries given after the final ones: leaf finalSize + k is pending[k]. Bounded by the backlog. */
+  let pending: Pending[] = [];
   let lastNote: string | null = null;
   let lastBody: string | null = null;
   /** Whether the latest final checkpoint was read from the nodes (or restored), so `prev` is right. */
   let synced = false;
   const keyOf = new Map<string, string>();
   const inflight = new Set<Promise<unknown>>();
-  let queue: Promise<unknown> = Promise.resolve();
+  const serial = new Mutex();
+
+  const size = (): number => final.size + pending.length;
 
   function push(text: string): void {
-    entries.push(text);
-    arrivedAt.push(now());
-    tree.append(hashLeaf(h, utf8(text)));
+    pending.push({ text, leafHash: hashLeaf(h, utf8(text)), arrivedAt: now() });
   }
 
+  /** Root of the first `n` leaves, for final.size <= n <= size(): the final frontier plus pending leaves. */
+  function rootAt(n: number): Uint8Array {
+    if (n === final.size) return final.root();
+    const f = final.clone();
+    for (let k = 0; k < n - final.size; k++) f.append(pending[k]!.leafHash);
+    return f.root();
+  }
+
+  /** Makes the first `cp.size` leaves final: moves them from `pending` into the frontier. */
   function adopt(note: string, cp: Checkpoint): void {
-    finalSize = cp.size;
+    const moved = cp.size - final.size;
+    for (let k = 0; k < moved; k++) final.append(pending[k]!.leafHash);
+    pending = pending.slice(moved);
     lastNote = note;
     lastBody = openNote(ed, note, []).text;
   }
 
   if (options.anchored) {
-    for (const text of options.anchored.entries) push(text);
+    final = options.anchored.frontier.clone();
     if (options.anchored.note) {
       const cp = parseCheckpoint(openNote(ed, options.anchored.note, []).text);
-      if (cp.size > entries.length || !bytesEqual(tree.root(cp.size), cp.rootHash)) {
+      if (cp.size !== final.size || !bytesEqual(final.root(), cp.rootHash)) {
         throw new Error('the restored final checkpoint does not match the restored entries');
       }
       adopt(options.anchored.note, cp);
       synced = true;
+    } else if (final.size > 0) {
+      throw new Error('a restored frontier needs the final note it belongs to');
     }
   }
 
-  async function call(url: string, path: string, init?: { body: unknown }): Promise<NodeAnswer> {
+  async function call(url: string, path: string, body?: string): Promise<NodeAnswer> {
     const res = await doFetch(new URL(path, url), {
-      method: init ? 'POST' : 'GET',
-      headers: init ? { 'content-type': 'application/json', authorization: `Bearer ${options.token}` } : {},
-      body: init ? JSON.stringify(init.body) : undefined,
+      method: body === undefined ? 'GET' : 'POST',
+      headers: body === undefined ? {} : { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
+      body,
       signal: AbortSignal.timeout(timeoutMs),
     });
     const raw = await res.text();
-    let body: Record<string, unknown>;
+    let parsed: Record<string, unknown>;
     try {
-      body = JSON.parse(raw) as Record<string, unknown>;
+      parsed = JSON.parse(raw) as Record<string, unknown>;
     } catch {
-      body = { text: raw };
+      parsed = { text: raw };
     }
-    return { status: res.status, body };
+    return { status: res.status, body: parsed };
   }
 
-  const describe = (e: unknown): string => {
+  const unreachable = (e: unknown): NodeRefusal => {
     const err = e as { name?: string; message?: string; cause?: { code?: string } };
-    if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return `no answer within ${timeoutMs} ms`;
-    return `unreachable: ${err?.cause?.code ?? err?.message ?? String(e)}`;
+    if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return { kind: 'unreachable', reason: `no answer within ${timeoutMs} ms` };
+    return { kind: 'unreachable', reason: `unreachable: ${err?.cause?.code ?? err?.message ?? String(e)}` };
   };
 
   /** The key a node's signatures must verify with: pinned, or read once from that node's /v1/info. */
@@ -226,10 +269,10 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     );
     if (!answered) return;
     const found = best as { note: string; cp: Checkpoint } | null;
-    if (found && found.cp.size > finalSize) {
-      if (found.cp.size > entries.length) return; // not enough entries given yet to check it; try again later
-      if (!bytesEqual(tree.root(found.cp.size), found.cp.rootHash)) {
-        throw new Error(`the ledger's final checkpoint at size ${found.cp.size} does not match the app's entries`);
+    if (found && found.cp.size > final.size) {
+      if (found.cp.size > size()) return; // not enough entries given yet to check it; try again later
+      if (!bytesEqual(rootAt(found.cp.size), found.cp.rootHash)) {
+        throw new LedgerMismatch(`the ledger's final checkpoint at size ${found.cp.size} does not match the app's entries`);
       }
       adopt(found.note, found.cp);
     }
@@ -237,37 +280,41 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   }
 
   /** Proposes to one node; re-proposes after 'behind' while the node catches up from its peers. */
-  async function propose(url: string, start: number, target: number, body: string, over: () => boolean): Promise<{ line?: string; reason?: string }> {
-    for (let attempt = 0; ; attempt++) {
-      let answer: NodeAnswer;
-      try {
-        answer = await call(url, '/v1/propose', { body: { start, entries: entries.slice(start, target), checkpoint: body } });
-      } catch (e) {
-        return { reason: describe(e) };
-      }
-      if (answer.status === 200 && typeof answer.body.signature === 'string') return { line: answer.body.signature };
-      const reason = `${answer.status} ${String(answer.body.code ?? '')}: ${String(answer.body.reason ?? answer.body.text ?? '')}${
-        answer.body.index !== undefined ? ` (entry ${String(answer.body.index)})` : ''
-      }`;
-      if (answer.status !== 409 || attempt >= 3 || over()) return { reason };
-      await sleep(150 * 2 ** attempt);
-      // The round may have finished meanwhile; a late proposal would only be refused as stale.
-      if (over()) return { reason };
+  async function propose(url: string, body: string, over: () => boolean): Promise<{ line: string } | { refusal: NodeRefusal }> {
+    try {
+      let last: NodeRefusal | null = null;
+      return await pRetry(async () => {
+        // The round may have finished while this node was waited for: a late proposal would only be refused as stale.
+        if (last && over()) throw new AbortError(new NodeBehind(last));
+        let answer: NodeAnswer;
+        try {
+          answer = await call(url, '/v1/propose', body);
+        } catch (e) {
+          throw new AbortError(new NodeBehind(unreachable(e)));
+        }
+        if (answer.status === 200 && typeof answer.body.signature === 'string') return { line: answer.body.signature };
+        const refusal = (last = refusalOf(answer.status, answer.body));
+        if (answer.status !== 409 || over()) throw new AbortError(new NodeBehind(refusal));
+        throw new NodeBehind(refusal);
+      }, { ...BEHIND_RETRY, shouldRetry: () => !over() });
+    } catch (e) {
+      return { refusal: e instanceof NodeBehind ? e.refusal : unreachable(e) };
     }
   }
 
   /** One checkpoint round up to `target`; resolves as soon as a quorum of valid signatures is in. */
-  async function round(target: number): Promise<{ note: string } | { signatures: number; reasons: Record<string, string> }> {
-    const body = formatCheckpoint({
+  async function round(target: number): Promise<{ note: string } | { signatures: number; refusals: Record<string, NodeRefusal> }> {
+    const checkpoint = formatCheckpoint({
       origin: options.origin,
       size: target,
-      rootHash: tree.root(target),
+      rootHash: rootAt(target),
       prev: lastBody === null ? GENESIS_PREV : checkpointHash(h, lastBody),
       extensions: [],
     });
-    const start = finalSize;
+    // One body for every node and every re-proposal of this round.
+    const body = JSON.stringify({ start: final.size, entries: pending.slice(0, target - final.size).map((p) => p.text), checkpoint });
     const lines: string[] = [];
-    const reasons: Record<string, string> = {};
+    const refusals: Record<string, NodeRefusal> = {};
     const signers = new Set<string>();
     let finished = false;
     await new Promise<void>((resolve) => {
@@ -277,25 +324,26 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
         if (open === 0 || signers.size >= quorum) resolve();
       };
       for (const url of nodes) {
-        propose(url, start, target, body, () => finished).then(async ({ line, reason }) => {
-          if (line) {
+        propose(url, body, () => finished).then(async (answer) => {
+          if ('line' in answer) {
             // Only the answering node's own key counts for its answer (a node that just answered is up,
             // so its key is at hand); a hung node never delays a round that has its quorum.
-            const valid = validSigner(body, line, await keysFor(url));
+            const valid = validSigner(checkpoint, answer.line, await keysFor(url));
             if (valid) {
               signers.add(valid);
-              lines.push(line);
-            } else reasons[url] = 'its signature does not verify with a known node key';
-          } else reasons[url] = reason ?? 'no answer';
+              lines.push(answer.line);
+            } else refusals[url] = { kind: 'bad-signature' };
+          } else refusals[url] = answer.refusal;
           done();
         }, done);
       }
     });
     finished = true;
-    if (signers.size < quorum) return { signatures: signers.size, reasons };
-    const note = `${body}\n${lines.join('')}`;
+    if (signers.size < quorum) return { signatures: signers.size, refusals };
+    const note = `${checkpoint}\n${lines.join('')}`;
+    const finalBody = JSON.stringify({ note });
     for (const url of nodes) {
-      const p = call(url, '/v1/finalize', { body: { note } }).catch(() => undefined);
+      const p = call(url, '/v1/finalize', finalBody).catch(() => undefined);
       inflight.add(p);
       void p.finally(() => inflight.delete(p));
     }
@@ -303,34 +351,35 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   }
 
   async function anchorLocked(given: readonly string[], startIndex: number): Promise<AnchorResult> {
-    if (!Number.isSafeInteger(startIndex) || startIndex < 0 || startIndex > entries.length) {
-      throw new RangeError(`entries start at ${startIndex} but the coordinator holds ${entries.length}: that would leave a gap`);
+    if (!Number.isSafeInteger(startIndex) || startIndex < 0 || startIndex > size()) {
+      throw new RangeError(`entries start at ${startIndex} but the coordinator holds ${size()}: that would leave a gap`);
     }
     given.forEach((text, k) => {
       const i = startIndex + k;
-      if (i < entries.length) {
-        if (entries[i] !== text) throw new Error(`entry ${i} differs from the one given before`);
+      if (i < final.size) return; // final: the nodes hold it and refuse any other text at that index
+      if (i < size()) {
+        if (pending[i - final.size]!.text !== text) throw new Error(`entry ${i} differs from the one given before`);
       } else push(text);
     });
     if (!synced) {
       try {
         await sync();
       } catch (e) {
-        if (e instanceof Error && e.message.startsWith('the ledger')) throw e;
+        if (e instanceof LedgerMismatch) throw e;
       }
     }
-    const firstUnanchored = finalSize;
+    const oldestArrival = pending[0]?.arrivedAt;
+    const firstUnanchored = final.size;
     let resynced = false;
-    while (finalSize < entries.length) {
-      const target = Math.min(entries.length, finalSize + maxBatch);
+    while (pending.length > 0) {
+      const target = Math.min(size(), final.size + maxBatch);
       const result = await round(target);
       if ('note' in result) {
         adopt(result.note, parseCheckpoint(openNote(ed, result.note, []).text));
         continue;
       }
       // A node that says our chain is stale means someone finalised past us (e.g. before a restart).
-      const stale = Object.values(result.reasons).some((r) => /\b(bad-prev|smaller)\b/.test(r));
-      if (stale && !resynced) {
+      if (Object.values(result.refusals).some(saysStale) && !resynced) {
         resynced = true;
         await sync().catch(() => undefined);
         continue;
@@ -338,40 +387,42 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
       return {
         status: 'pending',
         note: lastNote,
-        size: finalSize,
-        pendingEntries: entries.length - finalSize,
+        size: final.size,
+        pendingEntries: pending.length,
         signatures: result.signatures,
-        reasons: result.reasons,
+        refusals: result.refusals,
       };
     }
     if (lastNote === null) {
-      return { status: 'pending', note: null, size: 0, pendingEntries: 0, signatures: 0, reasons: {} };
+      return { status: 'pending', note: null, size: 0, pendingEntries: 0, signatures: 0, refusals: {} };
     }
-    const lagMs = finalSize > firstUnanchored ? Math.max(0, now() - arrivedAt[firstUnanchored]!) : 0;
-    return { status: 'final', note: lastNote, size: finalSize, lagMs };
+    const lagMs = final.size > firstUnanchored && oldestArrival !== undefined ? Math.max(0, now() - oldestArrival) : 0;
+    return { status: 'final', note: lastNote, size: final.size, lagMs };
   }
 
   return {
     anchor(given, startIndex) {
-      const run = queue.then(() => anchorLocked(given, startIndex));
-      queue = run.catch(() => undefined);
-      return run;
+      return serial.runExclusive(() => anchorLocked(given, startIndex));
     },
 
     async requestTallies(pollId, size) {
+      const body = JSON.stringify({ pollId, size });
       return Promise.all(
         nodes.map(async (url): Promise<NodeTally> => {
-          for (let attempt = 0; ; attempt++) {
-            try {
-              const answer = await call(url, '/v1/tally', { body: { pollId, size } });
-              if (answer.status === 200) return { url, ok: true, tally: answer.body.tally, note: String(answer.body.note) };
-              if (answer.status !== 409 || attempt >= 3) {
-                return { url, ok: false, reason: `${answer.status} ${String(answer.body.code)}: ${String(answer.body.reason)}` };
+          try {
+            return await pRetry(async () => {
+              let answer: NodeAnswer;
+              try {
+                answer = await call(url, '/v1/tally', body);
+              } catch (e) {
+                throw new AbortError(new NodeBehind(unreachable(e)));
               }
-            } catch (e) {
-              return { url, ok: false, reason: describe(e) };
-            }
-            await sleep(150 * 2 ** attempt);
+              if (answer.status === 200) return { url, ok: true, tally: answer.body.tally, note: String(answer.body.note) };
+              const refusal = refusalOf(answer.status, answer.body);
+              throw answer.status === 409 ? new NodeBehind(refusal) : new AbortError(new NodeBehind(refusal));
+            }, BEHIND_RETRY);
+          } catch (e) {
+            return { url, ok: false, reason: describeRefusal(e instanceof NodeBehind ? e.refusal : unreachable(e)) };
           }
         }),
       );
@@ -395,7 +446,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
               storeProblem: (body.storeProblem as string | null) ?? null,
             };
           } catch (e) {
-            return { url, reachable: false, error: describe(e) };
+            return { url, reachable: false, error: describeRefusal(unreachable(e)) };
           }
         }),
       );
@@ -406,15 +457,21 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     },
 
     get size() {
-      return entries.length;
+      return size();
     },
     get finalSize() {
-      return finalSize;
+      return final.size;
     },
     get lastNote() {
       return lastNote;
     },
+    finalFrontier: () => final.clone(),
   };
+}
+
+/** The nodes' quorum-signed history and the app's entries disagree: anchoring must stop, not resync. */
+export class LedgerMismatch extends Error {
+  override readonly name = 'LedgerMismatch';
 }
 
 /** The name of the known key whose valid signature `line` is over `body`, or null. */

@@ -4,6 +4,7 @@ import { fromHex, toHex, utf8 } from './bytes.ts';
 import { nobleSha256 as h } from './hash.ts';
 import { nodeSha256 } from './nodeCrypto.ts';
 import {
+  MerkleFrontier,
   MerkleTree,
   ProofError,
   emptyRoot,
@@ -126,6 +127,33 @@ describe('MerkleTree against the naive reference, sizes 1..70', () => {
     expect(tree.root(13)).toEqual(small.root());
     expect(tree.inclusionProof(5, 13)).toEqual(small.inclusionProof(5));
     expect(tree.consistencyProof(7, 13)).toEqual(small.consistencyProof(7));
+  });
+});
+
+describe('MerkleFrontier', () => {
+  const all = leafHashes(70);
+
+  it('gives the reference root at every size 0..70 with at most one hash per bit of the size', () => {
+    const frontier = MerkleFrontier.empty(h);
+    expect(frontier.root()).toEqual(emptyRoot(h));
+    for (let n = 1; n <= 70; n++) {
+      frontier.append(all[n - 1]!);
+      expect(frontier.size).toBe(n);
+      expect(frontier.root()).toEqual(refRoot(all.slice(0, n)));
+      expect(frontier.hashes().length).toBe(n.toString(2).replaceAll('0', '').length);
+    }
+  });
+
+  it('restores from its stored hashes and clones without moving the original', () => {
+    const frontier = MerkleFrontier.empty(h);
+    for (const leaf of all.slice(0, 45)) frontier.append(leaf);
+    const restored = MerkleFrontier.restore(h, 45, frontier.hashes());
+    const copy = restored.clone();
+    for (const leaf of all.slice(45, 70)) copy.append(leaf);
+    expect(restored.root()).toEqual(refRoot(all.slice(0, 45)));
+    expect(copy.root()).toEqual(refRoot(all));
+    expect(() => MerkleFrontier.restore(h, 47, frontier.hashes())).toThrow(RangeError);
+    expect(() => MerkleFrontier.restore(h, 45, [...frontier.hashes().slice(1), new Uint8Array(31)])).toThrow(RangeError);
   });
 });
 

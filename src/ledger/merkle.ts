@@ -203,6 +203,81 @@ export class MerkleTree {
   }
 }
 
+/**
+ * The right edge of an append-only RFC 6962 tree: the roots of its perfect subtrees, one per set bit of
+ * the size, largest first (a "compact range" from 0, as in transparency-dev/merkle). It holds at most
+ * 53 hashes whatever the size, appends in amortised one hash and gives the root of its own size, which
+ * is all a signer of the next checkpoint needs. Proofs for earlier leaves come from whoever keeps the
+ * whole log (the nodes, or the leaves on disk), not from here.
+ */
+export class MerkleFrontier {
+  private readonly scratch = new Uint8Array(1 + 2 * HASH_SIZE);
+
+  private constructor(
+    private readonly h: Sha256,
+    private count: number,
+    private readonly nodes: Uint8Array[],
+  ) {}
+
+  /** The frontier of the empty tree. */
+  static empty(h: Sha256): MerkleFrontier {
+    return new MerkleFrontier(h, 0, []);
+  }
+
+  /**
+   * A frontier from its stored parts (see {@link hashes}): `size` and one 32-byte hash per set bit of
+   * it, largest subtree first. Throws RangeError when the count does not fit the size.
+   */
+  static restore(h: Sha256, size: number, hashes: readonly Uint8Array[]): MerkleFrontier {
+    if (!isSafeSize(size)) throw new RangeError(`tree size ${size} is not a safe size`);
+    let bits = 0;
+    for (let n = size; n > 0; n = Math.floor(n / 2)) bits += n % 2;
+    if (hashes.length !== bits || hashes.some((x) => x.length !== HASH_SIZE)) {
+      throw new RangeError(`a frontier of size ${size} holds ${bits} hashes of ${HASH_SIZE} bytes`);
+    }
+    return new MerkleFrontier(h, size, hashes.map((x) => x.slice()));
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Appends one 32-byte leaf hash (see hashLeaf). */
+  append(leafHash: Uint8Array): void {
+    if (leafHash.length !== HASH_SIZE) throw new RangeError(`leaf hash must be ${HASH_SIZE} bytes`);
+    let hash = leafHash;
+    // Like a binary counter's carry: each low set bit of the size is a perfect subtree the new leaf completes.
+    for (let n = this.count; n % 2 === 1; n = Math.floor(n / 2)) hash = this.children(this.nodes.pop()!, hash);
+    this.nodes.push(hash === leafHash ? leafHash.slice() : hash);
+    this.count++;
+  }
+
+  /** MTH of the whole tree: the subtree roots folded from the right. */
+  root(): Uint8Array {
+    if (this.count === 0) return emptyRoot(this.h);
+    let r = this.nodes[this.nodes.length - 1]!;
+    for (let i = this.nodes.length - 2; i >= 0; i--) r = this.children(this.nodes[i]!, r);
+    return r.slice();
+  }
+
+  /** An independent copy, to try appends without moving this one. */
+  clone(): MerkleFrontier {
+    return new MerkleFrontier(this.h, this.count, this.nodes.map((x) => x.slice()));
+  }
+
+  /** The subtree roots, largest first (copies), to store beside a checkpoint and restore later. */
+  hashes(): Uint8Array[] {
+    return this.nodes.map((x) => x.slice());
+  }
+
+  private children(left: Uint8Array, right: Uint8Array): Uint8Array {
+    this.scratch[0] = NODE_PREFIX;
+    this.scratch.set(left, 1);
+    this.scratch.set(right, 1 + HASH_SIZE);
+    return this.h(this.scratch);
+  }
+}
+
 export type ProofErrorCode =
   | 'bad-arguments'
   | 'wrong-hash-size'

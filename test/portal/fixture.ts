@@ -31,7 +31,7 @@ export async function startLedgerWithCoordinator(): Promise<TestLedger> {
     coordinator,
     async anchor(entries) {
       const result = await coordinator.anchor(entries, coordinator.size);
-      if (result.status !== 'final') throw new Error(`anchoring is pending: ${JSON.stringify(result.reasons)}`);
+      if (result.status !== 'final') throw new Error(`anchoring is pending: ${JSON.stringify(result.refusals)}`);
       await coordinator.settled();
       return result.size;
     },

@@ -1,13 +1,36 @@
+/**
+ * The anchoring service: one catch-up subscription over all events (resuming from its own checkpoint,
+ * like the projection runner), every anchored event stored as a leaf in the same transaction as that
+ * checkpoint, and a round every `intervalMs` (or `batchEntries` entries) that asks the coordinator to
+ * make the waiting leaves final. Leaves are numbered once, in the store, so a restart neither skips nor
+ * repeats one: the coordinator is rebuilt from the frontier of the stored final leaves (read in pages
+ * and checked against the last final note) and the leaves after it.
+ *
+ * What it holds in memory is bounded whatever the length of the log: the leaves not final yet (texts
+ * and commit times, the backlog) and the hashes of the last RECENT_LEAVES leaves it handed over (for the
+ * tamper watch's row check). Proofs come from the nodes (ledgerServices.ts), not from a tree here.
+ */
+import { Mutex } from 'async-mutex';
 import type { Kysely } from 'kysely';
 import { hasReached, type EventStore, type RecordedEvent, type Subscription } from '../../app/eventStore.ts';
 import { entryText, ledgerEntryOf, trackerOfEntry } from '../../app/ledger/entries.ts';
 import { refusedLeaf, type LeafRefusal } from '../../app/ledger/refusals.ts';
 import { toHex, utf8 } from '../../ledger/bytes.ts';
 import type { AnchorResult, Coordinator, CoordinatorOptions } from '../../ledger/coordinator.ts';
-import { hashLeaf, MerkleTree } from '../../ledger/merkle.ts';
+import { hashLeaf, HASH_SIZE } from '../../ledger/merkle.ts';
 import { nodeSha256 } from '../../ledger/nodeCrypto.ts';
+import { describeRefusal, QUORUM } from '../../ledger/protocol.ts';
 import type { Logger } from '../logger.ts';
-import { appendEntries, dropLeaf, lastFinalCheckpoint, loadEntries, readAnchorCheckpoint, recordFinal, type StoredEntry } from './ledgerStore.ts';
+import {
+  appendEntries,
+  dropLeaf,
+  frontierOfStoredLeaves,
+  lastFinalCheckpoint,
+  loadEntries,
+  readAnchorCheckpoint,
+  recordFinal,
+  type StoredEntry,
+} from './ledgerStore.ts';
 
 const h = nodeSha256;
 
@@ -53,12 +76,18 @@ export interface Anchoring {
   status(): AnchoringStatus;
   /** False while no quorum could sign for longer than the policy grace period. */
   acceptsPolicyBallots(): boolean;
-  /** The leaf hash (hex) the app handed the nodes at `index`. */
+  /**
+   * The leaf hash (hex) the app handed the nodes at `index`, while it is one of the last RECENT_LEAVES
+   * handed over since this service started; undefined otherwise.
+   */
   leafHash(index: number): string | undefined;
+  /**
+   * Leaves below this index were checked against the last final note when this service started (their
+   * stored hashes rebuild its root), so the tamper watch need not ask the nodes for them on its first look.
+   */
+  checkedAtStart(): number;
   /** Goes up each time a refused leaf is taken out (leaf numbers after it change). */
   renumberings(): number;
-  /** RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves. */
-  inclusionProof(index: number, size: number): Uint8Array[];
   /** Runs one anchoring round now. */
   anchorNow(): Promise<void>;
   /**
@@ -71,50 +100,69 @@ export interface Anchoring {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/**
- * The anchoring service: one catch-up subscription over all events (resuming from its own checkpoint,
- * like the projection runner), every anchored event stored as a leaf in the same transaction as that
- * checkpoint, and a round every `intervalMs` (or `batchEntries` entries) that asks the coordinator to
- * make the waiting leaves final. Leaves are numbered once, in the store, so a restart neither skips nor
- * repeats one: the coordinator is rebuilt from the stored leaves and the last final note.
- */
+/** Hashes of the most recently handed leaves kept for the tamper watch: 65,536 × 32 bytes = 2 MiB. */
+export const RECENT_LEAVES = 65_536;
+
+/** The last `capacity` leaf hashes by leaf index, in one preallocated buffer (a ring). */
+class RecentLeafHashes {
+  private readonly buf: Uint8Array;
+  /** Leaves [end - held, end) are held. */
+  private end = 0;
+  private held = 0;
+  constructor(private readonly capacity: number) {
+    this.buf = new Uint8Array(capacity * HASH_SIZE);
+  }
+  reset(at: number): void {
+    this.end = at;
+    this.held = 0;
+  }
+  push(hash: Uint8Array): void {
+    this.buf.set(hash, (this.end % this.capacity) * HASH_SIZE);
+    this.end++;
+    this.held = Math.min(this.capacity, this.held + 1);
+  }
+  hex(index: number): string | undefined {
+    if (index < this.end - this.held || index >= this.end) return undefined;
+    const at = (index % this.capacity) * HASH_SIZE;
+    return toHex(this.buf.subarray(at, at + HASH_SIZE));
+  }
+}
 export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> => {
   const now = deps.now ?? Date.now;
-  let tree = new MerkleTree(h);
-  let leafHashes: string[] = [];
-  let committedAt: Date[] = [];
-  let coordinator: Coordinator;
+  let coordinator!: Coordinator;
   /** Texts of leaves the coordinator has not been given yet, from `handedOver` on. */
   let waiting: string[] = [];
   let handedOver = 0;
-  const pushLeaf = (e: Pick<StoredEntry, 'entryHash' | 'committedAt'>) => {
-    tree.append(Buffer.from(e.entryHash, 'hex'));
-    leafHashes.push(e.entryHash);
-    committedAt.push(e.committedAt);
-  };
-  /** (Re)builds the in-memory tree and the coordinator from the stored leaves and the last final note. */
+  /** Commit times (ms) of the leaves not final yet: leaf status.finalSize + k committed at unfinal[k]. */
+  let unfinal: number[] = [];
+  /** Leaves stored so far (the next leaf's index). */
+  let stored = 0;
+  let checkedAtStart = 0;
+  const recent = new RecentLeafHashes(RECENT_LEAVES);
+
+  /** (Re)builds the coordinator from the frontier of the stored final leaves and the leaves after them. */
   const restore = async () => {
-    const stored = await loadEntries(deps.db);
     const final = await lastFinalCheckpoint(deps.db);
     const finalSize = final?.size ?? 0;
-    coordinator = deps.createCoordinator({ entries: stored.filter((e) => e.leafIndex < finalSize).map((e) => e.entryText), note: final?.note ?? null });
-    [tree, leafHashes, committedAt] = [new MerkleTree(h), [], []];
-    stored.forEach(pushLeaf);
-    waiting = stored.filter((e) => e.leafIndex >= finalSize).map((e) => e.entryText);
+    // Throws (as the coordinator does) when the stored leaves no longer rebuild the signed root.
+    const frontier = await frontierOfStoredLeaves(deps.db, finalSize);
+    coordinator = deps.createCoordinator({ frontier, note: final?.note ?? null });
+    const rest = await loadEntries(deps.db, finalSize);
+    waiting = rest.map((e) => e.entryText);
+    unfinal = rest.map((e) => e.committedAt.getTime());
+    recent.reset(finalSize);
+    for (const e of rest) recent.push(Buffer.from(e.entryHash, 'hex'));
     handedOver = finalSize;
-    return { size: stored.length, final };
+    stored = finalSize + rest.length;
+    checkedAtStart = finalSize;
+    return { size: stored, final };
   };
   const { size: storedSize, final } = await restore();
   let renumbered = 0;
   const finalSize = final?.size ?? 0;
   let lastCheckpoint = await readAnchorCheckpoint(deps.db);
   // Storing new leaves and taking a refused one out both renumber: one at a time.
-  let exclusive: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = exclusive.then(fn, fn);
-    exclusive = run.catch(() => undefined);
-    return run;
-  };
+  const renumbering = new Mutex();
 
   const status: AnchoringStatus = {
     role: 'active',
@@ -155,8 +203,9 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
       const before = status.finalSize;
       if (result.size > before) {
         await recordFinal(deps.db, result.size, result.note);
-        const oldest = committedAt[before];
-        status.lastLagMs = oldest ? Math.max(0, now() - oldest.getTime()) : null;
+        const oldest = unfinal[0];
+        unfinal = unfinal.slice(result.size - before);
+        status.lastLagMs = oldest !== undefined ? Math.max(0, now() - oldest) : null;
         status.lastFinalAt = new Date(now());
         status.finalSize = result.size;
       }
@@ -164,21 +213,22 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
       status.pendingReasons = {};
       if (result.size > before) await deps.onFinal?.(result.size).catch((err: unknown) => deps.logger.error({ err }, 'after-anchoring step failed'));
     } else if (result.pendingEntries > 0) {
-      const refused = result.signatures === 0 ? refusedLeaf(result.reasons, 3) : null;
-      if (refused && refused.index >= status.finalSize && refused.index < leafHashes.length) {
-        await serial(() => takeOut(refused));
+      const refused = result.signatures === 0 ? refusedLeaf(result.refusals, QUORUM) : null;
+      if (refused && refused.index >= status.finalSize && refused.index < stored) {
+        await renumbering.runExclusive(() => takeOut(refused));
         return;
       }
       status.quorumLostSince ??= new Date(now());
-      status.pendingReasons = result.reasons;
-      deps.logger.warn({ pending: result.pendingEntries, signatures: result.signatures, reasons: result.reasons }, 'ledger anchoring pending: no quorum');
+      const reasons = Object.fromEntries(Object.entries(result.refusals).map(([url, r]) => [url, describeRefusal(r)]));
+      status.pendingReasons = reasons;
+      deps.logger.warn({ pending: result.pendingEntries, signatures: result.signatures, reasons }, 'ledger anchoring pending: no quorum');
     }
     status.pendingEntries = status.size - status.finalSize;
   };
 
   /** Takes out a leaf every node refused, so the leaves after it can be anchored; see refusals.ts. */
   const takeOut = async (refusal: LeafRefusal): Promise<void> => {
-    const [leaf] = await loadEntries(deps.db, refusal.index);
+    const [leaf] = await loadEntries(deps.db, refusal.index, 1);
     if (!leaf || leaf.leafIndex !== refusal.index) return;
     await dropLeaf(deps.db, refusal.index);
     renumbered++;
@@ -189,20 +239,25 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
     await deps.onRefused?.(leaf, refusal).catch((err: unknown) => deps.logger.error({ err }, 'refused-leaf alert failed'));
   };
 
-  const onBatch = (events: RecordedEvent[]): Promise<void> => serial(() => storeBatch(events));
+  const onBatch = (events: RecordedEvent[]): Promise<void> => renumbering.runExclusive(() => storeBatch(events));
   const storeBatch = async (events: RecordedEvent[]): Promise<void> => {
     const rows: Omit<StoredEntry, 'anchoredAt'>[] = [];
+    const hashes: Uint8Array[] = [];
     for (const event of events) {
       const entry = ledgerEntryOf(event);
       if (!entry) continue;
+      // The entry's bytes and leaf hash are made here once; the stored row, the coordinator and the
+      // tamper watch's row check all use these.
       const text = entryText(entry);
+      const hash = hashLeaf(h, utf8(text));
+      hashes.push(hash);
       rows.push({
-        leafIndex: leafHashes.length + rows.length,
+        leafIndex: stored + rows.length,
         eventId: event.id,
         pollId: entry.pollId,
         eventType: entry.eventType,
         tracker: trackerOfEntry(entry),
-        entryHash: toHex(hashLeaf(h, utf8(text))),
+        entryHash: toHex(hash),
         entryText: text,
         committedAt: event.recordedAt,
       });
@@ -211,11 +266,13 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
     await appendEntries(deps.db, rows, checkpoint);
     // Only after the commit: a failed transaction sees the same batch again with the same numbering.
     lastCheckpoint = checkpoint;
-    for (const row of rows) {
-      pushLeaf(row);
+    rows.forEach((row, k) => {
+      recent.push(hashes[k]!);
       waiting.push(row.entryText);
-    }
-    status.size = leafHashes.length;
+      unfinal.push(row.committedAt.getTime());
+    });
+    stored += rows.length;
+    status.size = stored;
     status.pendingEntries = status.size - status.finalSize;
     if (waiting.length >= (deps.batchEntries ?? 500)) void anchorNow();
   };
@@ -235,7 +292,7 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
     lastProbe = now();
     const nodes = await coordinator.nodeStatus();
     const able = nodes.filter((n) => n.reachable && !n.storeProblem).length;
-    if (able >= 3) status.quorumLostSince = null;
+    if (able >= QUORUM) status.quorumLostSince = null;
     else status.quorumLostSince ??= new Date(now());
   };
 
@@ -246,9 +303,9 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
     },
     status: () => ({ ...status, pendingReasons: { ...status.pendingReasons } }),
     acceptsPolicyBallots: () => status.quorumLostSince === null || now() - status.quorumLostSince.getTime() <= deps.policyGraceMs,
-    leafHash: (index) => leafHashes[index],
+    leafHash: (index) => recent.hex(index),
+    checkedAtStart: () => checkedAtStart,
     renumberings: () => renumbered,
-    inclusionProof: (index, size) => tree.inclusionProof(index, size),
     anchorNow,
     settled: async (timeoutMs = 15_000) => {
       const deadline = now() + timeoutMs;
@@ -259,7 +316,7 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
         if (now() > deadline) throw new Error('anchoring did not see every event in time');
         await sleep(20);
       }
-      const target = leafHashes.length;
+      const target = stored;
       while (status.finalSize < target) {
         if (now() > deadline) throw new Error(`anchoring did not finalise ${target} leaves in time (final: ${status.finalSize})`);
         await anchorNow();

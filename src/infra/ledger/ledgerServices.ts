@@ -13,6 +13,7 @@ import { startLocalLedger, type LocalLedger } from '../../ledger/node/localClust
 import { createNodeClient } from '../../ledger/nodeClient.ts';
 import { nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import { parseNote } from '../../ledger/note.ts';
+import { QUORUM } from '../../ledger/protocol.ts';
 import { buildReceipt, type Receipt } from '../../ledger/receipt.ts';
 import type { Config } from '../config.ts';
 import { startLease } from '../db/lease.ts';
@@ -24,7 +25,8 @@ import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
 
 /** The log's origin line: the nodes' --origin, the checkpoints' first line, the portal's expectation. */
 export const LEDGER_ORIGIN = 'civic-vote.local/ledger';
-export const LEDGER_QUORUM = 3;
+/** The protocol's quorum (src/ledger/protocol.ts), under the name the app's modules use. */
+export const LEDGER_QUORUM = QUORUM;
 
 export type ReceiptLookup =
   | { status: 'anchored'; receipt: Receipt; entry: StoredEntry; finalSize: number }
@@ -97,6 +99,18 @@ export const startLedger = async (
     return learnt;
   };
 
+  /** Entry texts [from, to) from the first node that answers (for the tamper watch's row check of old leaves). */
+  const anchoredEntries = async (from: number, to: number): Promise<string[]> => {
+    for (const url of urls) {
+      try {
+        return (await createNodeClient(url).entries(from, to)).map((e) => e.entry);
+      } catch (err) {
+        deps.logger.debug({ err, node: url }, 'entries from this node unavailable; trying the next');
+      }
+    }
+    return [];
+  };
+
   let active: ActiveLedgerWork | null = null;
   const startActive = async (): Promise<void> => {
     let verifier: LedgerVerifier | null = null;
@@ -120,6 +134,9 @@ export const startLedger = async (
       quorum: LEDGER_QUORUM,
       verifierKeys,
       handedLeafHash: anchoring.leafHash,
+      checkedAtStart: anchoring.checkedAtStart,
+      finalSize: () => anchoring.status().finalSize,
+      anchoredEntries,
       renumberings: anchoring.renumberings,
       bucketSize: config.TAMPER_WATCH_BUCKET,
       sweepWindow: config.TAMPER_WATCH_WINDOW,
@@ -158,15 +175,17 @@ export const startLedger = async (
     acceptsPolicyBallots: () => current().acceptsPolicyBallots(),
     leafHash: (index) => current().leafHash(index),
     renumberings: () => current().renumberings(),
-    inclusionProof: (index, size) => current().inclusionProof(index, size),
+    checkedAtStart: () => current().checkedAtStart(),
     anchorNow: () => current().anchorNow(),
     settled: (timeoutMs) => current().settled(timeoutMs),
     stop: async () => undefined,
   };
 
-  /** The active instance proves from its own tree; a standby asks the nodes and checks what they send. */
+  /**
+   * Proofs come from the nodes, which keep the whole log (the app keeps only the frontier): each answer
+   * is checked against the final checkpoint's root before it is used, so a lying node only costs a retry.
+   */
   const inclusionProof = async (entry: StoredEntry, size: number, note: string): Promise<Uint8Array[] | null> => {
-    if (active) return active.anchoring.inclusionProof(entry.leafIndex, size);
     const root = parseCheckpoint(parseNote(note).text).rootHash;
     for (const url of urls) {
       try {

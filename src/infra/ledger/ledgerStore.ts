@@ -1,5 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 import { inBucket, positionsIn } from '../db/buckets.ts';
+import { fromHex } from '../../ledger/bytes.ts';
+import { MerkleFrontier } from '../../ledger/merkle.ts';
+import { nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import type { VerificationStatus } from '../readModels/pollVerification.ts';
 
 /**
@@ -66,10 +69,30 @@ export const appendEntries = async (db: Q, entries: Omit<StoredEntry, 'anchoredA
   });
 };
 
-/** Every stored leaf in leaf order (start-up and the tamper watch). */
-export const loadEntries = async (db: Q, fromIndex = 0): Promise<StoredEntry[]> => {
-  const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE leaf_index >= ${fromIndex} ORDER BY leaf_index`.execute(db);
+/** Stored leaves from `fromIndex` in leaf order, at most `limit` (start-up reads the ones not final yet). */
+export const loadEntries = async (db: Q, fromIndex = 0, limit?: number): Promise<StoredEntry[]> => {
+  const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE leaf_index >= ${fromIndex} ORDER BY leaf_index ${limit === undefined ? sql`` : sql`LIMIT ${limit}`}`.execute(db);
   return rows.map(toEntry);
+};
+
+/**
+ * The Merkle frontier of the first `size` stored leaves, read in pages of `pageSize` hashes (keyset on
+ * the primary key), so start-up memory stays flat however long the log is. Throws when a leaf is missing.
+ */
+export const frontierOfStoredLeaves = async (db: Q, size: number, pageSize = 10_000): Promise<MerkleFrontier> => {
+  const frontier = MerkleFrontier.empty(nodeSha256);
+  while (frontier.size < size) {
+    const { rows } = await sql<{ leaf_index: string | number; entry_hash: string }>`
+      SELECT leaf_index, entry_hash FROM ledger_entries WHERE leaf_index >= ${frontier.size} AND leaf_index < ${size}
+      ORDER BY leaf_index LIMIT ${pageSize}`.execute(db);
+    if (rows.length === 0) throw new Error(`stored leaf ${frontier.size} is missing (the final checkpoint covers ${size})`);
+    for (const r of rows) {
+      const hash = fromHex(r.entry_hash);
+      if (Number(r.leaf_index) !== frontier.size || !hash || hash.length !== 32) throw new Error(`stored leaf ${frontier.size} is missing or unreadable`);
+      frontier.append(hash);
+    }
+  }
+  return frontier;
 };
 
 /** Leaf numbers, events and hashes only (the tamper watch reads them every few seconds). */

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { hasReached, type EventStore } from '../../app/eventStore.ts';
 import type { Coordinator } from '../../ledger/coordinator.ts';
+import { QUORUM } from '../../ledger/protocol.ts';
 import type { Anchoring, AnchoringStatus } from './anchoringService.ts';
 import { lastFinalCheckpoint, readAnchorCheckpoint } from './ledgerStore.ts';
 
@@ -40,7 +41,7 @@ export const startStandbyAnchoring = (deps: StandbyAnchoringDeps): Anchoring => 
     status.pendingEntries = Math.max(0, status.size - status.finalSize);
     status.lastFinalAt = final?.finalizedAt ?? null;
     const able = nodes.filter((n) => n.reachable && !n.storeProblem).length;
-    if (able >= 3) status.quorumLostSince = null;
+    if (able >= QUORUM) status.quorumLostSince = null;
     else status.quorumLostSince ??= new Date(now());
   };
   let refreshing: Promise<void> | null = null;
@@ -56,10 +57,8 @@ export const startStandbyAnchoring = (deps: StandbyAnchoringDeps): Anchoring => 
     status: () => ({ ...status, pendingReasons: {} }),
     acceptsPolicyBallots: () => status.quorumLostSince === null || now() - status.quorumLostSince.getTime() <= deps.policyGraceMs,
     leafHash: () => undefined,
+    checkedAtStart: () => 0,
     renumberings: () => 0,
-    inclusionProof: () => {
-      throw new Error('a standby instance holds no Merkle tree: ask the ledger nodes for proofs');
-    },
     anchorNow: refreshOnce,
     /** Waits until the active instance has anchored every event committed before the call. */
     settled: async (timeoutMs = 15_000) => {

@@ -22,8 +22,14 @@ export interface LedgerVerifierDeps {
   quorum: number;
   /** The nodes' verifier keys (pinned or learnt once from their /v1/info). */
   verifierKeys: () => Promise<readonly string[]>;
-  /** The leaf hash the app handed the nodes at an index (the anchoring service's copy of the tree). */
+  /** The leaf hash the app handed the nodes at an index, while the anchoring service still holds it (recent leaves). */
   handedLeafHash: (index: number) => string | undefined;
+  /** Leaves below this were checked against the final root when the anchoring service started. */
+  checkedAtStart: () => number;
+  /** Size of the last final checkpoint: the nodes hold every leaf below it. */
+  finalSize: () => number;
+  /** Entry texts [from, to) as the nodes hold them (the anchored truth for leaves the app no longer holds). */
+  anchoredEntries: (from: number, to: number) => Promise<string[]>;
   /** Changes when leaves were renumbered (a refused leaf taken out): the row check then waits a pass. */
   renumberings: () => number;
   /** Log positions and leaves per digest bucket (TAMPER_WATCH_BUCKET). */
@@ -125,9 +131,14 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
   /** Leaves whose stored row still has to be compared with what the anchoring service handed the nodes. */
   let rowChecksDue: Leaf[] = [];
 
+  /** Leaf buckets this watch had never digested before the current pass (see checkedAtStart). */
+  let firstLook = new Set<number>();
+
   /** Reloads moved leaf buckets; returns the leaves that are new or changed. */
   const refreshLeaves = async (): Promise<Leaf[]> => {
+    const before = new Set(leafDigestsSeen.keys());
     const moved = await sweep('leaves', leafDigestsSeen, (range) => leafDigests(db, BUCKET, range));
+    firstLook = new Set(moved.filter((b) => !before.has(b)));
     const loaded = await loadLeafHashesInBuckets(db, BUCKET, moved);
     for (const bucket of moved) {
       for (const leaf of leavesByBucket.get(bucket) ?? []) if (leafByEvent.get(leaf.eventId) === leaf) leafByEvent.delete(leaf.eventId);
@@ -226,16 +237,39 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     // Stored rows against the anchoring service's own copy. While leaves are renumbered (a refused leaf
     // taken out) the two disagree for a moment: those checks wait a pass, as do leaves not handed yet.
     // A leaf kept from an earlier pass counts only if it is still the stored row for its event.
+    // Leaves the anchoring service no longer holds are compared with the nodes' copies, except on the
+    // watch's first look at a bucket it checked at start-up (its stored hashes rebuilt the signed root).
     const due = [...rowChecksDue.filter((leaf) => leafByEvent.get(leaf.eventId) === leaf), ...changedLeaves];
     rowChecksDue = [];
+    const fromNodes: Leaf[] = [];
+    const rowEdited = async (leaf: Leaf): Promise<void> => {
+      const message = `the stored copy of leaf ${leaf.leafIndex} (event ${leaf.eventId}) differs from what was sent to the ledger`;
+      if (await fail({ kind: 'ledger-row-edited', pollId: leaf.pollId, leafIndex: leaf.leafIndex, eventId: leaf.eventId, message })) found++;
+    };
     for (const leaf of due) {
       const handed = deps.handedLeafHash(leaf.leafIndex);
-      if (deps.renumberings() !== layout || handed === undefined) {
+      if (deps.renumberings() !== layout) {
         if (leafByEvent.get(leaf.eventId) === leaf) rowChecksDue.push(leaf);
-      } else if (handed !== leaf.entryHash) {
-        const message = `the stored copy of leaf ${leaf.leafIndex} (event ${leaf.eventId}) differs from what was sent to the ledger`;
-        if (await fail({ kind: 'ledger-row-edited', pollId: leaf.pollId, leafIndex: leaf.leafIndex, eventId: leaf.eventId, message })) found++;
+      } else if (handed !== undefined) {
+        if (handed !== leaf.entryHash) await rowEdited(leaf);
+      } else if (leaf.leafIndex < deps.checkedAtStart() && firstLook.has(Math.floor(leaf.leafIndex / BUCKET))) {
+        // checked at start-up
+      } else if (leaf.leafIndex < deps.finalSize()) fromNodes.push(leaf);
+      else if (leafByEvent.get(leaf.eventId) === leaf) rowChecksDue.push(leaf); // not handed yet
+    }
+    fromNodes.sort((a, b) => a.leafIndex - b.leafIndex);
+    for (let i = 0; i < fromNodes.length; ) {
+      // One request per run of leaves in one bucket (a moved bucket is read whole).
+      let j = i + 1;
+      while (j < fromNodes.length && Math.floor(fromNodes[j]!.leafIndex / BUCKET) === Math.floor(fromNodes[i]!.leafIndex / BUCKET)) j++;
+      const from = fromNodes[i]!.leafIndex;
+      const texts = await deps.anchoredEntries(from, fromNodes[j - 1]!.leafIndex + 1);
+      for (const leaf of fromNodes.slice(i, j)) {
+        const text = texts[leaf.leafIndex - from];
+        if (text === undefined) rowChecksDue.push(leaf);
+        else if (toHex(hashLeaf(nodeSha256, utf8(text))) !== leaf.entryHash) await rowEdited(leaf);
       }
+      i = j;
     }
     for (const v of await verificationRows(db, 'completed')) {
       const poll = await getPoll(db, v.pollId);

@@ -75,8 +75,8 @@ describe('ledger faults with real node processes', () => {
     const first = await anchor(ballots(4));
     expect(first).toMatchObject({ status: 'pending', size: before, pendingEntries: 4, signatures: 2 });
     if (first.status === 'pending') {
-      expect(Object.keys(first.reasons).sort()).toEqual([ledger.urls[2], ledger.urls[3]].sort());
-      expect(Object.values(first.reasons).every((r) => r.startsWith('unreachable'))).toBe(true);
+      expect(Object.keys(first.refusals).sort()).toEqual([ledger.urls[2], ledger.urls[3]].sort());
+      expect(Object.values(first.refusals).every((r) => r.kind === 'unreachable' && r.reason.startsWith('unreachable'))).toBe(true);
     }
     expect(await anchor(ballots(3))).toMatchObject({ status: 'pending', size: before, pendingEntries: 7 });
     // Nothing was finalised meanwhile: the nodes that are up still serve the old checkpoint.
@@ -124,7 +124,7 @@ describe('ledger faults with real node processes', () => {
 
   it('does not wait for a node that hangs without answering', async () => {
     // A coordinator that would wait two minutes for an answer: only the quorum rule lets it finish.
-    const patient = createCoordinator({ nodes: ledger.urls, token: TOKEN, origin: ORIGIN, timeoutMs: 120_000, anchored: { entries: given, note: coordinator.lastNote } });
+    const patient = createCoordinator({ nodes: ledger.urls, token: TOKEN, origin: ORIGIN, timeoutMs: 120_000, anchored: { frontier: coordinator.finalFrontier(), note: coordinator.lastNote } });
     const pid = ledger.pid(0)!;
     process.kill(pid, 'SIGSTOP');
     try {
