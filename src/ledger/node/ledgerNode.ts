@@ -3,6 +3,7 @@
  * this class answers with values or throws NodeError carrying the status and code the protocol names
  * (docs/ledger-protocol.md).
  */
+import { Mutex } from 'async-mutex';
 import { tallyPoll, TallyError } from '../../domain/tally.ts';
 import { bytesEqual, toBase64, utf8 } from '../bytes.ts';
 import { checkpointHash, GENESIS_PREV, parseCheckpoint, type Checkpoint } from '../checkpoint.ts';
@@ -20,14 +21,13 @@ import {
   type NoteVerifier,
 } from '../note.ts';
 import { signTallyNote, tallyHash } from '../tallyNote.ts';
+import { QUORUM } from '../protocol.ts';
 import { EntryChecker, pollBallotsFromEntries } from './entryChecker.ts';
 import { NodeStore, type Log } from './store.ts';
 
 const h = nodeSha256;
 const ed = nodeEd25519;
 
-/** Signatures from distinct known node keys that make a checkpoint final. */
-export const QUORUM = 3;
 /** The most entries GET /v1/entries returns at once. */
 export const MAX_ENTRIES_PAGE = 1000;
 
@@ -64,16 +64,6 @@ export interface TallyRecord {
   note: string;
 }
 
-/** One mutation at a time: proposals, finalisations, catch-up and tallies all change the log or state. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-  run<T>(fn: () => Promise<T> | T): Promise<T> {
-    const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-}
-
 export class LedgerNode {
   readonly name: string;
   readonly verifierKey: string;
@@ -85,6 +75,7 @@ export class LedgerNode {
   private readonly pollIndexes = new Map<string, number[]>();
   private readonly finalBySize = new Map<number, string>();
   private readonly tallies = new Map<string, TallyRecord>();
+  /** One mutation at a time: proposals, finalisations, catch-up and tallies all change the log or state. */
   private readonly mutex = new Mutex();
   private readonly fetch: typeof fetch;
   private catchingUp: Promise<void> | null = null;
@@ -307,7 +298,7 @@ export class LedgerNode {
 
   /** POST /v1/propose: checks, appends and signs; see docs/ledger-protocol.md. */
   propose(input: { start: unknown; entries: unknown; checkpoint: unknown }): Promise<{ signature: string }> {
-    return this.mutex.run(() => this.proposeLocked(input));
+    return this.mutex.runExclusive(() => this.proposeLocked(input));
   }
 
   private proposeLocked({ start, entries, checkpoint }: { start: unknown; entries: unknown; checkpoint: unknown }): { signature: string } {
@@ -402,7 +393,7 @@ export class LedgerNode {
     if (signers < QUORUM) {
       throw new NodeError(422, 'quorum', `${signers} valid signatures from the ${this.verifiers().length} node keys known here; ${QUORUM} needed`);
     }
-    return this.mutex.run(() => {
+    return this.mutex.runExclusive(() => {
       if (this.corrupt) throw new NodeError(422, 'store-mismatch', `this node's store does not match what it signed: ${this.corrupt}`);
       if (cp.size > this.tree.size) {
         void this.catchUp();
@@ -469,7 +460,7 @@ export class LedgerNode {
     if (!best || (final && best.cp.size <= final.size)) return;
     const from = this.tree.size;
     const fetched = best.cp.size > from ? await this.fetchEntries(best.peer, from, best.cp.size) : [];
-    await this.mutex.run(() => {
+    await this.mutex.runExclusive(() => {
       if (this.corrupt) return;
       const size = this.tree.size;
       const fresh = fetched.slice(Math.max(0, size - from));
@@ -513,7 +504,7 @@ export class LedgerNode {
 
   /** POST /v1/tally: tallies a poll from this node's own entries up to `size` and signs the statement. */
   tally(input: { pollId: unknown; size: unknown }): Promise<TallyRecord> {
-    return this.mutex.run(() => {
+    return this.mutex.runExclusive(() => {
       const { pollId, size } = input;
       if (typeof pollId !== 'string' || pollId === '' || !Number.isSafeInteger(size) || (size as number) < 0) {
         throw new NodeError(400, 'bad-request', 'body must be { pollId, size }');
