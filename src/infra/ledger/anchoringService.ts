@@ -241,7 +241,7 @@ export const startAnchoring = async (deps: AnchoringDeps): Promise<Anchoring> =>
 
   const onBatch = (events: RecordedEvent[]): Promise<void> => renumbering.runExclusive(() => storeBatch(events));
   const storeBatch = async (events: RecordedEvent[]): Promise<void> => {
-    const rows: Omit<StoredEntry, 'anchoredAt'>[] = [];
+    const rows: StoredEntry[] = [];
     const hashes: Uint8Array[] = [];
     for (const event of events) {
       const entry = ledgerEntryOf(event);

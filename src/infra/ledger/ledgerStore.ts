@@ -23,7 +23,6 @@ export interface StoredEntry {
   entryHash: string;
   entryText: string;
   committedAt: Date;
-  anchoredAt: Date | null;
 }
 
 interface EntryRow {
@@ -35,7 +34,6 @@ interface EntryRow {
   entry_hash: string;
   entry_text: string;
   committed_at: Date | string;
-  anchored_at: Date | string | null;
 }
 
 const toEntry = (r: EntryRow): StoredEntry => ({
@@ -47,7 +45,6 @@ const toEntry = (r: EntryRow): StoredEntry => ({
   entryHash: r.entry_hash,
   entryText: r.entry_text,
   committedAt: new Date(r.committed_at),
-  anchoredAt: r.anchored_at === null ? null : new Date(r.anchored_at),
 });
 
 export const readAnchorCheckpoint = async (db: Q): Promise<string | null> => {
@@ -56,7 +53,7 @@ export const readAnchorCheckpoint = async (db: Q): Promise<string | null> => {
 };
 
 /** Stores new leaves and the subscription checkpoint in one transaction: no gap, no duplicate. */
-export const appendEntries = async (db: Q, entries: Omit<StoredEntry, 'anchoredAt'>[], checkpoint: string): Promise<void> => {
+export const appendEntries = async (db: Q, entries: StoredEntry[], checkpoint: string): Promise<void> => {
   await db.transaction().execute(async (trx) => {
     if (entries.length > 0) {
       await sql`
@@ -123,7 +120,7 @@ export const loadLeafHashesInBuckets = async (
   if (buckets.length === 0) return [];
   const { rows } = await sql<{ leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string }>`
     SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash FROM unnest(${[...buckets]}::bigint[]) AS k(b)
-    JOIN ledger_entries e ON ${inBucket('e.leaf_index', bucketSize, sql`k.b`)}
+    CROSS JOIN LATERAL (SELECT * FROM ledger_entries WHERE ${inBucket('leaf_index', bucketSize, sql`k.b`)}) e
     ORDER BY e.leaf_index`.execute(db);
   return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
 };
@@ -151,12 +148,28 @@ export const lastFinalCheckpoint = async (db: Q): Promise<FinalCheckpoint | null
   return r ? { size: Number(r.size), note: r.note, finalizedAt: new Date(r.finalized_at) } : null;
 };
 
-/** Records a final checkpoint and marks the leaves it covers as anchored, in one transaction. */
+/**
+ * Records a final checkpoint. The leaves it covers are anchored by that fact (leaf_index < size): no row
+ * of theirs is touched, so a final round costs one insert however many leaves it made final.
+ */
 export const recordFinal = async (db: Q, size: number, note: string): Promise<void> => {
-  await db.transaction().execute(async (trx) => {
-    await sql`INSERT INTO ledger_checkpoints (size, note) VALUES (${size}, ${note}) ON CONFLICT (size) DO NOTHING`.execute(trx);
-    await sql`UPDATE ledger_entries SET anchored_at = now() WHERE leaf_index < ${size} AND anchored_at IS NULL`.execute(trx);
-  });
+  await sql`INSERT INTO ledger_checkpoints (size, note) VALUES (${size}, ${note}) ON CONFLICT (size) DO NOTHING`.execute(db);
+};
+
+/**
+ * PollResultPublished leaves the node tallies have yet to verify: those in [from, to) (what new final
+ * checkpoints added) and those of polls whose verification is still pending, below `to`. Both read
+ * the partial indexes of migration 0008, so the cost follows published polls, never ballots.
+ */
+export const publishedResultsToVerify = async (db: Q, from: number, to: number): Promise<Array<{ pollId: string; entryText: string; leafIndex: number }>> => {
+  const { rows } = await sql<{ poll_id: string; entry_text: string; leaf_index: string | number }>`
+    SELECT e.poll_id, e.entry_text, e.leaf_index FROM ledger_entries e LEFT JOIN poll_verification v ON v.poll_id = e.poll_id
+    WHERE e.event_type = 'PollResultPublished' AND e.leaf_index >= ${from} AND e.leaf_index < ${to} AND (v.status IS NULL OR v.status = 'pending')
+    UNION
+    SELECT e.poll_id, e.entry_text, e.leaf_index FROM poll_verification v JOIN ledger_entries e ON e.poll_id = v.poll_id AND e.event_type = 'PollResultPublished'
+    WHERE v.status = 'pending' AND e.leaf_index < ${to}
+    ORDER BY leaf_index`.execute(db);
+  return rows.map((r) => ({ pollId: r.poll_id, entryText: r.entry_text, leafIndex: Number(r.leaf_index) }));
 };
 
 /**

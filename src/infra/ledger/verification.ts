@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { EventStore, RecordedEvent } from '../../app/eventStore.ts';
 import { readAllCommitted } from '../../app/readAllCommitted.ts';
 import { ANCHORED_EVENT_TYPES, entryText, ledgerEntryOf } from '../../app/ledger/entries.ts';
@@ -10,7 +10,7 @@ import { hashLeaf } from '../../ledger/merkle.ts';
 import { nodeEd25519, nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import type { Logger } from '../logger.ts';
 import { currentBallotsFingerprint, getPoll, loadCurrentBallots } from '../readModels/polls.ts';
-import { leafDigests, loadLeafHashesInBuckets, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
+import { leafDigests, loadLeafHashesInBuckets, publishedResultsToVerify, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
 import type { LeafRefusal } from '../../app/ledger/refusals.ts';
 
 export interface LedgerVerifierDeps {
@@ -69,22 +69,26 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     return fresh;
   };
 
+  /** Leaves below this were looked at for new published results (pending polls are looked up apart). */
+  let tallyScanFrom = 0;
+  let tallyLayout = deps.renumberings();
   const verifyTallies = async (size: number): Promise<void> => {
-    const { rows } = await sql<{ poll_id: string; entry_text: string; leaf_index: string | number }>`
-      SELECT e.poll_id, e.entry_text, e.leaf_index FROM ledger_entries e LEFT JOIN poll_verification v ON v.poll_id = e.poll_id
-      WHERE e.event_type = 'PollResultPublished' AND e.leaf_index < ${size} AND (v.status IS NULL OR v.status = 'pending')
-      ORDER BY e.leaf_index`.execute(db);
+    // A leaf renumbering (a refused leaf taken out) moves results down: look from the start again.
+    if (deps.renumberings() !== tallyLayout) [tallyScanFrom, tallyLayout] = [0, deps.renumberings()];
+    const rows = await publishedResultsToVerify(db, Math.min(tallyScanFrom, size), size);
+    tallyScanFrom = Math.max(tallyScanFrom, size);
     if (rows.length === 0) return;
     const verifierKeys = await deps.verifierKeys();
     for (const row of rows) {
-      const published = (JSON.parse(row.entry_text) as { data: { result: unknown } }).data.result;
+      const published = (JSON.parse(row.entryText) as { data: { result: unknown } }).data.result;
       // Every entry that counts is before the published result, so this size gives every node the same
       // question however far the log has grown since, and a node that stopped signing later can still answer.
-      const tallySize = Number(row.leaf_index) + 1;
-      const answers = await deps.coordinator.requestTallies(row.poll_id, tallySize);
-      const v = tallyVerification(nodeSha256, nodeEd25519, answers, published, { verifierKeys, quorum: deps.quorum, origin: deps.origin, pollId: row.poll_id });
-      if (v.status === 'failed') await fail({ kind: 'tally-conflict', pollId: row.poll_id, message: `ledger nodes signed a result different from the published one: ${v.detail}` });
-      else await setVerification(db, row.poll_id, v.status, v.detail, v.status === 'completed' ? { tally: published, size: tallySize } : undefined);
+      const tallySize = row.leafIndex + 1;
+      const answers = await deps.coordinator.requestTallies(row.pollId, tallySize);
+      const v = tallyVerification(nodeSha256, nodeEd25519, answers, published, { verifierKeys, quorum: deps.quorum, origin: deps.origin, pollId: row.pollId });
+      if (v.status === 'failed') await fail({ kind: 'tally-conflict', pollId: row.pollId, message: `ledger nodes signed a result different from the published one: ${v.detail}` });
+      // Stored as pending too (not left without a row), so the pending look-up finds it next time.
+      else await setVerification(db, row.pollId, v.status, v.detail, v.status === 'completed' ? { tally: published, size: tallySize } : undefined);
     }
   };
 

@@ -6,6 +6,7 @@ import * as m0004 from './0004_identity.ts';
 import * as m0005 from './0005_ledger.ts';
 import * as m0006 from './0006_poll_option_counts.ts';
 import * as m0007 from './0007_rate_limiter.ts';
+import * as m0008 from './0008_ledger_bounded_reads.ts';
 
 /**
  * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
@@ -18,6 +19,7 @@ const migrations: Record<string, Migration> = {
   '0005_ledger': m0005,
   '0006_poll_option_counts': m0006,
   '0007_rate_limiter': m0007,
+  '0008_ledger_bounded_reads': m0008,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
