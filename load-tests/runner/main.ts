@@ -2,7 +2,8 @@
  * `npm run load:run -- --voters-file load-tests/.data/voters.jsonl --rate 500 --peak-rate 1000`
  *
  * Runs the budget-poll scenario against a running deployment on loopback, prints a summary (or JSON with
- * --json), writes the full report with --out, and exits 1 when a threshold fails.
+ * --json), writes the full report with --out, and exits 1 when a threshold fails. `--retries 1` lets each
+ * voter try a step once more after no answer or a 5xx (an instance behind the balancer died).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,6 +26,8 @@ const { values } = parseArgs({
     'max-in-flight': { type: 'string', default: '2000' },
     'timeout-ms': { type: 'string', default: '10000' },
     'grace-ms': { type: 'string', default: '15000' },
+    /** Tries again after no answer or a 5xx (an instance behind the balancer died); 0: none. */
+    retries: { type: 'string', default: '0' },
     'p99-ms': { type: 'string', default: String(DEFAULT_THRESHOLDS.ballotP99Ms) },
     'page-p99-ms': { type: 'string', default: String(DEFAULT_THRESHOLDS.pageP99Ms) },
     'max-error-rate': { type: 'string', default: String(DEFAULT_THRESHOLDS.maxErrorRate) },
@@ -60,6 +63,7 @@ const report = await runBudgetScenario({
   maxInFlight: num('max-in-flight'),
   timeoutMs: num('timeout-ms'),
   gracefulStopMs: num('grace-ms'),
+  retries: num('retries'),
   thresholds: { ballotP99Ms: num('p99-ms'), pageP99Ms: num('page-p99-ms'), maxErrorRate: num('max-error-rate'), maxDropped: num('max-dropped') },
 });
 if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2));

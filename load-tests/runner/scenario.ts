@@ -33,6 +33,14 @@ export interface BudgetScenarioOptions {
   timeoutMs: number;
   gracefulStopMs: number;
   thresholds: Thresholds;
+  /**
+   * How many times a voter tries a step again after it failed (no answer, or a 5xx: the instance behind
+   * the balancer died). 0 by default. A ballot retry answered `409 ballot.already-voted` means the first
+   * try was stored before its answer was lost: the voter's ballot counts as accepted (same choices).
+   */
+  retries?: number;
+  /** Pause before a retry, ms (default 1000: a person tries again after a moment, not at once). */
+  retryDelayMs?: number;
 }
 
 export interface ThresholdResult {
@@ -56,6 +64,12 @@ export interface BudgetScenarioReport {
   checks: Record<string, { passes: number; fails: number }>;
   statuses: Record<string, number>;
   errors: Record<string, number>;
+  /** Failed tries that were tried again (with `retries`), by what went wrong; not counted in checks or errors. */
+  retried: Record<string, number>;
+  /** Voters by the number of tries their worst step took (1: no retry). */
+  triesPerVoter: Record<string, number>;
+  /** Accepted ballots whose 201 was lost, found stored by the retry (`409 ballot.already-voted`). */
+  acceptedOnRetry: number;
   thresholds: ThresholdResult[];
   ok: boolean;
 }
@@ -84,14 +98,43 @@ export const runBudgetScenario = async (options: BudgetScenarioOptions): Promise
   const pagePath = options.pagePath?.replace('{pollId}', encodeURIComponent(options.pollId)) ?? null;
   const ballotPath = `/api/polls/${encodeURIComponent(options.pollId)}/ballots`;
 
-  const step = async (name: string, expected: number, send: () => Promise<{ status: number }>): Promise<boolean> => {
+  const retries = options.retries ?? 0;
+  const retried: Record<string, number> = {};
+  const triesPerVoter: Record<string, number> = {};
+  let acceptedOnRetry = 0;
+  /** Whether an answer may be tried again: no answer at all, or the balancer/instance failed (5xx). */
+  const retryable = (outcome: { status: number } | Error) => outcome instanceof Error || outcome.status >= 500;
+  const alreadyVoted = (body: string) => {
     try {
-      const { status } = await send();
-      metrics.status(name, status);
-      return metrics.check(`${name} ${expected}`, status === expected);
-    } catch (error) {
-      metrics.error(`${name}: ${(error as Error).message}`);
-      return metrics.check(`${name} ${expected}`, false);
+      return (JSON.parse(body) as { error?: { code?: string } }).error?.code === 'ballot.already-voted';
+    } catch {
+      return false;
+    }
+  };
+
+  /** One step of a voter, tried up to 1 + `retries` times; returns whether it succeeded and how many tries it took. */
+  const step = async (name: string, expected: number, send: () => Promise<{ status: number; body: string }>, storedOnRetry?: (body: string) => boolean): Promise<{ ok: boolean; tries: number; onRetry: boolean }> => {
+    for (let attempt = 0; ; attempt++) {
+      let outcome: { status: number; body: string } | Error;
+      try {
+        outcome = await send();
+      } catch (error) {
+        outcome = error as Error;
+      }
+      const last = attempt >= retries || !retryable(outcome);
+      if (!last) {
+        const what = outcome instanceof Error ? outcome.message : String(outcome.status);
+        retried[`${name}: ${what}`] = (retried[`${name}: ${what}`] ?? 0) + 1;
+        await new Promise((r) => setTimeout(r, options.retryDelayMs ?? 1000));
+        continue;
+      }
+      if (outcome instanceof Error) {
+        metrics.error(`${name}: ${outcome.message}`);
+        return { ok: metrics.check(`${name} ${expected}`, false), tries: attempt + 1, onRetry: false };
+      }
+      const onRetry = attempt > 0 && outcome.status === 409 && (storedOnRetry?.(outcome.body) ?? false);
+      metrics.status(name, outcome.status);
+      return { ok: metrics.check(`${name} ${expected}`, outcome.status === expected || onRetry), tries: attempt + 1, onRetry };
     }
   };
 
@@ -102,21 +145,30 @@ export const runBudgetScenario = async (options: BudgetScenarioOptions): Promise
     gracefulStopMs: options.gracefulStopMs,
     iteration: async (index, intendedStart) => {
       const voter = options.voters[index]!;
+      let tries = 1;
+      const done = () => (triesPerVoter[String(tries)] = (triesPerVoter[String(tries)] ?? 0) + 1);
       if (pagePath !== null) {
-        const pageOk = await step('page', 200, () => client.request('GET', pagePath, { cookie: voter.cookie, accept: 'text/html' }));
+        const page = await step('page', 200, () => client.request('GET', pagePath, { cookie: voter.cookie, accept: 'text/html' }));
         metrics.record('page', performance.now() - intendedStart);
-        if (!pageOk) return;
+        tries = Math.max(tries, page.tries);
+        if (!page.ok) {
+          done();
+          return;
+        }
       }
       const chosen = selectionOf(index, options.optionIds, options.maxChoices);
       const body = JSON.stringify({ selections: { [options.questionId]: chosen } });
       const castStart = performance.now();
-      const castOk = await step('ballot', 201, () => client.request('POST', ballotPath, { cookie: voter.cookie, 'x-csrf-token': voter.csrf, accept: 'application/json' }, body));
+      const cast = await step('ballot', 201, () => client.request('POST', ballotPath, { cookie: voter.cookie, 'x-csrf-token': voter.csrf, accept: 'application/json' }, body), alreadyVoted);
       const end = performance.now();
+      tries = Math.max(tries, cast.tries);
+      done();
       // Cast only: the ballot is due at the arrival itself, so it is measured from there.
       metrics.record('ballot', end - (pagePath === null ? intendedStart : castStart));
       metrics.record('voter', end - intendedStart);
-      if (castOk) {
+      if (cast.ok) {
         accepted++;
+        if (cast.onRetry) acceptedOnRetry++;
         for (const id of chosen) expectedCounts[id] = (expectedCounts[id] ?? 0) + 1;
       }
     },
@@ -147,6 +199,9 @@ export const runBudgetScenario = async (options: BudgetScenarioOptions): Promise
     checks: snap.checks,
     statuses: snap.statuses,
     errors: snap.errors,
+    retried,
+    triesPerVoter,
+    acceptedOnRetry,
     thresholds,
     ok: thresholds.every((x) => x.ok),
   };
@@ -165,6 +220,7 @@ export const formatReport = (r: BudgetScenarioReport): string => {
     lat('ballot'),
     lat('voter'),
     `statuses: ${JSON.stringify(r.statuses)}${Object.keys(r.errors).length ? ` errors: ${JSON.stringify(r.errors)}` : ''}`,
+    ...(Object.keys(r.retried ?? {}).length ? [`tried again: ${JSON.stringify(r.retried)}; voters by tries: ${JSON.stringify(r.triesPerVoter)}; ballots found stored by the retry: ${r.acceptedOnRetry}`] : []),
     ...r.thresholds.map((t) => `${t.ok ? 'PASS' : 'FAIL'} ${t.name}: ${t.actual} (limit ${t.limit})`),
   ].join('\n');
 };

@@ -76,9 +76,10 @@ const withRetry = async <T>(read: () => Promise<T>, logTail: () => string): Prom
   }
 };
 
-const nodeLogTail = (app: RunningApp, id: number): string => {
+/** The last lines of node `id`'s log, where the nodes were started under `dataDir`. */
+export const nodeLogTail = (dataDir: string, id: number): string => {
   try {
-    return readFileSync(join(app.config.DATA_DIR, `ledger-node-${id}.log`), 'utf8').split('\n').slice(-15).join('\n');
+    return readFileSync(join(dataDir, `ledger-node-${id}.log`), 'utf8').split('\n').slice(-15).join('\n');
   } catch {
     return '(no local node log)';
   }
@@ -99,10 +100,18 @@ export const ledgerEntriesOfPoll = async (app: RunningApp, pollId: string): Prom
     if (Date.now() > deadline) throw new Error(`anchoring did not make every leaf final within ${ANCHOR_WAIT_MS} ms`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  return ballotEntriesOnNodes(ledger.urls, pollId, (i) => nodeLogTail(app.config.DATA_DIR, i + 1));
+};
+
+/**
+ * The ballot entries of one poll in each node's final log, by node URL: the node's own answers, read
+ * through the project's node client. `logTail(i)` names node i's log in an error.
+ */
+export const ballotEntriesOnNodes = async (urls: string[], pollId: string, logTail: (i: number) => string): Promise<Record<string, number>> => {
   const counts: Record<string, number> = {};
-  for (const [i, url] of ledger.urls.entries()) {
+  for (const [i, url] of urls.entries()) {
     const node = createNodeClient(url);
-    const read = <T>(what: () => Promise<T>) => withRetry(what, () => nodeLogTail(app, i + 1));
+    const read = <T>(what: () => Promise<T>) => withRetry(what, () => logTail(i));
     const { finalSize } = await read(() => node.info());
     let n = 0;
     for (let start = 0; start < finalSize; start += ENTRIES_PAGE) {

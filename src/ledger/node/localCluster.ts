@@ -40,7 +40,7 @@ export interface LocalLedger {
 }
 
 /** A free loopback port. The port is released before the node binds it; on loopback that race is benign. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
