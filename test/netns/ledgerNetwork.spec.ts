@@ -12,7 +12,9 @@ import { parseCheckpoint } from '../../src/ledger/checkpoint.ts';
 import { createCoordinator } from '../../src/ledger/coordinator.ts';
 import { createNodeClient, ENTRIES_PAGE, type NodeInfo } from '../../src/ledger/nodeClient.ts';
 import { openNote } from '../../src/ledger/note.ts';
-import { nodeEd25519 } from '../../src/ledger/nodeCrypto.ts';
+import { nodeEd25519, nodeSha256 } from '../../src/ledger/nodeCrypto.ts';
+import { hashLeaf, MerkleFrontier } from '../../src/ledger/merkle.ts';
+import { utf8 } from '../../src/ledger/bytes.ts';
 import { openPoll } from '../support/pollFixtures.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { createSimNet, inNamespace, netnsUnavailable, nftAvailable, type SimNet } from './simnet.ts';
@@ -243,11 +245,15 @@ withNetns('ledger nodes across a simulated network (network namespaces, veth, a 
     const conflicting = leaves[current - 1]!.entryText;
     expect(conflicting).not.toBe(leaves[stale.finalSize]!.entryText);
     const others = [url(1), url(2), url(3)];
-    const staleCoordinator = createCoordinator({ nodes: others, token, origin: LEDGER_ORIGIN, quorum: 3, anchored: { entries: staleEntries, note: staleNote } });
+    const frontier = MerkleFrontier.empty(nodeSha256);
+    for (const text of staleEntries) frontier.append(hashLeaf(nodeSha256, utf8(text)));
+    const staleCoordinator = createCoordinator({ nodes: others, token, origin: LEDGER_ORIGIN, quorum: 3, anchored: { frontier, note: staleNote } });
     const result = await staleCoordinator.anchor([conflicting], stale.finalSize);
     expect(result).toMatchObject({ status: 'pending', signatures: 0 });
-    expect(Object.keys(result.status === 'pending' ? result.reasons : {}).sort()).toEqual([...others].sort());
-    console.log(`stale coordinator refused: ${JSON.stringify(result.status === 'pending' ? result.reasons : result)}`);
+    const refusals = result.status === 'pending' ? result.refusals : {};
+    expect(Object.keys(refusals).sort()).toEqual([...others].sort());
+    expect(Object.values(refusals).every((r) => r.kind === 'refused')).toBe(true);
+    console.log(`stale coordinator refused: ${JSON.stringify(refusals)}`);
 
     // The stale final note offered to the others does not move them back.
     for (const u of others) {

@@ -74,7 +74,10 @@ onPostgres('several app instances behind HAProxy on one PostgreSQL (scripts/topo
     const definition = budgetPollDefinition();
     const question = definition.questions[0]!;
     const pollId = await openBudgetPoll(services.eventStore, official, definition);
-    await waitFor('the poll to be served through the balancer', async () => (await fetch(`${topology.balancerUrl}/api/polls/${pollId}`)).status === 200);
+    // Each instance shows a new poll once its own subscription has read the event (its reads are
+    // memoised per projection checkpoint): voters arrive at a published poll, so wait for all of them.
+    for (const instance of topology.instances)
+      await waitFor(`instance ${instance.id} to serve the poll`, async () => (await fetch(`${instance.url}/polls/${pollId}`)).status === 200);
 
     const storedBallots = async () =>
       Number((await sql<{ n: string }>`SELECT count(*)::text AS n FROM events WHERE type = 'BallotCast' AND stream_id LIKE ${`ballot-${pollId}\\_%`}`.execute(services.db.kysely)).rows[0]?.n ?? 0);
