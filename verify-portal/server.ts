@@ -50,6 +50,23 @@ export function browserBundle(): Promise<string> {
 
 const PAGES: Record<string, PageName> = { '/': 'ballot', '/poll': 'poll', '/nodes': 'nodes' };
 
+/** Every path the portal serves (GET and HEAD only); tests enumerate it. */
+export const PORTAL_PATHS: readonly string[] = [...Object.keys(PAGES), '/app.js', '/portal.css', '/config.json', '/healthz'];
+
+const REFUSALS = {
+  'not-found': { ko: '찾을 수 없습니다.', en: 'Not found.' },
+  'method-not-allowed': { ko: '이 포털은 읽기(GET)만 받습니다.', en: 'This portal only answers GET requests.' },
+  'malformed-url': { ko: '주소의 퍼센트 인코딩이 올바르지 않습니다.', en: 'The address has a malformed percent-encoding.' },
+} as const;
+
+const decodedOrNull = (path: string): string | null => {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return null;
+  }
+};
+
 /** Starts the portal; rejects if the keys do not parse or the bundle does not build. */
 export async function startPortal(options: PortalOptions): Promise<RunningPortal> {
   if (options.nodes.length === 0) throw new Error('the portal needs the ledger nodes’ URLs');
@@ -67,22 +84,29 @@ export async function startPortal(options: PortalOptions): Promise<RunningPortal
   };
 
   const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://portal');
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { ...headers, allow: 'GET, HEAD' }).end();
-      return;
-    }
-    const send = (status: number, type: string, body: string, cache = 'no-cache'): void => {
-      res.writeHead(status, { ...headers, 'content-type': type, 'cache-control': cache });
+    const send = (status: number, type: string, body: string, extra: Record<string, string> = {}, cache = 'no-cache'): void => {
+      res.writeHead(status, { ...headers, ...extra, 'content-type': type, 'cache-control': cache });
       res.end(req.method === 'HEAD' ? undefined : body);
     };
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://portal');
+    } catch {
+      url = new URL('http://portal/!');
+    }
+    const lang = langOf(url.searchParams.get('lang'));
+    /** A refusal: a stable code and a message in the page's language, as JSON like the app's API. */
+    const refuse = (status: number, code: keyof typeof REFUSALS, extra: Record<string, string> = {}): void =>
+      send(status, 'application/json; charset=utf-8', JSON.stringify({ error: { code, message: REFUSALS[code][lang] } }), extra);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'method-not-allowed', { allow: 'GET, HEAD' });
+    if (decodedOrNull(url.pathname) === null) return refuse(400, 'malformed-url');
     const page = PAGES[url.pathname];
-    if (page) return send(200, 'text/html; charset=utf-8', renderPage(page, langOf(url.searchParams.get('lang')), config));
+    if (page) return send(200, 'text/html; charset=utf-8', renderPage(page, lang, config));
     if (url.pathname === '/app.js') return send(200, 'text/javascript; charset=utf-8', js);
     if (url.pathname === '/portal.css') return send(200, 'text/css; charset=utf-8', css);
     if (url.pathname === '/config.json') return send(200, 'application/json', JSON.stringify(config));
     if (url.pathname === '/healthz') return send(200, 'application/json', '{"ok":true}');
-    send(404, 'text/plain; charset=utf-8', 'not found');
+    refuse(404, 'not-found');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -247,6 +247,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     // --- end citizen site ---
     pollsApiRoutes({
       requireCitizen,
+      requireOfficial,
       commands: polls.commands,
       castBallot: polls.cast,
       listPolls: polls.list,
@@ -254,6 +255,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       results: polls.results,
       parseRoll: polls.parseRoll,
       keyRollPhones: polls.keyRollPhones,
+      imageHosts: config.IMAGE_HOSTS,
     }),
     // --- admin area for officials (issue 5): the organisation's polls from draft to reflection ---
     adminPollRoutes({
@@ -263,7 +265,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       listComments: (pollId) => pollQueries.listComments(db.kysely, pollId, true),
       parseRoll: polls.parseRoll, keyRollPhones: polls.keyRollPhones,
       hideComment: hideCommentWith({ readStream: eventStore.readStream, append: eventStore.append, now }),
-      invalidatePoll: polls.invalidatePoll, settled: () => projections.settled(),
+      invalidatePoll: polls.invalidatePoll, settled: () => projections.settled(), imageHosts: config.IMAGE_HOSTS,
     }),
     // --- end admin area ---
     ...identityWeb.routers,
@@ -272,7 +274,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   // The voter-roll upload's multipart body is read before the CSRF check, so its _csrf field counts (admin area).
   const middleware: Middleware[] = [adminRollUploadBody, ...identityWeb.middleware, citizenSiteMiddleware({ db: db.kysely })];
   // Templates are read and compiled once, except in development, where an edited view shows on reload.
-  const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV !== 'development' }), portalUrl, routers, middleware, proxy: config.TRUST_PROXY });
+  const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV !== 'development' }), portalUrl, routers, middleware, proxy: config.TRUST_PROXY, imageHosts: config.IMAGE_HOSTS });
 
   const server: Server = await new Promise((resolveServer) => {
     const s = http.listen(config.PORT, config.HOST, () => resolveServer(s));

@@ -45,6 +45,12 @@ const schema = z
     TAMPER_WATCH_MS: z.coerce.number().int().min(100).max(600_000).default(2000),
     /** Policy polls refuse ballots when no quorum could sign for longer than this. */
     POLICY_QUORUM_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+    /** Hosts (comma-separated) whose https images poll answers may show besides this site's own paths; none by default. */
+    IMAGE_HOSTS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== ''))
+      .refine((hosts) => hosts.every((h) => /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/.test(h)), 'must be comma-separated host names (images.example.org)'),
     SEED_DEMO_DATA: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   })
   .superRefine((c, ctx) => {

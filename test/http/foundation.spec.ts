@@ -66,7 +66,7 @@ describe('the app over HTTP', () => {
     expect(await page.text()).toContain('페이지를 찾을 수 없습니다');
     const api = await fetch(`${app.url}/api/no-such-thing`);
     expect(api.status).toBe(404);
-    expect(await api.json()).toEqual({ error: { code: 'not-found', message: 'No such resource' } });
+    expect(await api.json()).toEqual({ error: { code: 'not-found', message: '찾을 수 없습니다.' } });
   });
 });
 

@@ -3,6 +3,7 @@ import type { Middleware, ParameterizedContext } from 'koa';
 import session from 'koa-session';
 import type { Role } from '../../domain/citizen.ts';
 import { DomainError } from '../../domain/errors.ts';
+import { refusalMessage } from './i18n/index.ts';
 import { isApiPath, renderPage, type PageGlobals } from './views.ts';
 
 /**
@@ -127,7 +128,8 @@ export const endSession = (ctx: ParameterizedContext): void => {
 const refuse = (ctx: ParameterizedContext, status: 401 | 403) => {
   if (isApiPath(ctx.path)) {
     ctx.status = status;
-    ctx.body = { error: status === 401 ? { code: 'unauthenticated', message: 'Sign in first' } : { code: 'forbidden', message: 'You do not have the role this needs' } };
+    const code = status === 401 ? 'unauthenticated' : 'forbidden';
+    ctx.body = { error: { code, message: refusalMessage((ctx.state.page as PageGlobals).t, code, status === 401 ? 'Sign in first' : 'You do not have the role this needs') } };
   } else if (status === 401) {
     ctx.status = 303;
     ctx.redirect(`/signin?next=${encodeURIComponent(ctx.method === 'GET' ? ctx.originalUrl : '/')}`);

@@ -1,6 +1,6 @@
 import type { FieldProblem } from '../../domain/errors.ts';
 import type { PollDefinition, PollKind } from '../../domain/pollDefinition.ts';
-import { fieldProblems, InputError, pollDefinitionInput } from './pollInput.ts';
+import { fieldProblems, InputError, pollDefinitionSchema } from './pollInput.ts';
 
 /**
  * The admin poll form: HTML form fields <-> PollDefinition. Field names are the definition's own paths
@@ -239,7 +239,7 @@ const ensureIds = <T extends { id: string }>(items: T[], prefix: string): T[] =>
  * InputError whose problems name form fields. The domain's rules (validatePollDefinition) run in the
  * decider and report with the same field names.
  */
-export const definitionOfForm = (form: PollForm): Omit<PollDefinition, 'pollId'> => {
+export const definitionOfForm = (form: PollForm, imageHosts: readonly string[] = []): Omit<PollDefinition, 'pollId'> => {
   const isBudget = form.kind === 'budget';
   const questions = ensureIds(form.questions, 'q').map((q) => ({
     id: q.id,
@@ -277,7 +277,7 @@ export const definitionOfForm = (form: PollForm): Omit<PollDefinition, 'pollId'>
     ...(form.kind === 'policy' ? { policy: { mode: form.policyMode, reflectionPercent: form.policyMode === 'decision' ? 100 : num(form.reflectionPercent) } } : {}),
     ...(isBudget ? { budget: { total: num(form.budgetTotal), currency: form.budgetCurrency.trim(), rule: form.budgetRule } } : {}),
   };
-  const parsed = pollDefinitionInput.safeParse(input);
+  const parsed = pollDefinitionSchema(imageHosts).safeParse(input);
   if (!parsed.success) throw new InputError(fieldProblems(parsed.error));
   return parsed.data as Omit<PollDefinition, 'pollId'>;
 };

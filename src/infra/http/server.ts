@@ -3,15 +3,15 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Koa, { type Middleware } from 'koa';
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import helmet from 'koa-helmet';
 import serve from 'koa-static';
 import { DomainError, httpStatusOf } from '../../domain/errors.ts';
 import { StreamConflictError } from '../../app/eventStore.ts';
 import type { Logger } from '../logger.ts';
-import { parseLang, translator, type Lang } from './i18n/index.ts';
+import { parseLang, refusalMessage, translator, type Lang } from './i18n/index.ts';
 import { isApiPath, renderPage, type PageGlobals, type Views } from './views.ts';
 import { InputError } from './pollInput.ts';
+import { checkBodyText, checkPathAndQuery, RequestRefused, requestBody, type BodyLimit } from './requestBody.ts';
 
 const publicDir = fileURLToPath(new URL('../../../public/', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -25,45 +25,75 @@ export interface HttpAppDeps {
   routers: Router[];
   /** Middleware that runs after body parsing and page globals, before routes (sessions, CSRF, ...). */
   middleware?: Middleware[];
+  /** Body size limits by route (requestBody.ts BODY_LIMITS by default). */
+  bodyLimits?: readonly BodyLimit[];
+  /** Hosts poll images may come from besides this site (IMAGE_HOSTS): the CSP's img-src. */
+  imageHosts?: readonly string[];
   /** Trust X-Forwarded-* (behind a load balancer). */
   proxy?: boolean;
 }
 
 
 const httpCodeOf = (status: number) =>
-  ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 409: 'conflict', 413: 'too-large', 422: 'invalid-input', 429: 'rate-limited', 503: 'unavailable' })[status] ?? 'http';
+  ({ 400: 'bad-request', 401: 'unauthenticated', 403: 'forbidden', 404: 'not-found', 405: 'method-not-allowed', 409: 'conflict', 413: 'too-large', 415: 'unsupported-media-type', 422: 'invalid-input', 429: 'rate-limited', 503: 'unavailable' })[status] ?? 'bad-request';
 
-/** The error response: JSON for the API, a page for people. Domain errors keep their stable code. */
+interface KnownError {
+  status: number;
+  code: string;
+  message: string;
+  details: unknown;
+}
+
+/** What a thrown error means for the client; null for a fault of ours (logged, answered 500). */
+const knownError = (error: unknown): KnownError | null => {
+  if (error instanceof DomainError) return { status: httpStatusOf(error), code: error.code, message: error.message, details: (error as { problems?: unknown }).problems };
+  if (error instanceof StreamConflictError) return { status: 409, code: 'conflict', message: 'Someone else changed this at the same time: reload and try again', details: undefined };
+  if (error instanceof InputError) return { status: 422, code: 'invalid-input', message: error.message, details: error.problems };
+  if (error instanceof RequestRefused) return { status: error.status, code: error.code, message: error.message, details: undefined };
+  const { status, expose } = error as { status?: unknown; expose?: unknown };
+  // http-errors (ctx.throw, koa, raw-body): a client error is exposed; a 5xx is ours, except an exposed
+  // 503 (DatabaseUnavailableError: the database is unreachable, retry soon).
+  if (typeof status === 'number' && ((status >= 400 && status < 500 && expose !== false) || (status === 503 && expose === true))) return { status, code: httpCodeOf(status), message: (error as Error).message, details: undefined };
+  return null;
+};
+
+/** The error response: JSON for the API, a page for people. Every refusal has a stable code and a message in the request's language. */
 const errorHandler = (logger: Logger): Middleware => async (ctx, next) => {
   try {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) {
-      if (isApiPath(ctx.path)) ctx.body = { error: { code: 'not-found', message: 'No such resource' } };
-      else renderPage(ctx, 'pages/error', { message: (ctx.state.page as PageGlobals).t('error.notFound') }, { status: 404 });
-      ctx.status = 404;
+    // A route that matched nothing, or a method the route does not have: answer like any other refusal.
+    if (ctx.status >= 400 && ctx.status < 500 && (ctx.body === undefined || ctx.body === null)) {
+      const status = ctx.status;
+      const code = httpCodeOf(status);
+      const globals = ctx.state.page as PageGlobals;
+      if (isApiPath(ctx.path)) ctx.body = { error: { code, message: refusalMessage(globals.t, code, 'No such resource') } };
+      else renderPage(ctx, 'pages/error', { message: status === 404 ? globals.t('error.notFound') : refusalMessage(globals.t, code, 'Not allowed'), code }, { status });
+      ctx.status = status;
     }
   } catch (error) {
-    const known =
-      error instanceof DomainError
-        ? { status: httpStatusOf(error), code: error.code, message: error.message, details: (error as { problems?: unknown }).problems }
-        : error instanceof StreamConflictError
-          ? { status: 409, code: 'conflict', message: 'Someone else changed this at the same time: reload and try again', details: undefined }
-          : error instanceof InputError
-            ? { status: 422, code: 'invalid-input', message: error.message, details: error.problems }
-            : typeof (error as { status?: number }).status === 'number' && (error as { expose?: boolean }).expose
-              ? { status: (error as { status: number }).status, code: httpCodeOf((error as { status: number }).status), message: (error as Error).message, details: undefined }
-              : null;
+    const known = knownError(error);
     if (!known) logger.error({ err: error, path: ctx.path, method: ctx.method }, 'request failed');
     const status = known?.status ?? 500;
     const code = known?.code ?? 'internal';
     const globals = ctx.state.page as PageGlobals | undefined;
-    const message = known?.message ?? (globals ? globals.t('error.internal') : 'Internal error');
+    const message = globals ? refusalMessage(globals.t, code, known?.message ?? 'Internal error') : (known?.message ?? 'Internal error');
     ctx.status = status;
     // 503 (the database is unreachable: DatabaseUnavailableError): clients and balancers may retry soon.
     if (status === 503) ctx.set('Retry-After', '2');
+    // A refused upload may still be arriving: close the connection rather than read what nobody needs.
+    if (status === 413) ctx.set('Connection', 'close');
     if (isApiPath(ctx.path) || !globals) ctx.body = { error: { code, message, ...(known?.details ? { details: known.details } : {}) } };
-    else renderPage(ctx, 'pages/error', { message: globals.t(`error.${code}`) === `error.${code}` ? message : globals.t(`error.${code}`), code }, { status });
+    else renderPage(ctx, 'pages/error', { message, code }, { status });
   }
+};
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/** A method no route has (PROPFIND, TRACE, ...) is refused with 405, not koa-router's 501. */
+const refuseUnknownMethods: Middleware = async (ctx, next) => {
+  if (KNOWN_METHODS.has(ctx.method)) return next();
+  ctx.set('Allow', [...KNOWN_METHODS].join(', '));
+  ctx.status = 405;
 };
 
 const requestLog = (logger: Logger): Middleware => async (ctx, next) => {
@@ -128,7 +158,8 @@ export const createHttpApp = (deps: HttpAppDeps): Koa => {
           defaultSrc: ["'self'"],
           scriptSrc: ["'self'"],
           styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:', 'https:'],
+          // Answer images: this site, or the hosts IMAGE_HOSTS allows (pollInput.ts refuses the rest).
+          imgSrc: ["'self'", 'data:', ...(deps.imageHosts ?? []).map((h) => `https://${h}`)],
           connectSrc: ["'self'"],
           formAction: ["'self'"],
           frameAncestors: ["'none'"],
@@ -138,9 +169,13 @@ export const createHttpApp = (deps: HttpAppDeps): Koa => {
         },
       },
       crossOriginEmbedderPolicy: false,
+      // The same rule as frame-ancestors 'none' for browsers that only read X-Frame-Options.
+      xFrameOptions: { action: 'deny' },
     }),
   );
   app.use(pageGlobals(deps.views, deps.portalUrl));
+  app.use(refuseUnknownMethods);
+  app.use(checkPathAndQuery);
   const assets = new Router();
   assets.get('/static/vendor/htmx.min.js', (ctx) => {
     ctx.type = 'application/javascript';
@@ -149,7 +184,8 @@ export const createHttpApp = (deps: HttpAppDeps): Koa => {
   });
   app.use(assets.routes());
   app.use(mount('/static', serve(publicDir, { maxage: 3_600_000 })));
-  app.use(bodyParser({ enableTypes: ['json', 'form'], jsonLimit: '2mb', formLimit: '2mb' }));
+  app.use(requestBody(deps.bodyLimits));
+  app.use(checkBodyText);
   for (const middleware of deps.middleware ?? []) app.use(middleware);
   for (const router of deps.routers) app.use(router.routes()).use(router.allowedMethods());
   return app;

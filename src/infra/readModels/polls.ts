@@ -72,6 +72,19 @@ export interface PollListPage {
  * Newest first, keyset-paged on (created_at, id) so page 1,000 costs what page 1 costs. "Open" and
  * "closed" follow the clock, like the deciders do, not only the last status event.
  */
+/**
+ * A list cursor's parts (`base64url(ISO time|poll id)`, made by listPolls), or null when it is not one:
+ * a cursor is client input, and a date part that is not a date must not reach PostgreSQL's cast.
+ */
+export const decodePollCursor = (cursor: string): { createdAt: string; id: string } | null => {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const bar = text.indexOf('|');
+  if (bar < 0) return null;
+  const [createdAt, id] = [text.slice(0, bar), text.slice(bar + 1)];
+  const ok = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(createdAt) && !Number.isNaN(Date.parse(createdAt)) && id !== '' && id.length <= 200 && !/[\u0000\uFFFD]/.test(id);
+  return ok ? { createdAt, id } : null;
+};
+
 export const listPolls = async (db: Q, filter: PollListFilter): Promise<PollListPage> => {
   const limit = Math.min(Math.max(filter.limit ?? 20, 1), 100);
   const conditions = [sql`status <> 'Draft'`];
@@ -83,10 +96,8 @@ export const listPolls = async (db: Q, filter: PollListFilter): Promise<PollList
   if (filter.search) conditions.push(sql`search LIKE ${`%${filter.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
   if (filter.orgId) conditions.push(sql`org_id = ${filter.orgId}`);
   if (filter.creatorId) conditions.push(sql`creator_id = ${filter.creatorId}`);
-  if (filter.cursor) {
-    const [createdAt, id] = Buffer.from(filter.cursor, 'base64url').toString().split('|');
-    if (createdAt && id) conditions.push(sql`(created_at, id) < (${createdAt}::timestamptz, ${id})`);
-  }
+  const cursor = filter.cursor ? decodePollCursor(filter.cursor) : null;
+  if (cursor) conditions.push(sql`(created_at, id) < (${cursor.createdAt}::timestamptz, ${cursor.id})`);
   const { rows } = await sql<{ doc: PollRow; created_at: Date | string }>`
     SELECT doc, created_at FROM polls WHERE ${sql.join(conditions, sql` AND `)}
     ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`.execute(db);

@@ -51,50 +51,73 @@ function authorised(req: IncomingMessage, token: string | undefined): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-async function route(node: LedgerNode, req: IncomingMessage, url: URL, token: string | undefined): Promise<Reply> {
-  const path = url.pathname;
-  if (req.method === 'GET') {
-    if (path === '/v1/info') return json(node.info());
-    if (path === '/v1/checkpoint') {
-      const note = node.latestCheckpoint();
-      return note ? text(note) : notFound('final checkpoint');
-    }
-    let m = /^\/v1\/checkpoint\/(0|[1-9][0-9]*)$/.exec(path);
-    if (m) {
-      const note = node.checkpointAt(Number(m[1]));
+/** A path segment decoded; a malformed percent-encoding (`%E0%A4%A`) is the client's mistake: 400. */
+function segment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new NodeError(400, 'bad-request', 'malformed percent-encoding in the path');
+  }
+}
+
+/** One route of the API: `path` as documented (`:name` for a segment), `handle` given the decoded segments. */
+export interface NodeRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  /** Coordinator routes need the bearer token and read a JSON body. */
+  coordinator?: boolean;
+  handle(node: LedgerNode, url: URL, params: string[], body: Record<string, unknown>): Reply | Promise<Reply>;
+}
+
+/** Every route of the node (docs/ledger-protocol.md); tests enumerate this table. */
+export const NODE_ROUTES: readonly NodeRoute[] = [
+  { method: 'GET', path: '/v1/info', handle: (node) => json(node.info()) },
+  { method: 'GET', path: '/v1/checkpoint', handle: (node) => { const note = node.latestCheckpoint(); return note ? text(note) : notFound('final checkpoint'); } },
+  {
+    method: 'GET', path: '/v1/checkpoint/:size',
+    handle: (node, _url, [size]) => {
+      const note = /^(0|[1-9][0-9]{0,15})$/.test(size!) ? node.checkpointAt(Number(size)) : null;
       return note ? text(note) : notFound('checkpoint at that size');
-    }
-    if (path === '/v1/signed') return json({ checkpoints: node.signedCheckpoints() });
-    if (path === '/v1/entries') return json({ entries: node.entries(intParam(url, 'start'), intParam(url, 'end')) });
-    if (path === '/v1/proof/inclusion') {
-      const [index, size] = [intParam(url, 'index'), intParam(url, 'size')];
-      return json({ index, size, proof: node.inclusionProof(index, size) });
-    }
-    if (path === '/v1/proof/consistency') {
-      const [from, to] = [intParam(url, 'from'), intParam(url, 'to')];
-      return json({ from, to, proof: node.consistencyProof(from, to) });
-    }
-    m = /^\/v1\/tracker\/([^/]+)$/.exec(path);
-    if (m) {
-      const tracker = normalizeTracker(decodeURIComponent(m[1]!));
+    },
+  },
+  { method: 'GET', path: '/v1/signed', handle: (node) => json({ checkpoints: node.signedCheckpoints() }) },
+  // At most MAX_ENTRIES_PAGE entries per answer whatever `end` asks for: clients page on from the last index.
+  { method: 'GET', path: '/v1/entries', handle: (node, url) => json({ entries: node.entries(intParam(url, 'start'), intParam(url, 'end')) }) },
+  {
+    method: 'GET', path: '/v1/proof/inclusion',
+    handle: (node, url) => { const [index, size] = [intParam(url, 'index'), intParam(url, 'size')]; return json({ index, size, proof: node.inclusionProof(index, size) }); },
+  },
+  {
+    method: 'GET', path: '/v1/proof/consistency',
+    handle: (node, url) => { const [from, to] = [intParam(url, 'from'), intParam(url, 'to')]; return json({ from, to, proof: node.consistencyProof(from, to) }); },
+  },
+  {
+    method: 'GET', path: '/v1/tracker/:code',
+    handle: (node, _url, [code]) => {
+      const tracker = normalizeTracker(code!);
       const receipt = tracker ? node.receipt(tracker) : null;
       return receipt ? json(receipt) : notFound('tracker');
-    }
-    m = /^\/v1\/polls\/([^/]+)\/(entries|tally)$/.exec(path);
-    if (m) {
-      const pollId = decodeURIComponent(m[1]!);
-      if (m[2] === 'entries') return json({ pollId, entries: node.pollEntries(pollId) });
-      const tally = node.tallyOf(pollId);
-      return tally ? json(tally) : notFound('tally of that poll');
-    }
-    return notFound('route');
-  }
-  if (req.method === 'POST' && ['/v1/propose', '/v1/finalize', '/v1/tally'].includes(path)) {
+    },
+  },
+  { method: 'GET', path: '/v1/polls/:pollId/entries', handle: (node, _url, [pollId]) => json({ pollId, entries: node.pollEntries(pollId!) }) },
+  { method: 'GET', path: '/v1/polls/:pollId/tally', handle: (node, _url, [pollId]) => { const tally = node.tallyOf(pollId!); return tally ? json(tally) : notFound('tally of that poll'); } },
+  { method: 'POST', path: '/v1/propose', coordinator: true, handle: async (node, _url, _p, body) => json(await node.propose({ start: body.start, entries: body.entries, checkpoint: body.checkpoint })) },
+  { method: 'POST', path: '/v1/finalize', coordinator: true, handle: async (node, _url, _p, body) => json(await node.finalize({ note: body.note })) },
+  { method: 'POST', path: '/v1/tally', coordinator: true, handle: async (node, _url, _p, body) => json(await node.tally({ pollId: body.pollId, size: body.size })) },
+];
+
+const matchers = NODE_ROUTES.map((r) => ({ route: r, pattern: new RegExp(`^${r.path.replace(/:[a-zA-Z]+/g, '([^/]+)')}$`) }));
+
+async function route(node: LedgerNode, req: IncomingMessage, url: URL, token: string | undefined): Promise<Reply> {
+  for (const { route: r, pattern } of matchers) {
+    if (r.method !== req.method) continue;
+    const m = pattern.exec(url.pathname);
+    if (!m) continue;
+    const params = m.slice(1).map(segment);
+    if (!r.coordinator) return r.handle(node, url, params, {});
+    // The token before the body: an unauthorised caller's body is never read.
     if (!authorised(req, token)) return json({ code: 'unauthorised', reason: 'coordinator token required' }, 401);
-    const body = await readJson(req);
-    if (path === '/v1/propose') return json(await node.propose({ start: body.start, entries: body.entries, checkpoint: body.checkpoint }));
-    if (path === '/v1/finalize') return json(await node.finalize({ note: body.note }));
-    return json(await node.tally({ pollId: body.pollId, size: body.size }));
+    return r.handle(node, url, params, await readJson(req));
   }
   return notFound('route');
 }
@@ -113,7 +136,13 @@ function send(res: ServerResponse, reply: Reply, cors: boolean): void {
 /** An http.Server serving `node`; coordinator routes need `Authorization: Bearer <token>`. */
 export function createNodeServer(node: LedgerNode, token: string | undefined, log: Log): Server {
   return createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://node');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://node');
+    } catch {
+      send(res, json({ code: 'bad-request', reason: 'malformed request target' }, 400), false);
+      return;
+    }
     const cors = req.method === 'GET';
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET', 'access-control-max-age': '86400' });

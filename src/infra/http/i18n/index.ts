@@ -3,13 +3,14 @@ import { ko } from './ko.ts';
 import { messages as site } from './messages/site.ts';
 import { messages as admin } from './messages/admin.ts';
 import { messages as ledger } from './messages/ledger.ts';
+import { messages as request } from './messages/request.ts';
 
 export type Lang = 'ko' | 'en';
 export const LANGS: readonly Lang[] = ['ko', 'en'];
 export type MessageKey = keyof typeof ko;
 
 /** Feature message files (./messages/*.ts), merged over the site-wide ko.ts / en.ts. */
-const features: Array<{ ko: Record<string, string>; en: Record<string, string> }> = [site, ledger, admin];
+const features: Array<{ ko: Record<string, string>; en: Record<string, string> }> = [site, ledger, admin, request];
 
 const dictionaries: Record<Lang, Record<string, string>> = {
   ko: Object.assign({}, ko, ...features.map((f) => f.ko)),
@@ -49,5 +50,17 @@ export const translator = (lang: Lang) => (key: MessageKey | string, params: Rec
 };
 
 export type Translate = ReturnType<typeof translator>;
+
+/**
+ * A refusal's message in `t`'s language: the translation of its stable code (`error.<code>`, or the
+ * site's `site.error.<code>`) where there is one, else `fallback` (the error's own English message).
+ */
+export const refusalMessage = (t: Translate, code: string, fallback: string): string => {
+  for (const key of [`error.${code}`, `site.error.${code}`]) {
+    const text = t(key);
+    if (text !== key) return text;
+  }
+  return fallback;
+};
 
 export const parseLang = (value: unknown): Lang | null => (value === 'ko' || value === 'en' ? value : null);

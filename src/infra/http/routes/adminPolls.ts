@@ -29,6 +29,8 @@ export interface AdminPollDeps {
   invalidatePoll: (pollId: string) => void;
   /** Waits until the read models include what was just written (read-your-writes after a POST). */
   settled: () => Promise<void>;
+  /** Hosts option images may come from besides this site (IMAGE_HOSTS). */
+  imageHosts?: readonly string[];
 }
 
 type Ctx = ParameterizedContext;
@@ -89,7 +91,7 @@ export const adminPollRoutes = (deps: AdminPollDeps): Router => {
     if (changed) return formPage(ctx, changed, target);
     let pollId: string;
     try {
-      pollId = await save(definitionOfForm(form));
+      pollId = await save(definitionOfForm(form, deps.imageHosts));
     } catch (error) {
       if (error instanceof InputError || error instanceof InvalidPollDefinition) return formPage(ctx, form, target, error.problems, 422);
       throw error;
@@ -163,7 +165,7 @@ export const adminPollRoutes = (deps: AdminPollDeps): Router => {
     form.opensAt = sent['settings.opensAt'] || fresh.opensAt;
     form.closesAt = sent['settings.closesAt'] || fresh.closesAt;
     try {
-      const copy = await deps.commands.create(definitionOfForm(form), actorOf(ctx));
+      const copy = await deps.commands.create(definitionOfForm(form, deps.imageHosts), actorOf(ctx));
       await deps.settled();
       ctx.status = 303;
       ctx.redirect(`/admin/polls/${encodeURIComponent(copy)}/edit`);

@@ -5,10 +5,11 @@ import type { PollCommands } from '../../../app/polls/pollCommands.ts';
 import type { PollRow } from '../../../app/projections/polls.ts';
 import type { Actor } from '../../../domain/poll.ts';
 import type { PollDefinition } from '../../../domain/pollDefinition.ts';
-import type { PollListFilter, PollListPage } from '../../readModels/polls.ts';
+import { decodePollCursor, type PollListFilter, type PollListPage } from '../../readModels/polls.ts';
 import type { RollParseResult } from '../../polls/voterRollCsv.ts';
-import { ballotInput, parseInput, pollDefinitionInput, reflectionInput } from '../pollInput.ts';
+import { ballotInput, parseInput, pollDefinitionSchema, reflectionInput } from '../pollInput.ts';
 import { z } from 'zod';
+import { PollNotFound } from '../../../domain/errors.ts';
 import type { SessionUser } from '../auth.ts';
 
 /** The actor a signed-in user acts as: an official of their organisation, or a citizen. */
@@ -17,6 +18,8 @@ export const actorOf = (user: SessionUser): Actor =>
 
 export interface PollsApiDeps {
   requireCitizen: Middleware;
+  /** Officials in force and administrators (auth.ts): voter rolls are theirs only. */
+  requireOfficial: Middleware;
   commands: PollCommands;
   castBallot: (input: CastBallotInput) => Promise<CastBallotResult>;
   listPolls: (filter: Omit<PollListFilter, 'now'>) => Promise<PollListPage>;
@@ -24,6 +27,8 @@ export interface PollsApiDeps {
   results: (poll: PollRow) => Promise<PollResultsView>;
   parseRoll: (csv: string) => RollParseResult;
   keyRollPhones: (phones: string[]) => string[];
+  /** Hosts option images may come from besides this site (IMAGE_HOSTS). */
+  imageHosts?: readonly string[];
 }
 
 export interface PollResultsView {
@@ -46,7 +51,7 @@ const listQuery = z.object({
   state: z.enum(['open', 'closed']).optional(),
   tag: z.string().max(30).optional(),
   q: z.string().max(100).optional(),
-  cursor: z.string().max(200).optional(),
+  cursor: z.string().max(200).refine((c) => decodePollCursor(c) !== null, 'is not a cursor this API gave out').optional(),
   limit: z.coerce.number().int().min(1).max(100).optional(),
 });
 
@@ -58,10 +63,14 @@ const user = (ctx: Context) => ctx.state.user as SessionUser;
  */
 export const pollsApiRoutes = (deps: PollsApiDeps): Router => {
   const router = new Router({ prefix: '/api' });
+  const definitionSchema = pollDefinitionSchema(deps.imageHosts);
+  /** The poll, or 404; a draft only for its creator and its organisation's officials, as on the site. */
   const mustFind = async (ctx: Context) => {
     const poll = await deps.getPoll(String(ctx.params.pollId));
-    if (!poll) ctx.throw(404, 'No such poll');
-    return poll!;
+    const viewer = ctx.state.user as SessionUser | undefined;
+    const mayManage = (p: PollRow) => viewer !== undefined && (p.creatorId === viewer.id || (p.orgId !== null && p.orgId === viewer.orgId && viewer.roles.includes('official')));
+    if (!poll || (poll.status === 'Draft' && !mayManage(poll))) throw new PollNotFound(String(ctx.params.pollId));
+    return poll;
   };
 
   router.get('/polls', async (ctx) => {
@@ -80,7 +89,7 @@ export const pollsApiRoutes = (deps: PollsApiDeps): Router => {
   });
 
   router.post('/polls', deps.requireCitizen, async (ctx) => {
-    const definition = parseInput(pollDefinitionInput, ctx.request.body) as Omit<PollDefinition, 'pollId'>;
+    const definition = parseInput(definitionSchema, ctx.request.body) as Omit<PollDefinition, 'pollId'>;
     const pollId = await deps.commands.create(definition, actorOf(user(ctx)));
     ctx.status = 201;
     ctx.body = { pollId };
@@ -97,7 +106,8 @@ export const pollsApiRoutes = (deps: PollsApiDeps): Router => {
     ctx.body = { pollId, result: await deps.commands.publishResult(pollId, actorOf(user(ctx))) };
   });
 
-  router.post('/polls/:pollId/roll', deps.requireCitizen, async (ctx) => {
+  // Voter rolls are lists of real people's numbers: officials only, as in the admin area (README).
+  router.post('/polls/:pollId/roll', deps.requireOfficial, async (ctx) => {
     const body = ctx.request.body as { csv?: unknown } | undefined;
     const csv = typeof body?.csv === 'string' ? body.csv : ctx.throw(422, 'Send { "csv": "<one phone number per line>" }');
     const parsed = deps.parseRoll(csv);

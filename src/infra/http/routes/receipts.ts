@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { ReceiptLookup } from '../../ledger/ledgerServices.ts';
+import { refusalMessage } from '../i18n/index.ts';
 import { renderPage, type PageGlobals } from '../views.ts';
 import { portalHref } from './siteViews.ts';
 
@@ -35,7 +36,7 @@ export const receiptRoutes = (deps: ReceiptRouteDeps): Router => {
     const found = await deps.receipt(ctx.params.tracker!);
     if (found.status === 'anchored') ctx.body = found.receipt;
     else if (found.status === 'pending') [ctx.status, ctx.body] = [202, { status: 'pending' }];
-    else [ctx.status, ctx.body] = [404, { error: { code: 'receipt.not-found', message: 'No ballot has this tracker code' } }];
+    else [ctx.status, ctx.body] = [404, { error: { code: 'receipt.not-found', message: refusalMessage((ctx.state.page as PageGlobals).t, 'receipt.not-found', 'No ballot has this tracker code') } }];
   });
   return router;
 };

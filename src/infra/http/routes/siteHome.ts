@@ -1,7 +1,7 @@
 import Router from '@koa/router';
 import { z } from 'zod';
 import type { PollRow } from '../../../app/projections/polls.ts';
-import type { PollListFilter, PollListPage } from '../../readModels/polls.ts';
+import { decodePollCursor, type PollListFilter, type PollListPage } from '../../readModels/polls.ts';
 import { renderPage } from '../views.ts';
 import { cardOf, globalsOf, isOpenAt, userOf, wantsFragment, type CardContext, type VerificationLookup } from './siteViews.ts';
 
@@ -22,7 +22,8 @@ const query = z.object({
   state: z.enum(['open', 'closed']).optional().catch(undefined),
   tag: z.string().trim().max(30).optional().catch(undefined),
   q: z.string().trim().max(100).optional().catch(undefined),
-  cursor: z.string().max(200).optional().catch(undefined),
+  // A cursor that is not one (edited, truncated) shows the first page.
+  cursor: z.string().max(200).refine((c) => decodePollCursor(c) !== null).optional().catch(undefined),
 });
 
 type HomeQuery = z.infer<typeof query>;
