@@ -22,7 +22,8 @@ import { healthRoutes } from './http/routes/health.ts';
 import { loadLocalAdminToken, startLocalAdminEndpoint } from './http/localAdmin.ts';
 // admin area for officials (issue 5)
 import { requireOfficial } from './http/auth.ts';
-import { adminPollRoutes, adminRollUploadBody, hideCommentWith } from './http/routes/adminPolls.ts';
+import { adminPollRoutes, adminRollUpload, hideCommentWith } from './http/routes/adminPolls.ts';
+import { uploadBody } from './http/uploadBody.ts';
 // citizen site (issue 5)
 import { citizenSiteMiddleware, citizenSiteRouters } from './http/routes/siteRoutes.ts';
 import { requireCitizen } from './http/auth.ts';
@@ -271,8 +272,8 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     ...identityWeb.routers,
     ...ledger.routers,
   ];
-  // The voter-roll upload's multipart body is read before the CSRF check, so its _csrf field counts (admin area).
-  const middleware: Middleware[] = [adminRollUploadBody, ...identityWeb.middleware, citizenSiteMiddleware({ db: db.kysely })];
+  // The voter-roll upload's multipart body is read after the user is known and allowed, before the CSRF check, so its _csrf field counts (uploadBody.ts).
+  const middleware: Middleware[] = [uploadBody([adminRollUpload({ getPoll: polls.get })]), ...identityWeb.middleware, citizenSiteMiddleware({ db: db.kysely })];
   // Templates are read and compiled once, except in development, where an edited view shows on reload.
   const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV !== 'development' }), portalUrl, routers, middleware, proxy: config.TRUST_PROXY, imageHosts: config.IMAGE_HOSTS });
 

@@ -127,6 +127,9 @@ export const identityMiddleware = (deps: { loadUser: (citizenId: string) => Prom
     page.csrf = () => (ctx.session ? csrfTokenOf(ctx) : '');
     page.csrfIfAny = () => (typeof ctx.session?.csrf === 'string' ? ctx.session.csrf : '');
   }
+  // A file upload's body is read now, once the user is known (uploadBody.ts), so its _csrf field counts.
+  const readUploadBody = ctx.state.readUploadBody as (() => Promise<void>) | undefined;
+  if (readUploadBody) await readUploadBody();
   if (!SAFE_METHODS.has(ctx.method)) {
     const expected = ctx.session?.csrf;
     const body = ctx.request.body as Record<string, unknown> | undefined;

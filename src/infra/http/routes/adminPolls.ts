@@ -10,6 +10,8 @@ import type { PollKind } from '../../../domain/pollDefinition.ts';
 import type { RollParseResult } from '../../polls/voterRollCsv.ts';
 import { applyFormAction, definitionOfForm, emptyPollForm, flattenBody, formOfDefinition, POLL_KINDS, problemsByField, readPollForm, type PollForm } from '../pollForm.ts';
 import { InputError, fieldProblems, reflectionInput } from '../pollInput.ts';
+import { decodedPath } from '../requestBody.ts';
+import type { UploadRoute } from '../uploadBody.ts';
 import { renderPage, type PageGlobals } from '../views.ts';
 import { adminPollView, adminPollRowView, pollFormView, rollReportView, turnoutView, type RollReport } from './adminPollViews.ts';
 
@@ -187,7 +189,7 @@ export const adminPollRoutes = (deps: AdminPollDeps): Router => {
     renderPage(ctx, 'pages/admin/roll', rollReportView(t(ctx), poll, report, deps.now()));
   });
 
-  /** A pasted CSV (`csv`) or an uploaded file (`file`, multipart, see adminRollUploadBody). Only line numbers and reasons are kept. */
+  /** A pasted CSV (`csv`) or an uploaded file (`file`, multipart, see adminRollUpload). Only line numbers and reasons are kept. */
   router.post('/admin/polls/:pollId/roll', async (ctx) => {
     const poll = await ownedPoll(ctx);
     const csv = [str(fields(ctx).file), str(fields(ctx).csv)].filter((s) => s.trim() !== '').join('\n');
@@ -254,37 +256,23 @@ export const hideCommentWith = (deps: CommandHandlerDeps & { now: () => string }
   await handleCommand(deps, commentDecider, commentStreamId(commentId), { type: 'HideComment', data }, { actor: `official:${by}` });
 };
 
-/** The largest voter-roll upload read: about 200,000 numbers. */
-const MAX_UPLOAD_BYTES = 5 * 1024 * 1024;
+/** The largest voter-roll file read: about 200,000 numbers. */
+const MAX_ROLL_FILE_BYTES = 5 * 1024 * 1024;
 
 /**
- * A tiny multipart/form-data reader for the voter-roll upload only (koa's body parser reads JSON and
- * urlencoded forms, not multipart). It runs before the CSRF check, so the form's `_csrf` field counts
- * without JavaScript. Text fields and one file's text become `ctx.request.body`; other requests pass.
+ * The voter-roll file upload (`file`, with `_csrf` and an optional pasted `csv`), read by busboy
+ * (uploadBody.ts) only for an official in force of the poll's organisation (or an administrator of it):
+ * anyone else's body is never read.
  */
-export const adminRollUploadBody: Middleware = async (ctx, next) => {
-  const boundary = /^multipart\/form-data;.*boundary="?([^";]+)"?/i.exec(ctx.get('content-type'))?.[1];
-  if (ctx.method !== 'POST' || !boundary || !/^\/admin\/polls\/[^/]+\/roll$/.test(ctx.path)) return next();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_UPLOAD_BYTES) ctx.throw(413, 'The file is larger than 5 MB');
-    chunks.push(chunk as Buffer);
-  }
-  ctx.request.body = parseMultipart(Buffer.concat(chunks).toString('utf8'), boundary);
-  await next();
-};
-
-/** Fields of a multipart body by name (the last of a repeated name wins); file parts give their text. */
-export const parseMultipart = (body: string, boundary: string): Record<string, string> => {
-  const fieldsByName: Record<string, string> = {};
-  for (const part of body.split(`--${boundary}`)) {
-    const headerEnd = part.indexOf('\r\n\r\n');
-    if (headerEnd < 0) continue;
-    const name = /content-disposition:[^\r\n]*\bname="([^"]*)"/i.exec(part.slice(0, headerEnd))?.[1];
-    if (name === undefined) continue;
-    fieldsByName[name] = part.slice(headerEnd + 4).replace(/\r\n$/, '');
-  }
-  return fieldsByName;
-};
+export const adminRollUpload = (deps: Pick<AdminPollDeps, 'getPoll'>): UploadRoute => ({
+  path: /^\/admin\/polls\/[^/]+\/roll$/,
+  fileBytes: MAX_ROLL_FILE_BYTES,
+  fieldBytes: MAX_ROLL_FILE_BYTES,
+  authorise: async (ctx) => {
+    const viewer = ctx.state.user as { roles: string[]; orgId?: string } | undefined;
+    if (!viewer || !(viewer.roles.includes('official') || viewer.roles.includes('admin')) || !viewer.orgId) return false;
+    const pollId = decodedPath(ctx.path)?.split('/')[3];
+    const poll = pollId ? await deps.getPoll(pollId) : null;
+    return poll !== null && poll.orgId === viewer.orgId;
+  },
+});
