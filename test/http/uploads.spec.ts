@@ -67,7 +67,7 @@ describe('voter-roll uploads (multipart)', () => {
   const multipart = (boundary: string, parts: string[], end = `--${boundary}--\r\n`) => parts.map((p) => `--${boundary}\r\n${p}\r\n`).join('') + end;
   const field = (name: string, value: string) => `Content-Disposition: form-data; name="${name}"\r\n\r\n${value}`;
   const file = (content: string, name = 'file', filename = 'roll.csv') => `Content-Disposition: form-data; name="${name}"; filename="${filename}"\r\nContent-Type: text/csv\r\n\r\n${content}`;
-  const send = (body: string | Buffer, contentType: string) =>
+  const send = (body: string, contentType: string) =>
     fetch(`${app.url}/admin/polls/${pollId}/roll?lang=en`, { method: 'POST', headers: { cookie: official.cookie, 'content-type': contentType }, body, redirect: 'manual' });
 
   it('reads edge cases: a quoted boundary, boundary-like lines and CRLF inside the file, a BOM, the token after the file', async () => {
