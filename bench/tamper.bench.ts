@@ -82,7 +82,7 @@ export const tamperBench: Bench = {
             leafHashes.push(hash);
             return { leaf_index: leafHashes.length - 1, event_id: e.id!, poll_id: pollId, event_type: e.type, tracker: e.data.tracker as string, entry_hash: hash, entry_text: text, committed_at: new Date() };
           });
-          await (db.kysely as Kysely<any>).insertInto('ledger_entries').values(rows).execute();
+          await db.kysely.insertInto('ledger_entries').values(rows).execute();
         }
       };
       await addBallots(0, BALLOTS);

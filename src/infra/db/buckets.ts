@@ -1,5 +1,8 @@
 import { sql } from 'kysely';
 
+// Conditions over a bucket number computed from a bigint column, shared by the event store's and the
+// ledger's digest queries: raw SQL because those queries group by computed buckets (see there).
+
 /** A primary-key range condition for buckets `from` up to `to` (or all from `from` on) of `size` rows. */
 export const positionsIn = (column: string, size: number, range?: { from: number; to?: number }) => {
   const from = sql`${sql.ref(column)} >= ${(range?.from ?? 0) * size}::bigint`;

@@ -2,10 +2,13 @@ import type { ColumnType } from 'kysely';
 import type { PlatformStatsTable } from '../readModels/platformStats.ts';
 import type { CitizensTable, OrganisationsTable } from '../readModels/citizens.ts';
 import type { IdentityTables } from '../identity/tables.ts';
+import type { EventStoreTables } from '../eventStore/tables.ts';
+import type { PollTables } from '../readModels/pollTables.ts';
+import type { LedgerTables } from '../ledger/tables.ts';
 
 /**
- * Kysely table interfaces. Each feature declares its tables in its own file and this interface extends
- * them. The events table is not listed on purpose: only the event store adapter touches it (raw SQL).
+ * Kysely table interfaces: every table the migrations create. Each feature declares its tables in its
+ * own file and `Database` extends them.
  */
 export interface ProjectionCheckpointTable {
   projection: string;
@@ -23,4 +26,4 @@ export interface ReadModelTables {
   organisations: OrganisationsTable;
 }
 
-export interface Database extends CoreTables, ReadModelTables, IdentityTables {}
+export interface Database extends CoreTables, EventStoreTables, ReadModelTables, PollTables, IdentityTables, LedgerTables {}

@@ -12,8 +12,14 @@ import {
   type SubscriptionHandler,
 } from '../../app/eventStore.ts';
 import type { Db } from '../db/connect.ts';
+import type { Database } from '../db/schema.ts';
 import { catchUpSubscription } from './catchUpSubscription.ts';
 
+/**
+ * Raw SQL throughout: checkpoints are xid8 transaction ids compared with the snapshot horizon
+ * (pg_snapshot_xmin), batches go in through unnest arrays in one statement, and the tamper watch reads
+ * the system column xmin; none of these has a query-builder form. The table is typed in ./tables.ts.
+ */
 interface EventRow {
   id: string;
   stream_id: string;
@@ -98,7 +104,7 @@ const toRow = (streamId: string, revision: bigint, event: NewEvent) => ({
  * gets its own honest outcome and no request is half-written.
  */
 export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: number; wakeEveryMs?: number } = {}): EventStore => {
-  const kysely = db.kysely as Kysely<any>;
+  const kysely = db.kysely;
   const appended = new EventEmitter();
   appended.setMaxListeners(0);
   // Subscribers (projections, anchoring) are woken at once after a quiet spell, then at most every
@@ -119,7 +125,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
     else wakeTimer = setTimeout(fire, due);
   };
 
-  const writeBatch = async (trx: Transaction<any>, requests: AppendRequest[]) => {
+  const writeBatch = async (trx: Transaction<Database>, requests: AppendRequest[]) => {
     const streamIds = [...new Set(requests.map((r) => r.streamId))];
     const { rows: revisions } = await sql<{ stream_id: string; revision: string }>`
       SELECT stream_id, max(stream_revision)::text AS revision FROM events

@@ -51,6 +51,7 @@ export const createSessionStore = (
         .returning(sql<boolean>`xmax = 0`.as('created'))
         .executeTakeFirstOrThrow();
       // Each new session sweeps a few expired ones, so the table needs no separate janitor.
+      // Raw SQL: DELETE with a LIMITed subquery on the same table (PostgreSQL has no DELETE ... LIMIT).
       if (inserted.created) await sql`DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < now() LIMIT 100)`.execute(db);
       rows.prime(key, { data: JSON.parse(values.data) as Record<string, unknown>, expiresAt: expires.getTime() });
     },

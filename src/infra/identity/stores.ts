@@ -47,7 +47,7 @@ export const createOtpStore = (db: Kysely<Database>): OtpStore => ({
     if (consumed) return 'ok';
     const counted = await db
       .updateTable('otp_challenges')
-      .set({ attempts_left: sql`attempts_left - 1` })
+      .set((eb) => ({ attempts_left: eb(eb.ref('attempts_left'), '-', 1) }))
       .where('phone_hash', '=', phoneHash)
       .where('attempts_left', '>', 0)
       .where('expires_at', '>', now)

@@ -31,11 +31,12 @@ import {
   recordFinal,
   type StoredEntry,
 } from './ledgerStore.ts';
+import type { Database } from '../db/schema.ts';
 
 const h = nodeSha256;
 
 export interface AnchoringDeps {
-  db: Kysely<any>;
+  db: Kysely<Database>;
   eventStore: EventStore;
   /** Builds the coordinator, restored with what was already anchored. */
   createCoordinator: (anchored: NonNullable<CoordinatorOptions['anchored']>) => Coordinator;

@@ -22,6 +22,7 @@ import { startAnchoring, type Anchoring } from './anchoringService.ts';
 import { entryByTracker, lastFinalCheckpoint, type StoredEntry } from './ledgerStore.ts';
 import { startStandbyAnchoring } from './standbyAnchoring.ts';
 import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
+import type { Database } from '../db/schema.ts';
 
 /** The log's origin line: the nodes' --origin, the checkpoints' first line, the portal's expectation. */
 export const LEDGER_ORIGIN = 'civic-vote.local/ledger';
@@ -78,7 +79,7 @@ interface ActiveLedgerWork {
  */
 export const startLedger = async (
   config: Config,
-  deps: { db: Kysely<any>; pool: pg.Pool | null; eventStore: EventStore; logger: Logger; isPendingBallot: (tracker: string) => Promise<boolean> },
+  deps: { db: Kysely<Database>; pool: pg.Pool | null; eventStore: EventStore; logger: Logger; isPendingBallot: (tracker: string) => Promise<boolean> },
 ): Promise<LedgerServices> => {
   const started = Date.now();
   const token = config.LEDGER_COORDINATOR_TOKEN ?? loadCoordinatorToken(config.DATA_DIR);

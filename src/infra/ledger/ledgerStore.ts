@@ -1,15 +1,18 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { inBucket, positionsIn } from '../db/buckets.ts';
 import { fromHex } from '../../ledger/bytes.ts';
 import { MerkleFrontier } from '../../ledger/merkle.ts';
 import { nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import type { VerificationStatus } from '../readModels/pollVerification.ts';
+import type { Database } from '../db/schema.ts';
+import type { LedgerEntriesTable } from './tables.ts';
 
 /**
- * The ledger tables (migration 0005) as plain query functions taking `db | trx` first. Raw SQL because
- * the shared kysely schema (src/infra/db/schema.ts) does not list these tables.
+ * The ledger tables (migration 0005, typed in ./tables.ts) as plain query functions taking `db | trx`
+ * first. Raw SQL only where the query builder cannot say it: the tamper watch's bucket digests
+ * (hashtextextended over a computed bucket, unnest joins).
  */
-type Q = Kysely<any>;
+type Q = Kysely<Database>;
 
 export const ANCHOR_CHECKPOINT_NAME = 'anchoring';
 
@@ -25,16 +28,7 @@ export interface StoredEntry {
   committedAt: Date;
 }
 
-interface EntryRow {
-  leaf_index: string | number;
-  event_id: string;
-  poll_id: string;
-  event_type: string;
-  tracker: string | null;
-  entry_hash: string;
-  entry_text: string;
-  committed_at: Date | string;
-}
+type EntryRow = Selectable<LedgerEntriesTable>;
 
 const toEntry = (r: EntryRow): StoredEntry => ({
   leafIndex: Number(r.leaf_index),
@@ -48,27 +42,39 @@ const toEntry = (r: EntryRow): StoredEntry => ({
 });
 
 export const readAnchorCheckpoint = async (db: Q): Promise<string | null> => {
-  const { rows } = await sql<{ checkpoint: string }>`SELECT checkpoint FROM ledger_anchor_checkpoint WHERE name = ${ANCHOR_CHECKPOINT_NAME}`.execute(db);
-  return rows[0]?.checkpoint ?? null;
+  const row = await db.selectFrom('ledger_anchor_checkpoint').select('checkpoint').where('name', '=', ANCHOR_CHECKPOINT_NAME).executeTakeFirst();
+  return row?.checkpoint ?? null;
 };
 
 /** Stores new leaves and the subscription checkpoint in one transaction: no gap, no duplicate. */
 export const appendEntries = async (db: Q, entries: StoredEntry[], checkpoint: string): Promise<void> => {
   await db.transaction().execute(async (trx) => {
     if (entries.length > 0) {
-      await sql`
-        INSERT INTO ledger_entries (leaf_index, event_id, poll_id, event_type, tracker, entry_hash, entry_text, committed_at)
-        VALUES ${sql.join(entries.map((e) => sql`(${e.leafIndex}, ${e.eventId}, ${e.pollId}, ${e.eventType}, ${e.tracker}, ${e.entryHash}, ${e.entryText}, ${e.committedAt.toISOString()})`))}`.execute(trx);
+      await trx
+        .insertInto('ledger_entries')
+        .values(entries.map((e) => ({
+          leaf_index: e.leafIndex, event_id: e.eventId, poll_id: e.pollId, event_type: e.eventType, tracker: e.tracker,
+          entry_hash: e.entryHash, entry_text: e.entryText, committed_at: e.committedAt.toISOString(),
+        })))
+        .execute();
     }
-    await sql`
-      INSERT INTO ledger_anchor_checkpoint (name, checkpoint) VALUES (${ANCHOR_CHECKPOINT_NAME}, ${checkpoint})
-      ON CONFLICT (name) DO UPDATE SET checkpoint = excluded.checkpoint, updated_at = now()`.execute(trx);
+    await trx
+      .insertInto('ledger_anchor_checkpoint')
+      .values({ name: ANCHOR_CHECKPOINT_NAME, checkpoint })
+      .onConflict((oc) => oc.column('name').doUpdateSet((eb) => ({ checkpoint: eb.ref('excluded.checkpoint'), updated_at: sql<string>`now()` })))
+      .execute();
   });
 };
 
 /** Stored leaves from `fromIndex` in leaf order, at most `limit` (start-up reads the ones not final yet). */
 export const loadEntries = async (db: Q, fromIndex = 0, limit?: number): Promise<StoredEntry[]> => {
-  const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE leaf_index >= ${fromIndex} ORDER BY leaf_index ${limit === undefined ? sql`` : sql`LIMIT ${limit}`}`.execute(db);
+  const rows = await db
+    .selectFrom('ledger_entries')
+    .selectAll()
+    .where('leaf_index', '>=', fromIndex)
+    .orderBy('leaf_index')
+    .$if(limit !== undefined, (q) => q.limit(limit!))
+    .execute();
   return rows.map(toEntry);
 };
 
@@ -79,9 +85,14 @@ export const loadEntries = async (db: Q, fromIndex = 0, limit?: number): Promise
 export const frontierOfStoredLeaves = async (db: Q, size: number, pageSize = 10_000): Promise<MerkleFrontier> => {
   const frontier = MerkleFrontier.empty(nodeSha256);
   while (frontier.size < size) {
-    const { rows } = await sql<{ leaf_index: string | number; entry_hash: string }>`
-      SELECT leaf_index, entry_hash FROM ledger_entries WHERE leaf_index >= ${frontier.size} AND leaf_index < ${size}
-      ORDER BY leaf_index LIMIT ${pageSize}`.execute(db);
+    const rows = await db
+      .selectFrom('ledger_entries')
+      .select(['leaf_index', 'entry_hash'])
+      .where('leaf_index', '>=', frontier.size)
+      .where('leaf_index', '<', size)
+      .orderBy('leaf_index')
+      .limit(pageSize)
+      .execute();
     if (rows.length === 0) throw new Error(`stored leaf ${frontier.size} is missing (the final checkpoint covers ${size})`);
     for (const r of rows) {
       const hash = fromHex(r.entry_hash);
@@ -94,8 +105,7 @@ export const frontierOfStoredLeaves = async (db: Q, size: number, pageSize = 10_
 
 /** Leaf numbers, events and hashes only (the tamper watch reads them every few seconds). */
 export const loadLeafHashes = async (db: Q): Promise<Array<Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>>> => {
-  const { rows } = await sql<{ leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string }>`
-    SELECT leaf_index, event_id, poll_id, entry_hash FROM ledger_entries ORDER BY leaf_index`.execute(db);
+  const rows = await db.selectFrom('ledger_entries').select(['leaf_index', 'event_id', 'poll_id', 'entry_hash']).orderBy('leaf_index').execute();
   return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
 };
 
@@ -126,12 +136,12 @@ export const loadLeafHashesInBuckets = async (
 };
 
 export const entryByTracker = async (db: Q, tracker: string): Promise<StoredEntry | null> => {
-  const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE tracker = ${tracker}`.execute(db);
-  return rows[0] ? toEntry(rows[0]) : null;
+  const row = await db.selectFrom('ledger_entries').selectAll().where('tracker', '=', tracker).executeTakeFirst();
+  return row ? toEntry(row) : null;
 };
 
 export const pollEntries = async (db: Q, pollId: string): Promise<StoredEntry[]> => {
-  const { rows } = await sql<EntryRow>`SELECT * FROM ledger_entries WHERE poll_id = ${pollId} ORDER BY leaf_index`.execute(db);
+  const rows = await db.selectFrom('ledger_entries').selectAll().where('poll_id', '=', pollId).orderBy('leaf_index').execute();
   return rows.map(toEntry);
 };
 
@@ -142,9 +152,7 @@ export interface FinalCheckpoint {
 }
 
 export const lastFinalCheckpoint = async (db: Q): Promise<FinalCheckpoint | null> => {
-  const { rows } = await sql<{ size: string | number; note: string; finalized_at: Date | string }>`
-    SELECT size, note, finalized_at FROM ledger_checkpoints ORDER BY size DESC LIMIT 1`.execute(db);
-  const r = rows[0];
+  const r = await db.selectFrom('ledger_checkpoints').select(['size', 'note', 'finalized_at']).orderBy('size', 'desc').limit(1).executeTakeFirst();
   return r ? { size: Number(r.size), note: r.note, finalizedAt: new Date(r.finalized_at) } : null;
 };
 
@@ -153,7 +161,7 @@ export const lastFinalCheckpoint = async (db: Q): Promise<FinalCheckpoint | null
  * of theirs is touched, so a final round costs one insert however many leaves it made final.
  */
 export const recordFinal = async (db: Q, size: number, note: string): Promise<void> => {
-  await sql`INSERT INTO ledger_checkpoints (size, note) VALUES (${size}, ${note}) ON CONFLICT (size) DO NOTHING`.execute(db);
+  await db.insertInto('ledger_checkpoints').values({ size, note }).onConflict((oc) => oc.column('size').doNothing()).execute();
 };
 
 /**
@@ -161,6 +169,7 @@ export const recordFinal = async (db: Q, size: number, note: string): Promise<vo
  * checkpoints added) and those of polls whose verification is still pending, below `to`. Both read
  * the partial indexes of migration 0008, so the cost follows published polls, never ballots.
  */
+// Raw SQL: a UNION of two joins, each matching a partial index of migration 0008 as written.
 export const publishedResultsToVerify = async (db: Q, from: number, to: number): Promise<Array<{ pollId: string; entryText: string; leafIndex: number }>> => {
   const { rows } = await sql<{ poll_id: string; entry_text: string; leaf_index: string | number }>`
     SELECT e.poll_id, e.entry_text, e.leaf_index FROM ledger_entries e LEFT JOIN poll_verification v ON v.poll_id = e.poll_id
@@ -185,11 +194,22 @@ export const setVerification = async (
 ): Promise<void> => {
   const tallyJson = tally ? JSON.stringify(tally.tally) : null;
   const size = tally?.size ?? null;
-  await sql`
-    INSERT INTO poll_verification (poll_id, status, detail, tally, tally_size) VALUES (${pollId}, ${status}, ${detail}, ${tallyJson}::jsonb, ${size})
-    ON CONFLICT (poll_id) DO UPDATE SET status = excluded.status, detail = excluded.detail,
-      tally = COALESCE(excluded.tally, poll_verification.tally), tally_size = COALESCE(excluded.tally_size, poll_verification.tally_size), updated_at = now()
-    WHERE poll_verification.status <> 'failed'`.execute(db);
+  await db
+    .insertInto('poll_verification')
+    .values({ poll_id: pollId, status, detail, tally: tallyJson, tally_size: size })
+    .onConflict((oc) =>
+      oc
+        .column('poll_id')
+        .doUpdateSet((eb) => ({
+          status: eb.ref('excluded.status'),
+          detail: eb.ref('excluded.detail'),
+          tally: eb.fn.coalesce('excluded.tally', 'poll_verification.tally'),
+          tally_size: eb.fn.coalesce('excluded.tally_size', 'poll_verification.tally_size'),
+          updated_at: sql<string>`now()`,
+        }))
+        .where('poll_verification.status', '<>', 'failed'),
+    )
+    .execute();
 };
 
 export interface VerificationRow {
@@ -201,8 +221,11 @@ export interface VerificationRow {
 }
 
 export const verificationRows = async (db: Q, status?: VerificationStatus): Promise<VerificationRow[]> => {
-  const { rows } = await sql<{ poll_id: string; status: VerificationStatus; detail: string; tally: unknown; tally_size: string | number | null }>`
-    SELECT poll_id, status, detail, tally, tally_size FROM poll_verification ${status ? sql`WHERE status = ${status}` : sql``}`.execute(db);
+  const rows = await db
+    .selectFrom('poll_verification')
+    .select(['poll_id', 'status', 'detail', 'tally', 'tally_size'])
+    .$if(status !== undefined, (q) => q.where('status', '=', status!))
+    .execute();
   return rows.map((r) => ({ pollId: r.poll_id, status: r.status, detail: r.detail, tally: r.tally, tallySize: r.tally_size === null ? null : Number(r.tally_size) }));
 };
 
@@ -218,16 +241,17 @@ export interface LedgerAlert {
 
 /** Records an alert once per key; true when it is new (so the caller logs it once). */
 export const raiseAlert = async (db: Q, alert: { key: string; kind: string; pollId?: string; leafIndex?: number; eventId?: string; message: string }): Promise<boolean> => {
-  const { rows } = await sql<{ id: string }>`
-    INSERT INTO ledger_alerts (alert_key, kind, poll_id, leaf_index, event_id, message)
-    VALUES (${alert.key}, ${alert.kind}, ${alert.pollId ?? null}, ${alert.leafIndex ?? null}, ${alert.eventId ?? null}, ${alert.message})
-    ON CONFLICT (alert_key) DO NOTHING RETURNING id`.execute(db);
-  return rows.length > 0;
+  const inserted = await db
+    .insertInto('ledger_alerts')
+    .values({ alert_key: alert.key, kind: alert.kind, poll_id: alert.pollId ?? null, leaf_index: alert.leafIndex ?? null, event_id: alert.eventId ?? null, message: alert.message })
+    .onConflict((oc) => oc.column('alert_key').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  return inserted !== undefined;
 };
 
 export const listAlerts = async (db: Q, limit = 100): Promise<LedgerAlert[]> => {
-  const { rows } = await sql<{ id: string; kind: string; poll_id: string | null; leaf_index: string | null; event_id: string | null; message: string; raised_at: Date | string }>`
-    SELECT * FROM ledger_alerts ORDER BY id DESC LIMIT ${limit}`.execute(db);
+  const rows = await db.selectFrom('ledger_alerts').selectAll().orderBy('id', 'desc').limit(limit).execute();
   return rows.map((r) => ({
     id: Number(r.id), kind: r.kind, pollId: r.poll_id, leafIndex: r.leaf_index === null ? null : Number(r.leaf_index),
     eventId: r.event_id, message: r.message, raisedAt: new Date(r.raised_at),
@@ -240,9 +264,10 @@ export const listAlerts = async (db: Q, limit = 100): Promise<LedgerAlert[]> => 
  */
 export const dropLeaf = async (db: Q, index: number): Promise<void> => {
   await db.transaction().execute(async (trx) => {
-    await sql`DELETE FROM ledger_entries WHERE leaf_index = ${index}`.execute(trx);
+    await trx.deleteFrom('ledger_entries').where('leaf_index', '=', index).execute();
     // Two steps through negative numbers: the primary key is checked row by row, so a direct shift collides.
-    await sql`UPDATE ledger_entries SET leaf_index = -leaf_index WHERE leaf_index > ${index}`.execute(trx);
-    await sql`UPDATE ledger_entries SET leaf_index = -leaf_index - 1 WHERE leaf_index < 0`.execute(trx);
+    // (The column reads as text or a number by driver; in SQL it is a bigint, hence the casts.)
+    await trx.updateTable('ledger_entries').set((eb) => ({ leaf_index: eb.neg(eb.ref('leaf_index')).$castTo<number>() })).where('leaf_index', '>', index).execute();
+    await trx.updateTable('ledger_entries').set((eb) => ({ leaf_index: eb(eb.neg(eb.ref('leaf_index')), '-', 1).$castTo<number>() })).where('leaf_index', '<', 0).execute();
   });
 };

@@ -4,9 +4,10 @@ import type { Coordinator } from '../../ledger/coordinator.ts';
 import { QUORUM } from '../../ledger/protocol.ts';
 import type { Anchoring, AnchoringStatus } from './anchoringService.ts';
 import { lastFinalCheckpoint, readAnchorCheckpoint } from './ledgerStore.ts';
+import type { Database } from '../db/schema.ts';
 
 export interface StandbyAnchoringDeps {
-  db: Kysely<any>;
+  db: Kysely<Database>;
   eventStore: EventStore;
   /** Reads the nodes' status only; a standby never proposes. */
   coordinator: Coordinator;

@@ -12,9 +12,10 @@ import type { Logger } from '../logger.ts';
 import { currentBallotsFingerprint, getPoll, loadCurrentBallots } from '../readModels/polls.ts';
 import { leafDigests, loadLeafHashesInBuckets, publishedResultsToVerify, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
 import type { LeafRefusal } from '../../app/ledger/refusals.ts';
+import type { Database } from '../db/schema.ts';
 
 export interface LedgerVerifierDeps {
-  db: Kysely<any>;
+  db: Kysely<Database>;
   eventStore: EventStore;
   coordinator: Pick<Coordinator, 'requestTallies'>;
   logger: Logger;

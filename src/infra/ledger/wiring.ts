@@ -8,6 +8,7 @@ import { receiptRoutes } from '../http/routes/receipts.ts';
 import type { Logger } from '../logger.ts';
 import { listAlerts } from './ledgerStore.ts';
 import { ledgerDisabled, startLedger, type LedgerServices } from './ledgerServices.ts';
+import type { Database } from '../db/schema.ts';
 
 export interface LedgerWiring {
   /** Null when LEDGER_NODES=none. */
@@ -19,7 +20,7 @@ export interface LedgerWiring {
 }
 
 /** Everything the composition root needs from the ledger: services, routes and the policy-ballot gate. */
-export const wireLedger = async (config: Config, deps: { db: Kysely<any>; pool: pg.Pool | null; eventStore: EventStore; logger: Logger }): Promise<LedgerWiring> => {
+export const wireLedger = async (config: Config, deps: { db: Kysely<Database>; pool: pg.Pool | null; eventStore: EventStore; logger: Logger }): Promise<LedgerWiring> => {
   // A ballot the read model knows but the anchoring service has not stored yet is pending, not unknown.
   const isPendingBallot = async (tracker: string) =>
     (await sql<{ one: number }>`SELECT 1 AS one FROM current_ballots WHERE tracker = ${tracker} LIMIT 1`.execute(deps.db)).rows.length > 0;

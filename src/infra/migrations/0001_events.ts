@@ -7,7 +7,7 @@ import { sql, type Kysely } from 'kysely';
  * rows whose transaction is older than the oldest transaction still running (pg_snapshot_xmin), in
  * (transaction_id, global_position) order. See src/infra/eventStore/postgresEventStore.ts.
  */
-export const up = async (db: Kysely<any>): Promise<void> => {
+export const up = async (db: Kysely<unknown>): Promise<void> => {
   await sql`
     CREATE TABLE events (
       global_position bigserial PRIMARY KEY,

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 /** Read models of polls, ballots, rolls and comments: a JSON document per row plus the columns pages query. */
-export const up = async (db: Kysely<any>): Promise<void> => {
+export const up = async (db: Kysely<unknown>): Promise<void> => {
   await sql`
     CREATE TABLE polls (
       id text PRIMARY KEY,
@@ -37,7 +37,7 @@ export const up = async (db: Kysely<any>): Promise<void> => {
   await sql`CREATE TABLE poll_cap_seats (poll_id text PRIMARY KEY, taken integer NOT NULL)`.execute(db);
 };
 
-export const down = async (db: Kysely<any>): Promise<void> => {
+export const down = async (db: Kysely<unknown>): Promise<void> => {
   for (const table of ['poll_cap_seats', 'comments', 'voter_roll_chunks', 'my_votes', 'current_ballots', 'poll_daily_votes', 'polls'])
     await sql`DROP TABLE ${sql.table(table)}`.execute(db);
 };

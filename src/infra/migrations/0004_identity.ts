@@ -5,7 +5,7 @@ import { sql, type Kysely } from 'kysely';
  * codes, rate-limit windows, sessions), per-citizen encryption keys and the development SMS outbox.
  * Keys live here and never in events: deleting a row forgets a citizen (crypto-shredding).
  */
-export const up = async (db: Kysely<any>): Promise<void> => {
+export const up = async (db: Kysely<unknown>): Promise<void> => {
   await sql`
     CREATE TABLE citizens (
       id text PRIMARY KEY,
@@ -62,7 +62,7 @@ export const up = async (db: Kysely<any>): Promise<void> => {
     )`.execute(db);
 };
 
-export const down = async (db: Kysely<any>): Promise<void> => {
+export const down = async (db: Kysely<unknown>): Promise<void> => {
   for (const table of ['sms_outbox', 'sessions', 'rate_limits', 'otp_challenges', 'citizen_keys', 'organisations', 'citizens'])
     await sql`DROP TABLE ${sql.table(table)}`.execute(db);
 };

@@ -5,7 +5,7 @@ import { sql, type Kysely } from 'kysely';
  * leaf order, written in the same transaction as its subscription checkpoint), the final checkpoints
  * the nodes signed, each poll's verification state and the tamper-watch alerts.
  */
-export const up = async (db: Kysely<any>): Promise<void> => {
+export const up = async (db: Kysely<unknown>): Promise<void> => {
   await sql`CREATE TABLE ledger_anchor_checkpoint (name text PRIMARY KEY, checkpoint text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`.execute(db);
   await sql`
     CREATE TABLE ledger_entries (
@@ -44,7 +44,7 @@ export const up = async (db: Kysely<any>): Promise<void> => {
     )`.execute(db);
 };
 
-export const down = async (db: Kysely<any>): Promise<void> => {
+export const down = async (db: Kysely<unknown>): Promise<void> => {
   for (const table of ['ledger_alerts', 'poll_verification', 'ledger_checkpoints', 'ledger_entries', 'ledger_anchor_checkpoint'])
     await sql`DROP TABLE ${sql.table(table)}`.execute(db);
 };

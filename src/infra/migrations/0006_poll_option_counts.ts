@@ -5,7 +5,7 @@ import { sql, type Kysely } from 'kysely';
  * so a poll page reads a few dozen rows instead of grouping every current ballot of the poll. Filled
  * here from the current ballots, so a database migrated mid-poll starts right.
  */
-export const up = async (db: Kysely<any>): Promise<void> => {
+export const up = async (db: Kysely<unknown>): Promise<void> => {
   await sql`
     CREATE TABLE poll_option_counts (
       poll_id text NOT NULL,
@@ -21,6 +21,6 @@ export const up = async (db: Kysely<any>): Promise<void> => {
     GROUP BY 1, 2, 3`.execute(db);
 };
 
-export const down = async (db: Kysely<any>): Promise<void> => {
+export const down = async (db: Kysely<unknown>): Promise<void> => {
   await sql`DROP TABLE poll_option_counts`.execute(db);
 };

@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
  * Rate limits move to rate-limiter-flexible's PostgreSQL store: its table (the library's own layout,
  * created here so the schema stays under migrations) replaces the hand-written fixed-window counters.
  */
-export const up = async (db: Kysely<any>): Promise<void> => {
+export const up = async (db: Kysely<unknown>): Promise<void> => {
   await sql`DROP TABLE IF EXISTS rate_limits`.execute(db);
   await sql`
     CREATE TABLE rate_limiter (
@@ -15,7 +15,7 @@ export const up = async (db: Kysely<any>): Promise<void> => {
   await sql`CREATE INDEX rate_limiter_expire ON rate_limiter (expire)`.execute(db);
 };
 
-export const down = async (db: Kysely<any>): Promise<void> => {
+export const down = async (db: Kysely<unknown>): Promise<void> => {
   await sql`DROP TABLE IF EXISTS rate_limiter`.execute(db);
   await sql`
     CREATE TABLE rate_limits (

@@ -1,4 +1,5 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from '../db/schema.ts';
 import * as m0001 from './0001_events.ts';
 import * as m0002 from './0002_platform_stats.ts';
 import * as m0003 from './0003_polls.ts';
@@ -10,6 +11,8 @@ import * as m0008 from './0008_ledger_bounded_reads.ts';
 
 /**
  * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
+ * A migration sees the database as it was when the migration was written, not as today's `Database`
+ * type says, so each takes `Kysely<unknown>` and speaks DDL in raw SQL (frozen text, never re-typed).
  */
 const migrations: Record<string, Migration> = {
   '0001_events': m0001,
@@ -25,7 +28,7 @@ const migrations: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 /** Runs pending migrations; throws with the failing migration's name. Safe to call at every start. */
-export const migrateToLatest = async (db: Kysely<any>): Promise<void> => {
+export const migrateToLatest = async (db: Kysely<Database>): Promise<void> => {
   const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

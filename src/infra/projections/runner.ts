@@ -42,6 +42,7 @@ export const applyBatch = async (db: Kysely<Database>, readModels: AnyReadModel[
   await db.transaction().execute(async (trx) => {
     // Every app instance runs a runner on the shared database: batches apply one at a time and skip
     // what the stored checkpoint has passed, so two runners never count an event twice.
+    // Raw SQL: a function call with no table, which the query builder has no statement for.
     await sql`SELECT pg_advisory_xact_lock(${PROJECTION_LOCK_KEY})`.execute(trx);
     const stored = await readCheckpoint(trx);
     const events = stored === null ? batch : batch.filter((e) => compareCheckpoints(e.checkpoint, stored) > 0);

@@ -5,6 +5,9 @@ import type { RowStore } from '../projections/runner.ts';
  * A row store for read-model tables shaped as `id text PRIMARY KEY, doc jsonb` plus the columns a page
  * filters or sorts by (`columnsOf`). The projection's row is the document; the columns are derived from
  * it on every save, so they can never disagree. One statement upserts a whole batch.
+ *
+ * Raw SQL: the table is a parameter and the columns come from `columnsOf`, which the query builder can
+ * only type for one table named in the code.
  */
 export const documentRowStore = <Row>(table: string, columnsOf: (row: Row) => Record<string, unknown> = () => ({})): RowStore<Row> => ({
   load: async (trx, keys) => {

@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.ts';
 
 /**
  * The "Blockchain verification" badge of each poll, written by the ledger services
@@ -25,20 +26,20 @@ interface Row {
   poll_id: string;
   status: VerificationStatus;
   detail: string;
-  updated_at: Date;
+  updated_at: Date | string;
 }
 
 const toVerification = (r: Row): PollVerification => ({ pollId: r.poll_id, status: r.status, detail: r.detail, updatedAt: new Date(r.updated_at) });
 
 /** A poll's verification; a poll the ledger services have not looked at yet is `pending`. */
-export const getVerification = async (db: Kysely<any>, pollId: string): Promise<PollVerification> => {
-  const { rows } = await sql<Row>`SELECT poll_id, status, detail, updated_at FROM poll_verification WHERE poll_id = ${pollId}`.execute(db);
-  return rows[0] ? toVerification(rows[0]) : { pollId, status: 'pending', detail: '', updatedAt: new Date(0) };
+export const getVerification = async (db: Kysely<Database>, pollId: string): Promise<PollVerification> => {
+  const row = await db.selectFrom('poll_verification').select(['poll_id', 'status', 'detail', 'updated_at']).where('poll_id', '=', pollId).executeTakeFirst();
+  return row ? toVerification(row) : { pollId, status: 'pending', detail: '', updatedAt: new Date(0) };
 };
 
 /** Verifications of many polls at once (cards); polls without a row are absent from the map: show them as `pending`. */
-export const getVerifications = async (db: Kysely<any>, pollIds: readonly string[]): Promise<Map<string, PollVerification>> => {
+export const getVerifications = async (db: Kysely<Database>, pollIds: readonly string[]): Promise<Map<string, PollVerification>> => {
   if (pollIds.length === 0) return new Map();
-  const { rows } = await sql<Row>`SELECT poll_id, status, detail, updated_at FROM poll_verification WHERE poll_id = ANY(${[...pollIds]}::text[])`.execute(db);
+  const rows = await db.selectFrom('poll_verification').select(['poll_id', 'status', 'detail', 'updated_at']).where('poll_id', 'in', [...pollIds]).execute();
   return new Map(rows.map((r) => [r.poll_id, toVerification(r)]));
 };

@@ -20,14 +20,15 @@ const currentBallotsStore: RowStore<CurrentBallotRow> = (() => {
       await rows.save(trx, changes, before);
       const deltas = optionCountDeltas(changes, before);
       if (deltas.length === 0) return;
-      await sql`
-        INSERT INTO poll_option_counts (poll_id, question_id, option_id, n)
-        VALUES ${sql.join(deltas.map((d) => sql`(${d.pollId}, ${d.questionId}, ${d.optionId}, ${d.delta})`))}
-        ON CONFLICT (poll_id, question_id, option_id) DO UPDATE SET n = poll_option_counts.n + excluded.n`.execute(trx);
+      await trx
+        .insertInto('poll_option_counts')
+        .values(deltas.map((d) => ({ poll_id: d.pollId, question_id: d.questionId, option_id: d.optionId, n: d.delta })))
+        .onConflict((oc) => oc.columns(['poll_id', 'question_id', 'option_id']).doUpdateSet((eb) => ({ n: eb(eb.ref('poll_option_counts.n'), '+', eb.ref('excluded.n')).$castTo<number>() })))
+        .execute();
     },
     clear: async (trx) => {
       await rows.clear(trx);
-      await sql`DELETE FROM poll_option_counts`.execute(trx);
+      await trx.deleteFrom('poll_option_counts').execute();
     },
   };
 })();
@@ -48,6 +49,9 @@ export const pollReadModels: AnyReadModel[] = [
 ];
 
 type Q = Kysely<Database>;
+
+/** An ISO-8601 instant compared with a timestamptz column (typed as the Date the column reads as). */
+const instant = (iso: string) => sql<Date>`${iso}::timestamptz`;
 
 export interface PollListFilter {
   /** 'policy' = every official poll (policy, survey, budget); 'general' = citizen polls (general, vs). */
@@ -87,20 +91,26 @@ export const decodePollCursor = (cursor: string): { createdAt: string; id: strin
 
 export const listPolls = async (db: Q, filter: PollListFilter): Promise<PollListPage> => {
   const limit = Math.min(Math.max(filter.limit ?? 20, 1), 100);
-  const conditions = [sql`status <> 'Draft'`];
-  if (filter.scope === 'policy') conditions.push(sql`official`);
-  if (filter.scope === 'general') conditions.push(sql`NOT official`);
-  if (filter.state === 'open') conditions.push(sql`status IN ('Open', 'Scheduled') AND opens_at <= ${filter.now}::timestamptz AND closes_at > ${filter.now}::timestamptz`);
-  if (filter.state === 'closed') conditions.push(sql`(status NOT IN ('Open', 'Scheduled') OR closes_at <= ${filter.now}::timestamptz)`);
-  if (filter.tag) conditions.push(sql`${filter.tag} = ANY(tags)`);
-  if (filter.search) conditions.push(sql`search LIKE ${`%${filter.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`}`);
-  if (filter.orgId) conditions.push(sql`org_id = ${filter.orgId}`);
-  if (filter.creatorId) conditions.push(sql`creator_id = ${filter.creatorId}`);
   const cursor = filter.cursor ? decodePollCursor(filter.cursor) : null;
-  if (cursor) conditions.push(sql`(created_at, id) < (${cursor.createdAt}::timestamptz, ${cursor.id})`);
-  const { rows } = await sql<{ doc: PollRow; created_at: Date | string }>`
-    SELECT doc, created_at FROM polls WHERE ${sql.join(conditions, sql` AND `)}
-    ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`.execute(db);
+  const search = filter.search ? `%${filter.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+  const now = instant(filter.now);
+  const rows = await db
+    .selectFrom('polls')
+    .select(['doc', 'created_at'])
+    .where('status', '<>', 'Draft')
+    .$if(filter.scope === 'policy', (q) => q.where('official', '=', true))
+    .$if(filter.scope === 'general', (q) => q.where('official', '=', false))
+    .$if(filter.state === 'open', (q) => q.where('status', 'in', ['Open', 'Scheduled']).where('opens_at', '<=', now).where('closes_at', '>', now))
+    .$if(filter.state === 'closed', (q) => q.where((eb) => eb.or([eb('status', 'not in', ['Open', 'Scheduled']), eb('closes_at', '<=', now)])))
+    .$if(Boolean(filter.tag), (q) => q.where((eb) => eb(eb.val(filter.tag!), '=', eb.fn.any('tags'))))
+    .$if(search !== undefined, (q) => q.where('search', 'like', search!))
+    .$if(Boolean(filter.orgId), (q) => q.where('org_id', '=', filter.orgId!))
+    .$if(Boolean(filter.creatorId), (q) => q.where('creator_id', '=', filter.creatorId!))
+    .$if(cursor !== null, (q) => q.where((eb) => eb(eb.refTuple('created_at', 'id'), '<', eb.tuple(instant(cursor!.createdAt), cursor!.id))))
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit + 1)
+    .execute();
   const polls = rows.slice(0, limit).map((r) => r.doc);
   const last = rows.length > limit ? rows[limit - 1] : undefined;
   const nextCursor = last ? Buffer.from(`${new Date(last.created_at).toISOString()}|${last.doc.pollId}`).toString('base64url') : null;
@@ -109,24 +119,32 @@ export const listPolls = async (db: Q, filter: PollListFilter): Promise<PollList
 
 /** Polls that include drafts, for their creator or organisation (admin lists). */
 export const listManagedPolls = async (db: Q, owner: { orgId?: string; creatorId?: string }): Promise<PollRow[]> => {
-  const where = owner.orgId ? sql`org_id = ${owner.orgId}` : sql`creator_id = ${owner.creatorId ?? ''}`;
-  const { rows } = await sql<{ doc: PollRow }>`SELECT doc FROM polls WHERE ${where} ORDER BY created_at DESC LIMIT 500`.execute(db);
+  const rows = await db
+    .selectFrom('polls')
+    .select('doc')
+    .$if(owner.orgId !== undefined && owner.orgId !== '', (q) => q.where('org_id', '=', owner.orgId!))
+    .$if(!owner.orgId, (q) => q.where('creator_id', '=', owner.creatorId ?? ''))
+    .orderBy('created_at', 'desc')
+    .limit(500)
+    .execute();
   return rows.map((r) => r.doc);
 };
 
 export const getPoll = async (db: Q, pollId: string): Promise<PollRow | null> => {
-  const { rows } = await sql<{ doc: PollRow }>`SELECT doc FROM polls WHERE id = ${pollId}`.execute(db);
-  return rows[0]?.doc ?? null;
+  const row = await db.selectFrom('polls').select('doc').where('id', '=', pollId).executeTakeFirst();
+  return row?.doc ?? null;
 };
 
 /** The ids of the `top` polls with the most votes on the day (KST) of `now`: the "Hot" badge. */
 export const hotPollIds = async (db: Q, now: string, top = 5): Promise<Set<string>> => {
-  const { rows } = await sql<{ poll_id: string }>`
-    SELECT poll_id FROM poll_daily_votes WHERE day = ${kstDay(now)}::date ORDER BY votes DESC, poll_id LIMIT ${top}`.execute(db);
+  const rows = await db.selectFrom('poll_daily_votes').select('poll_id').where('day', '=', kstDay(now)).orderBy('votes', 'desc').orderBy('poll_id').limit(top).execute();
   return new Set(rows.map((r) => r.poll_id));
 };
 
-/** Open polls sharing a tag with polls the citizen voted in, excluding those they voted in. */
+/**
+ * Open polls sharing a tag with polls the citizen voted in, excluding those they voted in. Raw SQL: the
+ * array overlap (&&) against an unnest of the voted polls' tags has no query-builder form.
+ */
 export const recommendedPolls = async (db: Q, citizenId: string, now: string, limit = 5): Promise<PollRow[]> => {
   const { rows } = await sql<{ doc: PollRow }>`
     WITH voted AS (SELECT poll_id FROM my_votes WHERE citizen_id = ${citizenId}),
@@ -144,6 +162,7 @@ export const recommendedPolls = async (db: Q, citizenId: string, now: string, li
  * that came back after deletion (its number signed in again, perhaps a recycled number in a stranger's
  * hands) does not list the trackers of ballots cast before.
  */
+// Raw SQL: the lower bound is a scalar subquery with a '-infinity' fallback, clearer as SQL than as builder calls.
 export const myVotes = async (db: Q, citizenId: string): Promise<Array<MyVoteRow & { poll: PollRow | null }>> => {
   const { rows } = await sql<{ doc: MyVoteRow; poll: PollRow | null }>`
     SELECT m.doc, p.doc AS poll FROM my_votes m LEFT JOIN polls p ON p.id = m.poll_id
@@ -173,7 +192,7 @@ export const myTracker = async (db: Q, citizenId: string, pollId: string): Promi
 
 export const votedPollIds = async (db: Q, citizenId: string, pollIds: string[]): Promise<Set<string>> => {
   if (pollIds.length === 0) return new Set();
-  const { rows } = await sql<{ poll_id: string }>`SELECT poll_id FROM my_votes WHERE citizen_id = ${citizenId} AND poll_id = ANY(${pollIds}::text[])`.execute(db);
+  const rows = await db.selectFrom('my_votes').select('poll_id').where('citizen_id', '=', citizenId).where('poll_id', 'in', pollIds).execute();
   return new Set(rows.map((r) => r.poll_id));
 };
 
@@ -182,6 +201,7 @@ export const votedPollIds = async (db: Q, citizenId: string, pollIds: string[]):
  * row version (xmin, which changes on any rewrite), computed in the database. Equal fingerprints mean no
  * row was added, removed or rewritten, so a check of these rows that passed still holds.
  */
+// Raw SQL: xmin (the row version) is a system column the table type does not list.
 export const currentBallotsFingerprint = async (db: Q, pollId: string): Promise<string> => {
   const { rows } = await sql<{ f: string }>`
     SELECT count(*)::text || ':' || coalesce(md5(string_agg(id || ':' || xmin::text, ',' ORDER BY id)), '') AS f
@@ -191,11 +211,14 @@ export const currentBallotsFingerprint = async (db: Q, pollId: string): Promise<
 
 /** Every counted ballot of a poll, for the tally. */
 export const loadCurrentBallots = async (db: Q, pollId: string): Promise<TallyBallot[]> => {
-  const { rows } = await sql<{ doc: CurrentBallotRow }>`SELECT doc FROM current_ballots WHERE poll_id = ${pollId} ORDER BY id`.execute(db);
+  const rows = await db.selectFrom('current_ballots').select('doc').where('poll_id', '=', pollId).orderBy('id').execute();
   return rows.map(({ doc }) => ({ voterTag: doc.voterTag, selections: doc.selections, castAt: doc.castAt }));
 };
 
-/** Live counts per option (kept by increments as ballots are projected; the tally proper is computed at close). */
+/**
+ * Live counts per option (kept by increments as ballots are projected; the tally proper is computed at
+ * close). Raw SQL: one round trip for the counts and the ballot total, a UNION of differently shaped rows.
+ */
 export const liveCounts = async (db: Q, pollId: string): Promise<{ ballots: number; counts: Record<string, Record<string, number>> }> => {
   const { rows } = await sql<{ question_id: string | null; option_id: string | null; n: string | number }>`
     SELECT question_id, option_id, n FROM poll_option_counts WHERE poll_id = ${pollId} AND n <> 0
@@ -210,32 +233,56 @@ export const liveCounts = async (db: Q, pollId: string): Promise<{ ballots: numb
 };
 
 export const isOnVoterRoll = async (db: Q, pollId: string, keyedPhone: string): Promise<boolean> => {
-  const { rows } = await sql<{ found: number }>`SELECT 1 AS found FROM voter_roll_chunks WHERE poll_id = ${pollId} AND entries @> ARRAY[${keyedPhone}]::text[] LIMIT 1`.execute(db);
-  return rows.length > 0;
+  // The array literal is SQL: a bound JavaScript array is not typed text[] by every driver (PGlite).
+  const found = await db
+    .selectFrom('voter_roll_chunks')
+    .select(sql<number>`1`.as('found'))
+    .where('poll_id', '=', pollId)
+    .where('entries', '@>', sql<string[]>`ARRAY[${keyedPhone}]::text[]`)
+    .limit(1)
+    .executeTakeFirst();
+  return found !== undefined;
 };
 
 export const listComments = async (db: Q, pollId: string, includeHidden = false): Promise<CommentRow[]> => {
-  const { rows } = await sql<{ doc: CommentRow }>`
-    SELECT doc FROM comments WHERE poll_id = ${pollId} ${includeHidden ? sql`` : sql`AND NOT hidden`} ORDER BY posted_at LIMIT 500`.execute(db);
+  const rows = await db
+    .selectFrom('comments')
+    .select('doc')
+    .where('poll_id', '=', pollId)
+    .$if(!includeHidden, (q) => q.where('hidden', '=', false))
+    .orderBy('posted_at')
+    .limit(500)
+    .execute();
   return rows.map((r) => r.doc);
 };
 
 /** Closed policy and budget polls with their reflection, newest first (the policy results page). */
 export const listReflections = async (db: Q, limit = 50): Promise<PollRow[]> => {
-  const { rows } = await sql<{ doc: PollRow }>`
-    SELECT doc FROM polls WHERE kind IN ('policy', 'budget') AND status IN ('Closed', 'ResultPublished', 'Reflected')
-    ORDER BY closes_at DESC LIMIT ${limit}`.execute(db);
+  const rows = await db
+    .selectFrom('polls')
+    .select('doc')
+    .where('kind', 'in', ['policy', 'budget'])
+    .where('status', 'in', ['Closed', 'ResultPublished', 'Reflected'])
+    .orderBy('closes_at', 'desc')
+    .limit(limit)
+    .execute();
   return rows.map((r) => r.doc);
 };
 
 /** Polls whose open or close time has passed but whose status does not show it yet (the scheduler's work). */
 export const duePolls = async (db: Q, now: string): Promise<Array<{ pollId: string; status: string; official: boolean; due: 'open' | 'close' }>> => {
-  const { rows } = await sql<{ id: string; status: string; official: boolean; opens_at: Date; closes_at: Date }>`
-    SELECT id, status, official, opens_at, closes_at FROM polls
-    WHERE (status IN ('Open', 'Scheduled') AND closes_at <= ${now}::timestamptz)
-       OR (status = 'Scheduled' AND opens_at <= ${now}::timestamptz)
-       OR (status = 'Closed' AND NOT official)
-    LIMIT 100`.execute(db);
+  const rows = await db
+    .selectFrom('polls')
+    .select(['id', 'status', 'official', 'opens_at', 'closes_at'])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('status', 'in', ['Open', 'Scheduled']), eb('closes_at', '<=', instant(now))]),
+        eb.and([eb('status', '=', 'Scheduled'), eb('opens_at', '<=', instant(now))]),
+        eb.and([eb('status', '=', 'Closed'), eb('official', '=', false)]),
+      ]),
+    )
+    .limit(100)
+    .execute();
   return rows.map((r) => ({
     pollId: r.id, status: r.status, official: r.official,
     due: r.status === 'Closed' || new Date(r.closes_at).getTime() <= Date.parse(now) ? 'close' : 'open',
@@ -244,13 +291,15 @@ export const duePolls = async (db: Q, now: string): Promise<Array<{ pollId: stri
 
 /** First-come seats: one atomic statement, so concurrent voters can never take more than `cap`. */
 export const claimCapSeat = async (db: Q, pollId: string, cap: number): Promise<boolean> => {
-  const { rows } = await sql<{ taken: number }>`
-    INSERT INTO poll_cap_seats (poll_id, taken) VALUES (${pollId}, 1)
-    ON CONFLICT (poll_id) DO UPDATE SET taken = poll_cap_seats.taken + 1 WHERE poll_cap_seats.taken < ${cap}
-    RETURNING taken`.execute(db);
-  return rows.length > 0 && cap >= 1;
+  const claimed = await db
+    .insertInto('poll_cap_seats')
+    .values({ poll_id: pollId, taken: 1 })
+    .onConflict((oc) => oc.column('poll_id').doUpdateSet((eb) => ({ taken: eb(eb.ref('poll_cap_seats.taken'), '+', 1) })).where('poll_cap_seats.taken', '<', cap))
+    .returning('taken')
+    .executeTakeFirst();
+  return claimed !== undefined && cap >= 1;
 };
 
 export const releaseCapSeat = async (db: Q, pollId: string): Promise<void> => {
-  await sql`UPDATE poll_cap_seats SET taken = taken - 1 WHERE poll_id = ${pollId} AND taken > 0`.execute(db);
+  await db.updateTable('poll_cap_seats').set((eb) => ({ taken: eb(eb.ref('taken'), '-', 1) })).where('poll_id', '=', pollId).where('taken', '>', 0).execute();
 };
