@@ -4,9 +4,8 @@ import { parseArgs } from 'node:util';
 import { PabulibParseError } from '../domain/pabulib.ts';
 import { orgStreamId, organisationDecider } from '../domain/organisation.ts';
 import { handleCommand } from '../app/commandHandler.ts';
-import { importPabulib, PabulibImportError, type Official } from '../app/polls/importPabulib.ts';
+import { importPabulib, pabulibSources, PabulibImportError, preparePabulibImport, type Official } from '../app/polls/importPabulib.ts';
 import { ConfigError, loadConfig } from '../infra/config.ts';
-import { openPollServices } from '../infra/compositionRoot.ts';
 
 /**
  * `npm run pb:import -- file.pb [--cast] [--close] [--org <orgId>] [--concurrency N]`: a budget poll
@@ -38,10 +37,17 @@ const main = async (): Promise<number> => {
     return 2;
   }
 
-  const services = await openPollServices(loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }));
+  // The whole file is checked (parsed, the poll definition validated, every ballot dry-run) before the
+  // storage is opened: a bad file is refused in milliseconds, and nothing heavy is loaded for it.
+  const now = () => new Date().toISOString();
+  const by: Official = { kind: 'official', id: 'pabulib-import', orgId: values.org };
+  const plan = preparePabulibImport(text, { pollId: randomUUID(), orgId: by.orgId, now: now() });
+  for (const w of plan.warnings) console.error(`${path}: warning: ${w}`);
+  const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
+  // Loaded only now: the storage adapters are the heavy part of this command.
+  const { openPollServices } = await import('../infra/compositionRoot.ts');
+  const services = await openPollServices(config);
   try {
-    const now = () => new Date().toISOString();
-    const by: Official = { kind: 'official', id: 'pabulib-import', orgId: values.org };
     // The organisation must exist for the admin pages; creating it is safe to race (no_stream append).
     const org = await services.eventStore.readStream(orgStreamId(by.orgId));
     if (org.length === 0 && by.orgId === 'city') {
@@ -53,9 +59,9 @@ const main = async (): Promise<number> => {
       return 2;
     }
     const started = performance.now();
-    const result = await importPabulib({ commands: services.polls.commands, cast: services.polls.cast, now, newPollId: () => randomUUID() })({
-      text, by, cast: values.cast ?? false, close: values.close ?? false, concurrency,
-    });
+    const result = await importPabulib({
+      commands: services.polls.commands, cast: services.polls.cast, now, newPollId: () => plan.definition.pollId, keepSource: pabulibSources(services.eventStore).keep,
+    })({ text, plan, by, cast: values.cast ?? false, close: values.close ?? false, concurrency });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`poll ${result.pollId}: "${result.definition.title}", ${result.definition.questions[0]!.options.length} projects`);
     if (values.cast) console.log(`cast ${result.ballotsCast} ballots in ${seconds} s`);

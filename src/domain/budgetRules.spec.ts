@@ -1,30 +1,69 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { budgetOutcome, greedyByApprovals, methodOfEqualShares, type BudgetProject } from './budgetRules.ts';
-import { pabulibApprovals, pabulibToPollDefinition, parsePabulib } from './pabulib.ts';
+import { budgetOutcome, decimalOf, greedyByApprovals, greedySteps, methodOfEqualShares, type BudgetProject } from './budgetRules.ts';
+import { pabulibApprovals, pabulibBudget, pabulibToPollDefinition, parsePabulib } from './pabulib.ts';
 
-const dataDir = new URL('../../../shared/data/pabulib/', import.meta.url);
+const sharedDir = new URL('../../../shared/data/pabulib/', import.meta.url);
+const repoDir = new URL('../../test/pabulib/files/', import.meta.url);
 const FILES = [
-  ['Poland_Warszawa_2017_Mlynow.pb', 'greedy'],
-  ['Poland_Warszawa_2025_Wola.pb', 'greedy'],
-  ['Netherlands_Assen_2024.pb', 'equal-shares'],
-  ['Poland_Swiecie_2023.pb', 'equal-shares'],
+  [sharedDir, 'Poland_Warszawa_2017_Mlynow.pb', 'greedy'],
+  [sharedDir, 'Poland_Warszawa_2025_Wola.pb', 'greedy'],
+  [sharedDir, 'Netherlands_Assen_2024.pb', 'equalshares/add1'],
+  [sharedDir, 'Poland_Swiecie_2023.pb', 'equalshares/add1'],
+  [repoDir, 'Poland_Warszawa_2019_Grochow_Kinowa.pb', 'greedy'],
+  [repoDir, 'Poland_Warszawa_2018_Przyczolek_Grochowski.pb', 'greedy-threshold'],
+  [repoDir, 'Poland_Lodz_2024_Katedralna.pb', 'greedy-threshold'],
+  [repoDir, 'Poland_Gdynia_2020_Babie_Doly__small.pb', 'greedy-no-skip'],
+  [repoDir, 'Poland_Gdynia_2022_Pogorze__large.pb', 'greedy-no-skip'],
+  [repoDir, 'Poland_Wieliczka_2023_Green_Budget.pb', 'equalshares/add1-comparison'],
 ] as const;
 
 describe('real Pabulib elections reproduce the official outcome', () => {
-  for (const [file, rule] of FILES) {
+  for (const [dir, file, rule] of FILES) {
     it(`${file} (${rule})`, () => {
-      const pb = parsePabulib(readFileSync(new URL(file, dataDir), 'utf8'));
+      const pb = parsePabulib(readFileSync(new URL(file, dir), 'utf8'));
+      expect(pabulibBudget(pb).ruleName).toBe(rule);
       const def = pabulibToPollDefinition(pb, { pollId: file, opensAt: '2024-01-01T00:00:00Z', closesAt: '2024-01-08T00:00:00Z' });
-      expect(def.budget?.rule).toBe(rule);
       const outcome = budgetOutcome(def, pabulibApprovals(pb));
       const official = pb.projects.filter((p) => p.selected).map((p) => p.id);
       expect([...outcome.funded].sort()).toEqual([...official].sort());
-      const cost = new Map(pb.projects.map((p) => [p.id, p.cost]));
-      expect(outcome.totalCost).toBe(official.reduce((s, id) => s + cost.get(id)!, 0));
-      expect(outcome.totalCost).toBeLessThanOrEqual(def.budget!.total);
+      // Exact decimal sums: the total is the decimal the costs add up to, grosze included.
+      const cents = official.reduce((s, id) => s + decimalCents(pb.projects.find((p) => p.id === id)!.fields.cost!), 0n);
+      expect(decimalCents(String(outcome.totalCost))).toBe(cents);
+      expect(decimalCents(String(outcome.totalCost)) <= decimalCents(pb.meta.budget!)).toBe(true);
     });
   }
+});
+
+/** A decimal text as whole cents, by string arithmetic (no floats). */
+function decimalCents(text: string): bigint {
+  const [int, frac = ''] = text.trim().split('.');
+  return BigInt(int!) * 100n + BigInt((frac + '00').slice(0, 2));
+}
+
+describe('exact decimal amounts', () => {
+  it('reads an amount back as the decimal it was written as', () => {
+    expect(decimalOf(322239.55)).toEqual({ units: 32223955n, scale: 2 });
+    expect(decimalOf(400000)).toEqual({ units: 400000n, scale: 0 });
+    expect(decimalOf(0.1)).toEqual({ units: 1n, scale: 1 });
+    expect(decimalOf(1e21)).toEqual({ units: 10n ** 21n, scale: 0 });
+  });
+
+  it('funds projects whose grosze add up exactly to the budget (binary doubles would say they do not fit)', () => {
+    expect(0.1 + 0.2).toBeGreaterThan(0.3);
+    const projects = [
+      { id: 'a', cost: 0.1 },
+      { id: 'b', cost: 0.2 },
+    ];
+    expect(greedyByApprovals(projects, { a: 2, b: 1 }, 0.3)).toEqual(['a', 'b']);
+    expect(methodOfEqualShares(projects, [['a', 'b'], ['a', 'b']], 0.3, { completion: 'none' }).sort()).toEqual(['a', 'b']);
+    const big = [
+      { id: 'x', cost: 100000.1 },
+      { id: 'y', cost: 222076.75 },
+    ];
+    expect(greedyByApprovals(big, { x: 5, y: 4 }, 322076.85)).toEqual(['x', 'y']);
+    expect(greedyByApprovals(big, { x: 5, y: 4 }, 322076.84)).toEqual(['x']);
+  });
 });
 
 describe('greedyByApprovals', () => {
@@ -40,19 +79,30 @@ describe('greedyByApprovals', () => {
     expect(greedyByApprovals(projects, { a: 9, b: 8, c: 7, d: 6, e: 0 }, 100)).toEqual(['a', 'c', 'd']);
   });
 
-  it('breaks approval ties by lower cost, then by id; accepts a Map', () => {
+  it('breaks approval ties by the order the projects are given in (as Pabulib does); accepts a Map', () => {
     const approvals = new Map([
       ['a', 5],
       ['b', 5],
       ['c', 5],
       ['d', 1],
     ]);
-    expect(greedyByApprovals(projects, approvals, 80)).toEqual(['c', 'a']);
+    expect(greedyByApprovals(projects, approvals, 80)).toEqual(['a', 'c']);
     const sameCost = [
       { id: 'y', cost: 10 },
       { id: 'x', cost: 10 },
     ];
-    expect(greedyByApprovals(sameCost, { x: 1, y: 1 }, 10)).toEqual(['x']);
+    expect(greedyByApprovals(sameCost, { x: 1, y: 1 }, 10)).toEqual(['y']);
+  });
+
+  it('greedy-threshold: never funds a project below the threshold, even when it fits', () => {
+    expect(greedyByApprovals(projects, { a: 9, b: 8, c: 7, d: 6, e: 5 }, 200, { minApprovals: 7 })).toEqual(['a', 'b', 'c']);
+    const steps = greedySteps(projects, { a: 9, b: 8, c: 7, d: 6 }, 200, { minApprovals: 7 });
+    expect(steps.find((s) => s.id === 'd')).toMatchObject({ funded: false, reason: 'below the approval threshold' });
+  });
+
+  it('greedy-no-skip: stops at the first project that does not fit', () => {
+    expect(greedyByApprovals(projects, { a: 9, b: 8, c: 7, d: 6 }, 100, { stopAtFirstMisfit: true })).toEqual(['a']);
+    expect(greedyByApprovals(projects, { a: 9, b: 8, c: 7, d: 6 }, 100)).toEqual(['a', 'c', 'd']);
   });
 
   it('never funds a project without approvals and ignores inherited keys', () => {
@@ -100,7 +150,7 @@ describe('methodOfEqualShares', () => {
     expect(methodOfEqualShares(projects, ballots, 30, { completion: 'none' })).toEqual(['Z', 'Y']);
   });
 
-  it('add1 completion raises the per-voter budget while the outcome is not exhaustive', () => {
+  it('add1 completion raises the per-voter budget while the outcome fits', () => {
     const projects = [
       { id: 'A', cost: 6 },
       { id: 'B', cost: 4 },
@@ -118,6 +168,38 @@ describe('methodOfEqualShares', () => {
     ];
     // B alone is not exhaustive (D would fit); 6 per voter buys A and B, 11 > 10, so B stays.
     expect(methodOfEqualShares(projects, [['A'], ['B']], 10)).toEqual(['B']);
+  });
+
+  it('add1 goes on past an exhaustive outcome while the next one still fits (as Pabulib counts it)', () => {
+    // 3 voters, budget 12: 4 each buys A (cost 6, voters 0 and 1); left 6 is less than B (7): exhaustive.
+    // At 5 each, A then C (cost 5, voter 2 alone pays 5) still fit (11 <= 12): add1 keeps that outcome.
+    const projects = [
+      { id: 'A', cost: 6 },
+      { id: 'B', cost: 7 },
+      { id: 'C', cost: 5 },
+    ];
+    const ballots = [['A', 'B'], ['A', 'B'], ['C']];
+    expect(methodOfEqualShares(projects, ballots, 12, { completion: 'none' })).toEqual(['A']);
+    expect(methodOfEqualShares(projects, ballots, 12)).toEqual(['A', 'C']);
+  });
+
+  it('comparison step: keeps greedy only when more voters approve more of its projects', () => {
+    // 60 voters want A and B; 40 want C. Equal Shares funds A and C; greedy funds A and B. 60 voters
+    // prefer greedy, 40 prefer Equal Shares: greedy's outcome is taken.
+    const projects = [
+      { id: 'A', cost: 40 },
+      { id: 'B', cost: 40 },
+      { id: 'C', cost: 40 },
+    ];
+    const ballots = [...Array<string[]>(60).fill(['A', 'B']), ...Array<string[]>(40).fill(['C'])];
+    expect(methodOfEqualShares(projects, ballots, 100, { completion: 'none' })).toEqual(['A', 'C']);
+    let seen: { preferMes: number; preferGreedy: number } | undefined;
+    const out = methodOfEqualShares(projects, ballots, 100, { completion: 'none', comparison: 'satisfaction', onComparison: (c) => (seen = c) });
+    expect(out).toEqual(['A', 'B']);
+    expect(seen).toMatchObject({ preferMes: 40, preferGreedy: 60 });
+    // With 40 + 60 the other way round Equal Shares stays.
+    const other = [...Array<string[]>(40).fill(['A', 'B']), ...Array<string[]>(60).fill(['C'])];
+    expect(methodOfEqualShares(projects, other, 100, { completion: 'none', comparison: 'satisfaction' }).sort()).toEqual(['A', 'C']);
   });
 
   it('stops where the reference would loop: all approved projects funded, an unapproved one still fits', () => {
@@ -230,16 +312,13 @@ function naiveMes(projects: BudgetProject[], ballots: string[][], total: number,
   let mes = naiveFixed(projects, approvers, n, [BigInt(total), 1n]);
   if (completion === 'none') return mes;
   let budget = Math.floor(total / n) * n;
-  let current = sum(mes);
+  const eligible = projects.filter((p) => p.cost > 0 && approvers.get(p.id)!.length > 0).length;
   for (let guard = 0; guard < 10_000; guard++) {
-    const exhaustive = projects.every((p) => mes.includes(p.id) || current + p.cost > total);
-    const eligible = projects.filter((p) => p.cost > 0 && approvers.get(p.id)!.length > 0).length;
-    if (exhaustive || mes.length === eligible) break;
+    if (mes.length === eligible) break;
     budget += n;
     const next = naiveFixed(projects, approvers, n, [BigInt(budget), 1n]);
     if (sum(next) > total) break;
     mes = next;
-    current = sum(next);
   }
   return mes;
 }

@@ -1,11 +1,19 @@
 /**
- * Participatory-budget outcome rules over approval ballots: greedy by approvals and the Method of Equal
- * Shares (cost utilities, `add1` completion) exactly as described in shared/data/pabulib/README.md.
+ * Participatory-budget outcome rules over approval ballots, as Pabulib files name them: greedy by
+ * approvals (also with a minimum number of approvals, `greedy-threshold`, and stopping at the first
+ * project that does not fit, `greedy-no-skip`) and the Method of Equal Shares with cost utilities
+ * (equalshares.net), with or without `add1` completion and with or without the comparison step.
  *
- * Pure and browser-safe: the ledger nodes and the portal recount with this same code, so every decision
- * that floating point could flip (ties, "fits", "can afford") is settled with exact rationals (BigInt).
+ * Pure and browser-safe: the ledger nodes and the portal recount with this same code.
+ *
+ * Money is exact. Amounts arrive as JSON numbers written in decimal (a budget of 322239.55); each is read
+ * back as the decimal it was written as (its shortest round-trip digits, `decimalOf`), never as the binary
+ * fraction a double holds, and every decision (ties, "fits", "can afford", sums) is made on BigInt
+ * rationals. Doubles appear only in Equal Shares as a filter that orders and prunes candidates, with a
+ * bound on their error: whenever two values are within that bound the decision is made exactly.
+ * Hand-written because no maintained library computes these rules in JavaScript.
  */
-import type { BudgetRule, PollDefinition } from './pollDefinition.ts';
+import type { BudgetRule, PollBudget, PollDefinition } from './pollDefinition.ts';
 
 export interface BudgetProject {
   id: string;
@@ -13,9 +21,50 @@ export interface BudgetProject {
   cost: number;
 }
 
+export interface GreedyOptions {
+  /** Projects with fewer approvals are never funded (Pabulib `greedy-threshold`). Default 1. */
+  minApprovals?: number;
+  /** Stop at the first project that does not fit instead of skipping it (Pabulib `greedy-no-skip`). */
+  stopAtFirstMisfit?: boolean;
+}
+
 export interface MesOptions {
   /** 'add1' (default): the completion the Pabulib cities used; 'none': a single run with the real budget. */
   completion?: 'add1' | 'none';
+  /**
+   * 'satisfaction': the comparison step of equalshares.net (Pabulib `...-comparison`): the outcome is
+   * compared with greedy by approvals, and greedy's is taken when more voters approve more of its
+   * projects than of Equal Shares' projects than the other way round. Default 'none'.
+   */
+  comparison?: 'none' | 'satisfaction';
+  /** Called once per funded project of the final Equal Shares run (for explanations). */
+  trace?: (round: MesRound) => void;
+  /**
+   * Called after the final Equal Shares run with what each project's supporters had left at its end,
+   * so a project that was not funded can be explained (its supporters could not pay for it).
+   */
+  onDone?: (moneyBehind: (projectId: string) => number) => void;
+  /** Called with both outcomes and the voters who prefer each, when there is a comparison step. */
+  onComparison?: (c: { mes: string[]; greedy: string[]; preferMes: number; preferGreedy: number }) => void;
+}
+
+/** One round of Equal Shares, for explanations: what was bought and what the voters had left after. */
+export interface MesRound {
+  round: number;
+  project: string;
+  cost: number;
+  /** The payment of each supporter who could pay it in full (the others paid all they had). */
+  payment: number;
+  /** Supporters who paid `payment`, and supporters who paid everything they had left (less). */
+  payingInFull: number;
+  payingAllTheyHad: number;
+  /** After the round, over all voters: how many still have money, and their money left. */
+  votersWithMoney: number;
+  moneyLeft: number;
+  minLeft: number;
+  maxLeft: number;
+  /** Per-voter budget of this run (the real one, or the one add1 settled on). */
+  perVoterBudget: number;
 }
 
 export interface BudgetOutcome {
@@ -47,14 +96,40 @@ function q(n: bigint, d: bigint): Q {
   return g > 1n ? { n: n / g, d: d / g } : { n, d };
 }
 
-/** Exact value of a finite double: doubling a double is exact, so this terminates with a power of two. */
-function qOf(x: number): Q {
-  let d = 1n;
-  while (!Number.isInteger(x)) {
-    x *= 2;
-    d *= 2n;
+/**
+ * The decimal an amount was written as: `322239.55` is 32223955/100, not the binary fraction the double
+ * holds. JavaScript prints a double with the fewest digits that read back to it, so a decimal of up to 15
+ * significant digits comes back exactly as written (Pabulib amounts have at most 2 decimals).
+ */
+export function decimalOf(x: number): { units: bigint; scale: number } {
+  if (!Number.isFinite(x)) throw new RangeError(`not a finite amount: ${x}`);
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(x));
+  if (!m) throw new RangeError(`not a decimal amount: ${x}`);
+  const [, sign, int, frac = '', exp = '0'] = m;
+  let digits = int! + frac;
+  let scale = frac.length - Number(exp);
+  if (scale < 0) {
+    digits += '0'.repeat(-scale);
+    scale = 0;
   }
-  return q(BigInt(x), d);
+  const units = BigInt(digits);
+  return { units: sign === '-' ? -units : units, scale };
+}
+
+function qOf(x: number): Q {
+  const { units, scale } = decimalOf(x);
+  return q(units, 10n ** BigInt(scale));
+}
+
+/** An exact rational as a decimal string, rounded half up to `places` decimals (for explanations). */
+function qToFixed(a: Q, places = 2): string {
+  const f = 10n ** BigInt(places);
+  const neg = a.n < 0n;
+  const n = neg ? -a.n : a.n;
+  const scaled = (n * f * 2n + a.d) / (2n * a.d);
+  const int = scaled / f;
+  const frac = (scaled % f).toString().padStart(places, '0');
+  return `${neg && scaled !== 0n ? '-' : ''}${int}${places > 0 ? `.${frac}` : ''}`;
 }
 
 const qAdd = (a: Q, b: Q): Q => q(a.n * b.d + b.n * a.d, a.d * b.d);
@@ -100,8 +175,8 @@ function checkProjects(projects: readonly BudgetProject[]): void {
 
 /**
  * Greedy by approvals: projects in order of approvals (most first), funding each whose cost fits in what
- * is left and skipping the ones that do not. Ties go to the lower cost, then to the lower id (code-point
- * order). Projects with no approval are never funded (nobody asked for them).
+ * is left and skipping the ones that do not. Ties keep the order the projects are given in. Projects with
+ * no approval are never funded (nobody asked for them).
  *
  * @returns funded project ids, in funding order.
  */
@@ -109,27 +184,59 @@ export function greedyByApprovals(
   projects: readonly BudgetProject[],
   approvals: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
   budget: number,
+  options: GreedyOptions = {},
 ): string[] {
+  return greedySteps(projects, approvals, budget, options).filter((s) => s.funded).map((s) => s.id);
+}
+
+/** Why greedy funded a project or not, in the order it looked at them (for explanations). */
+export interface GreedyStep {
+  id: string;
+  approvals: number;
+  funded: boolean;
+  /** Budget left before looking at this project, as an exact decimal string. */
+  leftBefore: string;
+  reason: 'funded' | 'does not fit' | 'below the approval threshold' | 'after the first project that did not fit';
+}
+
+/** Greedy, one step per project in its order, with the reason for each decision. */
+export function greedySteps(
+  projects: readonly BudgetProject[],
+  approvals: ReadonlyMap<string, number> | Readonly<Record<string, number>>,
+  budget: number,
+  options: GreedyOptions = {},
+): GreedyStep[] {
   checkProjects(projects);
   checkAmount('budget', budget);
+  const minApprovals = Math.max(1, options.minApprovals ?? 1);
   const count = (id: string): number => {
     const v = approvals instanceof Map ? approvals.get(id) : Object.hasOwn(approvals, id) ? (approvals as Record<string, number>)[id] : 0;
     return v ?? 0;
   };
+  const costQ = new Map(projects.map((p) => [p.id, qOf(p.cost)]));
+  // Ties keep the order the projects are given in (a Pabulib file's order, a poll's option order), as
+  // Pabulib's checker does: real files with ties (Łódź 2024 Katedralna, Gdynia 2020) fund the one listed first.
   const order = projects
-    .map((p) => ({ p, votes: count(p.id) }))
+    .map((p, i) => ({ p, i, votes: count(p.id) }))
     .filter((x) => x.votes > 0)
-    .sort((a, b) => b.votes - a.votes || a.p.cost - b.p.cost || compareIds(a.p.id, b.p.id));
+    .sort((a, b) => b.votes - a.votes || a.i - b.i);
   let left = qOf(budget);
-  const funded: string[] = [];
-  for (const { p } of order) {
-    const c = qOf(p.cost);
-    if (qCmp(c, left) <= 0) {
-      funded.push(p.id);
+  let stopped = false;
+  const steps: GreedyStep[] = [];
+  for (const { p, votes } of order) {
+    const step = { id: p.id, approvals: votes, leftBefore: qToFixed(left, 2) };
+    const c = costQ.get(p.id)!;
+    if (votes < minApprovals) steps.push({ ...step, funded: false, reason: 'below the approval threshold' });
+    else if (stopped) steps.push({ ...step, funded: false, reason: 'after the first project that did not fit' });
+    else if (qCmp(c, left) <= 0) {
+      steps.push({ ...step, funded: true, reason: 'funded' });
       left = qSub(left, c);
+    } else {
+      steps.push({ ...step, funded: false, reason: 'does not fit' });
+      if (options.stopAtFirstMisfit) stopped = true;
     }
   }
-  return funded;
+  return steps;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -160,7 +267,7 @@ interface MesInstance {
  * candidates are within a tolerance of each other, or a class's money is within a tolerance of a
  * payment, the decision is made exactly. The winner's payment is always computed exactly.
  */
-function mesFixed(inst: MesInstance, budget: Q): number[] {
+function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => void, onDone?: MesOptions['onDone']): number[] {
   const n = inst.voters;
   // Common denominator: b0 = budget / n and every cost must be integers over D.
   let D = budget.d * BigInt(n);
@@ -359,6 +466,8 @@ function mesFixed(inst: MesInstance, budget: Q): number[] {
     // Decide who is capped before D changes (moneyN is in the current scale).
     const next = new Int32Array(valueF.length).fill(-1);
     const round = rhoN.length;
+    let payingInFull = 0;
+    let payingAll = 0;
     for (const v of inst.approvers[p]!) {
       const k = classOf[v]!;
       if (k === 0) continue;
@@ -374,6 +483,8 @@ function mesFixed(inst: MesInstance, budget: Q): number[] {
         }
         next[k] = nk;
       }
+      if (nk === 0) payingAll++;
+      else payingInFull++;
       classOf[v] = nk;
     }
     // rho * D = x / u; scale D by u / gcd(x, u) so that it becomes an integer again.
@@ -389,6 +500,47 @@ function mesFixed(inst: MesInstance, budget: Q): number[] {
     rhoN.push(ex.x / g);
     winners.push(p);
     remaining.delete(p);
+    if (trace) {
+      epoch++; // D may have changed: recompute every class's exact money
+      const perClass = new Map<number, number>();
+      for (let v = 0; v < n; v++) perClass.set(classOf[v]!, (perClass.get(classOf[v]!) ?? 0) + 1);
+      let withMoney = 0;
+      let left = 0n;
+      let min: bigint | undefined;
+      let max = 0n;
+      for (const [k, count] of perClass) {
+        const m = moneyN(k);
+        left += BigInt(count) * m;
+        if (m > 0n) withMoney += count;
+        if (min === undefined || m < min) min = m;
+        if (m > max) max = m;
+      }
+      const num = (x: bigint, d: bigint = D) => Number(qToFixed(q(x, d), 2));
+      trace({
+        round: winners.length,
+        project: inst.ids[p]!,
+        cost: inst.cost[p]!,
+        payment: num(rhoN[rhoN.length - 1]!),
+        payingInFull,
+        payingAllTheyHad: payingAll,
+        votersWithMoney: withMoney,
+        moneyLeft: num(left),
+        minLeft: num(min ?? 0n),
+        maxLeft: num(max),
+        perVoterBudget: num(b0N),
+      });
+    }
+  }
+  if (onDone) {
+    epoch++;
+    const position = new Map(inst.ids.map((id, i) => [id, i]));
+    onDone((projectId) => {
+      const p = position.get(projectId);
+      if (p === undefined) return 0;
+      let left = 0n;
+      for (const v of inst.approvers[p]!) left += moneyN(classOf[v]!);
+      return Number(qToFixed(q(left, D), 2));
+    });
   }
   return winners;
 }
@@ -408,9 +560,12 @@ function sumCost(costs: readonly Q[], chosen: Iterable<number>): Q {
  * reference).
  *
  * `add1` completion: after a run with the real budget, restart from floor(B/n)*n and raise it by n while
- * the outcome is not exhaustive and the next outcome still fits; keep the last outcome that fits. Where
- * the reference would loop forever (every eligible project funded but a no-approval project still fits),
- * we stop: no larger budget can fund more.
+ * the next outcome still fits; keep the last outcome that fits. Where the reference would loop forever
+ * (every eligible project funded), we stop: no larger budget can fund more.
+ *
+ * Comparison step (`comparison: 'satisfaction'`): the outcome is compared with greedy by approvals over
+ * every project (ties in the given order); each voter prefers the outcome with more projects they
+ * approve, and greedy's outcome is taken only if more voters prefer it.
  *
  * @param ballots approved project ids per voter; voters with empty ballots still count in n.
  * @returns funded project ids, in funding order.
@@ -443,56 +598,136 @@ export function methodOfEqualShares(
     approvers: eligible.map(({ i }) => Int32Array.from(lists[i]!)),
   };
   const total = qOf(budget);
+  let runBudget = total;
   let winners = mesFixed(inst, total);
 
   if ((options.completion ?? 'add1') === 'add1') {
-    const allCostsQ = projects.map((p) => qOf(p.cost));
+    // As Pabulib's checker counts add1 (and so the cities' files, Wieliczka 2023 among them): from
+    // floor(B / n) per voter, raise by 1 while the outcome still fits the real budget; no stop at an
+    // exhaustive outcome (stopping there funds 31 projects in Wieliczka where the official count is 30).
     const nB = BigInt(n);
     let perVoter = total.n / (total.d * nB); // floor(B / n), as an integer
-    let current = sumCost(inst.costQ, winners);
     for (;;) {
-      const funded = new Set(winners.map((w) => inst.ids[w]!));
-      const exhaustive = projects.every((p, i) => funded.has(p.id) || qCmp(qAdd(current, allCostsQ[i]!), total) > 0);
-      if (exhaustive || winners.length === inst.ids.length) break;
+      if (winners.length === inst.ids.length) break; // every eligible project funded: more money changes nothing
       perVoter += 1n;
-      const next = mesFixed(inst, { n: perVoter * nB, d: 1n });
-      const nextCost = sumCost(inst.costQ, next);
-      if (qCmp(nextCost, total) > 0) break;
+      const nextBudget = { n: perVoter * nB, d: 1n };
+      const next = mesFixed(inst, nextBudget);
+      if (qCmp(sumCost(inst.costQ, next), total) > 0) break;
       winners = next;
-      current = nextCost;
+      runBudget = nextBudget;
     }
   }
-  return winners.map((w) => inst.ids[w]!);
+  if (options.trace || options.onDone) mesFixed(inst, runBudget, options.trace, options.onDone);
+  const mes = winners.map((w) => inst.ids[w]!);
+  if ((options.comparison ?? 'none') === 'none') return mes;
+  const greedy = greedyForComparison(projects, lists, total);
+  const prefer = comparisonVotes(n, lists, index, mes, greedy);
+  options.onComparison?.({ mes, greedy, preferMes: prefer.mes, preferGreedy: prefer.greedy });
+  return prefer.greedy > prefer.mes ? greedy : mes;
+}
+
+/**
+ * The greedy outcome Equal Shares is compared with (equalshares.net's `utilitarianCompletion` from
+ * nothing): every project in order of approvals, most first, ties in the order given (the file's),
+ * each funded if it fits in what is left.
+ */
+function greedyForComparison(projects: readonly BudgetProject[], lists: readonly number[][], total: Q): string[] {
+  const order = projects.map((p, i) => ({ p, i })).sort((a, b) => lists[b.i]!.length - lists[a.i]!.length || a.i - b.i);
+  let left = total;
+  const out: string[] = [];
+  for (const { p } of order) {
+    const c = qOf(p.cost);
+    if (qCmp(c, left) <= 0) {
+      out.push(p.id);
+      left = qSub(left, c);
+    }
+  }
+  return out;
+}
+
+/**
+ * The comparison step: each voter's satisfaction with an outcome is the number of its projects they
+ * approve; count the voters who are more satisfied with each outcome.
+ */
+function comparisonVotes(
+  voters: number,
+  lists: readonly number[][],
+  index: ReadonlyMap<string, number>,
+  mes: readonly string[],
+  greedy: readonly string[],
+): { mes: number; greedy: number } {
+  const satisfaction = (outcome: readonly string[]) => {
+    const s = new Int32Array(voters);
+    for (const id of outcome) for (const v of lists[index.get(id)!]!) s[v]!++;
+    return s;
+  };
+  const a = satisfaction(mes);
+  const b = satisfaction(greedy);
+  let preferMes = 0;
+  let preferGreedy = 0;
+  for (let v = 0; v < voters; v++) {
+    if (a[v]! > b[v]!) preferMes++;
+    else if (b[v]! > a[v]!) preferGreedy++;
+  }
+  return { mes: preferMes, greedy: preferGreedy };
 }
 
 // ---------------------------------------------------------------------------------------------------
 
-/**
- * The outcome of a budget poll under the rule its definition names (`equal-shares` uses `add1`).
- * The projects are the options of the poll's single question; each must have a cost.
- *
- * @param ballots approved project ids per counted voter (one entry per voter).
- */
-export function budgetOutcome(def: PollDefinition, ballots: readonly (readonly string[])[]): BudgetOutcome {
+/** The rule options a poll's budget names (absent fields keep the meaning they always had). */
+export function greedyOptionsOf(budget: PollBudget): GreedyOptions {
+  return {
+    ...(budget.minApprovals !== undefined ? { minApprovals: budget.minApprovals } : {}),
+    ...(budget.stopAtFirstMisfit ? { stopAtFirstMisfit: true } : {}),
+  };
+}
+
+export function mesOptionsOf(budget: PollBudget): MesOptions {
+  return { completion: budget.completion ?? 'add1', comparison: budget.comparison ?? 'none' };
+}
+
+/** The projects of a budget poll (the options of its single question), each with its cost. */
+export function budgetProjectsOf(def: PollDefinition): BudgetProject[] {
   if (!def.budget) throw new RangeError(`poll ${def.pollId} has no budget`);
   if (def.questions.length !== 1) throw new RangeError(`budget poll ${def.pollId} must have exactly one question`);
-  const projects = def.questions[0]!.options.map((o) => {
+  return def.questions[0]!.options.map((o) => {
     if (o.cost === undefined) throw new RangeError(`project ${JSON.stringify(o.id)} has no cost`);
     return { id: o.id, cost: o.cost };
   });
-  const { rule, total } = def.budget;
+}
+
+/** Approvals per project id, each ballot counted once per project. */
+export function approvalCounts(ballots: readonly (readonly string[])[]): Map<string, number> {
+  const approvals = new Map<string, number>();
+  for (const ballot of ballots) for (const id of new Set(ballot)) approvals.set(id, (approvals.get(id) ?? 0) + 1);
+  return approvals;
+}
+
+/** The exact sum of some amounts, as the nearest double (the decimal itself when it has <= 15 digits). */
+export function sumAmounts(amounts: readonly number[]): number {
+  return qToNumber(amounts.reduce((sum, a) => qAdd(sum, qOf(a)), Q0));
+}
+
+/**
+ * The outcome of a budget poll under the rule and options its definition names (`equal-shares` uses
+ * `add1` unless `completion` says otherwise). The projects are the options of the poll's single
+ * question; each must have a cost.
+ *
+ * @param ballots approved project ids per counted voter (one entry per voter).
+ */
+export function budgetOutcome(def: PollDefinition, ballots: readonly (readonly string[])[], mesExtras: Pick<MesOptions, 'trace' | 'onComparison' | 'onDone'> = {}): BudgetOutcome {
+  const projects = budgetProjectsOf(def);
+  const budget = def.budget!;
+  const { rule, total } = budget;
   let funded: string[];
   if (rule === 'greedy') {
-    const approvals = new Map<string, number>();
-    for (const ballot of ballots) for (const id of new Set(ballot)) approvals.set(id, (approvals.get(id) ?? 0) + 1);
-    funded = greedyByApprovals(projects, approvals, total);
+    funded = greedyByApprovals(projects, approvalCounts(ballots), total, greedyOptionsOf(budget));
   } else if (rule === 'equal-shares') {
-    funded = methodOfEqualShares(projects, ballots, total, { completion: 'add1' });
+    funded = methodOfEqualShares(projects, ballots, total, { ...mesOptionsOf(budget), ...mesExtras });
   } else {
     const never: never = rule;
     throw new RangeError(`unknown budget rule ${String(never)}`);
   }
-  const costQ = new Map(projects.map((p) => [p.id, qOf(p.cost)]));
-  const totalCost = qToNumber(funded.reduce((sum, id) => qAdd(sum, costQ.get(id)!), Q0));
-  return { rule, funded, totalCost };
+  const cost = new Map(projects.map((p) => [p.id, p.cost]));
+  return { rule, funded, totalCost: sumAmounts(funded.map((id) => cost.get(id)!)) };
 }

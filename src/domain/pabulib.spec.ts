@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PabulibParseError, pabulibRule, pabulibToPollDefinition, parsePabulib, pollToPabulib, serializePabulib } from './pabulib.ts';
+import { PabulibParseError, exportImportedPabulib, pabulibBudget, pabulibRule, pabulibToPollDefinition, parsePabulib, pollToPabulib, serializePabulib } from './pabulib.ts';
 
 const dataDir = new URL('../../../shared/data/pabulib/', import.meta.url);
 const FILES = ['Netherlands_Assen_2024.pb', 'Poland_Swiecie_2023.pb', 'Poland_Warszawa_2017_Mlynow.pb', 'Poland_Warszawa_2025_Wola.pb'];
@@ -17,6 +17,7 @@ function parseError(text: string): PabulibParseError {
 }
 
 const SMALL = 'META\nkey;value\nbudget;100\nrule;greedy\nPROJECTS\nproject_id;cost;name\n1;60;One\n2;50;Two\nVOTES\nvoter_id;vote\nv1;1,2\nv2;2\n';
+const repoDir = new URL('../../test/pabulib/files/', import.meta.url);
 
 describe('parsePabulib on the real files', () => {
   for (const file of FILES) {
@@ -54,6 +55,8 @@ describe('parsePabulib format details', () => {
     expect(parseError('budget;100\n')).toMatchObject({ line: 1, message: expect.stringMatching(/before any data/) });
     expect(parseError(SMALL.replace('2;50;Two', '2;50'))).toMatchObject({ line: 8, message: expect.stringMatching(/expected 3 fields, found 2/) });
     expect(parseError(SMALL.replace('2;50;Two', '2;fifty;Two'))).toMatchObject({ line: 8, message: expect.stringMatching(/cost is not a number/) });
+    expect(parseError(SMALL.replace('2;50;Two', '2;50.125;Two'))).toMatchObject({ line: 8, message: expect.stringMatching(/cost has more than 2 decimals/) });
+    expect(parseError(SMALL.replace('budget;100', 'budget;1e5'))).toMatchObject({ line: 3, message: expect.stringMatching(/budget is not a number/) });
     expect(parseError(SMALL.replace('v2;2', 'v2;3'))).toMatchObject({ line: 12, message: expect.stringMatching(/unknown project "3"/) });
     expect(parseError(SMALL.replace('v2;2', 'v1;2'))).toMatchObject({ line: 12, message: expect.stringMatching(/duplicate voter_id/) });
     expect(parseError(SMALL.replace('1;60;One', '2;60;One'))).toMatchObject({ line: 8, message: expect.stringMatching(/duplicate project_id/) });
@@ -83,15 +86,61 @@ describe('pabulibToPollDefinition', () => {
     const pb = parsePabulib(readFileSync(new URL('Netherlands_Assen_2024.pb', dataDir), 'utf8'));
     const def = pabulibToPollDefinition(pb, { pollId: 'assen', ...when });
     expect(def.questions[0]).toMatchObject({ minChoices: 2, maxChoices: 14 });
-    expect(def.budget).toEqual({ total: 100000, currency: 'EUR', rule: 'equal-shares' });
+    expect(def.budget).toEqual({ total: 100000, currency: 'EUR', rule: 'equal-shares', completion: 'add1' });
   });
 
-  it('maps rule names and refuses the rest', () => {
-    expect(pabulibRule('greedy')).toBe('greedy');
+  it('maps every rule name Pabulib defines for approval votes, and refuses the rest by the line', () => {
+    const budgetOf = (rule: string, extra = '') => pabulibBudget(parsePabulib(SMALL.replace('rule;greedy', `rule;${rule}${extra}`)));
+    expect(budgetOf('greedy')).toMatchObject({ rule: 'greedy', reproduces: true });
+    expect(budgetOf('greedy').minApprovals).toBeUndefined();
+    expect(budgetOf('greedy-threshold', '\nmin_project_score_threshold;30')).toMatchObject({ rule: 'greedy', minApprovals: 30 });
+    expect(budgetOf('greedy-no-skip')).toMatchObject({ rule: 'greedy', stopAtFirstMisfit: true });
+    expect(budgetOf('equalshares')).toMatchObject({ rule: 'equal-shares', completion: 'none' });
+    expect(budgetOf('equalshares-comparison')).toMatchObject({ rule: 'equal-shares', completion: 'none', comparison: 'satisfaction' });
+    expect(budgetOf('equalshares/add1')).toMatchObject({ rule: 'equal-shares', completion: 'add1' });
+    expect(budgetOf('equalshares/add1-comparison')).toMatchObject({ rule: 'equal-shares', completion: 'add1', comparison: 'satisfaction' });
+    for (const r of ['unknown', 'greedy-custom', 'greedy-exclusive']) expect(budgetOf(r)).toMatchObject({ rule: 'greedy', reproduces: false, ruleName: r });
     expect(pabulibRule('equalshares/add1')).toBe('equal-shares');
-    expect(pabulibRule('equalshares')).toBe('equal-shares');
-    expect(() => pabulibRule('unknown')).toThrow(/unsupported/);
-    expect(() => pabulibToPollDefinition(parsePabulib(SMALL.replace('rule;greedy', 'vote_type;ordinal')), { pollId: 'x', ...when })).toThrow(/vote_type/);
+    expect(parseError(SMALL.replace('rule;greedy', 'rule;ordinal-borda'))).toMatchObject({ line: 4, message: expect.stringMatching(/unsupported Pabulib rule "ordinal-borda"/) });
+    expect(parseError(SMALL.replace('rule;greedy', 'rule;greedy-threshold\nmin_project_score_threshold;many'))).toMatchObject({ line: 5 });
+  });
+
+  it('refuses cumulative, scoring and ordinal votes up front, with the reason, before reading the body', () => {
+    // A broken body: the vote type is what gets reported.
+    const broken = SMALL.replace('rule;greedy', 'rule;greedy\nvote_type;cumulative').replace('2;50;Two', '2;"50');
+    expect(parseError(broken)).toMatchObject({ line: 5, message: expect.stringMatching(/vote_type cumulative is not supported: voters spread points/) });
+    for (const t of ['scoring', 'ordinal']) {
+      expect(parseError(SMALL.replace('rule;greedy', `rule;greedy\nvote_type;${t}`))).toMatchObject({ line: 5, message: expect.stringMatching(new RegExp(`vote_type ${t} is not supported`)) });
+    }
+    const real = readFileSync(new URL('Poland_Czestochowa_2020_Grabowka.pb', repoDir), 'utf8');
+    expect(parseError(real)).toMatchObject({ line: 12, message: expect.stringMatching(/vote_type cumulative is not supported/) });
+    // The same file with its vote type said to be approval parses, quote inside a field included.
+    const asApproval = parsePabulib(real.replace('vote_type;cumulative', 'vote_type;approval'));
+    expect(asApproval.projects.find((p) => p.id === '47')!.name).toMatch(/^"Odkupmy" i my - /);
+  });
+
+  it('choose-1 votes are approval of exactly one project', () => {
+    const def = pabulibToPollDefinition(parsePabulib(SMALL.replace('rule;greedy', 'rule;greedy\nvote_type;choose-1').replace('v1;1,2', 'v1;1')), { pollId: 'c', ...when });
+    expect(def.questions[0]).toMatchObject({ minChoices: 1, maxChoices: 1 });
+  });
+
+  it('checks META num_votes and num_projects against the rows (a file cut short)', () => {
+    const counted = SMALL.replace('budget;100', 'budget;100\nnum_projects;2\nnum_votes;3');
+    expect(parseError(counted)).toMatchObject({ line: 5, message: 'line 5: META num_votes says 3 but the file has 2 votes (is the file cut short?)' });
+    expect(parseError(counted.replace('num_projects;2', 'num_projects;1'))).toMatchObject({ line: 4, message: expect.stringMatching(/num_projects says 1 but the file has 2 projects/) });
+    expect(parsePabulib(counted.replace('num_votes;3', 'num_votes;2')).votes).toHaveLength(2);
+  });
+
+  it('reads what real files contain: mixed line ends, a project twice in one vote, selected = 2, decimal amounts', () => {
+    const mixed = SMALL.replace(/\n/g, '\r\n').replace('1;60;One\r\n', '1;60;One\n');
+    expect(parsePabulib(mixed).projects.map((p) => p.name)).toEqual(['One', 'Two']);
+    const twice = parsePabulib(SMALL.replace('v1;1,2', 'v1;1,2,1'));
+    expect(twice.votes[0]!.vote).toEqual(['1', '2']);
+    const two = parsePabulib(SMALL.replace('project_id;cost;name', 'project_id;cost;name;selected').replace('1;60;One', '1;60;One;2').replace('2;50;Two', '2;50;Two;1'));
+    expect(two.projects.map((p) => [p.selected, p.selectedCode])).toEqual([[false, '2'], [true, '1']]);
+    const grosze = parsePabulib(SMALL.replace('budget;100', 'budget;322239.55').replace('1;60;One', '1;60.5;One'));
+    expect(pabulibBudget(grosze).total).toBe(322239.55);
+    expect(grosze.projects[0]!.cost).toBe(60.5);
   });
 });
 
@@ -116,5 +165,29 @@ describe('pollToPabulib + serializePabulib', () => {
     const again = pabulibToPollDefinition(back, { pollId: 'small', ...when });
     expect(again.questions[0]!.options).toEqual(def.questions[0]!.options);
     expect(again.budget).toEqual(def.budget);
+  });
+});
+
+describe('exportImportedPabulib', () => {
+  it('gives back the file it was imported from when every ballot was counted and the outcome is official', () => {
+    const text = readFileSync(new URL('Poland_Gdynia_2020_Babie_Doly__small.pb', repoDir), 'utf8');
+    const source = parsePabulib(text);
+    const ballots = [...source.votes].reverse().map((v) => ({ fileVoterId: v.voterId, approved: v.vote }));
+    const funded = source.projects.filter((p) => p.selected).map((p) => p.id);
+    const out = exportImportedPabulib(source, ballots, funded);
+    expect(out).toEqual(source);
+    expect(parsePabulib(serializePabulib(out))).toEqual(source);
+  });
+
+  it('writes what the poll counted where it differs, and gives other ballots new ids', () => {
+    const source = parsePabulib(SMALL.replace('budget;100', 'budget;100\nnum_votes;2\ndate_begin;01.02.2024').replace('voter_id;vote', 'voter_id;vote;age').replace('v1;1,2', 'v1;1,2;33').replace('v2;2', 'v2;2;44'));
+    const out = exportImportedPabulib(source, [{ fileVoterId: 'v2', approved: ['1'] }, { fileVoterId: null, approved: ['2'] }], ['1']);
+    expect(out.meta).toEqual({ budget: '100', num_votes: '2', date_begin: '01.02.2024', rule: 'greedy' });
+    expect(out.votes.map((v) => v.fields)).toEqual([
+      { voter_id: 'v2', vote: '1', age: '44' },
+      { voter_id: '1', vote: '2', age: '' },
+    ]);
+    expect(out.projectColumns).toEqual(['project_id', 'cost', 'name', 'selected']);
+    expect(out.projects.map((p) => p.fields.selected)).toEqual(['1', '0']);
   });
 });

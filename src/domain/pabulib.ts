@@ -3,19 +3,26 @@
  *
  * Format: three sections, each introduced by a line `META`, `PROJECTS` or `VOTES`, then a header row,
  * then rows; fields separated by `;`, optionally double-quoted (a quote inside is doubled, and a quoted
- * field may span lines), as Python's csv module writes them. Pure and browser-safe: text in, text out.
+ * field may span lines). Records are read by csv-parse with relaxed quotes, as the format's usual readers
+ * (Python's csv module, pandas) accept them: a quote inside an unquoted field (`"Odkupmy" i my - ...`) is
+ * kept as text. What csv-parse cannot know (sections, the META header checked before the body, typed
+ * columns, exact decimal amounts, META counts) is done here. Pure: text in, text out.
  */
-import type { BallotSelections, BudgetRule, PollDefinition } from './pollDefinition.ts';
+import { CsvRecordsError, csvRecords } from './csvRecords.ts';
+import type { BallotSelections, BudgetRule, PollBudget, PollDefinition } from './pollDefinition.ts';
 
 export interface PabulibProject {
   id: string;
+  /** The cost as a number whose shortest digits are exactly the decimal written (see {@link parseAmount}). */
   cost: number;
   name?: string;
   /** Approval count as the file states it (not recomputed). */
   votes?: number;
   score?: number;
-  /** 1/0 in the file: the official outcome. */
+  /** `selected` = 1 in the file: the official outcome of the file's rule. */
   selected?: boolean;
+  /** The `selected` column as written: 0, 1, or 2 (funded for another reason, said in a comment). */
+  selectedCode?: string;
   category?: string[];
   target?: string[];
   latitude?: number;
@@ -58,61 +65,14 @@ interface Row {
   fields: string[];
 }
 
-/** Splits into records; a quoted field may contain `;`, `""` and line breaks. */
-function tokenize(text: string): Row[] {
-  const rows: Row[] = [];
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let line = 1;
-  while (i < text.length) {
-    const start = line;
-    const fields: string[] = [];
-    let field = '';
-    let quotedField = false;
-    for (;;) {
-      const ch = text[i];
-      if (ch === undefined || ch === '\n' || ch === '\r') {
-        fields.push(field);
-        if (ch === '\r' && text[i + 1] === '\n') i++;
-        if (ch !== undefined) line++;
-        i++;
-        break;
-      }
-      if (ch === ';') {
-        fields.push(field);
-        field = '';
-        quotedField = false;
-        i++;
-      } else if (ch === '"' && field === '' && !quotedField) {
-        quotedField = true;
-        i++;
-        for (;;) {
-          const c = text[i];
-          if (c === undefined) throw new PabulibParseError(start, 'unterminated quoted field');
-          if (c === '"') {
-            if (text[i + 1] === '"') {
-              field += '"';
-              i += 2;
-              continue;
-            }
-            i++;
-            break;
-          }
-          if (c === '\n') line++;
-          field += c;
-          i++;
-        }
-        const after = text[i];
-        if (after !== undefined && after !== ';' && after !== '\n' && after !== '\r') {
-          throw new PabulibParseError(line, 'unexpected text after a closing quote');
-        }
-      } else {
-        field += ch;
-        i++;
-      }
-    }
-    if (!(fields.length === 1 && fields[0]!.trim() === '')) rows.push({ line: start, fields });
+/** The records of `text`, whose first line is line `firstLine` of the file. */
+function records(text: string, firstLine: number): Row[] {
+  try {
+    return csvRecords(text, [';']).map((r) => ({ line: firstLine - 1 + r.line, fields: r.fields }));
+  } catch (error) {
+    if (!(error instanceof CsvRecordsError)) throw error;
+    throw new PabulibParseError(firstLine - 1 + error.line, error.reason === 'a quote is never closed' ? 'unterminated quoted field' : error.reason);
   }
-  return rows;
 }
 
 function setOwn(record: Record<string, string>, key: string, value: string): void {
@@ -127,30 +87,111 @@ function num(row: Row, column: string, text: string): number {
   return v;
 }
 
+/** Most decimals a budget or cost may have: cents (grosze). Every Pabulib file has at most 2. */
+export const AMOUNT_DECIMALS = 2;
+
+/**
+ * A money amount as written (`322239.55`, `400000.0`, `1330900`), checked to be a plain decimal with at
+ * most {@link AMOUNT_DECIMALS} decimals and at most 15 significant digits, so the returned number's
+ * shortest digits are exactly that decimal: the budget rules read it back as the decimal, never as the
+ * binary fraction. Returns an error text for anything else.
+ */
+export function parseAmount(text: string): number | string {
+  const t = text.trim();
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(t);
+  if (!m) return `is not a number: ${JSON.stringify(text)}`;
+  const frac = (m[2] ?? '').replace(/0+$/, '');
+  if (frac.length > AMOUNT_DECIMALS) return `has more than ${AMOUNT_DECIMALS} decimals: ${JSON.stringify(text)}`;
+  const int = m[1]!.replace(/^0+(?=\d)/, '');
+  if (int.length > 13) return `is too large: ${JSON.stringify(text)}`;
+  const value = Number(`${int}${frac ? `.${frac}` : ''}`);
+  return value;
+}
+
 const list = (s: string): string[] => (s.trim() === '' ? [] : s.split(',').map((x) => x.trim()));
 const present = (s: string | undefined): s is string => s !== undefined && s.trim() !== '' && s.trim() !== 'None';
 
 const SECTIONS = ['meta', 'projects', 'votes'] as const;
 type Section = (typeof SECTIONS)[number];
 
+/** Vote types a budget poll takes (approval ballots; choose-1 is approval of exactly one project). */
+export const SUPPORTED_VOTE_TYPES = ['approval', 'choose-1'] as const;
+
+const REFUSED_VOTE_TYPES: Record<string, string> = {
+  cumulative: 'voters spread points over projects, and a budget poll takes approval ballots (each project approved or not); importing would lose the points',
+  scoring: 'voters give each project a score, and a budget poll takes approval ballots (each project approved or not); importing would lose the scores',
+  ordinal: 'voters rank projects, and a budget poll takes approval ballots (each project approved or not); importing would lose the order',
+};
+
+/** How this project counts a Pabulib rule: the poll's budget rule and options, and whether it is the file's rule. */
+export interface PabulibRuleInfo {
+  name: string;
+  budget: Pick<PollBudget, 'rule' | 'completion' | 'comparison' | 'stopAtFirstMisfit'>;
+  /** False where the file's rule is not one these rules compute (unknown or city-specific): counted with greedy. */
+  reproduces: boolean;
+}
+
+const RULES: Record<string, PabulibRuleInfo['budget']> = {
+  greedy: { rule: 'greedy' },
+  'greedy-threshold': { rule: 'greedy' },
+  'greedy-no-skip': { rule: 'greedy', stopAtFirstMisfit: true },
+  equalshares: { rule: 'equal-shares', completion: 'none' },
+  'equalshares-comparison': { rule: 'equal-shares', completion: 'none', comparison: 'satisfaction' },
+  'equalshares/add1': { rule: 'equal-shares', completion: 'add1' },
+  'equalshares/add1-comparison': { rule: 'equal-shares', completion: 'add1', comparison: 'satisfaction' },
+};
+
+/** Rules Pabulib names whose outcome no general rule gives (city-specific or not known): counted with greedy. */
+const NOT_REPRODUCED = ['unknown', 'greedy-custom', 'greedy-exclusive'];
+
+/** Every rule name this project accepts in a file. */
+export const PABULIB_RULES: readonly string[] = [...Object.keys(RULES), ...NOT_REPRODUCED];
+
+/** The poll rule for a Pabulib rule name; throws RangeError for a name the format does not define. */
+export function pabulibRuleInfo(rule: string | undefined): PabulibRuleInfo {
+  const name = (rule ?? '').trim() || 'unknown';
+  const known = RULES[name];
+  if (known) return { name, budget: known, reproduces: true };
+  if (NOT_REPRODUCED.includes(name)) return { name, budget: { rule: 'greedy' }, reproduces: false };
+  throw new RangeError(`unsupported Pabulib rule ${JSON.stringify(rule)}: this project counts ${PABULIB_RULES.join(', ')}`);
+}
+
+/** `greedy` for Pabulib's greedy rules, `equal-shares` for its Equal Shares rules. */
+export function pabulibRule(rule: string | undefined): BudgetRule {
+  return pabulibRuleInfo(rule).budget.rule;
+}
+
 /**
- * Parses a `.pb` file. Throws {@link PabulibParseError} (with the 1-based line) on malformed input:
- * missing or repeated sections, rows whose field count differs from the header, missing required
- * columns, non-numeric costs, duplicate project or voter ids, votes for unknown projects.
+ * Parses a `.pb` file. Throws {@link PabulibParseError} (with the 1-based line) on malformed input.
+ * META is read and checked first (vote_type, rule, budget, the threshold), so a file this project cannot
+ * count is refused for that reason before its body is read. Then: rows whose field count differs from
+ * the header, missing required columns, amounts that are not decimals, duplicate project or voter ids,
+ * votes for unknown projects, and META num_projects / num_votes that differ from the rows (a file cut
+ * short).
  */
-export function parsePabulib(text: string): PabulibFile {
-  const rows = tokenize(text);
+export function parsePabulib(input: string): PabulibFile {
+  const text = input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
+  // META ends at the first line that is PROJECTS or VOTES.
+  const boundary = /^[ \t]*(PROJECTS|VOTES)[ \t]*\r?$/im.exec(text);
+  const headText = boundary ? text.slice(0, boundary.index) : text;
+  const headLines = headText.split(/\r\n|\r|\n/).length - 1;
+  const head = records(headText, 1);
+  const { meta, metaLine, metaS } = readMeta(head, boundary ? headLines + 1 : 1);
+  checkHeader(meta, metaLine);
+
+  const rows = [...head.slice(metaS), ...(boundary ? records(text.slice(boundary.index), headLines + 1) : [])];
   const sections = new Map<Section, { line: number; header: string[]; rows: Row[] }>();
   let current: { line: number; header: string[]; rows: Row[] } | undefined;
   for (const row of rows) {
     const name = row.fields.length === 1 ? row.fields[0]!.trim().toLowerCase() : '';
-    if ((SECTIONS as readonly string[]).includes(name)) {
+    if ((SECTIONS as readonly string[]).includes(name) && name !== 'meta') {
       if (sections.has(name as Section)) throw new PabulibParseError(row.line, `section ${name.toUpperCase()} appears twice`);
       current = { line: row.line, header: [], rows: [] };
       sections.set(name as Section, current);
       continue;
     }
-    if (!current) throw new PabulibParseError(row.line, 'expected META, PROJECTS or VOTES before any data');
+    if (name === 'meta') throw new PabulibParseError(row.line, 'section META appears twice');
+    if (!current) throw new PabulibParseError(row.line, 'expected PROJECTS or VOTES after META');
     if (current.header.length === 0) {
       current.header = row.fields.map((f) => f.trim());
       const dup = current.header.find((h, i) => current!.header.indexOf(h) !== i);
@@ -162,7 +203,7 @@ export function parsePabulib(text: string): PabulibFile {
     }
     current.rows.push(row);
   }
-  const lastLine = rows.at(-1)?.line ?? 1;
+  const lastLine = rows.at(-1)?.line ?? head.at(-1)?.line ?? 1;
   const section = (name: Section, required: string[]) => {
     const s = sections.get(name);
     if (!s) throw new PabulibParseError(lastLine, `missing section ${name.toUpperCase()}`);
@@ -171,17 +212,8 @@ export function parsePabulib(text: string): PabulibFile {
     }
     return s;
   };
-  const metaS = section('meta', []);
   const projectsS = section('projects', ['project_id', 'cost']);
   const votesS = section('votes', ['voter_id', 'vote']);
-
-  const meta: Record<string, string> = {};
-  for (const row of metaS.rows) {
-    if (row.fields.length !== 2) throw new PabulibParseError(row.line, 'META rows are key;value');
-    const key = row.fields[0]!.trim();
-    if (Object.hasOwn(meta, key)) throw new PabulibParseError(row.line, `META key ${JSON.stringify(key)} appears twice`);
-    setOwn(meta, key, row.fields[1]!);
-  }
 
   const record = (header: string[], row: Row): Record<string, string> => {
     const r: Record<string, string> = {};
@@ -197,21 +229,23 @@ export function parsePabulib(text: string): PabulibFile {
     if (id === '') throw new PabulibParseError(row.line, 'empty project_id');
     if (projectIds.has(id)) throw new PabulibParseError(row.line, `duplicate project_id ${JSON.stringify(id)}`);
     projectIds.add(id);
-    const cost = num(row, 'cost', f.cost!);
-    if (cost < 0) throw new PabulibParseError(row.line, `negative cost ${cost}`);
+    const cost = parseAmount(f.cost!);
+    if (typeof cost === 'string') throw new PabulibParseError(row.line, `cost ${cost}`);
     const p: PabulibProject = { id, cost, fields: f };
     if (f.name !== undefined) p.name = f.name;
     if (present(f.votes)) p.votes = num(row, 'votes', f.votes);
     if (present(f.score)) p.score = num(row, 'score', f.score);
     if (present(f.selected)) {
       const s = f.selected.trim();
-      if (s !== '0' && s !== '1') throw new PabulibParseError(row.line, `selected must be 0 or 1, got ${JSON.stringify(s)}`);
+      if (!/^\d$/.test(s)) throw new PabulibParseError(row.line, `selected must be 0, 1 or 2, got ${JSON.stringify(s)}`);
       p.selected = s === '1';
+      p.selectedCode = s;
     }
     if (present(f.category)) p.category = list(f.category);
     if (present(f.target)) p.target = list(f.target);
-    if (present(f.latitude)) p.latitude = num(row, 'latitude', f.latitude);
-    if (present(f.longitude)) p.longitude = num(row, 'longitude', f.longitude);
+    // Coordinates are research metadata: kept as written, typed only when they are numbers.
+    if (present(f.latitude) && Number.isFinite(Number(f.latitude))) p.latitude = Number(f.latitude);
+    if (present(f.longitude) && Number.isFinite(Number(f.longitude))) p.longitude = Number(f.longitude);
     projects.push(p);
   }
 
@@ -223,67 +257,138 @@ export function parsePabulib(text: string): PabulibFile {
     if (voterId === '') throw new PabulibParseError(row.line, 'empty voter_id');
     if (voterIds.has(voterId)) throw new PabulibParseError(row.line, `duplicate voter_id ${JSON.stringify(voterId)}`);
     voterIds.add(voterId);
-    const vote = list(f.vote!);
+    // A project listed twice in one vote (it happens in real files) is one approval.
+    const vote = [...new Set(list(f.vote!))];
     for (const id of vote) {
       if (!projectIds.has(id)) throw new PabulibParseError(row.line, `vote for unknown project ${JSON.stringify(id)}`);
     }
     const v: PabulibVote = { voterId, vote, fields: f };
     if (f.points !== undefined) {
       v.points = list(f.points).map((x) => num(row, 'points', x));
-      if (v.points.length !== vote.length) throw new PabulibParseError(row.line, 'points and vote have different lengths');
+      if (v.points.length !== list(f.vote!).length) throw new PabulibParseError(row.line, 'points and vote have different lengths');
     }
     votes.push(v);
   }
+
+  const counted = (key: string, actual: number, what: string) => {
+    if (!Object.hasOwn(meta, key) || !present(meta[key])) return;
+    const stated = Number(meta[key]!.trim());
+    if (!Number.isInteger(stated)) throw new PabulibParseError(metaLine.get(key)!, `META ${key} is not a whole number: ${JSON.stringify(meta[key])}`);
+    if (stated !== actual) {
+      throw new PabulibParseError(
+        metaLine.get(key)!,
+        `META ${key} says ${stated} but the file has ${actual} ${what}${actual < stated ? ' (is the file cut short?)' : ''}`,
+      );
+    }
+  };
+  counted('num_projects', projects.length, 'projects');
+  counted('num_votes', votes.length, 'votes');
   return { meta, projectColumns: projectsS.header, projects, voteColumns: votesS.header, votes };
 }
 
-function metaNumber(meta: Record<string, string>, key: string): number | undefined {
-  if (!Object.hasOwn(meta, key) || !present(meta[key])) return undefined;
-  const v = Number(meta[key]!.trim());
-  if (!Number.isFinite(v)) throw new RangeError(`META ${key} is not a number: ${JSON.stringify(meta[key])}`);
-  return v;
+function readMeta(head: Row[], firstBodyLine: number): { meta: Record<string, string>; metaLine: Map<string, number>; metaS: number } {
+  const first = head[0];
+  if (!first || !(first.fields.length === 1 && first.fields[0]!.trim().toLowerCase() === 'meta')) {
+    throw new PabulibParseError(first?.line ?? firstBodyLine, 'expected META before any data');
+  }
+  const header = head[1];
+  if (!header || header.fields.map((f) => f.trim()).join(';') !== 'key;value') {
+    throw new PabulibParseError(header?.line ?? first.line + 1, 'META must start with the header key;value');
+  }
+  const meta: Record<string, string> = {};
+  const metaLine = new Map<string, number>();
+  for (const row of head.slice(2)) {
+    if (row.fields.length !== 2) throw new PabulibParseError(row.line, `META rows are key;value, found ${row.fields.length} fields`);
+    const key = row.fields[0]!.trim();
+    if (Object.hasOwn(meta, key)) throw new PabulibParseError(row.line, `META key ${JSON.stringify(key)} appears twice`);
+    setOwn(meta, key, row.fields[1]!);
+    metaLine.set(key, row.line);
+  }
+  return { meta, metaLine, metaS: head.length };
 }
 
-/** `greedy` for Pabulib's greedy rule, `equal-shares` for its equal-shares / MES variants. */
-export function pabulibRule(rule: string | undefined): BudgetRule {
-  const r = (rule ?? '').trim().toLowerCase();
-  if (r === 'greedy') return 'greedy';
-  if (r.startsWith('equalshares') || r.startsWith('equal-shares') || r.startsWith('equal_shares') || r === 'mes' || r.startsWith('mes/') || r.startsWith('mes-')) {
-    return 'equal-shares';
+/** The header checks made before the body is read: what kind of vote, which rule, the budget. */
+function checkHeader(meta: Record<string, string>, metaLine: Map<string, number>): void {
+  const get = (k: string) => (Object.hasOwn(meta, k) && present(meta[k]) ? meta[k]!.trim() : undefined);
+  const lineOf = (k: string) => metaLine.get(k) ?? 2;
+  const voteType = get('vote_type') ?? 'approval';
+  if (!(SUPPORTED_VOTE_TYPES as readonly string[]).includes(voteType)) {
+    const why = REFUSED_VOTE_TYPES[voteType] ?? `only ${SUPPORTED_VOTE_TYPES.join(' and ')} votes are supported`;
+    throw new PabulibParseError(lineOf('vote_type'), `vote_type ${voteType} is not supported: ${why}`);
   }
-  throw new RangeError(`unsupported Pabulib rule ${JSON.stringify(rule)}: only greedy and equal shares`);
+  try {
+    pabulibRuleInfo(get('rule'));
+  } catch (error) {
+    if (error instanceof RangeError) throw new PabulibParseError(lineOf('rule'), error.message);
+    throw error;
+  }
+  const budget = get('budget');
+  if (budget === undefined) throw new PabulibParseError(lineOf('budget'), 'META has no budget');
+  const amount = parseAmount(budget);
+  if (typeof amount === 'string') throw new PabulibParseError(lineOf('budget'), `budget ${amount}`);
+  const threshold = get('min_project_score_threshold');
+  if (threshold !== undefined && !/^\d+$/.test(threshold)) {
+    throw new PabulibParseError(lineOf('min_project_score_threshold'), `min_project_score_threshold must be a whole number, got ${JSON.stringify(threshold)}`);
+  }
+  for (const key of ['min_length', 'max_length']) {
+    const v = get(key);
+    if (v !== undefined && !/^\d+$/.test(v)) throw new PabulibParseError(lineOf(key), `${key} must be a whole number, got ${JSON.stringify(v)}`);
+  }
 }
+
+const metaGet = (meta: Record<string, string>, k: string): string | undefined =>
+  Object.hasOwn(meta, k) && present(meta[k]) ? meta[k]!.trim() : undefined;
+
+/** The budget of a poll counted the way the file's rule says (threshold from META for the greedy rules). */
+export function pabulibBudget(pb: PabulibFile): PollBudget & { reproduces: boolean; ruleName: string } {
+  const { meta } = pb;
+  const info = pabulibRuleInfo(metaGet(meta, 'rule'));
+  const total = parseAmount(metaGet(meta, 'budget') ?? '');
+  if (typeof total === 'string') throw new RangeError(`META budget ${total}`);
+  const budget: PollBudget = { total, currency: metaGet(meta, 'currency') ?? 'XXX', ...info.budget };
+  const threshold = Number(metaGet(meta, 'min_project_score_threshold') ?? '0');
+  // A threshold of 0 or 1 changes nothing: greedy never funds a project nobody approved.
+  if (info.budget.rule === 'greedy' && threshold > 1) budget.minApprovals = threshold;
+  return { ...budget, reproduces: info.reproduces, ruleName: info.name };
+}
+
+const TITLE_MAX = 200;
+const DESCRIPTION_MAX = 5000;
+const clip = (s: string, max: number) => (s.length <= max ? s : `${s.slice(0, max - 1)}…`);
 
 /**
  * A budget poll from a parsed file: one question `projects` whose options are the projects (cost,
- * district from the project's `district` column, else META subunit/district). Only approval files
- * are accepted; Pabulib ballot constraints we cannot express (max_sum_cost) are dropped.
+ * district from the project's `district` column, else META subunit/district). Approval and choose-1
+ * files only (parsePabulib refuses the others). Pabulib ballot constraints we cannot express
+ * (max_sum_cost) are dropped; the poll keeps the file itself (see importPabulib) so nothing is lost.
  */
 export function pabulibToPollDefinition(
   pb: PabulibFile,
   opts: { pollId: string; opensAt: string; closesAt: string },
 ): PollDefinition {
   const { meta } = pb;
-  const get = (k: string): string | undefined => (Object.hasOwn(meta, k) && present(meta[k]) ? meta[k]!.trim() : undefined);
+  const get = (k: string): string | undefined => metaGet(meta, k);
   const voteType = get('vote_type') ?? 'approval';
-  if (voteType !== 'approval') throw new RangeError(`unsupported vote_type ${JSON.stringify(voteType)}: only approval`);
-  const budget = metaNumber(meta, 'budget');
-  if (budget === undefined) throw new RangeError('META has no budget');
+  if (!(SUPPORTED_VOTE_TYPES as readonly string[]).includes(voteType)) {
+    throw new RangeError(`unsupported vote_type ${JSON.stringify(voteType)}: only ${SUPPORTED_VOTE_TYPES.join(' and ')}`);
+  }
   const n = pb.projects.length;
   if (n === 0) throw new RangeError('no projects');
-  const minChoices = Math.min(metaNumber(meta, 'min_length') ?? 1, n);
-  const maxChoices = Math.max(Math.min(metaNumber(meta, 'max_length') ?? n, n), minChoices, 1);
+  const { reproduces: _r, ruleName: _n, ...budget } = pabulibBudget(pb);
+  const lengths = voteType === 'choose-1' ? { min: 1, max: 1 } : { min: Number(get('min_length') ?? 1), max: Number(get('max_length') ?? n) };
+  const minChoices = Math.min(lengths.min, n);
+  const maxChoices = Math.max(Math.min(lengths.max, n), minChoices, 1);
   const area = get('subunit') ?? get('district');
-  const title = get('description') ?? [get('unit'), get('instance')].filter(Boolean).join(' ') ?? opts.pollId;
+  const title = clip(get('description') ?? ([get('unit'), get('instance')].filter(Boolean).join(' ') || opts.pollId), TITLE_MAX);
   const def: PollDefinition = {
     pollId: opts.pollId,
     kind: 'budget',
-    title: title === '' ? opts.pollId : title,
+    title,
     tags: ['participatory-budget', 'pabulib'],
     questions: [
       {
         id: 'projects',
-        text: title === '' ? opts.pollId : title,
+        text: title,
         options: pb.projects.map((p) => {
           const district = present(p.fields.district) ? p.fields.district.trim() : area;
           return {
@@ -299,10 +404,10 @@ export function pabulibToPollDefinition(
       },
     ],
     settings: { opensAt: opts.opensAt, closesAt: opts.closesAt, resultsVisibility: 'sealed', allowRevote: false },
-    budget: { total: budget, currency: get('currency') ?? 'XXX', rule: pabulibRule(get('rule')) },
+    budget,
   };
   const description = get('comment');
-  if (description !== undefined) def.description = description;
+  if (description !== undefined) def.description = clip(description, DESCRIPTION_MAX);
   return def;
 }
 
@@ -312,9 +417,17 @@ export interface PabulibBallot {
   approved: readonly string[];
 }
 
+/** The Pabulib rule name for a poll's budget rule and options. */
+export function pabulibRuleName(budget: PollBudget): string {
+  if (budget.rule === 'greedy') return budget.stopAtFirstMisfit ? 'greedy-no-skip' : budget.minApprovals !== undefined ? 'greedy-threshold' : 'greedy';
+  const base = (budget.completion ?? 'add1') === 'add1' ? 'equalshares/add1' : 'equalshares';
+  return budget.comparison === 'satisfaction' ? `${base}-comparison` : base;
+}
+
 /**
- * The Pabulib view of a closed budget poll: META from the definition (plus `extraMeta`), PROJECTS with
- * cost, votes (counted from the ballots), name and selected, VOTES one row per ballot.
+ * The Pabulib view of a closed budget poll made in this app: META from the definition (plus
+ * `extraMeta`), PROJECTS with cost, votes (counted from the ballots), name and selected, VOTES one row
+ * per ballot. A poll imported from a file is exported by {@link exportImportedPabulib} instead.
  */
 export function pollToPabulib(
   def: PollDefinition,
@@ -324,12 +437,7 @@ export function pollToPabulib(
 ): PabulibFile {
   if (def.kind !== 'budget' || !def.budget || def.questions.length !== 1) throw new RangeError(`poll ${def.pollId} is not a budget poll`);
   const q = def.questions[0]!;
-  const counts = new Map(q.options.map((o) => [o.id, 0]));
-  for (const b of ballots) for (const id of new Set(b.approved)) {
-    const c = counts.get(id);
-    if (c === undefined) throw new RangeError(`ballot ${b.voterId} approves unknown project ${JSON.stringify(id)}`);
-    counts.set(id, c + 1);
-  }
+  const counts = approvalCountsOf(q.options.map((o) => o.id), ballots);
   const chosen = new Set(selected);
   const meta: Record<string, string> = {};
   const put = (k: string, v: string | undefined) => v !== undefined && setOwn(meta, k, v);
@@ -338,7 +446,8 @@ export function pollToPabulib(
   put('num_votes', String(ballots.length));
   put('budget', String(def.budget.total));
   put('vote_type', 'approval');
-  put('rule', def.budget.rule === 'greedy' ? 'greedy' : 'equalshares/add1');
+  put('rule', pabulibRuleName(def.budget));
+  if (def.budget.minApprovals !== undefined) put('min_project_score_threshold', String(def.budget.minApprovals));
   put('date_begin', def.settings.opensAt);
   put('date_end', def.settings.closesAt);
   put('min_length', String(q.minChoices));
@@ -357,7 +466,8 @@ export function pollToPabulib(
     setOwn(fields, 'name', o.label);
     setOwn(fields, 'selected', chosen.has(o.id) ? '1' : '0');
     if (hasDistrict) setOwn(fields, 'district', o.district ?? '');
-    return { id: o.id, cost: o.cost, name: o.label, votes: counts.get(o.id)!, selected: chosen.has(o.id), fields };
+    const sel = chosen.has(o.id);
+    return { id: o.id, cost: o.cost, name: o.label, votes: counts.get(o.id)!, selected: sel, selectedCode: sel ? '1' : '0', fields };
   });
   const votes = ballots.map((b): PabulibVote => {
     const fields: Record<string, string> = {};
@@ -366,6 +476,92 @@ export function pollToPabulib(
     return { voterId: b.voterId, vote: [...b.approved], fields };
   });
   return { meta, projectColumns, projects, voteColumns: ['voter_id', 'vote'], votes };
+}
+
+function approvalCountsOf(ids: readonly string[], ballots: readonly PabulibBallot[]): Map<string, number> {
+  const counts = new Map(ids.map((id) => [id, 0]));
+  for (const b of ballots) for (const id of new Set(b.approved)) {
+    const c = counts.get(id);
+    if (c === undefined) throw new RangeError(`ballot ${b.voterId} approves unknown project ${JSON.stringify(id)}`);
+    counts.set(id, c + 1);
+  }
+  return counts;
+}
+
+/**
+ * The file a poll was imported from, brought up to date with what the poll counted: everything as the
+ * file had it (META in order with its dates and keys, every project column, every vote column and the
+ * voters' ids) except what the poll decides. `num_votes` is the number of counted ballots; a project's
+ * `votes` is its count of approvals; `selected` is the published outcome, unless the outcome is the
+ * file's own official one, in which case the column stays as written (codes like 2 included). Each
+ * counted ballot of a file voter keeps that voter's row (its vote column rewritten only if it differs);
+ * ballots of anyone else get new numeric ids after the file's and empty extra columns.
+ *
+ * @param ballots counted ballots; `fileVoterId` names the file voter who cast it, when one did.
+ */
+export function exportImportedPabulib(
+  source: PabulibFile,
+  ballots: readonly { fileVoterId: string | null; approved: readonly string[] }[],
+  funded: readonly string[],
+): PabulibFile {
+  const sourceVotes = new Map(source.votes.map((v) => [v.voterId, v]));
+  const counts = approvalCountsOf(source.projects.map((p) => p.id), ballots.map((b, i) => ({ voterId: String(i), approved: b.approved })));
+  const chosen = new Set(funded);
+  const official = source.projects.filter((p) => p.selected).map((p) => p.id);
+  const keepSelected = official.length === chosen.size && official.every((id) => chosen.has(id)) && source.projectColumns.includes('selected');
+
+  const meta: Record<string, string> = {};
+  for (const [k, v] of Object.entries(source.meta)) setOwn(meta, k, v);
+  if (Object.hasOwn(meta, 'num_votes')) setOwn(meta, 'num_votes', String(ballots.length));
+  if (Object.hasOwn(meta, 'num_projects')) setOwn(meta, 'num_projects', String(source.projects.length));
+
+  const projectColumns = source.projectColumns.includes('selected') ? [...source.projectColumns] : [...source.projectColumns, 'selected'];
+  const projects = source.projects.map((p): PabulibProject => {
+    const fields: Record<string, string> = {};
+    for (const c of source.projectColumns) setOwn(fields, c, p.fields[c]!);
+    const votes = counts.get(p.id)!;
+    if (Object.hasOwn(fields, 'votes') && Number(fields.votes) !== votes) setOwn(fields, 'votes', String(votes));
+    if (!keepSelected) setOwn(fields, 'selected', chosen.has(p.id) ? '1' : '0');
+    const out: PabulibProject = { ...p, fields };
+    if (p.votes !== undefined) out.votes = votes;
+    if (!keepSelected) {
+      out.selected = chosen.has(p.id);
+      out.selectedCode = fields.selected!;
+    }
+    return out;
+  });
+
+  const byVoter = new Map<string, readonly string[]>();
+  const others: (readonly string[])[] = [];
+  for (const b of ballots) {
+    if (b.fileVoterId !== null && sourceVotes.has(b.fileVoterId) && !byVoter.has(b.fileVoterId)) byVoter.set(b.fileVoterId, b.approved);
+    else others.push(b.approved);
+  }
+  const votes: PabulibVote[] = [];
+  for (const v of source.votes) {
+    const approved = byVoter.get(v.voterId);
+    if (approved === undefined) continue;
+    const same = approved.length === v.vote.length && approved.every((id) => v.vote.includes(id));
+    if (same) {
+      votes.push(v);
+      continue;
+    }
+    const fields: Record<string, string> = {};
+    for (const c of source.voteColumns) setOwn(fields, c, v.fields[c]!);
+    setOwn(fields, 'vote', approved.join(','));
+    votes.push({ voterId: v.voterId, vote: [...approved], fields });
+  }
+  let next = 1;
+  for (const approved of others) {
+    while (sourceVotes.has(String(next))) next++;
+    const voterId = String(next++);
+    const fields: Record<string, string> = {};
+    for (const c of source.voteColumns) setOwn(fields, c, '');
+    setOwn(fields, 'voter_id', voterId);
+    setOwn(fields, 'vote', approved.join(','));
+    votes.push({ voterId, vote: [...approved], fields });
+  }
+  return { meta, projectColumns, projects, voteColumns: [...source.voteColumns], votes };
 }
 
 function quote(field: string): string {

@@ -17,7 +17,10 @@ export interface PollOption {
   label: string;
   description?: string;
   imageUrl?: string;
-  /** Budget polls only: project cost in whole currency units. */
+  /**
+   * Budget polls only: project cost in currency units, exact to the decimal written (e.g. 322239.55, at
+   * most 2 decimals): the budget rules read it back as that decimal, never as a binary fraction.
+   */
   cost?: number;
   /** Budget polls only: the district or area the project belongs to. */
   district?: string;
@@ -35,9 +38,18 @@ export interface PollQuestion {
 }
 
 export interface PollBudget {
+  /** Currency units, exact to the decimal written (at most 2 decimals), like option costs. */
   total: number;
   currency: string;
   rule: BudgetRule;
+  /** Greedy only: projects with fewer approvals are never funded (Pabulib `greedy-threshold`). */
+  minApprovals?: number;
+  /** Greedy only: stop at the first project that does not fit instead of skipping it (`greedy-no-skip`). */
+  stopAtFirstMisfit?: boolean;
+  /** Equal shares only: `add1` completion (the default when absent) or none. */
+  completion?: 'add1' | 'none';
+  /** Equal shares only: compare with greedy by approvals and keep the outcome more voters prefer (`-comparison`). */
+  comparison?: 'none' | 'satisfaction';
 }
 
 export interface OnSitePlace {

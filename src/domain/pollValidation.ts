@@ -61,16 +61,21 @@ export function validatePollDefinition(definition: PollDefinition): FieldProblem
     }
     case 'budget': {
       check(questions.length === 1, 'questions', 'a budget poll has exactly one question listing the projects');
-      check(optionCount >= 2, 'questions[0].options', 'a budget poll has at least 2 projects');
+      check(optionCount >= 1, 'questions[0].options', 'a budget poll has at least 1 project');
       first?.options.forEach((o, i) =>
-        check(isPositiveInteger(o.cost), `questions[0].options[${i}].cost`, 'must be a positive whole amount'),
+        check(isAmount(o.cost), `questions[0].options[${i}].cost`, 'must be a positive amount with at most 2 decimals'),
       );
       const budget = definition.budget;
       check(budget !== undefined, 'budget', 'is required for a budget poll');
       if (budget) {
-        check(isPositiveInteger(budget.total), 'budget.total', 'must be a positive whole amount');
+        check(isAmount(budget.total), 'budget.total', 'must be a positive amount with at most 2 decimals');
         check(isNonEmpty(budget.currency), 'budget.currency', 'is required');
         check(['greedy', 'equal-shares'].includes(budget.rule), 'budget.rule', 'must be greedy or equal-shares');
+        const greedy = budget.rule === 'greedy';
+        check(budget.minApprovals === undefined || (greedy && isPositiveInteger(budget.minApprovals)), 'budget.minApprovals', 'is a positive integer, for greedy only');
+        check(budget.stopAtFirstMisfit === undefined || (greedy && typeof budget.stopAtFirstMisfit === 'boolean'), 'budget.stopAtFirstMisfit', 'is true or false, for greedy only');
+        check(budget.completion === undefined || (!greedy && ['add1', 'none'].includes(budget.completion)), 'budget.completion', 'is add1 or none, for equal shares only');
+        check(budget.comparison === undefined || (!greedy && ['none', 'satisfaction'].includes(budget.comparison)), 'budget.comparison', 'is none or satisfaction, for equal shares only');
       }
       break;
     }
@@ -144,6 +149,12 @@ const unique = (values: readonly string[]): boolean => new Set(values).size === 
 const isInteger = (value: unknown, min: number, max: number): boolean =>
   Number.isInteger(value) && (value as number) >= min && (value as number) <= max;
 const isPositiveInteger = (value: unknown): boolean => isInteger(value, 1, Number.MAX_SAFE_INTEGER);
+/**
+ * A positive money amount written with at most 2 decimals and at most 15 significant digits, so that the
+ * shortest digits of the double are exactly the decimal written (the budget rules read it back that way).
+ */
+const isAmount = (value: unknown): boolean =>
+  typeof value === 'number' && Number.isFinite(value) && value > 0 && value < 1e13 && /^\d+(\.\d{1,2})?$/.test(String(value));
 const isInstant = (value: unknown): boolean =>
   typeof value === 'string' &&
   /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value) &&

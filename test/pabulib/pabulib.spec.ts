@@ -3,14 +3,27 @@ import { readAllCommitted } from '../../src/app/readAllCommitted.ts';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePabulib, PabulibParseError } from '../../src/domain/pabulib.ts';
-import { exportPabulib, importPabulib, PabulibExportError, PabulibImportError } from '../../src/app/polls/importPabulib.ts';
-import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { exportPabulib, importPabulib, pabulibSources, PabulibExportError, PabulibImportError } from '../../src/app/polls/importPabulib.ts';
+import { loadServerSecret, type RunningApp } from '../../src/infra/compositionRoot.ts';
+import { voterTagOf } from '../../src/infra/polls/ballotIdentity.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { official } from '../support/pollFixtures.ts';
 
 // CI clones the repository into another folder with shared/ beside it, so resolve from this file.
 const dataDir = new URL('../../../shared/data/pabulib/', import.meta.url);
-const FILES = ['Netherlands_Assen_2024.pb', 'Poland_Warszawa_2017_Mlynow.pb', 'Poland_Swiecie_2023.pb', 'Poland_Warszawa_2025_Wola.pb'];
+const repoDir = new URL('./files/', import.meta.url);
+// The shared four, and real files kept in the repo for what they add: Warsaw grosze, greedy-threshold
+// with a tie, greedy-no-skip with selected = 2, a single project (see files/README.md).
+const FILES: [URL, string][] = [
+  [dataDir, 'Netherlands_Assen_2024.pb'],
+  [dataDir, 'Poland_Warszawa_2017_Mlynow.pb'],
+  [dataDir, 'Poland_Swiecie_2023.pb'],
+  [dataDir, 'Poland_Warszawa_2025_Wola.pb'],
+  [repoDir, 'Poland_Warszawa_2019_Grochow_Kinowa.pb'],
+  [repoDir, 'Poland_Lodz_2024_Katedralna.pb'],
+  [repoDir, 'Poland_Gdynia_2020_Babie_Doly__small.pb'],
+  [repoDir, 'Poland_Warszawa_2018_Przyczolek_Grochowski.pb'],
+];
 const CITY = official('pb-official', 'city');
 
 /** Each ballot as its sorted approvals, the multiset sorted: what must survive export and re-parse. */
@@ -23,13 +36,16 @@ describe('Pabulib open data through the real app', () => {
   beforeAll(async () => {
     // The ledger is not under test here (it anchors the same events asynchronously); without it the file runs in seconds.
     app = await startTestApp({ LEDGER_NODES: 'none' });
-    runImport = importPabulib({ commands: app.polls.commands, cast: app.polls.cast, now: () => new Date().toISOString(), newPollId: () => randomUUID() });
+    const sources = pabulibSources(app.eventStore);
+    runImport = importPabulib({ commands: app.polls.commands, cast: app.polls.cast, now: () => new Date().toISOString(), newPollId: () => randomUUID(), keepSource: sources.keep });
     runExport = exportPabulib({
       loadPoll: async (pollId) => {
         await app.projections.settled();
         return app.polls.get(pollId);
       },
       loadBallots: (pollId) => app.polls.queries.loadCurrentBallots(app.db.kysely, pollId),
+      loadSource: sources.load,
+      voterTagOf: voterTagOf(loadServerSecret(app.config)),
     });
   });
   afterAll(async () => app?.stop());
@@ -51,11 +67,15 @@ describe('Pabulib open data through the real app', () => {
     await expect(refusal).rejects.toThrow(/voter v2/);
     const ordinal = overLimit.replace('rule;greedy', 'rule;ordinal-borda');
     await expect(runImport({ text: ordinal, by: CITY })).rejects.toThrow(/unsupported Pabulib rule/);
+    const cumulative = readFileSync(new URL('Poland_Czestochowa_2020_Grabowka.pb', repoDir), 'utf8');
+    await expect(runImport({ text: cumulative, by: CITY })).rejects.toThrow(/line 12: vote_type cumulative is not supported/);
+    const cut = readFileSync(new URL('Poland_Warszawa_2019_Grochow_Kinowa.pb', repoDir), 'utf8').replace(/\n[^\n]*\n$/, '\n');
+    await expect(runImport({ text: cut, by: CITY })).rejects.toThrow(/META num_votes says 491 but the file has 490 votes/);
     expect(await eventCount()).toBe(before);
   });
 
-  describe.each(FILES)('%s', (name) => {
-    const text = readFileSync(new URL(name, dataDir), 'utf8');
+  describe.each(FILES)('%s%s', (dir, name) => {
+    const text = readFileSync(new URL(name, dir), 'utf8');
     const file = parsePabulib(text);
     let pollId: string;
 
@@ -77,14 +97,21 @@ describe('Pabulib open data through the real app', () => {
       for (const p of file.projects) if (p.votes !== undefined) expect(counts[p.id], `project ${p.id}`).toBe(p.votes);
     });
 
-    it('exports the closed poll as a .pb file whose votes round-trip, with opaque voter ids', async () => {
+    it('exports the closed poll as the file it was imported from: META, every column, voter ids, dates', async () => {
       const exported = parsePabulib(await runExport(pollId));
+      expect(exported).toEqual(file);
       expect(voteMultiset(exported.votes)).toEqual(voteMultiset(file.votes));
-      expect(exported.votes.map((v) => v.voterId)).toEqual(file.votes.map((_, i) => String(i + 1)));
-      expect(exported.projects.map((p) => [p.id, p.cost, p.selected])).toEqual(file.projects.map((p) => [p.id, p.cost, p.selected]));
-      expect(exported.meta.budget).toBe(file.meta.budget);
-      expect(exported.voteColumns).toEqual(['voter_id', 'vote']);
     });
+  });
+
+  it('exports a poll made in the app (no source file) with index voter ids', async () => {
+    const text = readFileSync(new URL('Netherlands_Assen_2024.pb', dataDir), 'utf8');
+    const plain = importPabulib({ commands: app.polls.commands, cast: app.polls.cast, now: () => new Date().toISOString(), newPollId: () => randomUUID() });
+    const { pollId } = await plain({ text, by: CITY, cast: true, close: true });
+    const exported = parsePabulib(await runExport(pollId));
+    expect(exported.votes.map((v) => v.voterId)).toEqual(exported.votes.map((_, i) => String(i + 1)));
+    expect(exported.voteColumns).toEqual(['voter_id', 'vote']);
+    expect(voteMultiset(exported.votes)).toEqual(voteMultiset(parsePabulib(text).votes));
   });
 
   it('exports only closed budget polls with a published result', async () => {

@@ -1,13 +1,16 @@
 import { ballotDecider } from '../../domain/ballot.ts';
 import { DomainError } from '../../domain/errors.ts';
 import {
+  exportImportedPabulib,
   parsePabulib,
   pabulibBallotSelections,
+  pabulibBudget,
   pabulibToPollDefinition,
   pollToPabulib,
   serializePabulib,
   type PabulibFile,
 } from '../../domain/pabulib.ts';
+import type { AppendToStream, ReadStream } from '../eventStore.ts';
 import type { Actor } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
 import { validatePollDefinition } from '../../domain/pollValidation.ts';
@@ -17,7 +20,9 @@ import type { PollCommands } from './pollCommands.ts';
 
 /**
  * Pabulib open data: import a `.pb` file as a budget poll (optionally casting its ballots through the
- * real casting path and closing it), and export a closed budget poll as a `.pb` file.
+ * real casting path and closing it), and export a closed budget poll as a `.pb` file. An imported poll
+ * keeps the file it came from (stream `pabulib-source-<pollId>`, never anchored on the ledger), so its
+ * export gives back the same META, project and vote columns and voter ids.
  */
 
 export type Official = Extract<Actor, { kind: 'official' }>;
@@ -37,6 +42,8 @@ export interface PabulibImportPlan {
   ballots: { voterId: string; selections: BallotSelections }[];
   /** The official outcome as the file states it, in file order. */
   selected: string[];
+  /** Said to whoever imports: e.g. a rule that cannot be reproduced and is counted with greedy. */
+  warnings: string[];
 }
 
 export interface PrepareOptions {
@@ -96,14 +103,43 @@ export function preparePabulibImport(text: string, opts: PrepareOptions): Pabuli
     }
   }
   if (problems.length > 0) throw new PabulibImportError(problems);
-  return { file, definition, ballots, selected: file.projects.filter((p) => p.selected === true).map((p) => p.id) };
+  const budget = pabulibBudget(file);
+  const warnings = budget.reproduces
+    ? []
+    : [`the file's rule ${budget.ruleName} is not one this project can compute: the poll is counted with greedy, so its outcome may differ from the file's selected`];
+  return { file, definition, ballots, selected: file.projects.filter((p) => p.selected === true).map((p) => p.id), warnings };
 }
+
+/** Stream that keeps the file a poll was imported from (not anchored: it is open data, not a vote). */
+export const pabulibSourceStreamId = (pollId: string): string => `pabulib-source-${pollId}`;
+/** Characters per event, so that a 90,000-voter file stays a handful of modest events. */
+const SOURCE_CHUNK = 256 * 1024;
+
+/** Keeps and reads back the `.pb` text a poll was imported from. */
+export const pabulibSources = (store: { append: AppendToStream; readStream: ReadStream }) => ({
+  keep: async (pollId: string, text: string): Promise<void> => {
+    const count = Math.max(1, Math.ceil(text.length / SOURCE_CHUNK));
+    const events = Array.from({ length: count }, (_, i) => ({
+      type: 'PabulibSourceChunkKept',
+      data: { pollId, chunkIndex: i, chunkCount: count, text: text.slice(i * SOURCE_CHUNK, (i + 1) * SOURCE_CHUNK) },
+    }));
+    await store.append(pabulibSourceStreamId(pollId), events, 'no_stream');
+  },
+  load: async (pollId: string): Promise<string | null> => {
+    const events = await store.readStream(pabulibSourceStreamId(pollId));
+    const chunks = events.filter((e) => e.type === 'PabulibSourceChunkKept').map((e) => e.data as { chunkIndex: number; chunkCount: number; text: string });
+    if (chunks.length === 0 || chunks.length !== chunks[0]!.chunkCount) return null;
+    return chunks.sort((a, b) => a.chunkIndex - b.chunkIndex).map((c) => c.text).join('');
+  },
+});
 
 export interface ImportPabulibDeps {
   commands: Pick<PollCommands, 'create' | 'schedule' | 'open' | 'close' | 'publishResult'>;
   cast: (input: CastBallotInput) => Promise<unknown>;
   now: () => string;
   newPollId: () => string;
+  /** Keeps the file with the poll, for a faithful export (see {@link pabulibSources}). */
+  keepSource?: (pollId: string, text: string) => Promise<void>;
 }
 
 export interface ImportPabulibInput {
@@ -119,6 +155,8 @@ export interface ImportPabulibInput {
   /** The synthetic citizen who casts a file voter's ballot. */
   citizenIdOf?: (pollId: string, voterId: string) => string;
   overrides?: Pick<PrepareOptions, 'title' | 'description' | 'tags' | 'openForMs'>;
+  /** A plan already made from `text` (the CLI checks the file before it opens the database). */
+  plan?: PabulibImportPlan;
 }
 
 export interface ImportPabulibResult {
@@ -127,6 +165,7 @@ export interface ImportPabulibResult {
   ballotsCast: number;
   /** The file's official outcome. */
   selected: string[];
+  warnings: string[];
   /** After close: the published tally and whether its funded projects equal `selected` as sets. */
   outcome?: { tally: PollTally; funded: string[]; matchesSelected: boolean };
 }
@@ -151,8 +190,9 @@ export async function forEachBounded<T>(items: readonly T[], limit: number, fn: 
  * as asked, casts the file's ballots (one synthetic citizen per voter) and closes and publishes.
  */
 export const importPabulib = (deps: ImportPabulibDeps) => async (input: ImportPabulibInput): Promise<ImportPabulibResult> => {
-  const plan = preparePabulibImport(input.text, { pollId: deps.newPollId(), orgId: input.by.orgId, now: deps.now(), ...input.overrides });
+  const plan = input.plan ?? preparePabulibImport(input.text, { pollId: deps.newPollId(), orgId: input.by.orgId, now: deps.now(), ...input.overrides });
   const pollId = await deps.commands.create(plan.definition, input.by);
+  await deps.keepSource?.(pollId, input.text);
   await deps.commands.schedule(pollId, input.by);
   await deps.commands.open(pollId, input.by);
 
@@ -162,7 +202,7 @@ export const importPabulib = (deps: ImportPabulibDeps) => async (input: ImportPa
     await deps.cast({ pollId, citizenId: citizenIdOf(pollId, voterId), selections });
   });
 
-  const result: ImportPabulibResult = { pollId, definition: plan.definition, ballotsCast: toCast.length, selected: plan.selected };
+  const result: ImportPabulibResult = { pollId, definition: plan.definition, ballotsCast: toCast.length, selected: plan.selected, warnings: plan.warnings };
   if (input.close) {
     await deps.commands.close(pollId, input.by);
     const tally = await deps.commands.publishResult(pollId, input.by);
@@ -188,11 +228,19 @@ export interface ExportPabulibDeps {
   loadPoll: (pollId: string) => Promise<{ definition: PollDefinition; result: PollTally | null } | null>;
   /** Every counted ballot of the poll. */
   loadBallots: (pollId: string) => Promise<TallyBallot[]>;
+  /** The file the poll was imported from, or null (see {@link pabulibSources}). */
+  loadSource?: (pollId: string) => Promise<string | null>;
+  /** The voter tag a citizen's ballot in a poll carries, to find which file voter cast a ballot. */
+  voterTagOf?: (pollId: string, citizenId: string) => string;
+  /** The synthetic citizen who cast a file voter's ballot (as at import). */
+  citizenIdOf?: (pollId: string, voterId: string) => string;
 }
 
 /**
- * A closed budget poll with a published result as `.pb` text. Voter ids are index numbers in cast order:
- * never citizen ids or voter tags, so the file links nobody to a ballot.
+ * A closed budget poll with a published result as `.pb` text. A poll imported from a file gives back
+ * that file (META, every project and vote column, the voters' ids, the official dates) with what the
+ * poll counted (see exportImportedPabulib). Any other poll gets voter ids that are index numbers in
+ * cast order: never citizen ids or voter tags, so the file links nobody to a ballot.
  */
 export const exportPabulib = (deps: ExportPabulibDeps) => async (pollId: string): Promise<string> => {
   const poll = await deps.loadPoll(pollId);
@@ -201,8 +249,15 @@ export const exportPabulib = (deps: ExportPabulibDeps) => async (pollId: string)
   if (definition.kind !== 'budget') throw new PabulibExportError(`poll ${pollId} is a ${definition.kind} poll, not a budget poll`);
   if (!result?.budget) throw new PabulibExportError(`poll ${pollId} has no published result yet: close it and publish first`);
   const questionId = definition.questions[0]!.id;
-  const ballots = [...(await deps.loadBallots(pollId))]
-    .sort((a, b) => Date.parse(a.castAt) - Date.parse(b.castAt))
-    .map((b, i) => ({ voterId: String(i + 1), approved: b.selections.selections[questionId] ?? [] }));
+  const counted = [...(await deps.loadBallots(pollId))].sort((a, b) => Date.parse(a.castAt) - Date.parse(b.castAt));
+  const sourceText = (await deps.loadSource?.(pollId)) ?? null;
+  if (sourceText !== null && deps.voterTagOf) {
+    const source = parsePabulib(sourceText);
+    const citizenIdOf = deps.citizenIdOf ?? pabulibCitizenId;
+    const voterOfTag = new Map(source.votes.map((v) => [deps.voterTagOf!(pollId, citizenIdOf(pollId, v.voterId)), v.voterId]));
+    const ballots = counted.map((b) => ({ fileVoterId: voterOfTag.get(b.voterTag) ?? null, approved: b.selections.selections[questionId] ?? [] }));
+    return serializePabulib(exportImportedPabulib(source, ballots, result.budget.funded));
+  }
+  const ballots = counted.map((b, i) => ({ voterId: String(i + 1), approved: b.selections.selections[questionId] ?? [] }));
   return serializePabulib(pollToPabulib(definition, ballots, result.budget.funded));
 };
