@@ -87,6 +87,18 @@ describe('CreatePoll', () => {
     spec.given([]).when(create(definition, official)).then([created(definition, official)]);
   });
 
+  it('takes budgets and costs with cents (a Warsaw budget of 322239.55) and the Pabulib rule options', () => {
+    const q0 = budgetPoll.questions[0]!;
+    const definition: PollDefinition = {
+      ...budgetPoll,
+      questions: [{ ...q0, options: q0.options.map((o, i) => ({ ...o, cost: i === 0 ? 125000.5 : 4000.05 })) }],
+      budget: { total: 322239.55, currency: 'PLN', rule: 'greedy', minApprovals: 50, stopAtFirstMisfit: true },
+    };
+    spec.given([]).when(create(definition, official)).then([created(definition, official)]);
+    const mes: PollDefinition = { ...definition, budget: { total: 322239.55, currency: 'PLN', rule: 'equal-shares', completion: 'add1', comparison: 'satisfaction' } };
+    spec.given([]).when(create(mes, official)).then([created(mes, official)]);
+  });
+
   it.each([
     { ...policyPoll, orgId: undefined },
     { ...surveyPoll, orgId: undefined },
@@ -123,9 +135,12 @@ describe('CreatePoll', () => {
     ['reference at 0%', { ...policyPoll, policy: { mode: 'reference', reflectionPercent: 0 } }, official, 'policy.reflectionPercent'],
     ['budget without total', { ...budgetPoll, budget: undefined }, official, 'budget'],
     ['budget with zero total', { ...budgetPoll, budget: { total: 0, currency: 'KRW', rule: 'greedy' } }, official, 'budget.total'],
+    ['greedy option on an equal-shares budget', { ...budgetPoll, budget: { total: 100, currency: 'KRW', rule: 'equal-shares', minApprovals: 3 } }, official, 'budget.minApprovals'],
+    ['equal-shares option on a greedy budget', { ...budgetPoll, budget: { total: 100, currency: 'KRW', rule: 'greedy', comparison: 'satisfaction' } }, official, 'budget.comparison'],
     [
-      'budget project with a fractional cost',
-      { ...budgetPoll, questions: [{ ...budgetPoll.questions[0]!, options: [{ id: 'x', label: 'X', cost: 1.5 }, { id: 'y', label: 'Y', cost: 1 }] }] },
+      // Grosze and cents are fine (322239.55); a third decimal is not money.
+      'budget project with a cost finer than cents',
+      { ...budgetPoll, questions: [{ ...budgetPoll.questions[0]!, options: [{ id: 'x', label: 'X', cost: 1.125 }, { id: 'y', label: 'Y', cost: 1 }] }] },
       official,
       'questions[0].options[0].cost',
     ],
