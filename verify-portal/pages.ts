@@ -13,6 +13,8 @@ export interface PageConfig {
   verifierKeys: string[];
   origin: string;
   quorum: number;
+  /** The citizen site the header links back to, when the portal runs beside one. */
+  siteUrl?: string;
 }
 
 const esc = (s: string): string =>
@@ -26,6 +28,13 @@ function nav(lang: Lang, page: PageName): string {
     `<li><a href="${PATHS[name]}${q}"${name === page ? ' aria-current="page"' : ''}>${esc(t(lang, key))}</a></li>`;
   const other = lang === 'en' ? '' : '?lang=en';
   return `<nav aria-label="${esc(t(lang, 'site.title'))}"><ul>${item('ballot', 'nav.ballot')}${item('poll', 'nav.poll')}${item('nodes', 'nav.nodes')}<li><a href="${PATHS[page]}${other}" hreflang="${lang === 'en' ? 'ko' : 'en'}" lang="${lang === 'en' ? 'ko' : 'en'}">${esc(t(lang, 'nav.lang'))}</a></li></ul></nav>`;
+}
+
+/** The site's home in the visitor's language (the site is Korean first too). */
+function siteLink(siteUrl: string, lang: Lang): string {
+  const url = new URL(siteUrl);
+  if (lang === 'en') url.searchParams.set('lang', 'en');
+  return url.toString();
 }
 
 function keysSection(lang: Lang, config: PageConfig): string {
@@ -82,13 +91,15 @@ export function renderPage(page: PageName, lang: Lang, config: PageConfig): stri
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(t(lang, `nav.${page}`))} · ${esc(t(lang, 'site.title'))}</title>
+<link rel="icon" href="/favicon.ico" sizes="32x32">
+<meta name="theme-color" content="#0b57a4">
 <link rel="stylesheet" href="/portal.css">
 <script type="application/json" id="portal-config">${json}</script>
 <script type="module" src="/app.js"></script>
 </head>
 <body data-page="${page}">
 <a class="skip" href="#main">${esc(t(lang, 'skip'))}</a>
-<header><p class="site"><a href="/${lang === 'en' ? '?lang=en' : ''}">${esc(t(lang, 'site.title'))}</a></p><p class="tagline">${esc(t(lang, 'site.tagline'))}</p>${nav(lang, page)}</header>
+<header>${config.siteUrl ? `<p class="back"><a href="${esc(siteLink(config.siteUrl, lang))}">← ${esc(t(lang, 'nav.site'))}</a></p>` : ''}<p class="site"><a href="/${lang === 'en' ? '?lang=en' : ''}">${esc(t(lang, 'site.title'))}</a></p><p class="tagline">${esc(t(lang, 'site.tagline'))}</p>${nav(lang, page)}</header>
 <main id="main" tabindex="-1">
 <noscript><p class="warn">${esc(t(lang, 'noscript'))}</p></noscript>
 ${main}

@@ -25,6 +25,8 @@ export interface PortalOptions {
   verifierKeys: string[];
   origin: string;
   quorum?: number;
+  /** The citizen site, for the "back to the site" link (in the visitor's language). */
+  siteUrl?: string;
 }
 
 export interface RunningPortal {
@@ -73,9 +75,10 @@ export async function startPortal(options: PortalOptions): Promise<RunningPortal
   if (parseVerifierKeys(nodeSha256, options.verifierKeys).length !== options.verifierKeys.length) {
     throw new Error('every ledger verifier key must parse (name+hash+base64 key)');
   }
-  const config: PageConfig = { nodes: options.nodes, verifierKeys: options.verifierKeys, origin: options.origin, quorum: options.quorum ?? QUORUM };
+  const config: PageConfig = { nodes: options.nodes, verifierKeys: options.verifierKeys, origin: options.origin, quorum: options.quorum ?? QUORUM, ...(options.siteUrl ? { siteUrl: options.siteUrl } : {}) };
   const js = await browserBundle();
   const css = readFileSync(fileURLToPath(new URL('./public/portal.css', import.meta.url)), 'utf8');
+  const favicon = readFileSync(fileURLToPath(new URL('./public/favicon.ico', import.meta.url)));
   const nodeOrigins = [...new Set(options.nodes.map((n) => new URL(n).origin))].join(' ');
   const headers = {
     'content-security-policy': `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' ${nodeOrigins}; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
@@ -104,6 +107,11 @@ export async function startPortal(options: PortalOptions): Promise<RunningPortal
     if (page) return send(200, 'text/html; charset=utf-8', renderPage(page, lang, config));
     if (url.pathname === '/app.js') return send(200, 'text/javascript; charset=utf-8', js);
     if (url.pathname === '/portal.css') return send(200, 'text/css; charset=utf-8', css);
+    if (url.pathname === '/favicon.ico') {
+      res.writeHead(200, { ...headers, 'content-type': 'image/x-icon', 'cache-control': 'public, max-age=86400' });
+      res.end(req.method === 'HEAD' ? undefined : favicon);
+      return;
+    }
     if (url.pathname === '/config.json') return send(200, 'application/json', JSON.stringify(config));
     if (url.pathname === '/healthz') return send(200, 'application/json', '{"ok":true}');
     refuse(404, 'not-found');

@@ -225,7 +225,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   // verify-portal/main.ts with LEDGER_KEYS pinned. Tests start their own portal.
   const local = ledger.services?.local;
   const portal = local && config.NODE_ENV !== 'test'
-    ? await startLocalPortal({ dataDir: config.DATA_DIR, host: config.HOST, port: config.PORTAL_PORT, nodes: local.urls, verifierKeys: local.verifierKeys, origin: ledger.services!.origin })
+    ? await startLocalPortal({ dataDir: config.DATA_DIR, host: config.HOST, port: config.PORTAL_PORT, nodes: local.urls, verifierKeys: local.verifierKeys, origin: ledger.services!.origin, siteUrl: `http://${config.HOST}:${config.PORT}/` })
     : null;
   // --- end verification portal ------------------------------------------------------------------------
 

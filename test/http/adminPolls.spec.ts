@@ -90,6 +90,13 @@ describe('admin area: polls from draft to reflection', () => {
     expect(shapeHtml).toContain('id="f-settings-opensAt-error"');
     expect(shapeHtml).toContain('aria-invalid="true"');
     expect(shapeHtml).toContain('value="찬성하십니까?"');
+    // Korean forms say what a valid value is, per field, never the shape check's English.
+    expect(shapeHtml).toContain('<span>제목을 1~200자로 입력하세요.</span>');
+    expect(shapeHtml).toContain('<span>시작 시간을 날짜와 시간으로 입력하세요 (한국 시간).</span>');
+    expect(shapeHtml).not.toMatch(/Too small|Invalid input|expected|must be/);
+    const english = await official.postForm('/admin/polls?lang=en', policyForm({ title: '' }));
+    expect(await english.text()).toContain('<span>Enter a title of 1 to 200 characters.</span>');
+    await official.fetch('/admin?lang=ko');
 
     const domain = await official.postForm('/admin/polls', policyForm({ 'policy.reflectionPercent': '100', 'questions.0.maxChoices': '5' }));
     expect(domain.status).toBe(422);
@@ -97,6 +104,8 @@ describe('admin area: polls from draft to reflection', () => {
     expect(domainHtml).toContain('id="f-policy-reflectionPercent-error"');
     expect(domainHtml).toContain('id="f-questions-0-maxChoices-error"');
     expect(domainHtml).toContain('value="자전거 도로 확대"');
+    expect(domainHtml).toContain('정책 참고는 반영 비율을 1~99 사이 정수로, 정책 결정은 100으로 입력하세요.');
+    expect(domainHtml).not.toMatch(/must be|integer from/);
   });
 
   it('creates a policy draft, edits it, uploads a roll with a report, schedules, opens, closes, publishes and reflects', async () => {
@@ -156,6 +165,7 @@ describe('admin area: polls from draft to reflection', () => {
     const invalidHtml = await invalid.text();
     expect(invalidHtml).toContain('id="r-text-error"');
     expect(invalidHtml).toContain('id="r-reflectedPercent-error"');
+    expect(invalidHtml).toContain('반영 비율을 0부터 100까지의 숫자로 입력하세요.');
     expect(invalidHtml).toContain('ftp://x');
 
     const posted = await official.postForm(`/admin/polls/${pollId}/reflection`, { text: '내년 예산에 반영', links: 'https://example.org/plan', reflectedPercent: '40', status: '반영 중' });

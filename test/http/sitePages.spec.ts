@@ -347,6 +347,21 @@ describe('citizen site pages over HTTP', () => {
       expect((await voter.fetch('/polls/new')).status).toBe(200);
       expect((await page(app, '/polls/new')).status).toBe(303);
     });
+
+    it('names each problem with its reason next to its field, and never flags an empty start time', async () => {
+      const bad = await voter.postForm('/polls/new', { kind: 'vs', title: '', answers: '가\n나\n다', opensAt: '', closesAt: kstLocal(-3_600_000), results: 'live' });
+      expect(bad.status).toBe(422);
+      const html = await bad.text();
+      expect(html).toContain('<a href="#c-title">질문</a>: 질문을 1~200자로 입력하세요.');
+      expect(html).toContain('<p class="error-text" id="c-answers-error">VS 투표는 답이 정확히 2개입니다. 한 줄에 하나씩 입력하세요.</p>');
+      expect(html).toContain('<p class="error-text" id="c-closes-error">마감 시각은 지금보다 뒤여야 합니다.</p>');
+      expect(html).toMatch(/id="c-closes"[^>]*aria-invalid="true" aria-describedby="time-hint c-closes-error"/);
+      expect(html).not.toContain('c-opens-error');
+      expect(html).not.toMatch(/id="c-opens"[^>]*aria-invalid/);
+      const en = await voter.postForm('/polls/new?lang=en', { kind: 'general', title: 'Q', answers: 'a\nb', maxChoices: '5', closesAt: kstLocal(86_400_000), results: 'live' });
+      expect(await en.text()).toContain('<p class="error-text" id="c-max-error">Enter a whole number from 1 to the number of answers (2).</p>');
+      await voter.fetch('/?lang=ko');
+    });
   });
 });
 

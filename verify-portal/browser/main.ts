@@ -71,7 +71,12 @@ async function runBallot(input: BallotInput | { error: string }): Promise<void> 
     busy(false);
   }
   const out = result();
-  out.replaceChildren(summary(check.ok, t(lang, check.ok ? 'ballot.ok' : 'ballot.fail'), { 'data-ok': String(check.ok) }), renderLines(check.lines));
+  const replacedBy = check.ok && check.receipt ? await laterBallotReplacing(check.receipt.entry) : null;
+  out.replaceChildren(
+    summary(check.ok, t(lang, check.ok ? (replacedBy ? 'ballot.okReplaced' : 'ballot.ok') : 'ballot.fail'), { 'data-ok': String(check.ok), ...(replacedBy ? { 'data-replaced': 'true' } : {}) }),
+    ...(replacedBy ? [el('p', { class: 'notice replaced', id: 'replaced' }, t(lang, 'ballot.replaced', { at: new Date(replacedBy.at).toLocaleString(lang === 'ko' ? 'ko-KR' : 'en-GB', { timeZone: 'Asia/Seoul', dateStyle: 'medium', timeStyle: 'short' }) }))] : []),
+    renderLines(check.lines),
+  );
   const entry = check.receipt?.entry;
   if (entry && typeof entry === 'object') {
     out.append(
@@ -79,6 +84,28 @@ async function runBallot(input: BallotInput | { error: string }): Promise<void> 
     );
   }
   out.querySelector<HTMLElement>('#verdict')?.focus();
+}
+
+/**
+ * The voter's later ballot in the same poll that replaced this one (a re-vote), if any: the ledger keeps
+ * both, and only the last counts. Found among the poll's entries on the nodes (the first that answers).
+ */
+async function laterBallotReplacing(entry: { pollId: string; eventId: string; kind: string }): Promise<{ at: string } | null> {
+  if (entry.kind !== 'ballot') return null;
+  for (const client of ctx.clients) {
+    try {
+      const entries = await client.pollEntries(entry.pollId);
+      if (!entries) continue;
+      for (const { entry: text } of entries) {
+        const other = JSON.parse(text) as { kind?: string; at?: string; data?: { replaces?: unknown } };
+        if (other.kind === 'ballot' && other.data?.replaces === entry.eventId && typeof other.at === 'string') return { at: other.at };
+      }
+      return null;
+    } catch {
+      // Try the next node.
+    }
+  }
+  return null;
 }
 
 function initBallot(): void {
@@ -118,18 +145,25 @@ function recountTable(audit: PollAudit): HTMLElement | null {
   const tally = audit.recount;
   if (!tally) return null;
   const wrap = el('section', { class: 'recount', 'aria-labelledby': 'recount-h' }, el('h2', { id: 'recount-h' }, t(lang, 'poll.recount')));
+  // Question and option texts from the poll's own definition on the ledger; ids only where it has none.
+  const definition = audit.definition;
+  const questionText = (id: string) => definition?.questions.find((q) => q.id === id)?.text ?? id;
+  const optionLabel = (qid: string, oid: string) => definition?.questions.find((q) => q.id === qid)?.options.find((o) => o.id === oid)?.label ?? oid;
   for (const q of tally.questions) {
     wrap.append(
       el(
         'table',
         {},
-        el('caption', {}, q.questionId),
+        el('caption', {}, questionText(q.questionId)),
         el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, t(lang, 'poll.option')), el('th', { scope: 'col' }, t(lang, 'poll.votes')))),
-        el('tbody', {}, ...q.options.map((o) => el('tr', { 'data-option': o.optionId }, el('th', { scope: 'row' }, o.optionId), el('td', {}, String(o.count))))),
+        el('tbody', {}, ...q.options.map((o) => el('tr', { 'data-option': o.optionId }, el('th', { scope: 'row' }, optionLabel(q.questionId, o.optionId)), el('td', {}, String(o.count))))),
       ),
     );
   }
-  if (tally.budget) wrap.append(el('p', {}, `${t(lang, 'poll.funded')}: ${tally.budget.funded.join(', ')}`));
+  if (tally.budget) {
+    const qid = tally.questions[0]?.questionId ?? '';
+    wrap.append(el('p', {}, `${t(lang, 'poll.funded')}: ${tally.budget.funded.map((id) => optionLabel(qid, id)).join(', ')}`));
+  }
   return wrap;
 }
 
@@ -196,7 +230,7 @@ function renderStatus(report: NodeStatusReport): void {
       'li',
       { class: 'fail', 'data-signer': m.signer },
       el('strong', {}, `${m.signer}: ${t(lang, 'nodes.misbehaving')}`),
-      el('p', {}, m.reason),
+      el('details', {}, el('summary', {}, t(lang, 'check.detail')), el('p', { lang: 'en' }, m.reason)),
       el('details', {}, el('summary', {}, t(lang, 'nodes.evidence')), el('pre', {}, m.evidence[0]), el('pre', {}, m.evidence[1])),
     ),
   );
@@ -206,7 +240,8 @@ function renderStatus(report: NodeStatusReport): void {
     .map((name) => el('li', { class: 'ok', 'data-signer': name }, `✓ ${name}: ${t(lang, 'nodes.honest')}`));
   result().replaceChildren(
     summary(report.agree && report.misbehaving.length === 0, t(lang, report.agree ? 'nodes.agree' : 'nodes.disagree'), { 'data-agree': String(report.agree) }),
-    el('p', { class: 'hint' }, report.agreementDetail),
+    // The detail is technical English (node URLs, sizes, hashes), like every check's detail: behind "details".
+    el('details', { class: 'hint' }, el('summary', {}, t(lang, 'check.detail')), el('p', { lang: 'en' }, report.agreementDetail)),
     table,
     el('ul', { class: 'signers' }, ...misbehaving, ...honest),
   );

@@ -9,6 +9,7 @@
  * It recounts with the nodes' own code (pollBallotsFromEntries + tallyPoll, budget rules included),
  * compares with the published result (the PollResultPublished entry) and with the nodes' signed tallies.
  */
+import type { PollDefinition } from '../../src/domain/pollDefinition.ts';
 import { tallyPoll, type PollTally } from '../../src/domain/tally.ts';
 import { canonicalJsonBytes, bytesEqual, hashLeaf, MerkleTree, tallyVerdict, toBase64, toHex, utf8 } from '../../src/ledger/index.ts';
 import { ENTRIES_PAGE, type IndexedEntry, type NodeTally } from '../../src/ledger/nodeClient.ts';
@@ -40,6 +41,8 @@ export interface PollAudit {
   verdict: AuditVerdict;
   lines: CheckLine[];
   recount?: PollTally;
+  /** The poll's definition as the ledger holds it (question and option texts for the recount table). */
+  definition?: PollDefinition;
   openData?: PollOpenData;
 }
 
@@ -97,9 +100,11 @@ export async function auditPoll(pollId: string, ctx: VerifyContext, onProgress?:
   lines.push(line('closed', closed, closed ? 'the log holds a PollClosed entry' : 'the log holds no PollClosed entry yet'));
 
   let recount: PollTally | undefined;
+  let pollDefinition: PollDefinition | undefined;
   try {
     const { definition, ballots } = pollBallotsFromEntries(texts, pollId);
     recount = tallyPoll(definition, ballots);
+    pollDefinition = definition;
     lines.push(line('recount', true, `${ballots.length} ballot entries, ${recount.ballots} voters counted (${definition.kind} poll${definition.budget ? `, ${definition.budget.rule}` : ''})`));
   } catch (e) {
     lines.push(line('recount', false, errorText(e)));
@@ -141,7 +146,7 @@ export async function auditPoll(pollId: string, ctx: VerifyContext, onProgress?:
     recount: recount ?? null,
     published: published ?? null,
   };
-  return finish({ recount, openData });
+  return finish({ recount, definition: pollDefinition, openData });
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

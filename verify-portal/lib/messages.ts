@@ -27,6 +27,9 @@ const ko: Dict = {
   'ballot.ok': '확인 완료: 이 투표는 원장에 그대로 기록되어 있습니다.',
   'ballot.fail': '확인 실패: 아래에서 통과하지 못한 항목을 보세요.',
   'ballot.entry': '기록된 내용',
+  'ballot.okReplaced': '확인 완료: 이 투표는 원장에 그대로 기록되어 있습니다. 다만 같은 투표자가 다시 투표해 대체되었으므로 집계에는 들어가지 않습니다.',
+  'ballot.replaced': '이 투표는 {at}에 같은 투표자의 새 투표로 대체되었습니다. 다시 투표할 수 있는 투표에서는 마지막 투표만 집계됩니다. 새 투표의 추적 코드로 확인해 보세요.',
+  'nav.site': '시민투표 사이트로 돌아가기',
 
   'poll.heading': '투표 결과를 직접 다시 세기',
   'poll.intro': '마감된 투표의 모든 기록을 원장 노드에서 내려받아 브라우저에서 다시 집계하고, 발표된 결과 및 노드들의 서명된 집계와 비교합니다.',
@@ -115,6 +118,9 @@ const en: Dict = {
   'ballot.ok': 'Verified: this ballot is in the ledger exactly as recorded.',
   'ballot.fail': 'Not verified: see the checks that failed below.',
   'ballot.entry': 'What was recorded',
+  'ballot.okReplaced': 'Verified: this ballot is in the ledger exactly as recorded. But the same voter voted again and replaced it, so it is not counted.',
+  'ballot.replaced': 'This ballot was replaced by the same voter’s new ballot on {at}. Where re-voting is allowed, only the last ballot counts. Check the new ballot with its own tracker code.',
+  'nav.site': 'Back to the Civic Vote site',
 
   'poll.heading': 'Recount a poll yourself',
   'poll.intro': 'Downloads every record of a closed poll from the ledger nodes, recounts it in your browser and compares it with the published result and with the nodes’ signed tallies.',

@@ -136,7 +136,7 @@ export const adminPollView = (
         reflectedPercent: current ? String(current.reflectedPercent) : d.policy ? String(d.policy.reflectionPercent) : '',
         status: current?.status ?? '',
       },
-      problems: extra.reflection?.problems ?? {},
+      problems: translatedProblems(t, extra.reflection?.problems ?? {}, 'reflection'),
     },
     comments: comments.map((c) => ({ commentId: c.commentId, text: c.text, postedAt: kst(c.postedAt), hidden: c.hidden, hideUrl: `${base}/comments/${encode(c.commentId)}/hide` })),
   };
@@ -155,10 +155,29 @@ export const rollReportView = (t: Translate, poll: PollRow, report: RollReport |
   };
 };
 
+/**
+ * A field's problem in the official's language. The shape check (zod) and the domain rules report in
+ * English for the API; forms say per field what a valid value is, keyed by the field's path with the
+ * indexes taken out (`questions.N.options.N.cost`), and for the answers as a group by the poll's kind.
+ */
+export const problemText = (t: Translate, field: string, kind: string): string => {
+  const path = field.replace(/\.\d+(?=\.|$)/g, '.N');
+  for (const key of [`admin.problem.${path}.${kind}`, `admin.problem.${path}`]) {
+    const text = t(key);
+    if (text !== key) return text;
+  }
+  return t('admin.problem.generic');
+};
+
+/** Every field's problems translated, once each. */
+export const translatedProblems = (t: Translate, problems: Record<string, string[]>, kind: string): Record<string, string[]> =>
+  Object.fromEntries(Object.keys(problems).map((field) => [field, [problemText(t, field, kind)]]));
+
 /** A form field's id: dotted names make awkward ids for CSS and scripts. */
 export const fieldId = (name: string) => `f-${name.replace(/\./g, '-')}`;
 
-export const pollFormView = (t: Translate, form: PollForm, target: { action: string; pollId?: string }, problems: Record<string, string[]>) => {
+export const pollFormView = (t: Translate, form: PollForm, target: { action: string; pollId?: string }, rawProblems: Record<string, string[]>) => {
+  const problems = translatedProblems(t, rawProblems, form.kind);
   const kindLabel = t(`admin.kind.${form.kind}`);
   const summary = Object.entries(problems).map(([field, messages]) => ({ href: `#${fieldAnchor(field, problems)}`, label: fieldLabel(t, field), message: messages.join('; ') }));
   return {
