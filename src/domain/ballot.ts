@@ -7,6 +7,7 @@ import {
   FreeTextTooLong,
   InvalidBallot,
   LocationRequired,
+  ExcludedVoter,
   NotOnVoterRoll,
   OutsideOnSiteArea,
   PollClosed,
@@ -39,6 +40,8 @@ export interface PollSnapshot {
 export interface Eligibility {
   /** Whether the voter's keyed phone hash is on the poll's roll; needed when the poll requires a roll. */
   onRoll?: boolean;
+  /** Whether the voter's keyed phone hash is on the poll's exclusion list (the app looks only where one exists). */
+  excluded?: boolean;
   /** Reported by the browser, so it can be spoofed (see geo.ts); needed when the poll is on site. */
   location?: LatLng;
   /** Whether the first-come cap is already full. The app enforces the cap atomically; this is a second line. */
@@ -142,6 +145,7 @@ function assertOpen({ definition, status }: PollSnapshot, now: string): void {
 /** A replacement ballot is from a voter already counted, so the first-come cap does not apply to it. */
 function assertEligible(definition: PollDefinition, eligibility: Eligibility, revote: boolean): void {
   const { pollId, settings } = definition;
+  if (eligibility.excluded === true) throw new ExcludedVoter(pollId);
   if (settings.voterRollRequired && eligibility.onRoll !== true) throw new NotOnVoterRoll(pollId);
   if (settings.onSite) {
     const location = eligibility.location;

@@ -300,6 +300,14 @@ export class NotOrgOfficial extends DomainError {
   }
 }
 
+export class ExcludedVoter extends DomainError {
+  readonly code = 'ballot.excluded-voter';
+  readonly kind = 'forbidden';
+  constructor(pollId: string) {
+    super(`This voter is on the exclusion list of poll ${pollId}`);
+  }
+}
+
 export class NotOnVoterRoll extends DomainError {
   readonly code = 'ballot.not-on-voter-roll';
   readonly kind = 'forbidden';

@@ -47,6 +47,7 @@ export type PollCommand =
   | { type: 'PostReflection'; data: { pollId: string; reflection: Reflection; by: Actor; now: string } }
   | { type: 'UpdateReflection'; data: { pollId: string; reflection: Reflection; by: Actor; now: string } }
   | { type: 'AddVoterRollChunk'; data: { pollId: string; entries: string[]; by: Actor; now: string } }
+  | { type: 'AddExclusionChunk'; data: { pollId: string; entries: string[]; by: Actor; now: string } }
   | { type: 'SetOnSitePlace'; data: { pollId: string; place: OnSitePlace | null; by: Actor; now: string } };
 
 /** Event type names are a persisted contract: never rename; a breaking change is a new type plus an upcaster. */
@@ -60,6 +61,8 @@ export type PollEvent =
   | { type: 'PollReflectionPosted'; data: { pollId: string; reflection: Reflection; postedBy: Actor; postedAt: string } }
   | { type: 'PollReflectionUpdated'; data: { pollId: string; reflection: Reflection; updatedBy: Actor; updatedAt: string } }
   | { type: 'VoterRollChunkAdded'; data: { pollId: string; chunkIndex: number; entries: string[]; addedAt: string } }
+  /** Keyed phone hashes refused a ballot whatever the roll says (e.g. the staff who ran the vote). */
+  | { type: 'VoterExclusionChunkAdded'; data: { pollId: string; chunkIndex: number; entries: string[]; addedAt: string } }
   | { type: 'OnSitePlaceSet'; data: { pollId: string; place: OnSitePlace | null; setAt: string } };
 
 /** What every existing poll knows. The roll itself lives in events and a read model, not in the state. */
@@ -69,6 +72,7 @@ interface PollFacts {
   createdBy: Actor;
   voterRollSize: number;
   voterRollChunks: number;
+  exclusionChunks: number;
 }
 
 export type PollState =
@@ -118,6 +122,8 @@ export function decide(command: PollCommand, state: PollState): PollEvent[] {
       return updateReflection(command.data, state);
     case 'AddVoterRollChunk':
       return addVoterRollChunk(command.data, state);
+    case 'AddExclusionChunk':
+      return addExclusionChunk(command.data, state);
     case 'SetOnSitePlace':
       return setOnSitePlace(command.data, state);
     default:
@@ -215,16 +221,29 @@ function updateReflection(data: Data<'UpdateReflection'>, state: PollState): Pol
   return [{ type: 'PollReflectionUpdated', data: { pollId: poll.pollId, reflection, updatedBy: by, updatedAt: now } }];
 }
 
-function addVoterRollChunk(data: Data<'AddVoterRollChunk'>, state: PollState): PollEvent[] {
-  const { entries, now } = data;
-  const poll = beforeOpening(state, data, 'add voters to');
+/** A chunk of keyed phone hashes (a roll or an exclusion list): the same bounds for both. */
+function checkHashChunk(entries: string[]): void {
   if (entries.length === 0) throw new InvalidVoterRollChunk('it is empty');
   if (entries.length > MAX_VOTER_ROLL_CHUNK) throw new InvalidVoterRollChunk(`it has more than ${MAX_VOTER_ROLL_CHUNK} entries`);
   // Entries are keyed hashes (HMAC of the phone number), never phone numbers; a length bound keeps the event small.
   if (!entries.every((e) => typeof e === 'string' && e.length > 0 && e.length <= 128)) {
     throw new InvalidVoterRollChunk('every entry must be a keyed hash of 1 to 128 characters');
   }
+}
+
+function addVoterRollChunk(data: Data<'AddVoterRollChunk'>, state: PollState): PollEvent[] {
+  const { entries, now } = data;
+  const poll = beforeOpening(state, data, 'add voters to');
+  checkHashChunk(entries);
   return [{ type: 'VoterRollChunkAdded', data: { pollId: poll.pollId, chunkIndex: poll.voterRollChunks, entries, addedAt: now } }];
+}
+
+/** Like the roll, the exclusion list is fixed before anyone votes, so every voter is judged by one list. */
+function addExclusionChunk(data: Data<'AddExclusionChunk'>, state: PollState): PollEvent[] {
+  const { entries, now } = data;
+  const poll = beforeOpening(state, data, 'exclude voters from');
+  checkHashChunk(entries);
+  return [{ type: 'VoterExclusionChunkAdded', data: { pollId: poll.pollId, chunkIndex: poll.exclusionChunks, entries, addedAt: now } }];
 }
 
 /** `place: null` removes the on-site requirement. */
@@ -240,7 +259,7 @@ export function evolve(state: PollState, event: PollEvent): PollState {
   if (event.type === 'PollCreated') {
     if (state.status !== 'Initial') return state;
     const { pollId, definition, createdBy } = event.data;
-    return { status: 'Draft', pollId, definition, createdBy, voterRollSize: 0, voterRollChunks: 0 };
+    return { status: 'Draft', pollId, definition, createdBy, voterRollSize: 0, voterRollChunks: 0, exclusionChunks: 0 };
   }
   if (state.status === 'Initial') return state;
   switch (event.type) {
@@ -263,6 +282,8 @@ export function evolve(state: PollState, event: PollEvent): PollState {
         : state;
     case 'VoterRollChunkAdded':
       return { ...state, voterRollSize: state.voterRollSize + event.data.entries.length, voterRollChunks: state.voterRollChunks + 1 };
+    case 'VoterExclusionChunkAdded':
+      return { ...state, exclusionChunks: state.exclusionChunks + 1 };
     case 'OnSitePlaceSet': {
       const { onSite: _previous, ...settings } = state.definition.settings;
       const place = event.data.place;
@@ -327,8 +348,8 @@ function openedByTheClock(poll: ExistingPoll): PollEvent[] {
   return [{ type: 'PollOpened', data: { pollId: poll.pollId, openedBy: SYSTEM, openedAt: poll.definition.settings.opensAt } }];
 }
 
-function facts({ pollId, definition, createdBy, voterRollSize, voterRollChunks }: ExistingPoll): PollFacts {
-  return { pollId, definition, createdBy, voterRollSize, voterRollChunks };
+function facts({ pollId, definition, createdBy, voterRollSize, voterRollChunks, exclusionChunks }: ExistingPoll): PollFacts {
+  return { pollId, definition, createdBy, voterRollSize, voterRollChunks, exclusionChunks };
 }
 
 const isAtOrAfter = (instant: string, reference: string): boolean => Date.parse(instant) >= Date.parse(reference);

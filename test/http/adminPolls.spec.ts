@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
 import { startTestApp } from '../support/testApp.ts';
@@ -106,6 +107,43 @@ describe('admin area: polls from draft to reflection', () => {
     expect(domainHtml).toContain('value="자전거 도로 확대"');
     expect(domainHtml).toContain('정책 참고는 반영 비율을 1~99 사이 정수로, 정책 결정은 100으로 입력하세요.');
     expect(domainHtml).not.toMatch(/must be|integer from/);
+  });
+
+  it('keeps an exclusion list beside the roll (keyed hashes, a report of rejected lines) and refuses an excluded voter with a clear reason', async () => {
+    const created = await official.postForm('/admin/polls', policyForm({ 'settings.voterRollRequired': '', 'settings.opensAt': toKst(Date.now() - 60_000) }));
+    expect(created.status).toBe(303);
+    const pollId = pollIdOf(created);
+    const excluded = await signedInClient(app, '010-5100-0007', '+821051000007');
+
+    const upload = await official.postForm(`/admin/polls/${pollId}/roll`, { list: 'exclusions', csv: 'phone\n010-5100-0007\n010-5100-0007\nnot a number\n' });
+    expect(upload.status).toBe(303);
+    expect(upload.headers.get('location')).toMatch(/#exclusions-report$/);
+    const report = await (await official.fetch(upload.headers.get('location')!)).text();
+    expect(report).toContain('id="exclusions-report"');
+    expect(report).not.toContain('id="roll-report"');
+    expect(report).toContain('추가: 1명');
+    expect(report).toContain('중복 제외: 1줄');
+    expect(report).toContain('거부: 1줄');
+    expect(report).toContain('현재 제외 명단: 1명');
+    expect(report).not.toContain('5100-0007');
+    const poll = await app.polls.get(pollId);
+    expect(poll).toMatchObject({ rollSize: 0, exclusionSize: 1 });
+    // Stored as the roll is: keyed hashes, never the number.
+    const { rows } = await sql<{ entries: string[] }>`SELECT entries FROM voter_exclusion_chunks`.execute(app.db.kysely);
+    expect(rows.flatMap((r) => r.entries)).toHaveLength(1);
+    expect(JSON.stringify(rows)).not.toMatch(/5100|821051/);
+
+    expect((await official.postForm(`/admin/polls/${pollId}/schedule`, {})).status).toBe(303);
+    expect((await official.postForm(`/admin/polls/${pollId}/open`, {})).status).toBe(303);
+    const refused = await excluded.postForm(`/polls/${pollId}/vote`, { choice__q1: (await app.polls.get(pollId))!.definition.questions[0]!.options[0]!.id });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('이 번호는 이 투표의 제외 명단에 있어 참여할 수 없습니다');
+    const allowed = await citizen.postForm(`/polls/${pollId}/vote`, { choice__q1: (await app.polls.get(pollId))!.definition.questions[0]!.options[0]!.id });
+    expect(allowed.status).toBe(303);
+    // Once open, the list is fixed like the roll.
+    const late = await official.postForm(`/admin/polls/${pollId}/roll`, { list: 'exclusions', csv: '010-5100-0003\n' });
+    expect(await (await official.fetch(late.headers.get('location') ?? `/admin/polls/${pollId}/roll`)).text()).toContain('role="alert"');
+    expect((await app.polls.get(pollId))?.exclusionSize).toBe(1);
   });
 
   it('creates a policy draft, edits it, uploads a roll with a report, schedules, opens, closes, publishes and reflects', async () => {

@@ -24,7 +24,7 @@ type FieldsOfType<D, V> = { [K in keyof D]-?: D[K] extends V ? K : never }[keyof
  * hashes of phone numbers, and a published hash of a phone number can be brute-forced over the small
  * space of numbers whenever the key leaks. The nodes do not need the roll (they cannot check it anyway).
  */
-type AnchoredPollEventType = Exclude<PollEvent['type'], 'VoterRollChunkAdded'>;
+type AnchoredPollEventType = Exclude<PollEvent['type'], 'VoterRollChunkAdded' | 'VoterExclusionChunkAdded'>;
 
 /** What the ledger takes from one poll event type; field names are checked against the decider's event. */
 interface PollEventShape<T extends AnchoredPollEventType> {

@@ -21,6 +21,8 @@ export interface CastBallotDeps {
   loadPoll: (pollId: string) => Promise<Extract<PollState, { pollId: string }> | null>;
   voterTagOf: (pollId: string, citizenId: string) => string;
   isOnRoll: (pollId: string, citizenId: string) => Promise<boolean>;
+  /** Whether the citizen's keyed phone hash is on the poll's exclusion list; asked only of polls that have one. */
+  isExcluded: (pollId: string, citizenId: string) => Promise<boolean>;
   /** Atomically takes one of the poll's first-come seats; false when all are taken. */
   claimCapSeat: (pollId: string, cap: number) => Promise<boolean>;
   releaseCapSeat: (pollId: string) => Promise<void>;
@@ -53,7 +55,10 @@ export const castBallot = (deps: CastBallotDeps) => async (input: CastBallotInpu
   if (definition.kind === 'policy' && !deps.ledgerAcceptsPolicyBallots()) throw new LedgerUnavailable(input.pollId);
   const voterTag = deps.voterTagOf(input.pollId, input.citizenId);
   const streamId = ballotStreamId(input.pollId, voterTag);
-  const onRoll = definition.settings.voterRollRequired ? await deps.isOnRoll(input.pollId, input.citizenId) : undefined;
+  const [onRoll, excluded] = await Promise.all([
+    definition.settings.voterRollRequired ? deps.isOnRoll(input.pollId, input.citizenId) : undefined,
+    poll.exclusionChunks > 0 ? deps.isExcluded(input.pollId, input.citizenId) : undefined,
+  ]);
   const cap = definition.settings.firstComeCap;
 
   let state: BallotState = ballotDecider.initialState;
@@ -76,7 +81,7 @@ export const castBallot = (deps: CastBallotDeps) => async (input: CastBallotInpu
             tracker: identity.tracker,
             now,
             poll: { definition, status: pollStatusAt(poll, now) },
-            eligibility: { onRoll, location: input.location, capReached: needsSeat && !seat },
+            eligibility: { onRoll, excluded, location: input.location, capReached: needsSeat && !seat },
           },
         },
         state,

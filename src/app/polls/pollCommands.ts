@@ -64,6 +64,13 @@ export const pollCommands = (deps: PollCommandDeps) => {
         await run(pollId, { type: 'AddVoterRollChunk', data: { pollId, entries: unique.slice(i, i + MAX_VOTER_ROLL_CHUNK), by, now: deps.now() } }, by);
       return unique.length;
     },
+    /** Adds already keyed exclusion-list entries, chunked like the roll. */
+    addExclusions: async (pollId: string, keyedEntries: string[], by: Actor): Promise<number> => {
+      const unique = [...new Set(keyedEntries)];
+      for (let i = 0; i < unique.length; i += MAX_VOTER_ROLL_CHUNK)
+        await run(pollId, { type: 'AddExclusionChunk', data: { pollId, entries: unique.slice(i, i + MAX_VOTER_ROLL_CHUNK), by, now: deps.now() } }, by);
+      return unique.length;
+    },
   };
 };
 

@@ -21,6 +21,8 @@ export interface PollRow {
   definition: PollDefinition;
   ballots: number;
   rollSize: number;
+  /** Phone numbers on the exclusion list (absent on rows made before the list existed). */
+  exclusionSize?: number;
   result: PollTally | null;
   reflection: (Reflection & { updatedAt: string }) | null;
   closedAt: string | null;
@@ -51,7 +53,7 @@ export const pollsProjection: Projection<PollRow, PollRowEvent> = {
   name: 'polls',
   handles: [
     'PollCreated', 'PollDraftUpdated', 'PollScheduled', 'PollOpened', 'PollClosed', 'PollResultPublished',
-    'PollReflectionPosted', 'PollReflectionUpdated', 'VoterRollChunkAdded', 'OnSitePlaceSet', 'BallotCast',
+    'PollReflectionPosted', 'PollReflectionUpdated', 'VoterRollChunkAdded', 'VoterExclusionChunkAdded', 'OnSitePlaceSet', 'BallotCast',
   ],
   keyOf: (event) => (typeof event.data.pollId === 'string' ? event.data.pollId : null),
   evolve: (row, event) => {
@@ -84,6 +86,8 @@ export const pollsProjection: Projection<PollRow, PollRowEvent> = {
         return { ...row, status: 'Reflected', reflection: { ...event.data.reflection, updatedAt: event.data.updatedAt } };
       case 'VoterRollChunkAdded':
         return { ...row, rollSize: row.rollSize + event.data.entries.length };
+      case 'VoterExclusionChunkAdded':
+        return { ...row, exclusionSize: (row.exclusionSize ?? 0) + event.data.entries.length };
       case 'OnSitePlaceSet':
         return { ...row, definition: withOnSitePlace(row.definition, event.data.place) };
       case 'BallotCast':
@@ -204,6 +208,14 @@ export interface VoterRollChunkRow {
 export const voterRollProjection: Projection<VoterRollChunkRow, 'VoterRollChunkAdded'> = {
   name: 'voter-roll',
   handles: ['VoterRollChunkAdded'],
+  keyOf: ({ data }) => `${data.pollId}|${data.chunkIndex}`,
+  evolve: (_row, { data }) => ({ pollId: data.pollId, chunkIndex: data.chunkIndex, entries: data.entries }),
+};
+
+/** Keyed phone hashes of a poll's exclusion list, one row per uploaded chunk (kept like the roll). */
+export const voterExclusionProjection: Projection<VoterRollChunkRow, 'VoterExclusionChunkAdded'> = {
+  name: 'voter-exclusions',
+  handles: ['VoterExclusionChunkAdded'],
   keyOf: ({ data }) => `${data.pollId}|${data.chunkIndex}`,
   evolve: (_row, { data }) => ({ pollId: data.pollId, chunkIndex: data.chunkIndex, entries: data.entries }),
 };

@@ -8,6 +8,7 @@ import * as m0005 from './0005_ledger.ts';
 import * as m0006 from './0006_poll_option_counts.ts';
 import * as m0007 from './0007_rate_limiter.ts';
 import * as m0008 from './0008_ledger_bounded_reads.ts';
+import * as m0009 from './0009_voter_exclusions.ts';
 
 /**
  * Every migration, in order. Frozen once committed: a change is a new file. Names sort by their prefix.
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '0006_poll_option_counts': m0006,
   '0007_rate_limiter': m0007,
   '0008_ledger_bounded_reads': m0008,
+  '0009_voter_exclusions': m0009,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -48,6 +48,10 @@ export const buildPolls = (deps: PollServiceDeps) => {
         const phoneHash = await deps.phoneHashOfCitizen(citizenId);
         return phoneHash !== null && pollQueries.isOnVoterRoll(db, pollId, phoneHash);
       },
+      isExcluded: async (pollId, citizenId) => {
+        const phoneHash = await deps.phoneHashOfCitizen(citizenId);
+        return phoneHash !== null && pollQueries.isOnExclusionList(db, pollId, phoneHash);
+      },
       claimCapSeat: (pollId, cap) => pollQueries.claimCapSeat(db, pollId, cap),
       releaseCapSeat: (pollId) => pollQueries.releaseCapSeat(db, pollId),
       ledgerAcceptsPolicyBallots: deps.ledgerAcceptsPolicyBallots,

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import {
-  commentsProjection, currentBallotsProjection, myVotesProjection, optionCountDeltas, pollDailyVotesProjection, pollsProjection, voterRollProjection, kstDay,
+  commentsProjection, currentBallotsProjection, myVotesProjection, optionCountDeltas, pollDailyVotesProjection, pollsProjection, voterExclusionProjection, voterRollProjection, kstDay,
   type CommentRow, type CurrentBallotRow, type MyVoteRow, type PollRow,
 } from '../../app/projections/polls.ts';
 import type { TallyBallot } from '../../domain/tally.ts';
@@ -45,6 +45,7 @@ export const pollReadModels: AnyReadModel[] = [
   readModel(currentBallotsProjection, currentBallotsStore),
   readModel(myVotesProjection, documentRowStore<MyVoteRow>('my_votes', (row) => ({ citizen_id: row.citizenId, poll_id: row.pollId, cast_at: row.castAt }))),
   readModel(voterRollProjection, documentRowStore('voter_roll_chunks', (row: { pollId: string; entries: string[] }) => ({ poll_id: row.pollId, entries: row.entries }))),
+  readModel(voterExclusionProjection, documentRowStore('voter_exclusion_chunks', (row: { pollId: string; entries: string[] }) => ({ poll_id: row.pollId, entries: row.entries }))),
   readModel(commentsProjection, documentRowStore<CommentRow>('comments', (row) => ({ poll_id: row.pollId, posted_at: row.postedAt, hidden: row.hidden }))),
 ];
 
@@ -242,6 +243,11 @@ export const isOnVoterRoll = async (db: Q, pollId: string, keyedPhone: string): 
     .limit(1)
     .executeTakeFirst();
   return found !== undefined;
+};
+
+export const isOnExclusionList = async (db: Q, pollId: string, keyedPhone: string): Promise<boolean> => {
+  const { rows } = await sql<{ found: number }>`SELECT 1 AS found FROM voter_exclusion_chunks WHERE poll_id = ${pollId} AND entries @> ARRAY[${keyedPhone}]::text[] LIMIT 1`.execute(db);
+  return rows.length > 0;
 };
 
 export const listComments = async (db: Q, pollId: string, includeHidden = false): Promise<CommentRow[]> => {

@@ -8,6 +8,8 @@ import { formatNumber } from './siteViews.ts';
  * View models of the admin pages: templates get strings and flags, never rows or domain states.
  */
 export interface RollReport {
+  /** Which list the upload went to: the voter roll or the exclusion list (absent: the roll). */
+  list?: 'roll' | 'exclusions';
   added: number;
   duplicates: number;
   rejected: Array<{ line: number; reason: string }>;
@@ -146,11 +148,11 @@ export const rollReportView = (t: Translate, poll: PollRow, report: RollReport |
   const status = statusNow(poll, now);
   return {
     title: t('admin.roll.title'),
-    poll: { pollId: poll.pollId, title: poll.title, href: `/admin/polls/${encode(poll.pollId)}`, rollSize: poll.rollSize, required: poll.definition.settings.voterRollRequired === true },
+    poll: { pollId: poll.pollId, title: poll.title, href: `/admin/polls/${encode(poll.pollId)}`, rollSize: poll.rollSize, exclusionSize: poll.exclusionSize ?? 0, required: poll.definition.settings.voterRollRequired === true },
     canUpload: status === 'Draft' || status === 'Scheduled',
     action: `/admin/polls/${encode(poll.pollId)}/roll`,
     report: report
-      ? { ...report, more: report.rejectedTotal - report.rejected.length, rejected: report.rejected.map((r) => ({ line: r.line, reason: t(`admin.roll.reason.${r.reason}`) === `admin.roll.reason.${r.reason}` ? r.reason : t(`admin.roll.reason.${r.reason}`) })) }
+      ? { ...report, list: report.list ?? 'roll', more: report.rejectedTotal - report.rejected.length, rejected: report.rejected.map((r) => ({ line: r.line, reason: t(`admin.roll.reason.${r.reason}`) === `admin.roll.reason.${r.reason}` ? r.reason : t(`admin.roll.reason.${r.reason}`) })) }
       : null,
   };
 };

@@ -194,20 +194,23 @@ export const adminPollRoutes = (deps: AdminPollDeps): Router => {
     const poll = await ownedPoll(ctx);
     const csv = [str(fields(ctx).file), str(fields(ctx).csv)].filter((s) => s.trim() !== '').join('\n');
     const parsed = deps.parseRoll(csv);
+    // The exclusion list is read, keyed and reported exactly like the roll; only the command differs.
+    const list = str(fields(ctx).list) === 'exclusions' ? 'exclusions' : 'roll';
+    const add = list === 'exclusions' ? deps.commands.addExclusions : deps.commands.addVoterRoll;
     let report: RollReport;
     try {
       if (parsed.phones.length === 0 && parsed.rejected.length === 0) throw new InputError([{ field: 'csv', problem: 'empty' }]);
-      const added = parsed.phones.length > 0 ? await deps.commands.addVoterRoll(poll.pollId, deps.keyRollPhones(parsed.phones), actorOf(ctx)) : 0;
-      report = { added, duplicates: parsed.duplicates, rejected: parsed.rejected.slice(0, 500), rejectedTotal: parsed.rejected.length, error: null };
+      const added = parsed.phones.length > 0 ? await add(poll.pollId, deps.keyRollPhones(parsed.phones), actorOf(ctx)) : 0;
+      report = { list, added, duplicates: parsed.duplicates, rejected: parsed.rejected.slice(0, 500), rejectedTotal: parsed.rejected.length, error: null };
     } catch (error) {
       const message = error instanceof InputError ? t(ctx)('admin.roll.empty') : messageOf(ctx, error);
-      report = { added: 0, duplicates: parsed.duplicates, rejected: parsed.rejected.slice(0, 500), rejectedTotal: parsed.rejected.length, error: message };
+      report = { list, added: 0, duplicates: parsed.duplicates, rejected: parsed.rejected.slice(0, 500), rejectedTotal: parsed.rejected.length, error: message };
     }
     await deps.settled();
     if (!ctx.session) return renderPage(ctx, 'pages/admin/roll', rollReportView(t(ctx), (await deps.getPoll(poll.pollId)) ?? poll, report, deps.now()), { status: report.error ? 422 : 200 });
     ctx.session.rollReport = report;
     ctx.status = 303;
-    ctx.redirect(`/admin/polls/${encodeURIComponent(poll.pollId)}/roll`);
+    ctx.redirect(`/admin/polls/${encodeURIComponent(poll.pollId)}/roll${list === 'exclusions' ? '#exclusions-report' : ''}`);
   });
 
   /** Post the reflection the first time, update it after; the form shows the current one. */
