@@ -67,6 +67,10 @@ function report(pb: PabulibFile, ruleName: string, compare: boolean, out: (line:
   if (!compare) return same;
 
   const approvals = approvalCounts(ballots);
+  const miscounted = pb.projects.filter((p) => p.votes !== undefined && p.votes !== (approvals.get(p.id) ?? 0));
+  if (miscounted.length > 0) {
+    out(`  the file's votes column differs from its VOTES rows for ${miscounted.length} projects (e.g. ${miscounted.slice(0, 3).map((p) => `${p.id}: column ${p.votes}, rows ${approvals.get(p.id) ?? 0}`).join('; ')}): the city counted ballots the file does not list, and the rules here count the rows`);
+  }
   const label = (id: string) => `${id} (${money(projects.get(id)!.cost)}, ${approvals.get(id) ?? 0} approvals${projects.get(id)!.name ? `, ${projects.get(id)!.name!.slice(0, 50)}` : ''})`;
   out(`  funded, in order: ${outcome.funded.join(', ')}`);
   if (def.budget!.rule === 'greedy') {
