@@ -238,7 +238,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     healthRoutes([
       { name: 'database', check: async () => (await sql`SELECT 1 AS ok`.execute(db.kysely), true) },
       { name: 'projections', check: async () => projectionsCaughtUp },
-    ]),
+    ], [{ name: 'ledger', check: ledger.degradation }]),
     // --- citizen site (issue 5): home, poll pages and voting, my page, results, poll creation ---
     ...citizenSiteRouters({
       db: db.kysely, polls, now, requireCitizen, newId: () => randomUUID(),

@@ -18,6 +18,8 @@ const schema = z
     LEDGER_NODES: z.string().optional(),
     /** Bearer token the nodes accept from the coordinator; every app instance of a deployment needs the same one. Default: made once in DATA_DIR. */
     LEDGER_COORDINATOR_TOKEN: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** How long `npm start` waits for 3 of its 4 local ledger nodes to be ready, ms (the fourth may join later). */
+    LEDGER_START_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(60_000),
     /** How often an instance without the anchoring lease tries to take it over, ms. */
     LEDGER_LEASE_RETRY_MS: z.coerce.number().int().min(100).max(60_000).default(2000),
     PUBLIC_BASE_URL: z.string().url().optional(),

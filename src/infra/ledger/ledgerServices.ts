@@ -85,7 +85,10 @@ export const startLedger = async (
   const token = config.LEDGER_COORDINATOR_TOKEN ?? loadCoordinatorToken(config.DATA_DIR);
   const remote = config.LEDGER_NODES?.split(',').map((u) => u.trim()).filter((u) => u !== '') ?? [];
   const local =
-    remote.length > 0 ? null : await startLocalLedger({ dataDir: resolve(config.DATA_DIR), basePort: config.LEDGER_BASE_PORT, token, origin: LEDGER_ORIGIN });
+    remote.length > 0 ? null : await startLocalLedger({
+          dataDir: resolve(config.DATA_DIR), basePort: config.LEDGER_BASE_PORT, token, origin: LEDGER_ORIGIN,
+          startTimeoutMs: config.LEDGER_START_TIMEOUT_MS, log: (level, msg, fields) => deps.logger[level](fields, msg),
+        });
   const urls = local?.urls ?? remote;
   const coordinatorOptions = { nodes: urls, token, origin: LEDGER_ORIGIN, quorum: LEDGER_QUORUM, ...(local ? { verifierKeys: local.verifierKeys } : {}) };
   // Reads the nodes' status for every instance (admin page, standby quorum health); never proposes.

@@ -16,6 +16,8 @@ export interface LedgerWiring {
   routers: Router[];
   /** The hook castBallot consults for policy polls. */
   acceptsPolicyBallots: () => boolean;
+  /** For /readyz: why the ledger degrades the service now (empty: it does not). */
+  degradation: () => string[];
   stop(): Promise<void>;
 }
 
@@ -37,6 +39,14 @@ export const wireLedger = async (config: Config, deps: { db: Kysely<Database>; p
       }),
     ],
     acceptsPolicyBallots: () => services?.anchoring.acceptsPolicyBallots() ?? true,
+    degradation: () => {
+      if (!services || services.anchoring.acceptsPolicyBallots()) return [];
+      const { quorumLostSince, pendingEntries } = services.anchoring.status();
+      return [
+        `ledger quorum lost${quorumLostSince ? ` since ${quorumLostSince.toISOString()}` : ''}: policy polls refuse ballots`,
+        `anchoring behind by ${pendingEntries} entries`,
+      ];
+    },
     stop: async () => services?.stop(),
   };
 };

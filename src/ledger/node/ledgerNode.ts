@@ -367,7 +367,10 @@ export class LedgerNode {
     }
     const finalBody = this.store.state.lastFinalNote ? openNote(ed, this.store.state.lastFinalNote, []).text : null;
     // Re-signing the final body itself is harmless: a node that caught up past a round still answers it.
-    if (body === finalBody) return;
+    // So is re-signing the body it signed last (the same statement again): a round that fell short of a
+    // quorum before the first final checkpoint is proposed again unchanged once nodes return, and
+    // refusing it (its prev is not the hash of itself) left the log stuck for good.
+    if (body === finalBody || body === st.lastSignedBody) return;
     const known = [st.lastSignedBody, finalBody].filter((b): b is string => b !== null).map((b) => checkpointHash(h, b));
     if (known.length === 0) known.push(GENESIS_PREV);
     if (!known.some((p) => bytesEqual(p, cp.prev))) {

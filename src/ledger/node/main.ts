@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { LedgerNode } from './ledgerNode.ts';
 import { createNodeServer } from './server.ts';
+import { PORT_IN_USE_EXIT_CODE } from './exitCodes.ts';
 import type { Log } from './store.ts';
 
 const { values } = parseArgs({
@@ -44,6 +45,16 @@ const token = values.token ?? process.env.LEDGER_COORDINATOR_TOKEN;
 if (!token) log('no coordinator token (--token or LEDGER_COORDINATOR_TOKEN): this node will sign nothing');
 
 const server = createNodeServer(node, token, log);
+server.on('error', (error: NodeJS.ErrnoException) => {
+  // Said plainly, with its own exit code, so the supervisor can say it too (localCluster.ts).
+  if (error.code === 'EADDRINUSE') {
+    log('cannot listen: the port is held by another process (a ledger node left running from an earlier start?)', { port: values.port, code: error.code });
+    node.close();
+    process.exit(PORT_IN_USE_EXIT_CODE);
+  }
+  log('cannot listen', { port: values.port, code: error.code, error: error.message });
+  process.exit(1);
+});
 server.listen(Number(values.port ?? 0), values.host ?? '127.0.0.1', () => {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

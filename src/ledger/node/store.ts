@@ -174,7 +174,8 @@ function parseJsonLine<T>(line: string, log: Log): T | undefined {
   }
 }
 
-function loadOrMakeSeed(path: string, log: Log): Uint8Array {
+/** The node's Ed25519 seed, made once (localCluster makes it before the first start to know the key). */
+export function loadOrMakeSeed(path: string, log: Log): Uint8Array {
   if (existsSync(path)) {
     const seed = new Uint8Array(readFileSync(path));
     if (seed.length !== 32) throw new Error(`${path} must hold exactly 32 bytes`);
@@ -182,7 +183,12 @@ function loadOrMakeSeed(path: string, log: Log): Uint8Array {
   }
   const seed = new Uint8Array(randomBytes(32));
   // 'wx' fails if another process made the file meanwhile, rather than overwriting a key in use.
-  writeFileSync(path, seed, { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(path, seed, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return loadOrMakeSeed(path, log);
+    throw error;
+  }
   fsyncDir(join(path, '..'));
   log('made a new signing key', { file: path });
   return seed;

@@ -3,7 +3,8 @@
  * its four ledger node children, so a fault test can cut its database, kill a node or kill the app.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,4 +70,43 @@ export const spawnApp = async (env: Record<string, string>, readyTimeoutMs = 150
     await exit;
   };
   return { url, ledgerUrls, child, alive: () => !exited, output, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
+};
+
+/** The pid of the ledger node process listening on `port` (from /proc), or null. */
+export const ledgerNodePid = (port: number): number | null => {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const at = args.indexOf('--port');
+      if (args.some((a) => a.endsWith('src/ledger/node/main.ts')) && at >= 0 && args[at + 1] === String(port)) return Number(entry);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+};
+
+/** Four consecutive free loopback ports (a base for LEDGER_BASE_PORT). */
+export const freePortRun = async (): Promise<number> => {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const servers: Server[] = [];
+    try {
+      for (let k = 0; k < 4; k++) {
+        const s = createServer();
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(base + k, '127.0.0.1', () => resolve());
+        });
+        servers.push(s);
+      }
+      return base;
+    } catch {
+      // taken: try another base
+    } finally {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+  }
+  throw new Error('no four consecutive free ports found');
 };
