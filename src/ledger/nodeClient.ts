@@ -28,6 +28,8 @@ export interface NodeInfo {
   /** Size of the latest checkpoint this node holds with a quorum of signatures (0 before the first). */
   finalSize: number;
   peers: string[];
+  /** What the node's start-up check found wrong with its store (it then serves no checkpoints or proofs). */
+  storeProblem?: string | null;
 }
 
 export interface IndexedEntry {
@@ -98,8 +100,16 @@ export function createNodeClient(baseUrl: string, options: NodeClientOptions = {
       return null;
     }
     if (!res.ok) {
-      await res.body?.cancel();
-      throw new NodeClientError(url, res.status, `${url} answered ${res.status}`);
+      // The node's own { code, reason } says why (a store problem, say); short, it is shown to people.
+      const why = await res.text().then((t) => {
+        try {
+          const b = JSON.parse(t) as { code?: unknown; reason?: unknown };
+          return typeof b.code === 'string' ? ` (${b.code}${typeof b.reason === 'string' ? `: ${b.reason.slice(0, 200)}` : ''})` : '';
+        } catch {
+          return '';
+        }
+      }, () => '');
+      throw new NodeClientError(url, res.status, `${url} answered ${res.status}${why}`);
     }
     try {
       return as === 'json' ? await res.json() : await res.text();

@@ -214,7 +214,7 @@ function renderStatus(report: NodeStatusReport): void {
       'tr',
       { 'data-node': String(i + 1) },
       el('th', { scope: 'row' }, n.url),
-      el('td', {}, n.reachable ? String(n.latest?.size ?? '-') : t(lang, 'nodes.unreachable')),
+      el('td', {}, !n.reachable ? t(lang, 'nodes.unreachable') : n.storeProblem ? t(lang, 'nodes.storeProblem') : String(n.latest?.size ?? '-')),
       el('td', {}, el('code', {}, n.latest?.root ?? '-')),
       el('td', {}, n.latest ? `${n.latest.signers.length} (${n.latest.signers.join(', ')})` : '-'),
     ),
@@ -234,16 +234,20 @@ function renderStatus(report: NodeStatusReport): void {
       el('details', {}, el('summary', {}, t(lang, 'nodes.evidence')), el('pre', {}, m.evidence[0]), el('pre', {}, m.evidence[1])),
     ),
   );
+  const storeProblems = report.storeProblems
+    .filter((p) => !report.misbehaving.some((m) => m.signer === p.name))
+    .map((p) => el('li', { class: 'fail', 'data-signer': p.name, 'data-store-problem': 'true' }, el('strong', {}, `✗ ${p.name}: ${t(lang, 'nodes.storeProblem')}`), el('details', {}, el('summary', {}, t(lang, 'check.detail')), el('p', { lang: 'en' }, p.problem))));
   const honest = config.verifierKeys
     .map((k) => k.split('+')[0]!)
-    .filter((name) => !report.misbehaving.some((m) => m.signer === name))
+    .filter((name) => !report.misbehaving.some((m) => m.signer === name) && !report.storeProblems.some((p) => p.name === name))
     .map((name) => el('li', { class: 'ok', 'data-signer': name }, `✓ ${name}: ${t(lang, 'nodes.honest')}`));
+  const allWell = report.agree && report.misbehaving.length === 0 && report.storeProblems.length === 0;
   result().replaceChildren(
-    summary(report.agree && report.misbehaving.length === 0, t(lang, report.agree ? 'nodes.agree' : 'nodes.disagree'), { 'data-agree': String(report.agree) }),
+    summary(allWell, t(lang, !report.agree ? 'nodes.disagree' : report.storeProblems.length > 0 ? 'nodes.agreeButProblem' : 'nodes.agree'), { 'data-agree': String(report.agree) }),
     // The detail is technical English (node URLs, sizes, hashes), like every check's detail: behind "details".
     el('details', { class: 'hint' }, el('summary', {}, t(lang, 'check.detail')), el('p', { lang: 'en' }, report.agreementDetail)),
     table,
-    el('ul', { class: 'signers' }, ...misbehaving, ...honest),
+    el('ul', { class: 'signers' }, ...misbehaving, ...storeProblems, ...honest),
   );
 }
 

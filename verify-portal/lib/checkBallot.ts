@@ -3,9 +3,13 @@
  * re-verify everything locally (src/ledger verifyReceipt): the tracker, the entry hash, a quorum of the
  * published keys' signatures, the origin, the inclusion proof, and consistency from the receipt's
  * checkpoint to the latest quorum-signed one served by another node.
+ *
+ * One node is never the last word: a node that fails (down, or refusing because of a store problem)
+ * or answers with a receipt or a consistency proof that does not verify is passed over for the next,
+ * and the check names it. An honest ballot reads VERIFIED as long as some node serves it correctly.
  */
-import { normalizeTracker, verifyReceipt, type Receipt } from '../../src/ledger/index.ts';
-import { errorText, firstAnswer, line, peekCheckpoint, quorumCheckpoints, type CheckLine, type VerifyContext } from './common.ts';
+import { fromBase64, normalizeTracker, verifyConsistency, verifyReceipt, type Receipt } from '../../src/ledger/index.ts';
+import { errorText, line, peekCheckpoint, quorumCheckpoints, type CheckLine, type VerifyContext } from './common.ts';
 
 export type BallotInput = { tracker: string } | { receipt: unknown };
 
@@ -36,29 +40,45 @@ export function parseBallotInput(text: string): BallotInput | { error: string } 
 
 /** Verifies one ballot; never throws (unreachable nodes and hostile input become failed lines). */
 export async function checkBallot(input: BallotInput, ctx: VerifyContext): Promise<BallotCheck> {
-  const lines: CheckLine[] = [];
-  let receipt: unknown;
-  let receiptFrom = -1;
-  if ('tracker' in input) {
-    const code = normalizeTracker(input.tracker);
-    if (!code) return { ok: false, lines: [line('found', false, `"${input.tracker.slice(0, 40)}" is not a tracker code: 12 letters and digits, XXXX-XXXX-XXXX`)] };
+  if (!('tracker' in input)) return verifyOne(input.receipt, -1, ctx, []);
+  const code = normalizeTracker(input.tracker);
+  if (!code) return { ok: false, lines: [line('found', false, `"${input.tracker.slice(0, 40)}" is not a tracker code: 12 letters and digits, XXXX-XXXX-XXXX`)] };
+  // Each node in turn: the first receipt that verifies wins; the others' failures are named.
+  const failures: string[] = [];
+  let firstFailed: BallotCheck | null = null;
+  for (let i = 0; i < ctx.clients.length; i++) {
+    const client = ctx.clients[i]!;
+    let receipt: Receipt | null;
     try {
-      const found = await firstAnswer(ctx, async (c) => {
-        const r = await c.tracker(code);
-        if (!r) throw new Error(`${c.url} does not know ${code}`);
-        return r;
-      });
-      receipt = found.value;
-      receiptFrom = found.from;
-      lines.push(line('found', true, `${ctx.clients[found.from]!.url} returned a receipt for ${code}`));
+      receipt = await client.tracker(code);
     } catch (e) {
-      return { ok: false, lines: [line('found', false, `no node returned a receipt for ${code}: ${errorText(e)}`)] };
+      failures.push(`${client.url} failed: ${errorText(e)}`);
+      continue;
     }
-  } else {
-    receipt = input.receipt;
+    if (!receipt) {
+      failures.push(`${client.url} does not know ${code}`);
+      continue;
+    }
+    const check = await verifyOne(receipt, i, ctx, failures);
+    if (check.ok) return check;
+    failures.push(`${client.url} answered a receipt that does not verify (${check.lines.filter((l) => !l.ok).map((l) => l.code).join(', ')})`);
+    firstFailed ??= check;
   }
+  if (firstFailed) {
+    // Every receipt a node served failed: show the first one's checks, and what the others did.
+    return { ...firstFailed, lines: [line('found', false, `no node returned a receipt for ${code} that verifies: ${failures.join('; ')}`), ...firstFailed.lines.slice(1)] };
+  }
+  return { ok: false, lines: [line('found', false, `no node returned a receipt for ${code}: ${failures.join('; ') || 'no ledger nodes configured'}`)] };
+}
 
-  const latest = await latestWithProof(receipt, receiptFrom, ctx);
+/** Verifies one receipt (served by node `from`, -1 for a file); `passedOver` names nodes that failed before. */
+async function verifyOne(receipt: unknown, from: number, ctx: VerifyContext, passedOver: readonly string[]): Promise<BallotCheck> {
+  const lines: CheckLine[] = [];
+  if (from >= 0) {
+    const tracker = (receipt as { tracker?: unknown }).tracker;
+    lines.push(line('found', true, `${ctx.clients[from]!.url} returned a receipt for ${String(tracker)}${passedOver.length > 0 ? ` (passed over: ${passedOver.join('; ')})` : ''}`));
+  }
+  const latest = await latestWithProof(receipt, from, ctx);
   const result = verifyReceipt(ctx.h, ctx.ed, receipt, {
     verifierKeys: ctx.verifierKeys,
     quorum: ctx.quorum,
@@ -78,7 +98,8 @@ export async function checkBallot(input: BallotInput, ctx: VerifyContext): Promi
 /**
  * The latest quorum-signed checkpoint, preferably from a node other than the one that served the
  * receipt (so one node alone cannot vouch for itself), with a consistency proof from the receipt's
- * checkpoint to it.
+ * checkpoint to it. Each node's proof is checked here before it is used; a node whose proof does not
+ * verify is passed over for the next, and named if none serves a good one.
  */
 async function latestWithProof(
   receipt: unknown,
@@ -95,10 +116,16 @@ async function latestWithProof(
   if (best.checkpoint.size < own.size) {
     return { error: `the receipt's checkpoint (${own.size}) is larger than any quorum-signed checkpoint the nodes serve (${best.checkpoint.size})` };
   }
-  try {
-    const proof = await firstAnswer(ctx, (c) => c.consistencyProof(own.size, best.checkpoint.size), best.from);
-    return { note: best.note, consistencyProof: proof.value, size: best.checkpoint.size };
-  } catch (e) {
-    return { error: `no node served a consistency proof from ${own.size} to ${best.checkpoint.size}: ${errorText(e)}` };
+  const failures: string[] = [];
+  for (let k = 0; k < ctx.clients.length; k++) {
+    const client = ctx.clients[(best.from + k) % ctx.clients.length]!;
+    try {
+      const proof = await client.consistencyProof(own.size, best.checkpoint.size);
+      verifyConsistency(ctx.h, own.size, best.checkpoint.size, proof.map((p) => fromBase64(p) ?? new Uint8Array()), own.rootHash, best.checkpoint.rootHash);
+      return { note: best.note, consistencyProof: proof, size: best.checkpoint.size };
+    } catch (e) {
+      failures.push(`${client.url}: ${errorText(e)}`);
+    }
   }
+  return { error: `no node served a consistency proof from ${own.size} to ${best.checkpoint.size} that verifies: ${failures.join('; ')}` };
 }

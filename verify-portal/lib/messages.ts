@@ -56,6 +56,8 @@ const ko: Dict = {
   'nodes.agree': '네 노드의 기록이 서로 일치합니다.',
   'nodes.disagree': '노드들의 기록이 서로 일치하지 않습니다.',
   'nodes.honest': '정상',
+  'nodes.storeProblem': '저장소 문제: 이 노드는 스스로 보증할 수 없는 체크포인트와 증명을 제공하지 않습니다',
+  'nodes.agreeButProblem': '서명된 기록은 서로 일치하지만, 저장소에 문제가 있다고 보고한 노드가 있습니다.',
   'nodes.misbehaving': '부정 행위: 서로 모순되는 두 체크포인트에 서명함',
   'nodes.evidence': '증거 (서명된 두 체크포인트)',
 
@@ -147,6 +149,8 @@ const en: Dict = {
   'nodes.agree': 'The four nodes’ records agree.',
   'nodes.disagree': 'The nodes’ records do not agree.',
   'nodes.honest': 'behaving correctly',
+  'nodes.storeProblem': 'Store problem: this node serves no checkpoints or proofs it cannot stand behind',
+  'nodes.agreeButProblem': 'The signed records agree, but a node reports a problem with its store.',
   'nodes.misbehaving': 'Misbehaving: signed two contradicting checkpoints',
   'nodes.evidence': 'Evidence (both signed checkpoints)',
 

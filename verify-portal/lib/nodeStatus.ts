@@ -17,6 +17,10 @@ export interface NodeView {
   latest?: { size: number; root: string; signers: string[]; note: string };
   /** Checkpoint bodies this node says it signed. */
   signedCount?: number;
+  /** The node's key name, from its /v1/info. */
+  name?: string;
+  /** What the node says is wrong with its store (/v1/info): it serves no checkpoints or proofs then. */
+  storeProblem?: string;
 }
 
 export interface Misbehaviour {
@@ -33,6 +37,8 @@ export interface NodeStatusReport {
   agree: boolean;
   agreementDetail: string;
   misbehaving: Misbehaviour[];
+  /** Nodes that report a store problem, by key name and URL. */
+  storeProblems: { name: string; url: string; problem: string }[];
   /** Distinct signed bodies checked for consistency with the quorum tree, out of all seen. */
   consistencyChecked: number;
   bodiesSeen: number;
@@ -53,8 +59,17 @@ export async function nodeStatus(ctx: VerifyContext): Promise<NodeStatusReport> 
   const views = await Promise.all(
     ctx.clients.map(async (c): Promise<{ view: NodeView; notes: string[] }> => {
       try {
+        // A node with a store problem refuses its checkpoint (503) but still says why in /v1/info.
+        const info = await c.info();
+        const view: NodeView = { url: c.url, reachable: true, name: info.name };
+        if (info.storeProblem) {
+          view.storeProblem = info.storeProblem;
+          const signed = await c.signed().catch(() => [] as string[]);
+          view.signedCount = signed.length;
+          return { view, notes: signed };
+        }
         const [note, signed] = await Promise.all([c.checkpoint(), c.signed()]);
-        const view: NodeView = { url: c.url, reachable: true, signedCount: signed.length };
+        view.signedCount = signed.length;
         if (note) {
           try {
             const opened = openNote(ctx.ed, note, verifiers);
@@ -135,6 +150,7 @@ export async function nodeStatus(ctx: VerifyContext): Promise<NodeStatusReport> 
 
   return {
     nodes: views.map((v) => v.view),
+    storeProblems: views.flatMap(({ view }) => (view.storeProblem ? [{ name: view.name ?? view.url, url: view.url, problem: view.storeProblem }] : [])),
     agree,
     agreementDetail: detail,
     misbehaving,

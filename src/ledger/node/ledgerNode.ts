@@ -143,8 +143,64 @@ export class LedgerNode {
     if (e.kind === 'ballot' && typeof e.data?.tracker === 'string') this.trackers.set(e.data.tracker, i);
   }
 
-  /** The stored entries must still hash to the roots this node signed and finalised. */
+  /**
+   * The start-up check: the stored entries must still hash to the roots this node signed and finalised,
+   * and every signature it saved must verify (its own on each body in signed.log, and on each final note
+   * in finals.log and state.json every signature by a key it knows, with a quorum of them when it knows
+   * enough keys). A node that finds a problem signs nothing, serves no checkpoint, proof or entry, and
+   * says why in /v1/info (storeProblem).
+   */
   private checkStoreAgainstState(): void {
+    let problems: string[];
+    try {
+      problems = [...this.rootProblems(), ...this.signatureProblems()];
+    } catch (e) {
+      problems = [`the saved state is unreadable: ${(e as Error).message}`];
+    }
+    if (problems.length > 0) {
+      // The first few say enough; a whole damaged file would make the status unreadable.
+      this.corrupt = problems.length > 5 ? `${problems.slice(0, 5).join('; ')}; and ${problems.length - 5} more` : problems.join('; ');
+      this.options.log('STORE MISMATCH: refusing to sign', { problem: this.corrupt });
+    }
+  }
+
+  /** Every saved signature that does not verify, by where it is. */
+  private signatureProblems(): string[] {
+    const problems: string[] = [];
+    const own = parseVerifierKeys(h, [this.verifierKey]);
+    this.store.signed.forEach((note, k) => {
+      try {
+        const opened = openNote(ed, note, own);
+        if (opened.valid.length !== 1 || opened.invalid.length + opened.unknown.length > 0) problems.push(`signed.log line ${k + 1}: this node's signature does not verify`);
+      } catch (e) {
+        problems.push(`signed.log line ${k + 1}: unreadable (${(e as Error).message})`);
+      }
+    });
+    const verifiers = this.verifiers();
+    const knownKeys = new Set(verifiers.map((v) => v.name)).size;
+    const finals: [string, string][] = this.store.finals.map((note, k) => [`finals.log line ${k + 1}`, note]);
+    if (this.store.state.lastFinalNote) finals.push(['state.json (last final checkpoint)', this.store.state.lastFinalNote]);
+    for (const [where, note] of finals) {
+      try {
+        const opened = openNote(ed, note, verifiers);
+        if (opened.invalid.length > 0) problems.push(`${where}: ${opened.invalid.length} signature(s) do not verify`);
+        // With every node's key known, a signature by none of them is a damaged one.
+        else if (knownKeys >= QUORUM + 1 && opened.unknown.length > 0) problems.push(`${where}: a signature matches no node key`);
+        else if (knownKeys >= QUORUM && distinctSigners(opened).length < QUORUM) problems.push(`${where}: fewer than ${QUORUM} valid signatures`);
+      } catch (e) {
+        problems.push(`${where}: unreadable (${(e as Error).message})`);
+      }
+    }
+    const st = this.store.state;
+    if (st.lastSignedBody) {
+      const cp = parseCheckpoint(st.lastSignedBody);
+      if (cp.size !== st.size || toBase64(cp.rootHash) !== st.root) problems.push('state.json: the last signed body does not match the size and root saved with it');
+    }
+    return problems;
+  }
+
+  /** Where the stored entries do not hash to what was signed or made final. */
+  private rootProblems(): string[] {
     const st = this.store.state;
     const problems: string[] = [];
     if (st.size > this.tree.size) problems.push(`the log holds ${this.tree.size} entries but the node signed a tree of ${st.size}`);
@@ -153,10 +209,16 @@ export class LedgerNode {
     if (final && final.size <= this.tree.size && !bytesEqual(this.tree.root(final.size), final.rootHash)) {
       problems.push(`the root at size ${final.size} differs from the final checkpoint`);
     } else if (final && final.size > this.tree.size) problems.push(`the log is shorter than the final checkpoint (${final.size})`);
-    if (problems.length > 0) {
-      this.corrupt = problems.join('; ');
-      this.options.log('STORE MISMATCH: refusing to sign', { problem: this.corrupt });
+    for (const [size, note] of this.finalBySize) {
+      if (size > this.tree.size || bytesEqual(this.tree.root(size), parseCheckpoint(openNote(ed, note, []).text).rootHash)) continue;
+      problems.push(`the root at size ${size} differs from the final checkpoint in finals.log`);
     }
+    return problems;
+  }
+
+  /** Public reads a node with a store problem refuses: it cannot stand behind what it would serve. */
+  private standBehind(): void {
+    if (this.corrupt) throw new NodeError(503, 'store-problem', `this node's store has a problem, so it serves no checkpoints, proofs or entries: ${this.corrupt}. Ask another node.`);
   }
 
   private lastFinal(): Checkpoint | null {
@@ -238,17 +300,27 @@ export class LedgerNode {
       origin: this.options.origin,
       verifierKey: this.verifierKey,
       size: this.tree.size,
-      finalSize: this.lastFinal()?.size ?? 0,
+      finalSize: this.safeFinalSize(),
       peers: this.options.peers,
       storeProblem: this.corrupt,
     };
   }
 
+  private safeFinalSize(): number {
+    try {
+      return this.lastFinal()?.size ?? 0;
+    } catch {
+      return 0;
+    }
+  }
+
   latestCheckpoint(): string | null {
+    this.standBehind();
     return this.store.state.lastFinalNote;
   }
 
   checkpointAt(size: number): string | null {
+    this.standBehind();
     return this.finalBySize.get(size) ?? null;
   }
 
@@ -257,6 +329,7 @@ export class LedgerNode {
   }
 
   entries(start: number, end: number): { index: number; entry: string }[] {
+    this.standBehind();
     const to = Math.min(end, this.tree.size, start + MAX_ENTRIES_PAGE);
     const out: { index: number; entry: string }[] = [];
     for (let i = Math.max(0, start); i < to; i++) out.push({ index: i, entry: this.store.entries[i]! });
@@ -264,15 +337,18 @@ export class LedgerNode {
   }
 
   inclusionProof(index: number, size: number): string[] {
+    this.standBehind();
     return this.tree.inclusionProof(index, size).map(toBase64);
   }
 
   consistencyProof(from: number, to: number): string[] {
+    this.standBehind();
     return this.tree.consistencyProof(from, to).map(toBase64);
   }
 
   /** A receipt for a ballot against the latest final checkpoint, or null if unknown or not yet final. */
   receipt(tracker: string): Receipt | null {
+    this.standBehind();
     const index = this.trackers.get(tracker);
     const note = this.store.state.lastFinalNote;
     const final = this.lastFinal();
@@ -287,6 +363,7 @@ export class LedgerNode {
   }
 
   pollEntries(pollId: string): { index: number; entry: string }[] {
+    this.standBehind();
     return (this.pollIndexes.get(pollId) ?? []).map((i) => ({ index: i, entry: this.store.entries[i]! }));
   }
 

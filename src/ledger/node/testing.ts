@@ -147,8 +147,10 @@ export async function post(url: string, path: string, body: unknown): Promise<{ 
  * a correct root and prev, so only the entries themselves can be refused.
  */
 export async function proposeDirect(url: string, texts: string[]): Promise<{ status: number; body: Record<string, unknown> }> {
-  const held = await nodeEntries(url);
-  const final = await latestFinal(url);
+  // A node with a store problem serves neither (503): propose from nothing, which it must refuse anyway.
+  const problem = ((await (await fetch(`${url}/v1/info`)).json()) as { storeProblem?: string | null }).storeProblem;
+  const held = problem ? [] : await nodeEntries(url);
+  const final = problem ? { body: null } : await latestFinal(url);
   const tree = new MerkleTree(nodeSha256);
   for (const t of [...held, ...texts]) tree.append(hashLeaf(nodeSha256, utf8(t)));
   const checkpoint = formatCheckpoint({
