@@ -9,7 +9,7 @@ import { lastCodeSentTo } from '../../src/infra/sms/outbox.ts';
 import { launchBrowser } from '../support/browser.ts';
 import { signedInClient } from '../support/session.ts';
 import { startTestApp } from '../support/testApp.ts';
-import { budgetPoll, closeAndReflect, generalPoll, openPoll, policyPoll, surveyPoll, vsPoll } from '../http/siteFixtures.ts';
+import { budgetPoll, closeAndReflect, generalPoll, official, openPoll, policyPoll, surveyPoll, vsPoll } from '../http/siteFixtures.ts';
 
 const out = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 mkdirSync(out, { recursive: true });
@@ -32,6 +32,21 @@ try {
     await voter.postForm(`/polls/${ids.policy}/vote`, { choice__q1: i % 4 === 0 ? 'no' : 'yes' });
   }
   await closeAndReflect(app, ids.policy);
+  // A closed Equal Shares budget where the most approved project was not funded, to show the explanation.
+  const budgetResults = await openPoll(app, {
+    ...budgetPoll(), title: '2027 주민참여예산 결과',
+    questions: [{ id: 'projects', text: '찬성하는 사업을 고르세요', minChoices: 0, maxChoices: 3, options: [
+      { id: 'big', label: '구민 체육관 리모델링', cost: 80_000_000 }, { id: 'small', label: '놀이터 그늘막', cost: 30_000_000 }, { id: 'light', label: '산책로 조명', cost: 20_000_000 },
+    ] }],
+    budget: { total: 100_000_000, currency: 'KRW', rule: 'equal-shares' },
+  });
+  for (let i = 0; i < 5; i++) {
+    const voter = await signedInClient(app, `010-5300-02${String(i).padStart(2, '0')}`, `+82105300${String(200 + i).padStart(4, '0')}`);
+    await voter.postForm(`/polls/${budgetResults}/vote`, { choice__projects: i < 3 ? 'big' : 'small' });
+  }
+  await app.polls.commands.close(budgetResults, official('official-1'));
+  await app.polls.commands.publishResult(budgetResults, official('official-1'));
+  await app.projections.settled();
 
   const shots: Array<{ name: string; path: string }> = [
     { name: 'home', path: '/' },
@@ -40,6 +55,8 @@ try {
     { name: 'poll-survey', path: `/polls/${ids.survey}` },
     { name: 'poll-budget', path: `/polls/${ids.budget}` },
     { name: 'results', path: '/results' },
+    { name: 'poll-budget-results', path: `/polls/${budgetResults}` },
+    { name: 'poll-reflected', path: `/polls/${ids.policy}#reflection` },
     { name: 'my', path: '/my' },
     { name: 'create', path: '/polls/new' },
   ];
