@@ -114,9 +114,9 @@ describe.skipIf(!hasBrowser)('everyday use of the site and the portal', () => {
 
     // 60 projects: ticking them far down the list, the running total and the remaining amount stay in view.
     await page.goto(`${app.url}/polls/${ids.budget}`);
-    await page.getByLabel(/^사업 2(\s|$)/).check();
-    await page.getByLabel(/^사업 55(\s|$)/).scrollIntoViewIfNeeded();
-    await page.getByLabel(/^사업 55(\s|$)/).check();
+    await page.locator('input[value="p2"]').check();
+    await page.locator('input[value="p55"]').scrollIntoViewIfNeeded();
+    await page.locator('input[value="p55"]').check();
     const running = await page.locator('.budget-running').boundingBox();
     expect(running!.y + running!.height).toBeLessThanOrEqual(PHONE.height + 1);
     expect(running!.y).toBeGreaterThan(0);
@@ -208,7 +208,7 @@ describe.skipIf(!hasBrowser)('everyday use of the site and the portal', () => {
     for (let attempt = 0; attempt < 20; attempt++) {
       await page.goto(`${portal.url}/?tracker=${firstTracker}`);
       await page.waitForSelector('#verdict');
-      if ((await page.getAttribute('#verdict', 'data-ok')) === 'true') break;
+      if ((await page.getAttribute('#verdict', 'data-replaced')) === 'true') break;
       await page.waitForTimeout(500);
     }
     expect(await page.getAttribute('#verdict', 'data-replaced')).toBe('true');

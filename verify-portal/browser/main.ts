@@ -90,15 +90,17 @@ async function runBallot(input: BallotInput | { error: string }): Promise<void> 
  * The voter's later ballot in the same poll that replaced this one (a re-vote), if any: the ledger keeps
  * both, and only the last counts. Found among the poll's entries on the nodes (the first that answers).
  */
-async function laterBallotReplacing(entry: { pollId: string; eventId: string; kind: string }): Promise<{ at: string } | null> {
-  if (entry.kind !== 'ballot') return null;
+async function laterBallotReplacing(entry: { pollId: string; kind: string; data: unknown }): Promise<{ at: string } | null> {
+  // A re-vote's `replaces` names the ballot id of the ballot it supersedes.
+  const ballotId = (entry.data as { ballotId?: unknown } | null)?.ballotId;
+  if (entry.kind !== 'ballot' || typeof ballotId !== 'string') return null;
   for (const client of ctx.clients) {
     try {
       const entries = await client.pollEntries(entry.pollId);
       if (!entries) continue;
       for (const { entry: text } of entries) {
         const other = JSON.parse(text) as { kind?: string; at?: string; data?: { replaces?: unknown } };
-        if (other.kind === 'ballot' && other.data?.replaces === entry.eventId && typeof other.at === 'string') return { at: other.at };
+        if (other.kind === 'ballot' && other.data?.replaces === ballotId && typeof other.at === 'string') return { at: other.at };
       }
       return null;
     } catch {
