@@ -47,6 +47,8 @@ export interface TopologyOptions {
   startTimeoutMs?: number;
   /** Start the verification portal too (default true). */
   portal?: boolean;
+  /** Running ledger nodes (and their coordinator token) to use instead of starting four; the caller stops them. */
+  ledger?: { nodes: LocalLedger; token: string };
 }
 
 export interface AppInstance {
@@ -210,7 +212,7 @@ export const startTopology = async (options: TopologyOptions): Promise<Topology>
   const base = options.basePort ?? 0;
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const port = async (offset: number) => (base === 0 ? freePort() : base + offset);
-  const token = randomBytes(32).toString('hex');
+  const token = options.ledger?.token ?? randomBytes(32).toString('hex');
   const started: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of started.reverse()) await stop().catch(() => undefined);
@@ -218,8 +220,8 @@ export const startTopology = async (options: TopologyOptions): Promise<Topology>
 
   try {
     // The four ledger nodes, each its own process and store (they would run at four organisations).
-    const ledger = await startLocalLedger({ dataDir: join(dataDir, 'nodes'), basePort: base === 0 ? 0 : base + 201, token, origin: LEDGER_ORIGIN, startTimeoutMs: timeoutMs });
-    started.push(() => ledger.stop());
+    const ledger = options.ledger?.nodes ?? (await startLocalLedger({ dataDir: join(dataDir, 'nodes'), basePort: base === 0 ? 0 : base + 201, token, origin: LEDGER_ORIGIN, startTimeoutMs: timeoutMs }));
+    if (!options.ledger) started.push(() => ledger.stop());
 
     // The app instances: the first alone (it migrates the database), then the others together.
     const ports = await Promise.all(Array.from({ length: options.instances }, (_, i) => port(i + 1)));
