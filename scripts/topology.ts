@@ -43,7 +43,7 @@ export interface TopologyOptions {
   serverSecret: string;
   /** Extra environment for every app instance (ANCHOR_INTERVAL_MS, LOG_LEVEL, …). */
   env?: Record<string, string>;
-  /** Max ms for each part to become ready. Default 60 s: a shared machine can be slow. */
+  /** Max ms for each part to become ready (guards a hang only). Default 180 s: a shared machine can be very slow. */
   startTimeoutMs?: number;
   /** Start the verification portal too (default true). */
   portal?: boolean;
@@ -210,7 +210,7 @@ export const startTopology = async (options: TopologyOptions): Promise<Topology>
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const base = options.basePort ?? 0;
-  const timeoutMs = options.startTimeoutMs ?? 60_000;
+  const timeoutMs = options.startTimeoutMs ?? 180_000;
   const port = async (offset: number) => (base === 0 ? freePort() : base + offset);
   const token = options.ledger?.token ?? randomBytes(32).toString('hex');
   const started: Array<() => Promise<void>> = [];

@@ -56,7 +56,7 @@ onPostgres('several app instances behind HAProxy on one PostgreSQL (scripts/topo
     // This process provisions voters, opens and closes the poll through the same use cases, on the same database.
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url!, DATABASE_POOL_SIZE: '4', DATA_DIR: join(dataDir, 'driver'), SERVER_SECRET: serverSecret.toString('hex'), LOG_LEVEL: 'silent', LEDGER_NODES: 'none' });
     services = await openPollServices(config);
-  });
+  }, 900_000); // eight processes start here: on a starved machine that can take minutes (the limit only ends a hang)
   afterAll(async () => {
     await services?.close().catch(() => undefined);
     await topology?.stop();
@@ -145,5 +145,5 @@ onPostgres('several app instances behind HAProxy on one PostgreSQL (scripts/topo
     expect(summary).toEqual({ accepted: voters, stored: voters, tally: voters, mismatchedOptions: [], entriesOnEveryNode: [voters] });
     expect(holderAfter.id).not.toBe(killed.id);
     expect(storedAtKill).toBeLessThan(voters);
-  });
+  }, 600_000);
 });
