@@ -447,7 +447,7 @@ export const messages = defineMessages({
     'admin.exclusions.title': 'Exclusion list',
     'admin.exclusions.size': 'On the exclusion list now: {size}',
     'admin.exclusions.why': 'The holders of the numbers uploaded here may not vote in this poll, whatever the roll says (for example the staff who ran it). Like the roll, only keyed hashes of the numbers are kept.',
-    'admin.exclusions.submit': 'Upload the exclusion list',
+    'admin.exclusions.submit': 'Add to the exclusion list',
     'admin.exclusions.closed': 'The exclusion list cannot change once the poll has opened.',
     'admin.roll.size': 'On the roll now: {size}',
     'admin.roll.notRequired': 'This poll does not have "only people on the voter roll may vote" switched on: with or without a roll, anyone may vote.',
