@@ -13,8 +13,9 @@ import type { CommentEvent } from '../domain/comment.ts';
 import type { OrganisationEvent } from '../domain/organisation.ts';
 import type { PollEvent } from '../domain/poll.ts';
 import type { RecordedEvent } from './eventStore.ts';
+import type { SealedOpeningEvent } from './polls/sealedOpening.ts';
 
-export type AppEvent = PollEvent | BallotEvent | CitizenEvent | PhoneEvent | CommentEvent | OrganisationEvent;
+export type AppEvent = PollEvent | BallotEvent | CitizenEvent | PhoneEvent | CommentEvent | OrganisationEvent | SealedOpeningEvent;
 export type AppEventType = AppEvent['type'];
 /** The event of one type (or of a union of types). */
 export type EventOf<T extends AppEventType> = Extract<AppEvent, { type: T }>;

@@ -48,6 +48,20 @@ export interface Eligibility {
   capReached?: boolean;
 }
 
+/**
+ * The choices of a ballot in a sealed poll, committed to and encrypted to the ledger nodes' joint key
+ * (src/ledger/threshold/seal.ts makes and opens it; the domain only carries it). Nobody reads the
+ * choices until 3 of the 4 nodes open the poll after its close.
+ */
+export interface SealedChoices {
+  keyId: string;
+  commitment: string;
+  ephemeral: string;
+  ciphertext: string;
+}
+
+export const isSealedPoll = (definition: PollDefinition): boolean => definition.settings.resultsVisibility === 'sealed';
+
 export type BallotCommand = {
   type: 'CastBallot';
   data: {
@@ -55,7 +69,13 @@ export type BallotCommand = {
     /** HMAC(serverSecret, pollId || citizenId): unlinkable across polls. */
     voterTag: string;
     ballotId: string;
-    selections: BallotSelections;
+    /**
+     * The choices. In a sealed poll the app still passes them (they are judged here, then dropped: the
+     * event carries `sealed` only); a ledger node judging a sealed ballot before close has none.
+     */
+    selections?: BallotSelections;
+    /** Required in a sealed poll, refused in a live one. */
+    sealed?: SealedChoices;
     /** 32 random bytes, lowercase hex, so the anchored entry cannot be guessed from the choices. */
     salt: string;
     /** Short human-typable code the voter uses to find their receipt. */
@@ -69,7 +89,8 @@ export type BallotCommand = {
 /**
  * Re-voting is one event type, not two: a BallotCast whose `replaces` names the ballot it supersedes
  * (null on a first ballot). Every ballot entry on the ledger has the same shape, and a tally or a ledger
- * node counts, per voter tag, only the ballot that no later BallotCast replaces.
+ * node counts, per voter tag, only the ballot that no later BallotCast replaces. A sealed poll's ballot
+ * carries `sealed` instead of `selections`: its plaintext is never stored.
  * Event type names are a persisted contract: never rename.
  */
 export type BallotEvent = {
@@ -78,12 +99,11 @@ export type BallotEvent = {
     pollId: string;
     voterTag: string;
     ballotId: string;
-    selections: BallotSelections;
     salt: string;
     tracker: string;
     castAt: string;
     replaces: string | null;
-  };
+  } & ({ selections: BallotSelections; sealed?: undefined } | { sealed: SealedChoices; selections?: undefined });
 };
 
 export type BallotState =
@@ -109,17 +129,18 @@ function castBallot(data: BallotCommand['data'], state: BallotState): BallotEven
   const revote = state.status === 'Cast';
   if (revote && !definition.settings.allowRevote) throw new AlreadyVoted(pollId);
   assertEligible(definition, data.eligibility, revote);
-  assertValidSelections(definition, selections);
+  const sealedPoll = isSealedPoll(definition);
+  if (sealedPoll && !data.sealed) throw new InvalidBallot('a ballot of a sealed poll must be sealed');
+  if (!sealedPoll && data.sealed) throw new InvalidBallot('only a sealed poll takes sealed ballots');
+  // A ledger node judges a sealed ballot before close without its choices; everyone else judges them.
+  if (selections !== undefined) assertValidSelections(definition, selections);
+  else if (!sealedPoll) throw new InvalidBallot('the ballot has no choices');
   if (!/^[0-9a-f]{64}$/.test(salt)) throw new InvalidBallot('the salt must be 32 bytes in lowercase hex');
   if (!isShortText(tracker, 64)) throw new InvalidBallot('the tracker must have 1 to 64 characters');
   if (!isShortText(ballotId, 128) || !isShortText(voterTag, 128)) throw new InvalidBallot('the ballot id and voter tag are required');
   if (revote && state.ballotId === ballotId) throw new InvalidBallot('a replacement ballot needs a new ballot id');
-  return [
-    {
-      type: 'BallotCast',
-      data: { pollId, voterTag, ballotId, selections, salt, tracker, castAt: now, replaces: revote ? state.ballotId : null },
-    },
-  ];
+  const base = { pollId, voterTag, ballotId, salt, tracker, castAt: now, replaces: revote ? state.ballotId : null };
+  return [{ type: 'BallotCast', data: data.sealed ? { ...base, sealed: data.sealed } : { ...base, selections: selections! } }];
 }
 
 export function evolve(state: BallotState, event: BallotEvent): BallotState {
@@ -156,8 +177,11 @@ function assertEligible(definition: PollDefinition, eligibility: Eligibility, re
   if (settings.firstComeCap !== undefined && eligibility.capReached === true && !revote) throw new FirstComeCapReached(pollId);
 }
 
-/** Free text does not count towards minChoices: it is a remark next to the choices, not a choice. */
-function assertValidSelections(definition: PollDefinition, { selections, freeText = {} }: BallotSelections): void {
+/**
+ * Free text does not count towards minChoices: it is a remark next to the choices, not a choice.
+ * Exported for the ledger nodes' check of a sealed ballot once it is opened.
+ */
+export function assertValidSelections(definition: PollDefinition, { selections, freeText = {} }: BallotSelections): void {
   const questions = new Map(definition.questions.map((q) => [q.id, q]));
   for (const questionId of [...Object.keys(selections), ...Object.keys(freeText)]) {
     if (!questions.has(questionId)) throw new UnknownQuestion(questionId);

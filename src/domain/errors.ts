@@ -346,6 +346,27 @@ export class LedgerUnavailable extends DomainError {
   }
 }
 
+/**
+ * A sealed poll takes ballots only once the ledger nodes' joint key exists (their key ceremony ran):
+ * a sealed ballot is encrypted to that key, never stored in the clear while waiting for it.
+ */
+export class SealingUnavailable extends DomainError {
+  readonly code = 'ballot.sealing-unavailable';
+  readonly kind = 'illegal-state';
+  constructor(pollId: string) {
+    super(`Poll ${pollId} is sealed and the ledger nodes' key is not available yet: try again in a few minutes`);
+  }
+}
+
+/** A sealed poll's result waits for its opening: 3 of the 4 ledger nodes give decryption shares after close. */
+export class SealedPollNotOpened extends DomainError {
+  readonly code = 'poll.sealed-not-opened';
+  readonly kind = 'illegal-state';
+  constructor(pollId: string) {
+    super(`Poll ${pollId} is sealed and its ballots are not opened yet: that needs 3 of the 4 ledger nodes after close`);
+  }
+}
+
 // ---- identity: citizens, phone claims, organisations ------------------------------------------------
 
 export class CitizenNotFound extends DomainError {

@@ -51,7 +51,7 @@ export class TallyError extends Error {
   }
 }
 
-function instant(b: TallyBallot): number {
+function instant(b: Pick<TallyBallot, 'voterTag' | 'castAt'>): number {
   const t = Date.parse(b.castAt);
   if (Number.isNaN(t)) throw new TallyError(`ballot of ${b.voterTag} has an invalid castAt ${JSON.stringify(b.castAt)}`);
   return t;
@@ -62,8 +62,8 @@ function instant(b: TallyBallot): number {
  * without, the first (a later one would have been refused when cast, so it should not exist).
  * Returned in order of the voters' first appearance, so the result does not depend on map iteration.
  */
-function countedBallots(def: PollDefinition, ballots: readonly TallyBallot[]): TallyBallot[] {
-  const chosen = new Map<string, { ballot: TallyBallot; at: number }>();
+export function countedBallots<B extends Pick<TallyBallot, 'voterTag' | 'castAt'>>(def: Pick<PollDefinition, 'settings'>, ballots: readonly B[]): B[] {
+  const chosen = new Map<string, { ballot: B; at: number }>();
   for (const ballot of ballots) {
     const at = instant(ballot);
     const prev = chosen.get(ballot.voterTag);

@@ -33,6 +33,7 @@ import { runDuePolls } from '../app/polls/pollScheduler.ts';
 import * as pollQueries from './readModels/polls.ts';
 import { pollsApiRoutes } from './http/routes/pollsApi.ts';
 import { buildPolls, type Polls } from './polls/pollServices.ts';
+import { openedBallots } from '../app/polls/sealedOpening.ts';
 import { eventStoreIsEmpty, seedDemoData } from './seed/demo.ts';
 // identity (issue 3)
 import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
@@ -111,7 +112,7 @@ export const openInfrastructure = async (config: Config): Promise<{ db: Db; even
 };
 
 // --- poll services without the web server (Pabulib CLIs) -------------------------------------------
-type PollWiring = Pick<Parameters<typeof buildPolls>[0], 'eventStore' | 'projections' | 'serverSecret' | 'now' | 'phoneHashOfCitizen' | 'ledgerAcceptsPolicyBallots'> & { db: Db };
+type PollWiring = Pick<Parameters<typeof buildPolls>[0], 'eventStore' | 'projections' | 'serverSecret' | 'now' | 'phoneHashOfCitizen' | 'ledgerAcceptsPolicyBallots' | 'sealingKey'> & { db: Db };
 
 /** The poll commands and services over one event store: shared by startApp and openPollServices. */
 const wirePolls = (deps: PollWiring): Polls => {
@@ -123,7 +124,11 @@ const wirePolls = (deps: PollWiring): Polls => {
     newPollId: () => randomUUID(),
     loadBallots: async (pollId) => {
       await projections.settled();
-      return pollQueries.loadCurrentBallots(db.kysely, pollId);
+      const current = await pollQueries.loadCurrentBallots(db.kysely, pollId);
+      // A sealed poll's read models hold no choices: its tally counts the opened ballots (after close).
+      const poll = await pollQueries.getPoll(db.kysely, pollId);
+      if (poll?.definition.settings.resultsVisibility !== 'sealed' || current.length === 0) return current;
+      return openedBallots(eventStore.readStream)(pollId);
     },
   });
   return buildPolls({ ...deps, db: db.kysely, commands });
@@ -150,6 +155,8 @@ export const openPollServices = async (config: Config, logger: Logger = createLo
     db, eventStore, projections, serverSecret: loadServerSecret(config), now: () => new Date().toISOString(),
     phoneHashOfCitizen: async () => null,
     ledgerAcceptsPolicyBallots: () => true,
+    // No ledger here, so no nodes' key: sealed polls take no ballots through these CLIs.
+    sealingKey: () => null,
   });
   const close = async () => {
     await projections.stop();
@@ -206,6 +213,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     db, eventStore, projections, serverSecret, now,
     phoneHashOfCitizen: identity.phoneHashOfCitizen,
     ledgerAcceptsPolicyBallots: ledger.acceptsPolicyBallots,
+    sealingKey: ledger.sealingKey,
   });
   const scheduler = setInterval(() => {
     void runDuePolls({

@@ -6,6 +6,7 @@ import canonicalizeModule from 'canonicalize';
 import type { BallotSelections } from '../domain/pollDefinition.ts';
 import { concatBytes, fromHex, utf8 } from './bytes.ts';
 import { nobleSha256, type Sha256 } from './hash.ts';
+import { sealedBallotProblem, type SealedBallot } from './threshold/seal.ts';
 
 // canonicalize is CommonJS (module.exports = fn) but its typings declare an ES default export, so under
 // NodeNext TypeScript sees `{ default: fn }` while Node and esbuild hand over the function itself.
@@ -27,11 +28,12 @@ export interface LedgerEntry {
   data: unknown;
 }
 
-/** The `data` of a ballot entry. */
+/** The `data` of a ballot entry (a sealed poll's ballot has `sealed` in place of `selections`). */
 export interface BallotEntryData {
   /** HMAC-SHA256(serverSecret, pollId || citizenId), hex: unlinkable across polls. */
   voterTag: string;
-  selections: BallotSelections;
+  selections?: BallotSelections;
+  sealed?: SealedBallot;
   /** 32 random bytes, lower-case hex: makes the tracker unguessable from the other fields. */
   salt: string;
   /** ballotTrackerCode(salt, eventId), formatted XXXX-XXXX-XXXX. */
@@ -92,6 +94,11 @@ function ballotDataProblem(data: unknown): string | undefined {
   if (typeof d.voterTag !== 'string' || d.voterTag === '') return 'ballot voterTag must be a non-empty string';
   if (typeof d.salt !== 'string' || !/^[0-9a-f]{64}$/.test(d.salt)) return 'ballot salt must be 32 bytes of lower-case hex';
   if (typeof d.tracker !== 'string') return 'ballot tracker must be a string';
+  // A sealed poll's ballot carries its choices sealed (threshold/seal.ts), a live poll's in the clear: never both.
+  if ('sealed' in d) {
+    if ('selections' in d) return 'a ballot carries either selections or sealed choices, not both';
+    return sealedBallotProblem(d.sealed);
+  }
   if (typeof d.selections !== 'object' || d.selections === null) return 'ballot selections must be an object';
   return undefined;
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { SealedPollNotOpened } from '../../src/domain/errors.ts';
 import { createNodeClient, ENTRIES_PAGE } from '../../src/ledger/nodeClient.ts';
 import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile } from '../../src/cli/provisionVoters.ts';
 import { budgetPhases, runBudgetScenario, type BudgetScenarioReport, type Thresholds } from '../../load-tests/runner/scenario.ts';
@@ -53,6 +54,24 @@ export interface EndToEndResult {
   report: BudgetScenarioReport;
   accounting: Accounting;
 }
+
+/**
+ * Publishes the result; a sealed poll's result waits until 3 ledger nodes opened its ballots, so the
+ * opening is run (and the publication retried) until then.
+ */
+export const publishWhenOpened = async (app: RunningApp, pollId: string, by: Parameters<RunningApp['polls']['commands']['publishResult']>[1], waitMs = ANCHOR_WAIT_MS): Promise<void> => {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      await app.polls.commands.publishResult(pollId, by);
+      return;
+    } catch (error) {
+      if (!(error instanceof SealedPollNotOpened) || Date.now() > deadline) throw error;
+      await app.ledger?.openSealedNow();
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+};
 
 /** How long the end-to-end run waits for anchoring to make every ballot final after the close. */
 const ANCHOR_WAIT_MS = 600_000;
@@ -196,7 +215,7 @@ export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options
     }
   }
   await app.polls.commands.close(pollId, official);
-  await app.polls.commands.publishResult(pollId, official);
+  await publishWhenOpened(app, pollId, official);
   await app.projections.settled();
   const t3 = performance.now();
 

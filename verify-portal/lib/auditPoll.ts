@@ -8,12 +8,18 @@
  * by leaving it out of /v1/polls/:id/entries (which is then cross-checked against the log).
  * It recounts with the nodes' own code (pollBallotsFromEntries + tallyPoll, budget rules included),
  * compares with the published result (the PollResultPublished entry) and with the nodes' signed tallies.
+ * A sealed poll also has its opening checked: every commitment opened exactly once, every node's
+ * decryption shares verified, every ballot decrypted again to the published choices.
  */
 import type { PollDefinition } from '../../src/domain/pollDefinition.ts';
 import { tallyPoll, type PollTally } from '../../src/domain/tally.ts';
 import { canonicalJsonBytes, bytesEqual, hashLeaf, MerkleTree, tallyVerdict, toBase64, toHex, utf8 } from '../../src/ledger/index.ts';
 import { ENTRIES_PAGE, type IndexedEntry, type NodeTally } from '../../src/ledger/nodeClient.ts';
 import { pollBallotsFromEntries } from '../../src/ledger/node/entryChecker.ts';
+import type { LedgerEntry } from '../../src/ledger/entry.ts';
+import type { PollDefinition } from '../../src/domain/pollDefinition.ts';
+import { auditSealedOpening } from '../../src/ledger/sealedOpening.ts';
+import { keySetProblem, type PublicKeySet } from '../../src/ledger/threshold/vss.ts';
 import { errorText, line, quorumCheckpoints, type CheckLine, type VerifyContext } from './common.ts';
 
 export type AuditVerdict = 'verified' | 'failed' | 'pending';
@@ -99,10 +105,12 @@ export async function auditPoll(pollId: string, ctx: VerifyContext, onProgress?:
   if (!closed) pending.add('closed');
   lines.push(line('closed', closed, closed ? 'the log holds a PollClosed entry' : 'the log holds no PollClosed entry yet'));
 
+  lines.push(...(await sealedLines(ctx, pollId, mine, pending)));
+
   let recount: PollTally | undefined;
   let pollDefinition: PollDefinition | undefined;
   try {
-    const { definition, ballots } = pollBallotsFromEntries(texts, pollId);
+    const { definition, ballots } = pollBallotsFromEntries(texts, pollId, mine.map((e) => e.index));
     recount = tallyPoll(definition, ballots);
     pollDefinition = definition;
     lines.push(line('recount', true, `${ballots.length} ballot entries, ${recount.ballots} voters counted (${definition.kind} poll${definition.budget ? `, ${definition.budget.rule}` : ''})`));
@@ -147,6 +155,53 @@ export async function auditPoll(pollId: string, ctx: VerifyContext, onProgress?:
     published: published ?? null,
   };
   return finish({ recount, definition: pollDefinition, openData });
+}
+
+/**
+ * A sealed poll: the nodes' key set must check out against its own commitments (and be the one at
+ * least `quorum` nodes report), and the opening must open every commitment exactly once, with every
+ * node's decryption shares verified and every ballot decrypting to the published choices.
+ */
+async function sealedLines(ctx: VerifyContext, pollId: string, mine: IndexedEntry[], pending: Set<string>): Promise<CheckLine[]> {
+  const entries = mine.map((e) => ({ index: e.index, entry: JSON.parse(e.entry) as LedgerEntry }));
+  let definition: PollDefinition;
+  try {
+    definition = pollBallotsFromEntriesDefinition(entries.map((e) => e.entry), pollId);
+  } catch {
+    return [];
+  }
+  if (definition.settings.resultsVisibility !== 'sealed') return [];
+  const reported = await Promise.all(
+    ctx.clients.map(async (c) => {
+      try {
+        const res = await fetch(new URL('/v1/threshold', c.url));
+        return res.ok ? ((await res.json()) as { keySets?: PublicKeySet[] }).keySets ?? [] : [];
+      } catch {
+        return [];
+      }
+    }),
+  );
+  const keyId = entries.map((e) => (e.entry.data as { sealed?: { keyId?: string } }).sealed?.keyId).find((k) => typeof k === 'string');
+  const candidates = reported.map((sets) => sets.find((s) => s.keyId === keyId)).filter((s): s is PublicKeySet => s !== undefined && keySetProblem(s) === undefined);
+  const keySet = candidates[0];
+  const agreeing = candidates.filter((s) => JSON.stringify(s) === JSON.stringify(keySet)).length;
+  const out: CheckLine[] = [];
+  if (!keySet || agreeing < ctx.quorum) {
+    out.push(line('key-set', false, `the sealed ballots name key ${String(keyId)}; ${agreeing} nodes report a key set for it that checks out, ${ctx.quorum} needed`));
+    return out;
+  }
+  out.push(line('key-set', true, `key ${keySet.keyId}: the joint key and the 4 verification keys follow from the published commitments, reported alike by ${agreeing} nodes`));
+  const audit = auditSealedOpening(definition, entries, keySet);
+  if (audit.problems.length === 1 && audit.problems[0]!.startsWith('the log holds no opening')) pending.add('sealed-opening');
+  out.push(line('sealed-opening', audit.problems.length === 0, audit.problems.length === 0 ? audit.summary : audit.problems.slice(0, 5).join('; ')));
+  return out;
+}
+
+/** The poll's definition as its entries define it (PollCreated, then drafts). */
+function pollBallotsFromEntriesDefinition(entries: LedgerEntry[], pollId: string): PollDefinition {
+  const created = [...entries].reverse().find((e) => e.kind === 'poll' && (e.eventType === 'PollDraftUpdated' || e.eventType === 'PollCreated') && e.pollId === pollId);
+  if (!created) throw new Error('no definition');
+  return (created.data as { definition: PollDefinition }).definition;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -9,6 +9,7 @@
  */
 import type { RecordedEvent } from '../eventStore.ts';
 import type { AppEventType, DataOf } from '../events.ts';
+import type { SealedOpeningEvent } from '../polls/sealedOpening.ts';
 import type { Actor, PollEvent, SystemActor } from '../../domain/poll.ts';
 import { canonicalJsonBytes, type LedgerEntry } from '../../ledger/entry.ts';
 import { fromUtf8 } from '../../ledger/bytes.ts';
@@ -24,7 +25,7 @@ type FieldsOfType<D, V> = { [K in keyof D]-?: D[K] extends V ? K : never }[keyof
  * hashes of phone numbers, and a published hash of a phone number can be brute-forced over the small
  * space of numbers whenever the key leaks. The nodes do not need the roll (they cannot check it anyway).
  */
-type AnchoredPollEventType = Exclude<PollEvent['type'], 'VoterRollChunkAdded' | 'VoterExclusionChunkAdded'>;
+type AnchoredPollEventType = Exclude<PollEvent['type'], 'VoterRollChunkAdded' | 'VoterExclusionChunkAdded'> | SealedOpeningEvent['type'];
 
 /** What the ledger takes from one poll event type; field names are checked against the decider's event. */
 interface PollEventShape<T extends AnchoredPollEventType> {
@@ -47,12 +48,14 @@ const POLL_EVENTS: { [T in AnchoredPollEventType]: PollEventShape<T> } = {
   PollReflectionPosted: { fields: ['pollId', 'reflection', 'postedAt'], at: 'postedAt', actor: 'postedBy' },
   PollReflectionUpdated: { fields: ['pollId', 'reflection', 'updatedAt'], at: 'updatedAt', actor: 'updatedBy' },
   OnSitePlaceSet: { fields: ['pollId', 'place', 'setAt'], at: 'setAt' },
+  // A batch of a sealed poll's opening (src/ledger/sealedOpening.ts): choices only after close.
+  SealedBallotsOpened: { fields: ['pollId', 'keyId', 'size', 'batch', 'total', 'openings', 'shares', 'openedAt'], at: 'openedAt' },
 };
 
 const isAnchoredPollEventType = (type: string): type is AnchoredPollEventType => Object.hasOwn(POLL_EVENTS, type);
 
 /** Ballot fields the nodes need to check and tally a ballot; `BALLOT_AT` becomes `at`. */
-const BALLOT_FIELDS = ['voterTag', 'ballotId', 'selections', 'salt', 'tracker', 'replaces'] as const satisfies readonly (keyof DataOf<'BallotCast'>)[];
+const BALLOT_FIELDS = ['voterTag', 'ballotId', 'selections', 'sealed', 'salt', 'tracker', 'replaces'] as const satisfies readonly (keyof DataOf<'BallotCast'>)[];
 const BALLOT_AT = 'castAt' satisfies FieldsOfType<DataOf<'BallotCast'>, string>;
 
 /** Event types that become ledger entries. */

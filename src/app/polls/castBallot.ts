@@ -1,4 +1,4 @@
-import { ballotDecider, ballotStreamId, type BallotEvent, type BallotState } from '../../domain/ballot.ts';
+import { ballotDecider, ballotStreamId, isSealedPoll, type BallotEvent, type BallotState, type SealedChoices } from '../../domain/ballot.ts';
 import { fold } from '../../domain/decider.ts';
 import { LedgerUnavailable, PollNotFound } from '../../domain/errors.ts';
 import type { LatLng } from '../../domain/geo.ts';
@@ -29,6 +29,11 @@ export interface CastBallotDeps {
   /** False while fewer than 3 ledger nodes could sign for longer than the configured grace. */
   ledgerAcceptsPolicyBallots: () => boolean;
   newBallotIdentity: () => BallotIdentity;
+  /**
+   * Seals a sealed poll's choices to the ledger nodes' joint key (throws SealingUnavailable without
+   * one). The plaintext goes no further than this call and the decider.
+   */
+  seal: (context: { pollId: string; voterTag: string; ballotId: string }, selections: BallotSelections) => SealedChoices;
   now: () => string;
 }
 
@@ -39,6 +44,7 @@ export interface CastBallotInput {
   location?: LatLng;
 }
 
+/** What was stored; a sealed poll's result carries `sealed`, never the choices. */
 export type CastBallotResult = BallotEvent['data'] & { eventId: string };
 
 /**
@@ -69,6 +75,7 @@ export const castBallot = (deps: CastBallotDeps) => async (input: CastBallotInpu
     const needsSeat = cap !== undefined && state.status === 'NotCast';
     const seat = needsSeat ? await deps.claimCapSeat(input.pollId, cap) : false;
     try {
+      const sealed = isSealedPoll(definition) ? deps.seal({ pollId: input.pollId, voterTag, ballotId: identity.ballotId }, input.selections) : undefined;
       const [event] = ballotDecider.decide(
         {
           type: 'CastBallot',
@@ -77,6 +84,7 @@ export const castBallot = (deps: CastBallotDeps) => async (input: CastBallotInpu
             voterTag,
             ballotId: identity.ballotId,
             selections: input.selections,
+            ...(sealed ? { sealed } : {}),
             salt: identity.salt,
             tracker: identity.tracker,
             now,

@@ -121,7 +121,8 @@ export interface CurrentBallotRow {
   voterTag: string;
   ballotId: string;
   tracker: string;
-  selections: BallotSelections;
+  /** Absent for a sealed poll's ballot: no read model holds a sealed ballot's choices. */
+  selections?: BallotSelections;
   castAt: string;
   casts: number;
 }

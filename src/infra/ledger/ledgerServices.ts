@@ -23,6 +23,9 @@ import { entryByTracker, lastFinalCheckpoint, type StoredEntry } from './ledgerS
 import { startStandbyAnchoring } from './standbyAnchoring.ts';
 import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
 import type { Database } from '../db/schema.ts';
+import { createSealingClient, type SealingClient } from '../../ledger/sealing.ts';
+import { startSealedOpening, type SealedOpening } from './sealedOpeningService.ts';
+import type { PublicKeySet } from '../../ledger/threshold/vss.ts';
 
 /** The log's origin line: the nodes' --origin, the checkpoints' first line, the portal's expectation. */
 export const LEDGER_ORIGIN = 'civic-vote.local/ledger';
@@ -44,6 +47,14 @@ export interface LedgerServices {
   verifierKeys(): Promise<readonly string[]>;
   /** A ballot's receipt; `pending` while its leaf waits for a final checkpoint. */
   receipt(tracker: string): Promise<ReceiptLookup>;
+  /** The nodes' agreed joint key for sealed ballots; null until their key ceremony ran. */
+  sealingKey(): PublicKeySet | null;
+  /** Relays key ceremonies and opening rounds between the nodes (holds no share). */
+  sealing: SealingClient;
+  /** Sealed polls past their close on this instance (the lease holder): `opened`, or why each waits. */
+  openingStatus(): Record<string, string>;
+  /** Runs an opening pass now (the lease holder only). */
+  openSealedNow(): Promise<void>;
   /** Milliseconds it took to start the nodes and the services. */
   startupMs: number;
   stop(): Promise<void>;
@@ -67,6 +78,7 @@ export const ANCHORING_LEASE = 'ledger-anchoring';
 /** What only the lease holder runs: the anchoring service, the verifier and its tamper-watch loop. */
 interface ActiveLedgerWork {
   anchoring: Anchoring;
+  opening: SealedOpening;
   stopWatch(): Promise<void>;
 }
 
@@ -114,9 +126,24 @@ export const startLedger = async (
     }
     return [];
   };
+  // --- the nodes' threshold key for sealed polls ---------------------------------------------------
+  const sealing = createSealingClient({ nodes: urls, token, log: (msg, fields) => deps.logger.info(fields ?? {}, msg) });
+  let keySet: PublicKeySet | null = null;
+  /** Reads the key set the nodes agree on; the lease holder also runs the first ceremony of a fresh ledger. */
+  const refreshKeySet = async (mayRunCeremony: boolean): Promise<void> => {
+    if (keySet) return;
+    try {
+      keySet = mayRunCeremony ? await sealing.ensureKeySet(() => `epoch-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`) : await sealing.agreedKeySet();
+    } catch (err) {
+      deps.logger.warn({ err }, 'could not read the nodes\u2019 key set');
+    }
+  };
+  const keyTimer = setInterval(() => void refreshKeySet(active !== null), 5000);
+  keyTimer.unref();
 
   let active: ActiveLedgerWork | null = null;
   const startActive = async (): Promise<void> => {
+    await refreshKeySet(true);
     let verifier: LedgerVerifier | null = null;
     const anchoring = await startAnchoring({
       db: deps.db,
@@ -145,12 +172,17 @@ export const startLedger = async (
       bucketSize: config.TAMPER_WATCH_BUCKET,
       sweepWindow: config.TAMPER_WATCH_WINDOW,
     });
-    active = { anchoring, stopWatch: startTamperWatch(verifier, anchoring, deps.logger, config.TAMPER_WATCH_MS) };
+    const opening = startSealedOpening({
+      db: deps.db, eventStore: deps.eventStore, anchoring, sealing, keySet: () => keySet, logger: deps.logger,
+      everyMs: Math.max(1000, config.ANCHOR_INTERVAL_MS * 2),
+    });
+    active = { anchoring, opening, stopWatch: startTamperWatch(verifier, anchoring, deps.logger, config.TAMPER_WATCH_MS) };
   };
   const stopActive = async (): Promise<void> => {
     const work = active;
     active = null;
     if (!work) return;
+    await work.opening.stop();
     await work.stopWatch();
     await work.anchoring.stop();
   };
@@ -233,8 +265,13 @@ export const startLedger = async (
     local,
     verifierKeys,
     receipt,
+    sealingKey: () => keySet,
+    sealing,
+    openingStatus: () => active?.opening.status() ?? {},
+    openSealedNow: async () => active?.opening.runOnce(),
     startupMs: Date.now() - started,
     stop: async () => {
+      clearInterval(keyTimer);
       await lease.stop();
       await standby.stop();
       await local?.stop();

@@ -18,6 +18,8 @@ export interface LedgerWiring {
   acceptsPolicyBallots: () => boolean;
   /** For /readyz: why the ledger degrades the service now (empty: it does not). */
   degradation: () => string[];
+  /** The nodes' joint key sealed ballots are encrypted to; null before their key ceremony (or with no ledger). */
+  sealingKey: () => { keyId: string; jointKey: string } | null;
   stop(): Promise<void>;
 }
 
@@ -47,6 +49,7 @@ export const wireLedger = async (config: Config, deps: { db: Kysely<Database>; p
         `anchoring behind by ${pendingEntries} entries`,
       ];
     },
+    sealingKey: () => services?.sealingKey() ?? null,
     stop: async () => services?.stop(),
   };
 };

@@ -13,6 +13,8 @@ import { createPollCache } from './pollCache.ts';
 import { memoPerCheckpoint } from '../readModels/checkpointMemo.ts';
 import { kstDay } from '../../app/projections/polls.ts';
 import { parseVoterRollCsv } from './voterRollCsv.ts';
+import { SealingUnavailable } from '../../domain/errors.ts';
+import { sealSelections } from '../../ledger/threshold/seal.ts';
 
 export interface PollServiceDeps {
   db: Kysely<Database>;
@@ -23,6 +25,8 @@ export interface PollServiceDeps {
   commands: PollCommands;
   phoneHashOfCitizen: (citizenId: string) => Promise<string | null>;
   ledgerAcceptsPolicyBallots: () => boolean;
+  /** The ledger nodes' joint key for sealed ballots; null until their key ceremony ran (or without a ledger). */
+  sealingKey: () => { keyId: string; jointKey: string } | null;
 }
 
 /** The poll use cases bound to their adapters, plus the queries pages and the API read. */
@@ -56,6 +60,11 @@ export const buildPolls = (deps: PollServiceDeps) => {
       releaseCapSeat: (pollId) => pollQueries.releaseCapSeat(db, pollId),
       ledgerAcceptsPolicyBallots: deps.ledgerAcceptsPolicyBallots,
       newBallotIdentity,
+      seal: (context, selections) => {
+        const key = deps.sealingKey();
+        if (!key) throw new SealingUnavailable(context.pollId);
+        return sealSelections(key, context, selections);
+      },
       now,
     }),
     invalidatePoll: pollCache.invalidate,

@@ -213,7 +213,8 @@ export const currentBallotsFingerprint = async (db: Q, pollId: string): Promise<
 /** Every counted ballot of a poll, for the tally. */
 export const loadCurrentBallots = async (db: Q, pollId: string): Promise<TallyBallot[]> => {
   const rows = await db.selectFrom('current_ballots').select('doc').where('poll_id', '=', pollId).orderBy('id').execute();
-  return rows.map(({ doc }) => ({ voterTag: doc.voterTag, selections: doc.selections, castAt: doc.castAt }));
+  // A sealed poll's rows hold no choices (its tally counts the opened ballots, app/polls/sealedOpening.ts).
+  return rows.map(({ doc }) => ({ voterTag: doc.voterTag, selections: doc.selections ?? { selections: {} }, castAt: doc.castAt }));
 };
 
 /**

@@ -14,6 +14,19 @@ import type { TallyBallot } from '../../domain/tally.ts';
 import { fromUtf8 } from '../bytes.ts';
 import { ballotTrackerCode, canonicalEntryBytes, ledgerEntryProblem, type LedgerEntry } from '../entry.ts';
 import type { Sha256 } from '../hash.ts';
+import { countedSealedBallots, OPENING_EVENT, openedTallyBallots, openingProblem, type OpeningData, type SealedBallotRef } from '../sealedOpening.ts';
+import type { SealedBallot } from '../threshold/seal.ts';
+import type { PublicKeySet } from '../threshold/vss.ts';
+
+/**
+ * What a node knows beyond its entries to judge sealed polls: the nodes' key sets (a sealed ballot must
+ * be sealed to one of them, not to a key the app made itself) and the counted sealed ballots of a poll
+ * as its stored log shows them up to a size (null when it holds fewer entries).
+ */
+export interface SealedContext {
+  keySet(keyId: string): PublicKeySet | null;
+  sealedBallots(pollId: string, definition: PollDefinition, size: number): SealedBallotRef[] | null;
+}
 
 /** The last ballot a voter tag cast in a poll. */
 interface VoterBallot {
@@ -59,16 +72,27 @@ export class EntryChecker {
   private readonly polls = new Map<string, PollState>();
   private readonly voters = new Map<string, VoterBallot>();
   private readonly distinctVoters = new Map<string, number>();
+  /** Per sealed poll: the log size its opening reads the ballots at, and the batches opened so far. */
+  private readonly openings = new Map<string, PollOpening>();
 
-  constructor(private readonly h: Sha256) {}
+  constructor(
+    private readonly h: Sha256,
+    /** Without it (tests of live polls) sealed ballots and openings are refused. */
+    private readonly sealed: SealedContext | null = null,
+  ) {}
 
   begin(): CheckTransaction {
-    return new CheckTransaction(this.h, this);
+    return new CheckTransaction(this.h, this, this.sealed);
   }
 
   /** @internal used by CheckTransaction */
-  read(): { polls: Map<string, PollState>; voters: Map<string, VoterBallot>; distinctVoters: Map<string, number> } {
-    return { polls: this.polls, voters: this.voters, distinctVoters: this.distinctVoters };
+  read(): { polls: Map<string, PollState>; voters: Map<string, VoterBallot>; distinctVoters: Map<string, number>; openings: Map<string, PollOpening> } {
+    return { polls: this.polls, voters: this.voters, distinctVoters: this.distinctVoters, openings: this.openings };
+  }
+
+  /** Batches of a sealed poll's opening anchored so far, and the size they read the ballots at. */
+  opening(pollId: string): PollOpening | undefined {
+    return this.openings.get(pollId);
   }
 
   /** The poll as its entries so far define it, or undefined if the log has no PollCreated for it. */
@@ -78,16 +102,28 @@ export class EntryChecker {
   }
 }
 
+interface PollOpening {
+  size: number;
+  total: number;
+  batches: ReadonlySet<number>;
+}
+
 /** A batch of checks against an EntryChecker; see EntryChecker.begin. */
 export class CheckTransaction {
   private readonly polls = new Map<string, PollState>();
   private readonly voters = new Map<string, VoterBallot>();
   private readonly distinctVoters = new Map<string, number>();
+  private readonly openings = new Map<string, PollOpening>();
 
   constructor(
     private readonly h: Sha256,
     private readonly base: EntryChecker,
+    private readonly sealed: SealedContext | null,
   ) {}
+
+  private opening(pollId: string): PollOpening | undefined {
+    return this.openings.get(pollId) ?? this.base.read().openings.get(pollId);
+  }
 
   private pollState(pollId: string): PollState {
     return this.polls.get(pollId) ?? this.base.read().polls.get(pollId) ?? initialPoll;
@@ -124,8 +160,10 @@ export class CheckTransaction {
   replay(text: string): void {
     const entry = parseEntryText(text);
     if (isRefusal(entry)) return;
-    if (entry.kind === 'poll') this.recordPoll(entry);
-    else {
+    if (entry.kind === 'poll') {
+      if (entry.eventType === OPENING_EVENT) this.recordOpening(entry.pollId, entry.data as OpeningData);
+      this.recordPoll(entry);
+    } else {
       const d = entry.data as { voterTag?: unknown; ballotId?: unknown };
       if (typeof d.voterTag === 'string') this.recordBallot(entry, d.voterTag, ballotIdOf(entry));
     }
@@ -148,8 +186,39 @@ export class CheckTransaction {
       const problem = definitionProblem(data.definition, entry.pollId);
       if (problem) return refusal('poll.invalid-definition', problem);
     }
+    if (entry.eventType === OPENING_EVENT) {
+      const refused = this.checkOpening(entry, state as Extract<PollState, { pollId: string }>);
+      if (refused) return refused;
+      this.recordOpening(entry.pollId, entry.data as OpeningData);
+    }
     this.recordPoll(entry);
     return undefined;
+  }
+
+  /**
+   * An opening batch of a sealed poll: after its close, once per batch, all batches reading the ballots
+   * at one log size, every opened ballot matching its commitment and fitting the poll (the full decider
+   * check the node could not do before), a claimed unopenable ballot re-checked from the shares.
+   */
+  private checkOpening(entry: LedgerEntry, poll: Extract<PollState, { pollId: string }>): EntryRefusal | undefined {
+    if (!this.sealed) return refusal('opening.unsupported', 'this checker has no sealed-poll context');
+    if (poll.definition.settings.resultsVisibility !== 'sealed') return refusal('opening.not-sealed', `poll ${entry.pollId} is not sealed`);
+    const status = statusAt(poll, entry.at);
+    if (status === 'Open' || status === 'Scheduled' || status === 'Draft') return refusal('opening.poll-open', `poll ${entry.pollId} is not closed at ${entry.at}`);
+    const data = entry.data as OpeningData;
+    if (!Number.isSafeInteger(data.size) || data.size < 0) return refusal('malformed', 'an opening names the log size it read the ballots at');
+    const previous = this.opening(entry.pollId);
+    if (previous && previous.size !== data.size) return refusal('opening.size', `this poll's opening reads the ballots at size ${previous.size}, not ${data.size}`);
+    if (previous?.batches.has(data.batch)) return refusal('opening.duplicate', `batch ${data.batch} of poll ${entry.pollId} is already opened`);
+    const counted = this.sealed.sealedBallots(entry.pollId, poll.definition, data.size);
+    if (!counted) return refusal('opening.behind', `this node holds fewer than ${data.size} entries`);
+    const problem = openingProblem(poll.definition, this.sealed.keySet(String(data.keyId)), counted, data, false);
+    return problem ? refusal('opening.invalid', problem) : undefined;
+  }
+
+  private recordOpening(pollId: string, data: OpeningData): void {
+    const previous = this.opening(pollId);
+    this.openings.set(pollId, { size: data.size, total: data.total, batches: new Set([...(previous?.batches ?? []), data.batch]) });
   }
 
   private recordPoll(entry: LedgerEntry): void {
@@ -161,8 +230,11 @@ export class CheckTransaction {
     if (entry.eventType !== 'BallotCast') return refusal('malformed', `ballot entries must be BallotCast, not ${entry.eventType}`);
     const poll = this.pollState(entry.pollId);
     if (poll.status === 'Initial') return refusal('poll.not-found', `poll ${entry.pollId} is not in the log`);
-    const data = entry.data as { voterTag: string; selections: BallotSelections; salt: string; tracker: string; replaces?: unknown };
-    if (!isSelections(data.selections)) {
+    const data = entry.data as { voterTag: string; selections?: BallotSelections; sealed?: SealedBallot; salt: string; tracker: string; replaces?: unknown };
+    if (data.sealed) {
+      // Sealed to the nodes' own key, so that only 3 of them together can open it.
+      if (!this.sealed?.keySet(data.sealed.keyId)) return refusal('ballot.sealed-key', `the ballot is sealed to key ${data.sealed.keyId}, which is not the nodes' key`);
+    } else if (!isSelections(data.selections)) {
       return refusal('ballot.invalid', 'selections must be { selections: { question: option ids }, freeText?: { question: text } }');
     }
     const ballotId = ballotIdOf(entry);
@@ -183,7 +255,7 @@ export class CheckTransaction {
             pollId: entry.pollId,
             voterTag: data.voterTag,
             ballotId,
-            selections: data.selections,
+            ...(data.sealed ? { sealed: data.sealed } : { selections: data.selections }),
             salt: data.salt,
             tracker: data.tracker,
             now: entry.at,
@@ -227,6 +299,7 @@ export class CheckTransaction {
     for (const [k, v] of this.polls) base.polls.set(k, v);
     for (const [k, v] of this.voters) base.voters.set(k, v);
     for (const [k, v] of this.distinctVoters) base.distinctVoters.set(k, v);
+    for (const [k, v] of this.openings) base.openings.set(k, v);
   }
 }
 
@@ -270,18 +343,34 @@ export function ballotIdOf(entry: LedgerEntry): string {
  * The poll's definition and ballots as a tally wants them, from entry texts in log order. Throws if the
  * poll has no PollCreated entry among them.
  */
-export function pollBallotsFromEntries(entries: Iterable<string>, pollId: string): { definition: PollDefinition; ballots: TallyBallot[] } {
+export function pollBallotsFromEntries(
+  entries: Iterable<string>,
+  pollId: string,
+  /** Log index of each entry (a sealed poll's opening names the log size its ballots were read at). */
+  indexes?: readonly number[],
+): { definition: PollDefinition; ballots: TallyBallot[] } {
   let state: PollState = initialPoll;
   const ballots: TallyBallot[] = [];
+  const ballotEntries: { entry: LedgerEntry; index: number }[] = [];
+  const openings = new Map<number, OpeningData>();
+  let k = -1;
   for (const text of entries) {
+    k++;
     const entry = parseEntryText(text);
     if (isRefusal(entry) || entry.pollId !== pollId) continue;
-    if (entry.kind === 'poll') state = evolvePoll(state, { type: entry.eventType, data: entry.data } as PollEvent);
-    else {
-      const d = entry.data as { voterTag: string; selections: BallotSelections };
-      ballots.push({ voterTag: d.voterTag, selections: d.selections, castAt: entry.at });
+    if (entry.kind === 'poll') {
+      if (entry.eventType === OPENING_EVENT) openings.set((entry.data as OpeningData).batch, entry.data as OpeningData);
+      state = evolvePoll(state, { type: entry.eventType, data: entry.data } as PollEvent);
+    } else {
+      ballotEntries.push({ entry, index: indexes?.[k] ?? k });
+      const d = entry.data as { voterTag: string; selections?: BallotSelections };
+      if (d.selections) ballots.push({ voterTag: d.voterTag, selections: d.selections, castAt: entry.at });
     }
   }
   if (state.status === 'Initial') throw new Error(`poll ${pollId} is not in the log`);
-  return { definition: state.definition, ballots };
+  if (state.definition.settings.resultsVisibility !== 'sealed') return { definition: state.definition, ballots };
+  // A sealed poll counts its opened ballots, read at the size its opening names (throws until opened).
+  const size = openings.values().next().value?.size;
+  const counted = countedSealedBallots(state.definition, ballotEntries.filter((b) => size === undefined || b.index < size).map((b) => b.entry));
+  return { definition: state.definition, ballots: openedTallyBallots(counted, openings) };
 }

@@ -22,8 +22,15 @@ import {
 } from '../note.ts';
 import { signTallyNote, tallyHash } from '../tallyNote.ts';
 import { QUORUM } from '../protocol.ts';
-import { EntryChecker, pollBallotsFromEntries } from './entryChecker.ts';
+import { EntryChecker, parseEntryText, pollBallotsFromEntries, type SealedContext } from './entryChecker.ts';
 import { NodeStore, type Log } from './store.ts';
+import { pollStatusAt } from '../../domain/poll.ts';
+import type { PollDefinition } from '../../domain/pollDefinition.ts';
+import type { LedgerEntry } from '../entry.ts';
+import { batchOf, countedSealedBallots, itemsOf, SealedNotOpened, type SealedBallotRef } from '../sealedOpening.ts';
+import type { ShareBatch } from '../threshold/decryption.ts';
+import type { Dealing, PublicKeySet } from '../threshold/vss.ts';
+import { ThresholdError, ThresholdStore } from './thresholdStore.ts';
 
 const h = nodeSha256;
 const ed = nodeEd25519;
@@ -70,7 +77,11 @@ export class LedgerNode {
   private readonly signer: NoteSigner;
   private readonly store: NodeStore;
   private tree = new MerkleTree(h);
-  private checker = new EntryChecker(h);
+  private readonly threshold: ThresholdStore;
+  private readonly sealedContext: SealedContext;
+  private checker: EntryChecker;
+  /** The counted sealed ballots of the last poll asked about, so opening batch by batch reads the log once. */
+  private sealedCache: { key: string; refs: SealedBallotRef[] } | null = null;
   private readonly trackers = new Map<string, number>();
   private readonly pollIndexes = new Map<string, number[]>();
   private readonly finalBySize = new Map<number, string>();
@@ -92,6 +103,12 @@ export class LedgerNode {
     const keys = generateSignerKey(h, ed, this.name, this.store.seed);
     this.signer = parseSignerKey(h, ed, keys.signerKey);
     this.verifierKey = keys.verifierKey;
+    this.threshold = new ThresholdStore(options.dataDir, options.id, this.store.seed, options.log);
+    this.sealedContext = {
+      keySet: (keyId) => this.threshold.keySet(keyId),
+      sealedBallots: (pollId, definition, size) => this.sealedBallots(pollId, definition, size),
+    };
+    this.checker = new EntryChecker(h, this.sealedContext);
     this.rebuild();
     for (const note of this.store.finals) {
       try {
@@ -115,7 +132,7 @@ export class LedgerNode {
 
   private rebuild(): void {
     this.tree = new MerkleTree(h);
-    this.checker = new EntryChecker(h);
+    this.checker = new EntryChecker(h, this.sealedContext);
     this.trackers.clear();
     this.pollIndexes.clear();
     const txn = this.checker.begin();
@@ -594,13 +611,15 @@ export class LedgerNode {
         void this.catchUp();
         throw new NodeError(409, 'behind', `this node holds ${this.tree.size} entries`, { size: this.tree.size });
       }
-      const texts = (this.pollIndexes.get(pollId) ?? []).filter((i) => i < n).map((i) => this.store.entries[i]!);
+      const indexes = (this.pollIndexes.get(pollId) ?? []).filter((i) => i < n);
+      const texts = indexes.map((i) => this.store.entries[i]!);
       let tally: unknown;
       try {
-        const { definition, ballots } = pollBallotsFromEntries(texts, pollId);
+        const { definition, ballots } = pollBallotsFromEntries(texts, pollId, indexes);
         tally = tallyPoll(definition, ballots);
       } catch (e) {
         if (e instanceof TallyError) throw new NodeError(422, e.code, e.message);
+        if (e instanceof SealedNotOpened) throw new NodeError(409, e.code, e.message);
         throw new NodeError(404, 'not-found', (e as Error).message);
       }
       const note = signTallyNote(ed, { origin: this.options.origin, pollId, size: n, tallyHash: tallyHash(h, tally) }, [this.signer]);
@@ -608,6 +627,76 @@ export class LedgerNode {
       this.store.appendTally(record);
       this.tallies.set(pollId, record);
       return record;
+    });
+  }
+
+  // ---- sealed polls: the nodes' threshold key and opening ----------------------------------------
+
+  /** The counted sealed ballots of a poll in this node's stored log up to `size`; null if it holds fewer. */
+  private sealedBallots(pollId: string, definition: Pick<PollDefinition, 'settings'>, size: number): SealedBallotRef[] | null {
+    if (size > this.store.entries.length) return null;
+    const key = `${pollId}\u0000${size}\u0000${(this.pollIndexes.get(pollId) ?? []).length}`;
+    if (this.sealedCache?.key === key) return this.sealedCache.refs;
+    const entries: LedgerEntry[] = [];
+    for (const i of this.pollIndexes.get(pollId) ?? []) {
+      if (i >= size) break;
+      const entry = parseEntryText(this.store.entries[i]!);
+      if (!('reason' in entry) && entry.kind === 'ballot') entries.push(entry);
+    }
+    const refs = countedSealedBallots(definition, entries);
+    this.sealedCache = { key, refs };
+    return refs;
+  }
+
+  /** GET /v1/threshold: this node's transport key and the public key sets it holds a share of. */
+  thresholdInfo(): { nodeId: number; transportKey: string; current: PublicKeySet | null; keySets: PublicKeySet[] } {
+    return { nodeId: this.options.id, transportKey: this.threshold.transportKey, current: this.threshold.current(), keySets: this.threshold.allKeySets() };
+  }
+
+  /** POST /v1/threshold/deal: this node's dealing for a key ceremony. */
+  deal(input: { epoch: unknown; transportKeys: unknown }): Promise<Dealing> {
+    return this.mutex.runExclusive(() => this.asNodeError(() => this.threshold.deal(input.epoch, input.transportKeys)));
+  }
+
+  /** POST /v1/threshold/complete: this node's share from every node's dealing; the public key set. */
+  completeCeremony(input: { epoch: unknown; dealings: unknown }): Promise<PublicKeySet> {
+    return this.mutex.runExclusive(() => this.asNodeError(() => this.threshold.complete(input.epoch, input.dealings)));
+  }
+
+  private asNodeError<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof ThresholdError) throw new NodeError(e.status, e.code, e.message, e.extra);
+      throw e;
+    }
+  }
+
+  /**
+   * POST /v1/polls/:pollId/shares: this node's decryption shares (with their proof) for one batch of the
+   * poll's counted sealed ballots at log size `size`. Only once the poll is closed by this node's own
+   * clock or log: before that, no node helps anyone read a ballot.
+   */
+  openShares(input: { pollId: unknown; size: unknown; batch: unknown }): Promise<{ pollId: string; size: number; batch: number; total: number; shares: ShareBatch }> {
+    return this.mutex.runExclusive(() => {
+      const { pollId, size, batch } = input;
+      if (typeof pollId !== 'string' || !Number.isSafeInteger(size) || !Number.isSafeInteger(batch) || (batch as number) < 0) {
+        throw new NodeError(400, 'bad-request', 'body must be { size, batch }');
+      }
+      const poll = this.checker.poll(pollId);
+      if (!poll) throw new NodeError(404, 'not-found', `poll ${pollId} is not in this node's log`);
+      if (poll.definition.settings.resultsVisibility !== 'sealed') throw new NodeError(422, 'opening.not-sealed', `poll ${pollId} is not sealed`);
+      const status = pollStatusAt(poll, new Date().toISOString());
+      if (status === 'Open' || status === 'Scheduled' || status === 'Draft') throw new NodeError(409, 'opening.poll-open', `poll ${pollId} is not closed yet`);
+      const refs = this.sealedBallots(pollId, poll.definition, size as number);
+      if (!refs) {
+        void this.catchUp();
+        throw new NodeError(409, 'behind', `this node holds ${this.tree.size} entries`, { size: this.tree.size });
+      }
+      const slice = batchOf(refs, batch as number);
+      if (slice.length === 0) throw new NodeError(404, 'not-found', `batch ${String(batch)} is beyond the poll's ${refs.length} counted sealed ballots`);
+      const shares = this.asNodeError(() => this.threshold.shares(slice[0]!.sealed.keyId, { pollId, batch: batch as number }, itemsOf(slice)));
+      return { pollId, size: size as number, batch: batch as number, total: refs.length, shares };
     });
   }
 

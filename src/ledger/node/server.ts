@@ -104,6 +104,11 @@ export const NODE_ROUTES: readonly NodeRoute[] = [
   { method: 'POST', path: '/v1/propose', coordinator: true, handle: async (node, _url, _p, body) => json(await node.propose({ start: body.start, entries: body.entries, checkpoint: body.checkpoint })) },
   { method: 'POST', path: '/v1/finalize', coordinator: true, handle: async (node, _url, _p, body) => json(await node.finalize({ note: body.note })) },
   { method: 'POST', path: '/v1/tally', coordinator: true, handle: async (node, _url, _p, body) => json(await node.tally({ pollId: body.pollId, size: body.size })) },
+  // Sealed polls (issue 15): the public key set, the key ceremony and, after close only, decryption shares.
+  { method: 'GET', path: '/v1/threshold', handle: (node) => json(node.thresholdInfo()) },
+  { method: 'POST', path: '/v1/threshold/deal', coordinator: true, handle: async (node, _url, _p, body) => json(await node.deal({ epoch: body.epoch, transportKeys: body.transportKeys })) },
+  { method: 'POST', path: '/v1/threshold/complete', coordinator: true, handle: async (node, _url, _p, body) => json(await node.completeCeremony({ epoch: body.epoch, dealings: body.dealings })) },
+  { method: 'POST', path: '/v1/polls/:pollId/shares', coordinator: true, handle: async (node, _url, [pollId], body) => json(await node.openShares({ pollId: pollId!, size: body.size, batch: body.batch })) },
 ];
 
 const matchers = NODE_ROUTES.map((r) => ({ route: r, pattern: new RegExp(`^${r.path.replace(/:[a-zA-Z]+/g, '([^/]+)')}$`) }));

@@ -15,7 +15,7 @@ import {
   G,
   hashFields,
   hashToScalar,
-  lagrangeAtZero,
+  invert,
   mod,
   mulPublic,
   Point,
@@ -29,6 +29,7 @@ import {
   type RandomBytes,
 } from './group.ts';
 import { THRESHOLD } from './vss.ts';
+import { pippenger } from '@noble/curves/abstract/curve.js';
 
 /** One ballot to open: its id and the ephemeral R of its encapsulation. */
 export interface SealedItem {
@@ -64,17 +65,18 @@ function statementDigest(s: Statement): Uint8Array {
   return hashFields('decryption-statement', fields);
 }
 
-/** M = Σ ρ_j R_j and Z = Σ ρ_j D_ij with ρ_j from the statement digest. */
+/**
+ * M = Σ ρ_j R_j and Z = Σ ρ_j D_ij with ρ_j from the statement digest. The weights are 128 bits (small-
+ * exponent batching, Bellare-Garay-Rabin: a wrong share passes with probability 2^-128) and the sums
+ * are multi-scalar multiplications (Pippenger, from @noble/curves), several times faster than one
+ * multiplication per point.
+ */
 function composites(digest: Uint8Array, ephemerals: readonly Point[], shares: readonly Point[]): { m: Point; z: Point } {
-  let m = Point.ZERO;
-  let z = Point.ZERO;
-  for (let j = 0; j < ephemerals.length; j++) {
-    const rho = hashToScalar('decryption-weight', [digest, String(j)]);
-    m = m.add(mulPublic(ephemerals[j]!, rho));
-    z = z.add(mulPublic(shares[j]!, rho));
-  }
-  return { m, z };
+  if (ephemerals.length === 0) return { m: Point.ZERO, z: Point.ZERO };
+  const weights = ephemerals.map((_, j) => hashToScalar('decryption-weight', [digest, String(j)]) & WEIGHT_MASK || 1n);
+  return { m: pippenger(Point, [...ephemerals], weights), z: pippenger(Point, [...shares], weights) };
 }
+const WEIGHT_MASK = (1n << 128n) - 1n;
 
 const challenge = (digest: Uint8Array, m: Point, z: Point, a: Point, b: Point): bigint =>
   hashToScalar('decryption-challenge', [digest, pointBytes(m), pointBytes(z), pointBytes(a), pointBytes(b)]);
@@ -124,6 +126,22 @@ export function verifyShareBatch(batch: ShareBatch, verificationKey: string, ite
   }
 }
 
+/** Integer Lagrange numerators scaled by the product L of the denominators, and L^-1 mod q. */
+function smallLagrange(nodes: readonly number[]): { coefficients: bigint[]; inverse: bigint } {
+  const parts = nodes.map((i) => {
+    let num = 1n;
+    let den = 1n;
+    for (const k of nodes) {
+      if (k === i) continue;
+      num *= BigInt(k);
+      den *= BigInt(k - i);
+    }
+    return { num, den };
+  });
+  const l = parts.reduce((acc, p) => acc * (p.den < 0n ? -p.den : p.den), 1n);
+  return { coefficients: parts.map((p) => (p.num * l) / p.den), inverse: invert(l) };
+}
+
 /**
  * K_j = Σ λ_i D_ij over exactly THRESHOLD verified batches of distinct nodes (the first THRESHOLD given).
  * Throws RangeError with fewer.
@@ -134,14 +152,20 @@ export function combineShares(batches: readonly ShareBatch[]): Point[] {
   if (chosen.length < THRESHOLD || new Set(nodes).size !== THRESHOLD) throw new RangeError(`opening needs shares from ${THRESHOLD} distinct nodes`);
   const count = chosen[0]!.shares.length;
   if (chosen.some((b) => b.shares.length !== count)) throw new RangeError('the share batches cover different ballots');
-  const lambdas = nodes.map((i) => lagrangeAtZero(i, nodes));
+  // λ_i = num_i / den_i with small integers: with L the product of the denominators, L λ_i are small
+  // integers, so L K_j = Σ (L λ_i) D_ij costs a few additions and K_j needs one full multiplication by
+  // L^-1 (instead of three full ones).
+  const scaled = smallLagrange(nodes);
   const out: Point[] = [];
   for (let j = 0; j < count; j++) {
     let k = Point.ZERO;
     chosen.forEach((b, n) => {
-      k = k.add(mulPublic(pointFromHex(b.shares[j]), lambdas[n]!));
+      const c = scaled.coefficients[n]!;
+      const d = pointFromHex(b.shares[j]);
+      const term = c === 0n ? Point.ZERO : d.multiplyUnsafe(c < 0n ? -c : c);
+      k = c < 0n ? k.subtract(term) : k.add(term);
     });
-    out.push(k);
+    out.push(mulPublic(k, scaled.inverse));
   }
   return out;
 }

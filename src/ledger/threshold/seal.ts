@@ -42,6 +42,21 @@ export const ballotCommitment = (keyId: string, ctx: SealContext, nonce: Uint8Ar
 const sealAad = (keyId: string, ctx: SealContext, commitment: string): Uint8Array =>
   hash32('ballot-aad', [keyId, ctx.pollId, ctx.voterTag, ctx.ballotId, commitment]);
 
+/**
+ * The joint key decoded once and with a precomputed table: every sealed ballot multiplies it, and the
+ * table makes that several times faster (a handful of keys over a process's life).
+ */
+const jointPoints = new Map<string, Point>();
+function jointKeyPoint(hex: string): Point {
+  let p = jointPoints.get(hex);
+  if (!p) {
+    p = pointFromHex(hex, 'the joint key').precompute(8, false);
+    if (jointPoints.size > 16) jointPoints.clear();
+    jointPoints.set(hex, p);
+  }
+  return p;
+}
+
 export function sealSelections(
   key: { keyId: string; jointKey: string },
   ctx: SealContext,
@@ -51,7 +66,7 @@ export function sealSelections(
   const choices = canonicalJsonBytes(selections);
   const nonce = random(NONCE_BYTES);
   const commitment = ballotCommitment(key.keyId, ctx, nonce, choices);
-  const box = encryptTo(pointFromHex(key.jointKey, 'the joint key'), concatBytes(nonce, choices), sealAad(key.keyId, ctx, commitment), random);
+  const box = encryptTo(jointKeyPoint(key.jointKey), concatBytes(nonce, choices), sealAad(key.keyId, ctx, commitment), random);
   return { keyId: key.keyId, commitment, ephemeral: pointToHex(box.ephemeral), ciphertext: toBase64(box.ciphertext) };
 }
 

@@ -66,6 +66,8 @@ export const siteMyRoutes = (deps: SiteMyDeps): Router => {
         receiptHref: `/receipts/${encodeURIComponent(v.tracker)}`,
         castAt: t('site.my.castAt', { at: formatInstant(v.castAt, lang) }),
         status: v.poll ? t(`site.status.${v.poll.status}`) : '',
+        // A sealed ballot is unreadable to everyone, us included, until 3 of 4 ledger nodes open it after the close.
+        sealed: v.poll?.definition.settings.resultsVisibility === 'sealed' && !v.poll.result ? t('site.my.sealed') : '',
       })),
       created: created.map((p) => ({ ...cardOf(p, c), status: t(`site.status.${p.status}`) })),
     });
