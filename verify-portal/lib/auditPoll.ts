@@ -17,7 +17,6 @@ import { canonicalJsonBytes, bytesEqual, hashLeaf, MerkleTree, tallyVerdict, toB
 import { ENTRIES_PAGE, type IndexedEntry, type NodeTally } from '../../src/ledger/nodeClient.ts';
 import { pollBallotsFromEntries } from '../../src/ledger/node/entryChecker.ts';
 import type { LedgerEntry } from '../../src/ledger/entry.ts';
-import type { PollDefinition } from '../../src/domain/pollDefinition.ts';
 import { auditSealedOpening } from '../../src/ledger/sealedOpening.ts';
 import { keySetProblem, type PublicKeySet } from '../../src/ledger/threshold/vss.ts';
 import { errorText, line, quorumCheckpoints, type CheckLine, type VerifyContext } from './common.ts';
