@@ -15,7 +15,7 @@ import { fmt, type Bench } from './harness.ts';
  * data directory (PGlite's initdb included) and on one already made, for a good file and a bad one.
  */
 const root = fileURLToPath(new URL('..', import.meta.url));
-const shared = fileURLToPath(new URL('../../shared/data/pabulib/', import.meta.url));
+const shared = fileURLToPath(new URL('../test/pabulib/files/', import.meta.url));
 const files = fileURLToPath(new URL('../test/pabulib/files/', import.meta.url));
 
 /** A 15,150-voter file from Wola 2025's 5,050 real ballots, each voter three times under new ids. */

@@ -3,13 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { budgetOutcome, decimalOf, greedyByApprovals, greedySteps, methodOfEqualShares, type BudgetProject } from './budgetRules.ts';
 import { pabulibApprovals, pabulibBudget, pabulibToPollDefinition, parsePabulib } from './pabulib.ts';
 
-const sharedDir = new URL('../../../shared/data/pabulib/', import.meta.url);
 const repoDir = new URL('../../test/pabulib/files/', import.meta.url);
 const FILES = [
-  [sharedDir, 'Poland_Warszawa_2017_Mlynow.pb', 'greedy'],
-  [sharedDir, 'Poland_Warszawa_2025_Wola.pb', 'greedy'],
-  [sharedDir, 'Netherlands_Assen_2024.pb', 'equalshares/add1'],
-  [sharedDir, 'Poland_Swiecie_2023.pb', 'equalshares/add1'],
+  [repoDir, 'Poland_Warszawa_2017_Mlynow.pb', 'greedy'],
+  [repoDir, 'Poland_Warszawa_2025_Wola.pb', 'greedy'],
+  [repoDir, 'Netherlands_Assen_2024.pb', 'equalshares/add1'],
+  [repoDir, 'Poland_Swiecie_2023.pb', 'equalshares/add1'],
   [repoDir, 'Poland_Warszawa_2019_Grochow_Kinowa.pb', 'greedy'],
   [repoDir, 'Poland_Warszawa_2018_Przyczolek_Grochowski.pb', 'greedy-threshold'],
   [repoDir, 'Poland_Lodz_2024_Katedralna.pb', 'greedy-threshold'],

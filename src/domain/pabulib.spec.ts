@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { PabulibParseError, exportImportedPabulib, pabulibBudget, pabulibRule, pabulibToPollDefinition, parsePabulib, pollToPabulib, serializePabulib } from './pabulib.ts';
 
-const dataDir = new URL('../../../shared/data/pabulib/', import.meta.url);
+const dataDir = new URL('../../test/pabulib/files/', import.meta.url);
 const FILES = ['Netherlands_Assen_2024.pb', 'Poland_Swiecie_2023.pb', 'Poland_Warszawa_2017_Mlynow.pb', 'Poland_Warszawa_2025_Wola.pb'];
 const when = { opensAt: '2024-06-15T00:00:00Z', closesAt: '2024-06-30T00:00:00Z' };
 
@@ -17,7 +17,7 @@ function parseError(text: string): PabulibParseError {
 }
 
 const SMALL = 'META\nkey;value\nbudget;100\nrule;greedy\nPROJECTS\nproject_id;cost;name\n1;60;One\n2;50;Two\nVOTES\nvoter_id;vote\nv1;1,2\nv2;2\n';
-const repoDir = new URL('../../test/pabulib/files/', import.meta.url);
+const repoDir = dataDir;
 
 describe('parsePabulib on the real files', () => {
   for (const file of FILES) {

@@ -9,16 +9,14 @@ import { voterTagOf } from '../../src/infra/polls/ballotIdentity.ts';
 import { startTestApp } from '../support/testApp.ts';
 import { official } from '../support/pollFixtures.ts';
 
-// CI clones the repository into another folder with shared/ beside it, so resolve from this file.
-const dataDir = new URL('../../../shared/data/pabulib/', import.meta.url);
 const repoDir = new URL('./files/', import.meta.url);
-// The shared four, and real files kept in the repo for what they add: Warsaw grosze, greedy-threshold
+// Real files kept in the repo for what they add: Warsaw grosze, greedy-threshold
 // with a tie, greedy-no-skip with selected = 2, a single project (see files/README.md).
 const FILES: [URL, string][] = [
-  [dataDir, 'Netherlands_Assen_2024.pb'],
-  [dataDir, 'Poland_Warszawa_2017_Mlynow.pb'],
-  [dataDir, 'Poland_Swiecie_2023.pb'],
-  [dataDir, 'Poland_Warszawa_2025_Wola.pb'],
+  [repoDir, 'Netherlands_Assen_2024.pb'],
+  [repoDir, 'Poland_Warszawa_2017_Mlynow.pb'],
+  [repoDir, 'Poland_Swiecie_2023.pb'],
+  [repoDir, 'Poland_Warszawa_2025_Wola.pb'],
   [repoDir, 'Poland_Warszawa_2019_Grochow_Kinowa.pb'],
   [repoDir, 'Poland_Lodz_2024_Katedralna.pb'],
   [repoDir, 'Poland_Gdynia_2020_Babie_Doly__small.pb'],
@@ -105,7 +103,7 @@ describe('Pabulib open data through the real app', () => {
   });
 
   it('exports a poll made in the app (no source file) with index voter ids', async () => {
-    const text = readFileSync(new URL('Netherlands_Assen_2024.pb', dataDir), 'utf8');
+    const text = readFileSync(new URL('Netherlands_Assen_2024.pb', repoDir), 'utf8');
     const plain = importPabulib({ commands: app.polls.commands, cast: app.polls.cast, now: () => new Date().toISOString(), newPollId: () => randomUUID() });
     const { pollId } = await plain({ text, by: CITY, cast: true, close: true });
     const exported = parsePabulib(await runExport(pollId));
@@ -115,7 +113,7 @@ describe('Pabulib open data through the real app', () => {
   });
 
   it('exports only closed budget polls with a published result', async () => {
-    const text = readFileSync(new URL('Netherlands_Assen_2024.pb', dataDir), 'utf8');
+    const text = readFileSync(new URL('Netherlands_Assen_2024.pb', repoDir), 'utf8');
     const { pollId } = await runImport({ text, by: CITY, cast: true, castLimit: 10 });
     await expect(runExport(pollId)).rejects.toBeInstanceOf(PabulibExportError);
     await expect(runExport('no-such-poll')).rejects.toThrow(/does not exist/);
