@@ -92,7 +92,7 @@ export const tempDataDir = (): string => mkdtempSync(join(tmpdir(), 'ledger-'));
  */
 export async function startTestLedger(): Promise<LocalLedger & { dataDir: string }> {
   const dataDir = tempDataDir();
-  const ledger = await startLocalLedger({ dataDir, basePort: 0, token: TOKEN, origin: ORIGIN });
+  const ledger = await startLocalLedger({ dataDir, basePort: 0, token: TOKEN, origin: ORIGIN, startTimeoutMs: 180_000 });
   return {
     ...ledger,
     dataDir,
