@@ -7,7 +7,7 @@ import { startTestApp } from '../support/testApp.ts';
 import { anonymousClient, signedInClient, type TestClient } from '../support/session.ts';
 import { budgetPoll, openPoll, official as officialActor, policyPoll } from '../http/siteFixtures.ts';
 import { openGeneralPoll } from '../support/pollFixtures.ts';
-import { bodyOf, type FuzzBody, FUZZ_RUNS, FUZZ_SEED, fuzzParams, pathSegment, queryOf, refusalProblem } from './generators.ts';
+import { bodyOf, type FuzzBody, FUZZ_RUNS, FUZZ_SEED, FUZZ_TIMEOUT_MS, fuzzParams, pathSegment, queryOf, refusalProblem } from './generators.ts';
 
 /**
  * Issue 13: every route of the app, enumerated from its routers (a new route is fuzzed without
@@ -131,5 +131,5 @@ describe(`fuzz: every app route (${FUZZ_RUNS} runs per route, seed ${FUZZ_SEED})
         fuzzParams(key),
       );
     }
-  });
+  }, FUZZ_TIMEOUT_MS);
 });

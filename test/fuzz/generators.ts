@@ -102,7 +102,7 @@ export const bodyOf: fc.Arbitrary<FuzzBody> = fc.oneof(
   fc.constant<FuzzBody>({ kind: 'none' }),
   fc.oneof(plausibleJson, nastyJson).map((v) => ({ kind: 'json' as const, contentType: 'application/json', body: JSON.stringify(v) ?? 'null' })),
   fc.constantFrom('{', '{"phone":"010-1234-5678"}x', 'null', '"x"', '[]', '1e999', '{"a":' + '['.repeat(2000), '\u0000', '{"__proto__":{"x":1}}').map((body) => ({ kind: 'json-text' as const, contentType: 'application/json', body })),
-  formFields.map((fields) => ({ kind: 'form' as const, contentType: 'application/x-www-form-urlencoded', body: fields.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&') })),
+  formFields.map((fields) => ({ kind: 'form' as const, contentType: 'application/x-www-form-urlencoded', body: fields.map(([k, v]) => `${encodeURIComponentLoose(k)}=${encodeURIComponentLoose(v)}`).join('&') })),
   fc.constantFrom('x=%E0%A4%A', 'a=%00', 'a[' .repeat(50) + '=1', 'x'.repeat(70_000)).map((body) => ({ kind: 'form' as const, contentType: 'application/x-www-form-urlencoded', body })),
   nastyString.map((s) => ({ kind: 'multipart' as const, contentType: 'multipart/form-data; boundary=B', body: `--B\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n${s}\r\n--B--\r\n` })),
   nastyString.map((s) => ({ kind: 'text' as const, contentType: 'text/plain', body: s })),
@@ -127,6 +127,9 @@ function encodeURIComponentLoose(s: string): string {
     return encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '')) + '%ED%A0%80';
   }
 }
+
+/** A long run's time limit per test: about a second per request on a loaded machine, at least the default. */
+export const FUZZ_TIMEOUT_MS = Math.max(180_000, FUZZ_RUNS * 60 * 1000);
 
 export const HANGUL = /[\uAC00-\uD7A3]/;
 

@@ -5,7 +5,7 @@ import { NODE_ROUTES } from '../../src/ledger/node/server.ts';
 import { ballotText, feeder, nodeEntries, openPollEntries, ORIGIN, startTestLedger, TOKEN } from '../../src/ledger/node/testing.ts';
 import type { LocalLedger } from '../../src/ledger/node/localCluster.ts';
 import { PORTAL_PATHS, startPortal, type RunningPortal } from '../../verify-portal/server.ts';
-import { bodyOf, FUZZ_RUNS, FUZZ_SEED, fuzzParams, pathSegment, queryOf, refusalProblem } from './generators.ts';
+import { bodyOf, FUZZ_RUNS, FUZZ_SEED, FUZZ_TIMEOUT_MS, fuzzParams, pathSegment, queryOf, refusalProblem } from './generators.ts';
 
 /**
  * Issue 13: every route of a ledger node (from NODE_ROUTES) and of the portal (PORTAL_PATHS), with
@@ -60,7 +60,7 @@ describe(`fuzz: ledger node and portal routes (${FUZZ_RUNS} runs per route, seed
         fuzzParams(`node ${route.method} ${route.path}`),
       );
     }
-  });
+  }, FUZZ_TIMEOUT_MS);
 
   it('answers every portal path without a 5xx, refusals in the page language', async () => {
     for (const path of [...PORTAL_PATHS, '/nothing/:x']) {
@@ -84,5 +84,5 @@ describe(`fuzz: ledger node and portal routes (${FUZZ_RUNS} runs per route, seed
         fuzzParams(`portal ${path}`),
       );
     }
-  });
+  }, FUZZ_TIMEOUT_MS);
 });
