@@ -110,7 +110,9 @@ describe('ledger faults through the app', () => {
     expect(edited).not.toEqual(lines);
     writeFileSync(file, edited.join('\n'));
     await ledger().local!.restart(3);
-    await sql`DELETE FROM poll_verification WHERE poll_id = ${pollId}`.execute(app.db.kysely);
+    // Asked again the way the verifier keeps a question open: a pending row (the tally look-up reads
+    // pending polls and newly published results, not every poll ever published).
+    await sql`UPDATE poll_verification SET status = 'pending', tally = NULL, tally_size = NULL WHERE poll_id = ${pollId}`.execute(app.db.kysely);
 
     const v = await waitFor('verification', async () => {
       const got = await getVerification(app.db.kysely, pollId);
