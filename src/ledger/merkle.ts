@@ -4,6 +4,10 @@
  *
  * Tree sizes and indices are JavaScript numbers: exact up to 2^53, which no poll will approach. Bit
  * operators are avoided on them because they truncate to 32 bits.
+ *
+ * Hand-written: the JavaScript Merkle-tree packages either are not RFC 6962 exact (leaf/node prefixes,
+ * the largest-power-of-two split) or give no consistency proofs; Go's sumdb/tlog verifies this code's
+ * roots and proofs unchanged in the tests (docs/DEPENDENCIES.md).
  */
 import type { Sha256 } from './hash.ts';
 import { bytesEqual } from './bytes.ts';
