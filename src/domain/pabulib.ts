@@ -403,7 +403,9 @@ export function pabulibToPollDefinition(
         maxChoices,
       },
     ],
-    settings: { opensAt: opts.opensAt, closesAt: opts.closesAt, resultsVisibility: 'sealed', allowRevote: false },
+    // Live, not sealed: a Pabulib file is published open data whose every ballot is already public, so
+    // sealing its replayed ballots (encrypted to the ledger nodes' key until close) would hide nothing.
+    settings: { opensAt: opts.opensAt, closesAt: opts.closesAt, resultsVisibility: 'live', allowRevote: false },
     budget,
   };
   const description = get('comment');
