@@ -83,7 +83,9 @@ describe('sealed ballots', () => {
   it('open with the shares of any 3 of the 4 nodes, and match their commitments', () => {
     const sealed = sealSelections(set, ctx, choices);
     expect(sealedBallotProblem(sealed)).toBeUndefined();
-    expect(JSON.stringify(sealed)).not.toContain('o2');
+    // As a JSON string token: 'o2' alone turns up inside random base64 ciphertext now and then (a CI flake).
+    expect(JSON.stringify(sealed)).not.toContain('"o2"');
+    expect(JSON.stringify(sealed)).not.toContain('공원');
     for (const nodes of [[1, 2, 3], [1, 2, 4], [1, 3, 4], [2, 3, 4], [4, 2, 1]]) {
       const { items, batches } = openWith(nodes, [{ sealed, eventId: 'e1' }]);
       for (const b of batches) expect(verifyShareBatch(b, set.verificationKeys[String(b.node)]!, items)).toBe(true);
