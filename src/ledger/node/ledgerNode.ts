@@ -465,6 +465,11 @@ export class LedgerNode {
     // quorum before the first final checkpoint is proposed again unchanged once nodes return, and
     // refusing it (its prev is not the hash of itself) left the log stuck for good.
     if (body === finalBody || body === st.lastSignedBody) return;
+    // Before the first final checkpoint there is no agreed body to chain from: nodes that signed rounds
+    // that fell short of a quorum (some at size 2, others earlier) could never agree on one prev again,
+    // and the log stayed stuck for good (seen in CI: two nodes refused every round as bad-prev). The
+    // checks above and the root check in propose still make the new tree extend this node's own log.
+    if (!final) return;
     const known = [st.lastSignedBody, finalBody].filter((b): b is string => b !== null).map((b) => checkpointHash(h, b));
     if (known.length === 0) known.push(GENESIS_PREV);
     if (!known.some((p) => bytesEqual(p, cp.prev))) {
