@@ -52,6 +52,9 @@ const readMultipart = (ctx: Context, route: UploadRoute): Promise<Record<string,
       const chunks: Buffer[] = [];
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('limit', tooLarge);
+      // A body cut off inside the file destroys this stream with busboy's 'Unexpected end of form': without
+      // a listener that error would end the process (seen in a CI run).
+      stream.on('error', () => refuse(new RequestRefused(400, 'request.malformed-body', 'The multipart form is malformed or incomplete')));
       stream.on('end', () => {
         if (!refused) fields[name] = Buffer.concat(chunks).toString('utf8').replace(/^\uFEFF/, '');
       });
