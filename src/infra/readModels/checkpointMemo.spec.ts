@@ -21,4 +21,18 @@ describe('memoPerCheckpoint', () => {
     expect(await query('b')).toBe('b:5');
     expect(asked).toEqual(['a@null', 'b@null', 'a@1:5', 'b@1:5', 'b@1:5']);
   });
+
+  it('never keeps a miss: a row another instance wrote is found before this checkpoint moves', async () => {
+    let row: string | undefined;
+    let asked = 0;
+    const query = memoPerCheckpoint(() => '1:1', (id: string) => id, async () => {
+      asked++;
+      return row;
+    });
+    expect(await query('p')).toBeUndefined();
+    row = 'poll p';
+    expect(await query('p')).toBe('poll p');
+    expect(await query('p')).toBe('poll p');
+    expect(asked).toBe(2);
+  });
 });

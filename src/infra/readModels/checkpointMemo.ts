@@ -4,6 +4,11 @@
  * commits), so an answer is never staler than the read model itself; under a stream of ballots it is
  * asked again once per projection batch instead of once per request. The checkpoint is taken when a
  * query starts, so an answer that raced a batch is kept under the older checkpoint and dropped.
+ *
+ * A miss (`undefined` or `null`: no such poll yet) is never kept. The checkpoint is this process's
+ * own, while several app instances share one read model: a poll created through another instance is
+ * in the read model before this instance's checkpoint moves, and a kept miss would answer 404 for it
+ * until then. Misses are rare and cheap to ask again.
  */
 export const memoPerCheckpoint = <Args extends unknown[], T>(
   checkpoint: () => string | null,
@@ -19,9 +24,12 @@ export const memoPerCheckpoint = <Args extends unknown[], T>(
     if (hit && hit.checkpoint === at) return hit.value;
     const value = query(...args);
     entries.set(key, { checkpoint: at, value });
-    value.catch(() => {
+    const forget = () => {
       if (entries.get(key)?.value === value) entries.delete(key);
-    });
+    };
+    value.then((answer) => {
+      if (answer === undefined || answer === null) forget();
+    }, forget);
     if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
     return value;
   };
