@@ -34,10 +34,12 @@ export const freshDataDir = () => mkdtempSync(join(tmpdir(), 'civic-vote-fault-'
  * resolves once it printed its URLs.
  */
 export const spawnApp = async (env: Record<string, string>, readyTimeoutMs = 150_000): Promise<AppProcess> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // Tied to this process by a pipe on its stdin (scripts/exitWithParent.ts): when vitest ends a timed-out
+  // worker no `finally` runs, and the app with its four nodes would be left holding ports.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './scripts/exitWithParent.ts', 'src/main.ts'], {
     cwd: repoRoot,
-    env: { ...process.env, NODE_ENV: 'test', PORT: '0', PORTAL_PORT: '0', LEDGER_BASE_PORT: '0', SEED_DEMO_DATA: 'false', LOG_LEVEL: 'warn', DATA_DIR: env.DATA_DIR ?? freshDataDir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'test', PORT: '0', PORTAL_PORT: '0', LEDGER_BASE_PORT: '0', SEED_DEMO_DATA: 'false', LOG_LEVEL: 'warn', DATA_DIR: env.DATA_DIR ?? freshDataDir(), TOPOLOGY_CHILD: '1', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
   const keep = (chunk: Buffer) => {
