@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -41,3 +41,37 @@ export const time = async (fn: () => Promise<unknown>): Promise<number> => {
 
 /** Percentile of already sorted numbers. */
 export const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+/**
+ * CPU seconds (utime + stime, 100 Hz) of every process on the machine now, by pid, with the role
+ * `roleOf` gives it from its pid, parent pid and command name: where the cores went during a run.
+ * This process's own line also counts its reaped children (cutime, cstime): a runner that ended.
+ */
+export const cpuByProcess = <Role extends string>(roleOf: (pid: number, ppid: number, comm: string) => Role): Map<number, { role: Role; seconds: number }> => {
+  const out = new Map<number, { role: Role; seconds: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(close + 2).split(' ');
+    const own = Number(entry) === process.pid ? Number(fields[13]) + Number(fields[14]) : 0;
+    out.set(Number(entry), { role: roleOf(Number(entry), Number(fields[1]), comm), seconds: (Number(fields[11]) + Number(fields[12]) + own) / 100 });
+  }
+  return out;
+};
+
+/**
+ * CPU seconds by role between two samples, per process, so that a process that ended during the run
+ * (a PostgreSQL backend) never counts negative; its last slice is missed.
+ */
+export const cpuDeltaByRole = <Role extends string>(roles: readonly Role[], before: Map<number, { role: Role; seconds: number }>, after: Map<number, { role: Role; seconds: number }>): Record<Role, number> => {
+  const sums = Object.fromEntries(roles.map((r) => [r, 0])) as Record<Role, number>;
+  for (const [pid, { role, seconds }] of after) sums[role] = (sums[role] ?? 0) + Math.max(0, seconds - (before.get(pid)?.seconds ?? 0));
+  return sums;
+};

@@ -1,14 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createPostgresTestDb, postgresUrl } from '../test/support/testDb.ts';
 import { runLoadRunnerProcess } from '../test/load/scenarioDriver.ts';
 import type { BudgetScenarioReport } from '../load-tests/runner/scenario.ts';
 import { startAppProcess, type AppProcess } from './appHost.ts';
 import { startCastBaseline } from './castBaseline.ts';
-import { fmt, type Bench } from './harness.ts';
+import { cpuByProcess, cpuDeltaByRole, fmt, type Bench } from './harness.ts';
 
 /**
  * Casting under load (issue 8). Three processes, as a load tester would run them on one machine: the
@@ -34,42 +33,18 @@ const row = (label: string, r: BudgetScenarioReport, cpuMicros: number, statemen
   return `| ${label} | ${fmt(r.run.scheduled)} | ${fmt(r.accepted)} | ${fmt(r.acceptedPerSecond)} | ${b?.p50 ?? '-'} | ${b?.p99 ?? '-'} | ${b?.max ?? '-'} | ${fmt(r.run.dropped)} | ${cpuPerBallot(cpuMicros, r.accepted)} | ${statements === null ? '1' : (statements / Math.max(1, r.accepted)).toFixed(2)} | ${Object.entries(r.statuses).filter(([k]) => !k.endsWith(' 201')).map(([k, v]) => `${k}: ${v}`).join(', ') || '0'} |`;
 };
 
-/**
- * CPU seconds of every process on the machine, by pid with its role (from /proc: utime + stime, 100 Hz):
- * where the two cores went during a run. "other" is everything else: other engineers' tests included.
- */
-const cpuByRole = (appPid: number): Map<number, { role: string; seconds: number }> => {
-  const out = new Map<number, { role: string; seconds: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' ');
-    const ppid = Number(fields[1]);
-    const pid = Number(entry);
-    const role =
-      pid === appPid ? 'app'
-      : ppid === appPid ? 'ledger nodes'
-      : comm === 'postgres' ? 'postgres'
-      : pid === process.pid || ppid === process.pid ? 'runner + bench'
-      : 'other';
-    out.set(pid, { role, seconds: (Number(fields[11]) + Number(fields[12])) / 100 });
-  }
-  return out;
-};
+/** Where the two cores went during a run, by role ("other" is everything else: other engineers' tests included). */
+const LOAD_ROLES = ['app', 'ledger nodes', 'postgres', 'runner + bench', 'other'] as const;
+const cpuByRole = (appPid: number) =>
+  cpuByProcess((pid, ppid, comm): (typeof LOAD_ROLES)[number] =>
+    pid === appPid ? 'app'
+    : ppid === appPid ? 'ledger nodes'
+    : comm === 'postgres' ? 'postgres'
+    : pid === process.pid || ppid === process.pid ? 'runner + bench'
+    : 'other');
 
-/** Per process, so that processes ending during the run (a PostgreSQL backend, the runner) never count negative; their last slice is missed. */
-const cpuDelta = (before: ReturnType<typeof cpuByRole>, after: ReturnType<typeof cpuByRole>) => {
-  const sums: Record<string, number> = { app: 0, 'ledger nodes': 0, postgres: 0, 'runner + bench': 0, other: 0 };
-  for (const [pid, { role, seconds }] of after) sums[role]! += seconds - (before.get(pid)?.seconds ?? 0);
-  return Object.entries(sums).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
-};
+const cpuDelta = (before: ReturnType<typeof cpuByRole>, after: ReturnType<typeof cpuByRole>) =>
+  Object.entries(cpuDeltaByRole(LOAD_ROLES, before, after)).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
 
 const lagLine = (name: string, values: number[], target: string) =>
   values.length === 0 ? `- ${name}: no samples.` : `- ${name}: p50 ${percentileOf(values, 50)} ms, p99 **${percentileOf(values, 99)} ms**, max ${Math.max(...values)} ms over ${values.length} samples (target p99 < ${target}).`;

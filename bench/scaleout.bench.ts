@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
@@ -14,7 +14,7 @@ import { lastFinalCheckpoint } from '../src/infra/ledger/ledgerStore.ts';
 import { startLocalLedger } from '../src/ledger/node/localCluster.ts';
 import { runLoadRunnerProcess } from '../test/load/scenarioDriver.ts';
 import { createPostgresTestDb, postgresUrl } from '../test/support/testDb.ts';
-import { fmt, type Bench } from './harness.ts';
+import { cpuByProcess, cpuDeltaByRole, fmt, type Bench } from './harness.ts';
 
 /**
  * Throughput with 1, 2 and 3 app instances behind HAProxy (scripts/topology.ts), in one run, on one
@@ -30,32 +30,7 @@ const ROLES = ['app instances', 'ledger nodes', 'postgres', 'haproxy', 'runner +
 const SERVER_ROLES = ['app instances', 'ledger nodes', 'postgres', 'haproxy'] as const;
 type Role = (typeof ROLES)[number] | 'other';
 
-/** CPU seconds (utime + stime) of every process now, with its role. */
-const cpuByProcess = (roleOf: (pid: number, ppid: number, comm: string) => Role): Map<number, { role: Role; seconds: number }> => {
-  const out = new Map<number, { role: Role; seconds: number }>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' ');
-    // This process's own line also counts its reaped children (cutime, cstime): the load runner, once it ended.
-    const own = Number(entry) === process.pid ? Number(fields[13]) + Number(fields[14]) : 0;
-    out.set(Number(entry), { role: roleOf(Number(entry), Number(fields[1]), comm), seconds: (Number(fields[11]) + Number(fields[12]) + own) / 100 });
-  }
-  return out;
-};
-
-const cpuDelta = (before: ReturnType<typeof cpuByProcess>, after: ReturnType<typeof cpuByProcess>): Record<Role, number> => {
-  const sums = Object.fromEntries([...ROLES, 'other'].map((r) => [r, 0])) as Record<Role, number>;
-  for (const [pid, { role, seconds }] of after) sums[role] += Math.max(0, seconds - (before.get(pid)?.seconds ?? 0));
-  return sums;
-};
+const cpuDelta = (before: ReturnType<typeof cpuByProcess<Role>>, after: ReturnType<typeof cpuByProcess<Role>>): Record<Role, number> => cpuDeltaByRole([...ROLES, 'other'], before, after);
 
 interface Run {
   instances: number;
