@@ -135,7 +135,7 @@ function castBallot(data: BallotCommand['data'], state: BallotState): BallotEven
   // A ledger node judges a sealed ballot before close without its choices; everyone else judges them.
   if (selections !== undefined) assertValidSelections(definition, selections);
   else if (!sealedPoll) throw new InvalidBallot('the ballot has no choices');
-  if (!/^[0-9a-f]{64}$/.test(salt)) throw new InvalidBallot('the salt must be 32 bytes in lowercase hex');
+  if (!isSaltHex(salt)) throw new InvalidBallot('the salt must be 32 bytes in lowercase hex');
   if (!isShortText(tracker, 64)) throw new InvalidBallot('the tracker must have 1 to 64 characters');
   if (!isShortText(ballotId, 128) || !isShortText(voterTag, 128)) throw new InvalidBallot('the ballot id and voter tag are required');
   if (revote && state.ballotId === ballotId) throw new InvalidBallot('a replacement ballot needs a new ballot id');
@@ -182,13 +182,12 @@ function assertEligible(definition: PollDefinition, eligibility: Eligibility, re
  * Exported for the ledger nodes' check of a sealed ballot once it is opened.
  */
 export function assertValidSelections(definition: PollDefinition, { selections, freeText = {} }: BallotSelections): void {
-  const questions = new Map(definition.questions.map((q) => [q.id, q]));
-  for (const questionId of [...Object.keys(selections), ...Object.keys(freeText)]) {
-    if (!questions.has(questionId)) throw new UnknownQuestion(questionId);
-  }
-  for (const question of definition.questions) {
+  const { questions, optionIds: optionSets } = questionIndex(definition);
+  for (const questionId of Object.keys(selections)) if (!questions.has(questionId)) throw new UnknownQuestion(questionId);
+  for (const questionId of Object.keys(freeText)) if (!questions.has(questionId)) throw new UnknownQuestion(questionId);
+  for (const [k, question] of definition.questions.entries()) {
     const chosen = selections[question.id] ?? [];
-    const optionIds = new Set(question.options.map((o) => o.id));
+    const optionIds = optionSets[k]!;
     const seen = new Set<string>();
     for (const optionId of chosen) {
       if (!optionIds.has(optionId)) throw new UnknownOption(question.id, optionId);
@@ -204,6 +203,31 @@ export function assertValidSelections(definition: PollDefinition, { selections, 
       if ([...text].length > MAX_FREE_TEXT) throw new FreeTextTooLong(question.id, MAX_FREE_TEXT);
     }
   }
+}
+
+/**
+ * Each definition's question ids and option-id sets, built once per definition object rather than for
+ * every ballot (a ledger node checks every ballot of a poll against the same definition). Definitions are
+ * never mutated (evolve makes new ones); weakly keyed, so the cache holds only definitions still in use.
+ */
+const questionIndexes = new WeakMap<PollDefinition, { questions: ReadonlySet<string>; optionIds: ReadonlySet<string>[] }>();
+function questionIndex(definition: PollDefinition): { questions: ReadonlySet<string>; optionIds: ReadonlySet<string>[] } {
+  let index = questionIndexes.get(definition);
+  if (!index) {
+    index = { questions: new Set(definition.questions.map((q) => q.id)), optionIds: definition.questions.map((q) => new Set(q.options.map((o) => o.id))) };
+    questionIndexes.set(definition, index);
+  }
+  return index;
+}
+
+/** 64 lower-case hex digits (a character loop: this runs for every ballot on the app and every node). */
+function isSaltHex(salt: string): boolean {
+  if (salt.length !== 64) return false;
+  for (let i = 0; i < 64; i++) {
+    const c = salt.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 const isShortText = (value: string, max: number): boolean => value.length > 0 && value.length <= max;

@@ -4,7 +4,7 @@
  */
 import canonicalizeModule from 'canonicalize';
 import type { BallotSelections } from '../domain/pollDefinition.ts';
-import { concatBytes, fromHex, utf8 } from './bytes.ts';
+import { concatBytes, fromHex, isLowerHex, utf8 } from './bytes.ts';
 import { nobleSha256, type Sha256 } from './hash.ts';
 import { sealedBallotProblem, type SealedBallot } from './threshold/seal.ts';
 
@@ -45,6 +45,11 @@ export interface BallotEntryData {
  * cannot represent (undefined, NaN, Infinity).
  */
 export function canonicalJsonBytes(value: unknown): Uint8Array {
+  return utf8(canonicalJsonText(value));
+}
+
+/** RFC 8785 canonical JSON as a string (what canonicalJsonBytes encodes). Throws as canonicalJsonBytes. */
+export function canonicalJsonText(value: unknown): string {
   let text: string | undefined;
   try {
     text = canonicalize(value);
@@ -52,7 +57,7 @@ export function canonicalJsonBytes(value: unknown): Uint8Array {
     throw new TypeError(`value is not canonical JSON: ${(e as Error).message}`);
   }
   if (text === undefined) throw new TypeError('value is not canonical JSON: undefined');
-  return utf8(text);
+  return text;
 }
 
 /** The bytes a ledger leaf hashes: canonical JSON of the entry. Equal entries give equal bytes everywhere. */
@@ -66,7 +71,11 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]
  * Why `value` is not a well-formed LedgerEntry, or undefined if it is. Checks shape only, not the poll
  * rules (ledger nodes do that). Used on untrusted input such as receipts, so it never throws.
  */
-export function ledgerEntryProblem(value: unknown): string | undefined {
+export function ledgerEntryProblem(
+  value: unknown,
+  /** The value came from JSON.parse, so its data is plain JSON already (skips one canonicalisation). */
+  options: { parsedFromJson?: boolean } = {},
+): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'entry is not an object';
   const e = value as Record<string, unknown>;
   if (e.kind !== 'poll' && e.kind !== 'ballot') return 'entry kind must be "poll" or "ballot"';
@@ -79,10 +88,12 @@ export function ledgerEntryProblem(value: unknown): string | undefined {
   if (!('data' in e)) return 'entry data is missing';
   const extra = Object.keys(e).filter((k) => !['kind', 'pollId', 'eventType', 'eventId', 'at', 'data'].includes(k));
   if (extra.length > 0) return `entry has unexpected fields: ${extra.join(', ')}`;
-  try {
-    canonicalJsonBytes(e.data);
-  } catch {
-    return 'entry data is not plain JSON';
+  if (!options.parsedFromJson) {
+    try {
+      canonicalJsonText(e.data);
+    } catch {
+      return 'entry data is not plain JSON';
+    }
   }
   if (e.kind === 'ballot') return ballotDataProblem(e.data);
   return undefined;
@@ -92,7 +103,7 @@ function ballotDataProblem(data: unknown): string | undefined {
   if (typeof data !== 'object' || data === null) return 'ballot data is not an object';
   const d = data as Record<string, unknown>;
   if (typeof d.voterTag !== 'string' || d.voterTag === '') return 'ballot voterTag must be a non-empty string';
-  if (typeof d.salt !== 'string' || !/^[0-9a-f]{64}$/.test(d.salt)) return 'ballot salt must be 32 bytes of lower-case hex';
+  if (typeof d.salt !== 'string' || !isLowerHex(d.salt, 64)) return 'ballot salt must be 32 bytes of lower-case hex';
   if (typeof d.tracker !== 'string') return 'ballot tracker must be a string';
   // A sealed poll's ballot carries its choices sealed (threshold/seal.ts), a live poll's in the clear: never both.
   if ('sealed' in d) {
@@ -132,7 +143,7 @@ export function trackerCode(bytes: Uint8Array, h: Sha256 = nobleSha256): string 
  * recompute it, and nobody can predict it without the salt. Throws RangeError for a malformed salt.
  */
 export function ballotTrackerCode(saltHex: string, eventId: string, h: Sha256 = nobleSha256): string {
-  const salt = /^[0-9a-f]{64}$/.test(saltHex) ? fromHex(saltHex) : null;
+  const salt = isLowerHex(saltHex, 64) ? fromHex(saltHex) : null;
   if (!salt) throw new RangeError('salt must be 32 bytes of lower-case hex');
   return trackerCode(concatBytes(salt, utf8(eventId)), h);
 }

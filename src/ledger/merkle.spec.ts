@@ -128,6 +128,20 @@ describe('MerkleTree against the naive reference, sizes 1..70', () => {
     expect(tree.inclusionProof(5, 13)).toEqual(small.inclusionProof(5));
     expect(tree.consistencyProof(7, 13)).toEqual(small.consistencyProof(7));
   });
+
+  it('truncate drops a batch: roots and proofs as if it had never been appended, and appends go on', () => {
+    for (const [keep, extra] of [[0, 5], [13, 9], [16, 17], [31, 1], [32, 38]] as const) {
+      const t = treeOf(all.slice(0, keep + extra));
+      t.truncate(keep);
+      expect(t.size).toBe(keep);
+      for (const leaf of all.slice(keep, 70)) t.append(leaf);
+      for (const n of [1, keep, keep + 1, 70].filter((n) => n >= 1 && n <= 70)) {
+        expect(t.root(n)).toEqual(tree.root(n));
+        expect(t.consistencyProof(1, n)).toEqual(tree.consistencyProof(1, n));
+      }
+      expect(t.inclusionProof(keep > 0 ? keep - 1 : 0, 70)).toEqual(tree.inclusionProof(keep > 0 ? keep - 1 : 0, 70));
+    }
+  });
 });
 
 describe('MerkleFrontier', () => {

@@ -119,6 +119,15 @@ export class MerkleTree {
     return index;
   }
 
+  /**
+   * Drops the leaves from `size` on (a batch appended to check a proposed root that did not match). The
+   * complete subtrees of the first `size` leaves are exactly the first floor(size / 2^k) of each level.
+   */
+  truncate(size: number): void {
+    this.checkSize(size);
+    for (let k = 0; k < this.levels.length; k++) this.levels[k]!.count = Math.floor(size / 2 ** k);
+  }
+
   /** The leaf hash at index (a copy). */
   leafHash(index: number): Uint8Array {
     this.checkIndex(index, this.size);

@@ -11,8 +11,7 @@ import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type P
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
 import { validatePollDefinition } from '../../domain/pollValidation.ts';
 import type { TallyBallot } from '../../domain/tally.ts';
-import { fromUtf8 } from '../bytes.ts';
-import { ballotTrackerCode, canonicalEntryBytes, ledgerEntryProblem, type LedgerEntry } from '../entry.ts';
+import { ballotTrackerCode, canonicalJsonText, ledgerEntryProblem, type LedgerEntry } from '../entry.ts';
 import type { Sha256 } from '../hash.ts';
 import { countedSealedBallots, OPENING_EVENT, openedTallyBallots, openingProblem, type OpeningData, type SealedBallotRef } from '../sealedOpening.ts';
 import type { SealedBallot } from '../threshold/seal.ts';
@@ -43,7 +42,11 @@ export interface EntryRefusal {
 
 const refusal = (code: string, reason: string): EntryRefusal => ({ code, reason });
 
-/** Parses entry text; returns the entry or why it is not canonical, well-formed entry JSON. */
+/**
+ * Parses entry text; returns the entry or why it is not canonical, well-formed entry JSON. One JSON.parse
+ * and one canonicalisation (compared as strings, no UTF-8 round trip): a value JSON.parse made is plain
+ * JSON already, so the shape check need not canonicalise its data a second time.
+ */
 export function parseEntryText(text: string): LedgerEntry | EntryRefusal {
   let value: unknown;
   try {
@@ -51,16 +54,16 @@ export function parseEntryText(text: string): LedgerEntry | EntryRefusal {
   } catch {
     return refusal('malformed', 'entry is not JSON');
   }
-  const problem = ledgerEntryProblem(value);
+  const problem = ledgerEntryProblem(value, { parsedFromJson: true });
   if (problem) return refusal('malformed', problem);
   // Leaves hash the text as given, so it must be the one canonical form of the entry it encodes.
-  if (fromUtf8(canonicalEntryBytes(value as LedgerEntry)) !== text) {
+  if (canonicalJsonText(value) !== text) {
     return refusal('not-canonical', 'entry text is not the RFC 8785 canonical form of its JSON');
   }
   return value as LedgerEntry;
 }
 
-const isRefusal = (v: LedgerEntry | EntryRefusal): v is EntryRefusal => 'reason' in v;
+export const isRefusal = (v: LedgerEntry | EntryRefusal): v is EntryRefusal => 'reason' in v;
 
 const voterKey = (pollId: string, voterTag: string): string => `${pollId}\u0000${voterTag}`;
 
@@ -143,23 +146,37 @@ export class CheckTransaction {
    * if it passes, records it in the transaction. Returns the refusal, or undefined when accepted.
    */
   check(text: string): EntryRefusal | undefined {
+    const checked = this.checkEntry(text);
+    return isRefusal(checked) ? checked : undefined;
+  }
+
+  /** As check, but returns the parsed entry when accepted, so the caller need not parse it again. */
+  checkEntry(text: string): LedgerEntry | EntryRefusal {
     const entry = parseEntryText(text);
     if (isRefusal(entry)) return entry;
+    let refused: EntryRefusal | undefined;
     try {
-      return entry.kind === 'poll' ? this.checkPoll(entry) : this.checkBallot(entry);
+      refused = entry.kind === 'poll' ? this.checkPoll(entry) : this.checkBallot(entry);
     } catch (e) {
       // Entry data of an unexpected shape that slipped past the checks above: refused, never a crash.
       return refusal('malformed', `entry data has an unexpected shape: ${e instanceof Error ? e.message : String(e)}`);
     }
+    return refused ?? entry;
   }
 
   /**
-   * Records an entry without judging it, for rebuilding the view from a log the node already accepted.
-   * Malformed text is skipped (the caller has logged it).
+   * Records an entry without judging it, for rebuilding the view from a log the node already accepted:
+   * one JSON.parse, no canonical check (the node wrote the text after checking it). Returns the entry,
+   * or null for unreadable text (the caller logs it).
    */
-  replay(text: string): void {
-    const entry = parseEntryText(text);
-    if (isRefusal(entry)) return;
+  replay(text: string): LedgerEntry | null {
+    let entry: LedgerEntry;
+    try {
+      entry = JSON.parse(text) as LedgerEntry;
+    } catch {
+      return null;
+    }
+    if (typeof entry !== 'object' || entry === null || typeof entry.pollId !== 'string' || typeof entry.data !== 'object' || entry.data === null) return null;
     if (entry.kind === 'poll') {
       if (entry.eventType === OPENING_EVENT) this.recordOpening(entry.pollId, entry.data as OpeningData);
       this.recordPoll(entry);
@@ -167,6 +184,7 @@ export class CheckTransaction {
       const d = entry.data as { voterTag?: unknown; ballotId?: unknown };
       if (typeof d.voterTag === 'string') this.recordBallot(entry, d.voterTag, ballotIdOf(entry));
     }
+    return entry;
   }
 
   private checkPoll(entry: LedgerEntry): EntryRefusal | undefined {
@@ -240,9 +258,6 @@ export class CheckTransaction {
     const ballotId = ballotIdOf(entry);
     const previous = this.voter(entry.pollId, data.voterTag);
     const cap = poll.definition.settings.firstComeCap;
-    // The node cannot see the voter roll or the voter's location: those stay with the app, so the
-    // definition the decider sees leaves them out and judges everything else.
-    const { onSite: _onSite, voterRollRequired: _roll, ...settings } = poll.definition.settings;
     const state: BallotState = previous
       ? { status: 'Cast', pollId: entry.pollId, voterTag: data.voterTag, ballotId: previous.ballotId, castAt: previous.at, casts: previous.casts }
       : ballotDecider.initialState;
@@ -259,7 +274,7 @@ export class CheckTransaction {
             salt: data.salt,
             tracker: data.tracker,
             now: entry.at,
-            poll: { definition: { ...poll.definition, settings }, status: statusAt(poll, entry.at) },
+            poll: { definition: nodeDefinition(poll.definition), status: statusAt(poll, entry.at) },
             eligibility: { capReached: cap !== undefined && this.distinct(entry.pollId) >= cap },
           },
         },
@@ -322,6 +337,23 @@ function definitionProblem(def: unknown, pollId: string): string | undefined {
   if (!Array.isArray(d.questions) || typeof d.settings !== 'object' || d.settings === null) return 'the definition needs questions and settings';
   const problems = validatePollDefinition(d);
   return problems.length > 0 ? problems.map((p) => `${p.field} ${p.problem}`).join('; ') : undefined;
+}
+
+/**
+ * The definition the decider sees on a node, made once per definition (not per ballot, so the domain's
+ * per-definition caches, such as each question's option set, hold across ballots). The node cannot see
+ * the voter roll or the voter's location: those stay with the app, so it leaves them out and judges
+ * everything else. Weakly keyed: a definition a poll no longer has is dropped with it.
+ */
+const nodeDefinitions = new WeakMap<PollDefinition, PollDefinition>();
+function nodeDefinition(definition: PollDefinition): PollDefinition {
+  let made = nodeDefinitions.get(definition);
+  if (!made) {
+    const { onSite: _onSite, voterRollRequired: _roll, ...settings } = definition.settings;
+    made = { ...definition, settings };
+    nodeDefinitions.set(definition, made);
+  }
+  return made;
 }
 
 /**

@@ -22,7 +22,7 @@ import {
 } from '../note.ts';
 import { signTallyNote, tallyHash } from '../tallyNote.ts';
 import { QUORUM } from '../protocol.ts';
-import { EntryChecker, parseEntryText, pollBallotsFromEntries, type SealedContext } from './entryChecker.ts';
+import { EntryChecker, isRefusal, parseEntryText, pollBallotsFromEntries, type SealedContext } from './entryChecker.ts';
 import { NodeStore, type Log } from './store.ts';
 import { pollStatusAt } from '../../domain/poll.ts';
 import type { PollDefinition } from '../../domain/pollDefinition.ts';
@@ -138,20 +138,16 @@ export class LedgerNode {
     const txn = this.checker.begin();
     this.store.entries.forEach((text, i) => {
       this.tree.append(hashLeaf(h, utf8(text)));
-      txn.replay(text);
-      this.index(text, i);
+      const entry = txn.replay(text);
+      if (entry) this.index(entry, i);
+      else this.options.log('unreadable entry in the log', { index: i });
     });
     txn.commit();
   }
 
-  private index(text: string, i: number): void {
-    let e: { pollId?: unknown; kind?: unknown; data?: { tracker?: unknown } };
-    try {
-      e = JSON.parse(text) as typeof e;
-    } catch {
-      this.options.log('unreadable entry in the log', { index: i });
-      return;
-    }
+  /** Indexes an entry the node already parsed (no second JSON.parse of its text). */
+  private index(entry: LedgerEntry, i: number): void {
+    const e = entry as { pollId?: unknown; kind?: unknown; data?: { tracker?: unknown } };
     if (typeof e.pollId === 'string') {
       const list = this.pollIndexes.get(e.pollId) ?? [];
       list.push(i);
@@ -347,7 +343,8 @@ export class LedgerNode {
 
   entries(start: number, end: number): { index: number; entry: string }[] {
     this.standBehind();
-    const to = Math.min(end, this.tree.size, start + MAX_ENTRIES_PAGE);
+    // The store's list, not the tree: a batch whose fsync is still under way is in the tree only.
+    const to = Math.min(end, this.store.entries.length, start + MAX_ENTRIES_PAGE);
     const out: { index: number; entry: string }[] = [];
     for (let i = Math.max(0, start); i < to; i++) out.push({ index: i, entry: this.store.entries[i]! });
     return out;
@@ -395,7 +392,7 @@ export class LedgerNode {
     return this.mutex.runExclusive(() => this.proposeLocked(input));
   }
 
-  private proposeLocked({ start, entries, checkpoint }: { start: unknown; entries: unknown; checkpoint: unknown }): { signature: string } {
+  private async proposeLocked({ start, entries, checkpoint }: { start: unknown; entries: unknown; checkpoint: unknown }): Promise<{ signature: string }> {
     if (this.corrupt) throw new NodeError(422, 'store-mismatch', `this node's store does not match what it signed: ${this.corrupt}`);
     if (!Number.isSafeInteger(start) || (start as number) < 0 || !Array.isArray(entries) || !entries.every((e) => typeof e === 'string') || typeof checkpoint !== 'string') {
       throw new NodeError(400, 'bad-request', 'body must be { start, entries: string[], checkpoint }');
@@ -424,23 +421,35 @@ export class LedgerNode {
 
     const fresh = texts.slice(Math.max(0, size - from));
     const txn = this.checker.begin();
+    const parsed: LedgerEntry[] = [];
     for (let k = 0; k < fresh.length; k++) {
-      const refused = txn.check(fresh[k]!);
-      if (refused) throw new NodeError(422, refused.code, refused.reason, { index: size + k });
+      const checked = txn.checkEntry(fresh[k]!);
+      if (isRefusal(checked)) throw new NodeError(422, checked.code, checked.reason, { index: size + k });
+      parsed.push(checked);
     }
+    const mark = this.tree.size;
     for (const text of fresh) this.tree.append(hashLeaf(h, utf8(text)));
     if (!bytesEqual(this.tree.root(cp.size), cp.rootHash)) {
-      this.tree = this.rebuiltTree();
+      this.tree.truncate(mark);
       throw new NodeError(422, 'root-mismatch', `the root of the first ${cp.size} entries is not the proposed one`);
     }
-    this.store.appendEntries(fresh);
+    // The round's one fsync, off the event loop: the entries are durable before the signature leaves the
+    // node. That is what keeps it from ever signing two trees that disagree: it only signs roots of
+    // prefixes of its own durable, append-only log (the root check above), whatever its state file says.
+    try {
+      await this.store.appendEntriesDurably(fresh);
+    } catch (e) {
+      this.tree.truncate(mark);
+      throw e;
+    }
     txn.commit();
-    fresh.forEach((text, k) => this.index(text, size + k));
+    parsed.forEach((entry, k) => this.index(entry, size + k));
 
     const signature = signatureLine(ed, checkpoint, this.signer);
     const st = this.store.state;
     if (st.lastSignedBody !== checkpoint) {
-      // Durable before the signature leaves the node: after a crash it still knows what it signed.
+      // Written, not fsynced: after a crash the state may be a round old, which the start-up check and
+      // the rules above tolerate (it is never ahead of the durable entries, which are written first).
       this.store.saveState({ ...st, size: cp.size, root: toBase64(cp.rootHash), lastSignedBody: checkpoint });
       this.store.appendSigned(`${checkpoint}\n${signature}`);
     }
@@ -479,12 +488,6 @@ export class LedgerNode {
         `prev names neither the last checkpoint this node signed (size ${st.lastSignedBody ? st.size : 'none'}) nor the last final one (size ${final?.size ?? 'none'})`,
       );
     }
-  }
-
-  private rebuiltTree(): MerkleTree {
-    const tree = new MerkleTree(h);
-    for (const text of this.store.entries) tree.append(hashLeaf(h, utf8(text)));
-    return tree;
   }
 
   /** POST /v1/finalize: stores a checkpoint that has a quorum of signatures and matches this log. */
@@ -562,28 +565,36 @@ export class LedgerNode {
     if (!best || (final && best.cp.size <= final.size)) return;
     const from = this.tree.size;
     const fetched = best.cp.size > from ? await this.fetchEntries(best.peer, from, best.cp.size) : [];
-    await this.mutex.runExclusive(() => {
+    await this.mutex.runExclusive(async () => {
       if (this.corrupt) return;
       const size = this.tree.size;
       const fresh = fetched.slice(Math.max(0, size - from));
       if (size < best.cp.size && from + fetched.length < best.cp.size) return;
       const txn = this.checker.begin();
+      const parsed: LedgerEntry[] = [];
       for (let k = 0; k < fresh.length; k++) {
-        const refused = txn.check(fresh[k]!);
-        if (refused) {
-          this.options.log('catch-up: a peer entry is refused; not adopting its checkpoint', { index: size + k, code: refused.code, reason: refused.reason });
+        const checked = txn.checkEntry(fresh[k]!);
+        if (isRefusal(checked)) {
+          this.options.log('catch-up: a peer entry is refused; not adopting its checkpoint', { index: size + k, code: checked.code, reason: checked.reason });
           return;
         }
+        parsed.push(checked);
       }
+      const mark = this.tree.size;
       for (const text of fresh) this.tree.append(hashLeaf(h, utf8(text)));
       if (!bytesEqual(this.tree.root(best.cp.size), best.cp.rootHash)) {
-        this.tree = this.rebuiltTree();
+        this.tree.truncate(mark);
         this.options.log('catch-up: the recomputed root differs from the signed checkpoint; not adopting it', { size: best.cp.size });
         return;
       }
-      this.store.appendEntries(fresh);
+      try {
+        await this.store.appendEntriesDurably(fresh);
+      } catch (e) {
+        this.tree.truncate(mark);
+        throw e;
+      }
       txn.commit();
-      fresh.forEach((text, k) => this.index(text, size + k));
+      parsed.forEach((entry, k) => this.index(entry, size + k));
       this.adoptFinal(best.note, best.cp);
       this.options.log('caught up from a peer', { size: best.cp.size, peer: best.peer });
     });

@@ -2,18 +2,23 @@
  * A ledger node's files, all under its data directory:
  *
  * - `seed`: the 32-byte Ed25519 seed, mode 0600, made once.
- * - `entries.log`: one canonical entry JSON text per line, appended and fsynced per batch. Canonical
- *   JSON escapes every control character, so a line break only ever ends an entry.
- * - `finals.log`, `signed.log`, `tallies.log`: JSON lines (final notes, bodies this node signed with
- *   its signature, signed tallies), appended and fsynced.
- * - `state.json`: the signing state, replaced by write-to-temp, fsync, rename, fsync of the directory,
- *   so a crash leaves either the old or the new state, never a torn one.
+ * - `entries.log`: one canonical entry JSON text per line, appended and fsynced per batch: the one fsync
+ *   of a round, awaited off the event loop (fdatasync on libuv's pool). Canonical JSON escapes every
+ *   control character, so a line break only ever ends an entry.
+ * - `finals.log`, `signed.log`: JSON lines (final notes, bodies this node signed with its signature),
+ *   appended without an fsync of their own. `tallies.log` (signed tallies, rare): appended and fsynced.
+ * - `state.json`: the signing state, replaced by write-to-temp and rename (no fsync). After a crash it
+ *   may be a round old (never ahead of the durable entries, which are written first) or unreadable (then
+ *   the node starts from the empty state and logs it). Neither lets the node sign two trees that
+ *   disagree: it signs only roots of prefixes of its own durable log, and a final note it lost is
+ *   fetched again from its peers by catch-up.
  * - `keys.json`: peers' verifier keys learnt from their /v1/info, so a restart does not need them up.
  */
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
+  fdatasync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -38,18 +43,26 @@ export const emptySigningState: SigningState = { size: 0, root: '', lastSignedBo
 
 export type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
-/** Appends lines to a file and fsyncs once per call. */
+/** Appends lines to a file; fsyncs when asked (synchronously, or awaited off the event loop). */
 class LineFile {
   private fd: number;
   constructor(readonly path: string) {
     this.fd = openSync(path, 'a');
   }
-  append(lines: readonly string[]): void {
+  /** Writes the lines to the page cache; durable only after a sync. */
+  write(lines: readonly string[]): void {
     if (lines.length === 0) return;
     const buf = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'utf8');
     let off = 0;
     while (off < buf.length) off += writeSync(this.fd, buf, off);
-    fsyncSync(this.fd);
+  }
+  append(lines: readonly string[]): void {
+    this.write(lines);
+    if (lines.length > 0) fsyncSync(this.fd);
+  }
+  /** fdatasync on libuv's thread pool: the event loop keeps serving while the disk flushes. */
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => fdatasync(this.fd, (e) => (e ? reject(e) : resolve())));
   }
   close(): void {
     closeSync(this.fd);
@@ -106,7 +119,7 @@ export class NodeStore {
     this.signed = readLines(join(dir, 'signed.log'), log).flatMap((l) => parseJsonLine<string>(l, log) ?? []);
     this.tallies = readLines(join(dir, 'tallies.log'), log).flatMap((l) => parseJsonLine<unknown>(l, log) ?? []);
     const statePath = join(dir, 'state.json');
-    this.state = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as SigningState) : { ...emptySigningState };
+    this.state = loadState(statePath, log);
     const keysPath = join(dir, 'keys.json');
     this.peerKeys = existsSync(keysPath) ? (JSON.parse(readFileSync(keysPath, 'utf8')) as string[]) : [];
     this.entriesFile = new LineFile(join(dir, 'entries.log'));
@@ -115,19 +128,26 @@ export class NodeStore {
     this.talliesFile = new LineFile(join(dir, 'tallies.log'));
   }
 
-  /** Appends entry texts durably (one fsync). */
-  appendEntries(texts: readonly string[]): void {
-    this.entriesFile.append(texts);
-    this.entries.push(...texts);
+  /**
+   * Appends entry texts and resolves once they are durable (one fdatasync, awaited off the event loop).
+   * The texts join `entries` only then, so nothing reads an entry the disk may still lose.
+   */
+  async appendEntriesDurably(texts: readonly string[]): Promise<void> {
+    if (texts.length === 0) return;
+    this.entriesFile.write(texts);
+    await this.entriesFile.sync();
+    for (const t of texts) this.entries.push(t);
   }
 
+  /** No fsync of its own: a final note lost in a crash is fetched again from the peers (catch-up). */
   appendFinal(note: string): void {
-    this.finalsFile.append([JSON.stringify(note)]);
+    this.finalsFile.write([JSON.stringify(note)]);
     this.finals.push(note);
   }
 
+  /** No fsync of its own: written after the entries it signs are durable (see the file comment). */
   appendSigned(noteWithOwnSignature: string): void {
-    this.signedFile.append([JSON.stringify(noteWithOwnSignature)]);
+    this.signedFile.write([JSON.stringify(noteWithOwnSignature)]);
     this.signed.push(noteWithOwnSignature);
   }
 
@@ -136,14 +156,14 @@ export class NodeStore {
     this.tallies.push(record);
   }
 
-  /** Replaces the signing state atomically and durably; returns only once it is on disk. */
+  /** Replaces the signing state atomically (write to temp, rename), without an fsync: see the file comment. */
   saveState(state: SigningState): void {
-    writeAtomic(join(this.dir, 'state.json'), JSON.stringify(state));
+    writeAtomic(join(this.dir, 'state.json'), JSON.stringify(state), false);
     this.state = state;
   }
 
   savePeerKeys(keys: string[]): void {
-    writeAtomic(join(this.dir, 'keys.json'), JSON.stringify(keys));
+    writeAtomic(join(this.dir, 'keys.json'), JSON.stringify(keys), true);
     this.peerKeys = keys;
   }
 
@@ -152,17 +172,30 @@ export class NodeStore {
   }
 }
 
-function writeAtomic(path: string, text: string): void {
+function writeAtomic(path: string, text: string, durable: boolean): void {
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeFileSync(fd, text);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  fsyncDir(join(path, '..'));
+  if (durable) fsyncDir(join(path, '..'));
+}
+
+/** The saved signing state; an unreadable file (a crash between write and flush) is logged and dropped. */
+function loadState(path: string, log: Log): SigningState {
+  if (!existsSync(path)) return { ...emptySigningState };
+  try {
+    const state = JSON.parse(readFileSync(path, 'utf8')) as SigningState;
+    if (typeof state === 'object' && state !== null && Number.isSafeInteger(state.size)) return state;
+  } catch {
+    // fall through
+  }
+  log('state.json is unreadable (a crash before it reached the disk?): starting from the empty state; catch-up fetches the final checkpoint again', { file: path });
+  return { ...emptySigningState };
 }
 
 function parseJsonLine<T>(line: string, log: Log): T | undefined {

@@ -1,0 +1,96 @@
+/**
+ * The node's hot path, in process: a round (propose + finalize) costs each node one fsync, awaited off
+ * the event loop (no synchronous fsync), and each proposed entry is JSON-parsed once.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { utf8 } from '../bytes.ts';
+import { checkpointHash, formatCheckpoint, GENESIS_PREV } from '../checkpoint.ts';
+import { hashLeaf, MerkleTree } from '../merkle.ts';
+import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
+import { generateSignerKey } from '../note.ts';
+import { LedgerNode } from './ledgerNode.ts';
+import { loadOrMakeSeed } from './store.ts';
+import { ballotText, openPollEntries, ORIGIN, tempDataDir } from './testing.ts';
+
+const calls = vi.hoisted(() => ({ fsyncSync: 0, fdatasync: 0 }));
+vi.mock('node:fs', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...fs,
+    fsyncSync: (fd: number) => {
+      calls.fsyncSync++;
+      fs.fsyncSync(fd);
+    },
+    fdatasync: (fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+      calls.fdatasync++;
+      fs.fdatasync(fd, cb);
+    },
+  };
+});
+
+const quiet = (): void => {};
+
+function cluster(): LedgerNode[] {
+  const dir = tempDataDir();
+  const dataDirs = [1, 2, 3, 4].map((id) => join(dir, `ledger-node-${id}`));
+  const keys = dataDirs.map((dataDir, k) => {
+    mkdirSync(dataDir, { recursive: true });
+    return generateSignerKey(nodeSha256, nodeEd25519, `ledger-node-${k + 1}`, loadOrMakeSeed(join(dataDir, 'seed'), quiet)).verifierKey;
+  });
+  return dataDirs.map((dataDir, k) => new LedgerNode({ id: k + 1, dataDir, origin: ORIGIN, peers: [], keys: keys.filter((_, j) => j !== k), log: quiet }));
+}
+
+async function round(nodes: LedgerNode[], held: string[], texts: string[], prevBody: string | null): Promise<string> {
+  const tree = new MerkleTree(nodeSha256);
+  for (const t of [...held, ...texts]) tree.append(hashLeaf(nodeSha256, utf8(t)));
+  const body = formatCheckpoint({ origin: ORIGIN, size: tree.size, rootHash: tree.root(), prev: prevBody ? checkpointHash(nodeSha256, prevBody) : GENESIS_PREV, extensions: [] });
+  const lines: string[] = [];
+  for (const node of nodes) lines.push((await node.propose({ start: held.length, entries: texts, checkpoint: body })).signature);
+  const note = `${body}\n${lines.join('')}`;
+  for (const node of nodes) await node.finalize({ note });
+  return body;
+}
+
+describe('a ledger node round', () => {
+  let nodes: LedgerNode[] = [];
+  afterEach(() => {
+    for (const n of nodes) n.close();
+    vi.restoreAllMocks();
+  });
+
+  it('costs one fsync per node, none of them synchronous, and parses each entry once', async () => {
+    nodes = cluster();
+    const opening = openPollEntries('hp');
+    const first = await round(nodes, [], opening, null);
+    const ballots = Array.from({ length: 20 }, (_, k) => ballotText({ pollId: 'hp', voter: `v${k}` }));
+
+    calls.fsyncSync = 0;
+    calls.fdatasync = 0;
+    const parse = vi.spyOn(JSON, 'parse');
+    await round(nodes, opening, ballots, first);
+    const parses = parse.mock.calls.length;
+    parse.mockRestore();
+
+    expect(calls.fsyncSync).toBe(0);
+    expect(calls.fdatasync).toBe(nodes.length);
+    // Each of the 20 entries once per node: no second parse for the poll and tracker indexes.
+    expect(parses).toBe(ballots.length * nodes.length);
+    for (const node of nodes) expect(node.size).toBe(opening.length + ballots.length);
+    expect(nodes[0]!.info().finalSize).toBe(opening.length + ballots.length);
+  });
+
+  it('a node restarted from its files has the same log and final checkpoint', async () => {
+    nodes = cluster();
+    const opening = openPollEntries('hr');
+    await round(nodes, [], opening, null);
+    const dataDir = (nodes[0] as unknown as { options: { dataDir: string; keys: string[] } }).options;
+    nodes[0]!.close();
+    const again = new LedgerNode({ id: 1, dataDir: dataDir.dataDir, origin: ORIGIN, peers: [], keys: dataDir.keys, log: quiet });
+    nodes[0] = again;
+    expect(again.storeProblem).toBeNull();
+    expect(again.size).toBe(opening.length);
+    expect(again.info().finalSize).toBe(opening.length);
+  });
+});
