@@ -13,7 +13,8 @@ import { assertValidSelections, type SealedChoices } from '../domain/ballot.ts';
 import type { PollDefinition, BallotSelections } from '../domain/pollDefinition.ts';
 import { countedBallots, type TallyBallot } from '../domain/tally.ts';
 import type { LedgerEntry } from './entry.ts';
-import { combineShares, verifyShareBatch, type SealedItem, type ShareBatch } from './threshold/decryption.ts';
+import { checkShareBatch, combineDecodedShares, prepareItems, type SealedItem, type ShareBatch } from './threshold/decryption.ts';
+import type { Point } from './threshold/group.ts';
 import { openingMatches, openSealed, sealedBallotProblem, type Opening, type SealedBallot } from './threshold/seal.ts';
 import type { PublicKeySet } from './threshold/vss.ts';
 import { THRESHOLD } from './threshold/vss.ts';
@@ -84,23 +85,30 @@ const contextOf = (pollId: string, r: SealedBallotRef) => ({ pollId, voterTag: r
  * Throws when fewer than 3 good batches remain, naming the nodes whose shares failed.
  */
 export function openBatch(keySet: PublicKeySet, pollId: string, refs: readonly SealedBallotRef[], batches: readonly ShareBatch[]): { openings: OpenedBallot[]; shares: ShareBatch[]; wrongNodes: number[] } {
-  const items = itemsOf(refs);
-  const good: ShareBatch[] = [];
+  // The ephemerals are decoded once for every node's batch; a ballot whose ephemeral is not a point
+  // cannot be opened by any share, and then nothing in this batch can be checked.
+  const prepared = prepareItems(itemsOf(refs));
+  const good: { batch: ShareBatch; shares: Point[] }[] = [];
   const wrongNodes: number[] = [];
   for (const b of batches) {
-    if (good.some((g) => g.node === b.node)) continue;
+    // Three good batches open the ballots: a fourth is not even checked.
+    if (good.length === THRESHOLD) break;
+    if (good.some((g) => g.batch.node === b.node)) continue;
     const key = keySet.verificationKeys[String(b.node)];
-    if (b.keyId === keySet.keyId && b.pollId === pollId && key && verifyShareBatch(b, key, items)) good.push(b);
+    const decoded = b.keyId === keySet.keyId && b.pollId === pollId && key ? checkShareBatch(b, key, prepared) : null;
+    if (decoded) good.push({ batch: b, shares: decoded });
     else wrongNodes.push(b.node);
   }
   if (good.length < THRESHOLD) throw new NotEnoughShares(good.length, wrongNodes);
-  const shares = good.slice(0, THRESHOLD);
-  const keys = combineShares(shares);
+  const keys = combineDecodedShares(
+    good.map((g) => g.batch.node),
+    good.map((g) => g.shares),
+  );
   const openings = refs.map((r, j): OpenedBallot => {
-    const opened = openSealed(keySet.jointKey, contextOf(pollId, r), r.sealed, keys[j]!);
+    const opened = openSealed(keySet.jointKey, contextOf(pollId, r), r.sealed, keys[j]!, prepared.bytes[j]!);
     return opened ? { eventId: r.eventId, selections: opened.selections, nonce: opened.nonce } : { eventId: r.eventId, unopenable: true };
   });
-  return { openings, shares, wrongNodes };
+  return { openings, shares: good.map((g) => g.batch), wrongNodes };
 }
 
 /**

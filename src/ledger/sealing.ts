@@ -137,20 +137,53 @@ export function createSealingClient(options: SealingClientOptions) {
     }
     const counted: SealedBallotRef[] = countedSealedBallots(input.definition, ballots);
     const batches = batchCount(counted.length);
-    for (let b = 0; b < batches; b++) {
-      if (input.done.has(b)) continue;
-      const answers = await all((i) => call<{ shares: ShareBatch; total: number }>(i, `/v1/polls/${encodeURIComponent(input.pollId)}/shares`, { size: input.size, batch: b }));
-      const given = answers.flatMap((r) => (r.status === 'fulfilled' ? [r.value.shares] : []));
-      const silentNodes = answers.flatMap((r, i) => (r.status === 'rejected' ? [i + 1] : []));
-      let opened: ReturnType<typeof openBatch>;
+    // Three nodes' shares open a batch, so only three are asked (each share costs its node a scalar
+    // multiplication per ballot); the others are asked only when one of those is silent or wrong. The
+    // next batch's shares are asked for while this one is checked and opened, so the nodes and the
+    // opener work at the same time.
+    let preferred = options.nodes.map((_, i) => i).slice(0, THRESHOLD);
+    type Answer = PromiseSettledResult<{ shares: ShareBatch; total: number }>;
+    const ask = (b: number, nodes: readonly number[]): Promise<Map<number, Answer>> =>
+      Promise.allSettled(nodes.map((i) => call<{ shares: ShareBatch; total: number }>(i, `/v1/polls/${encodeURIComponent(input.pollId)}/shares`, { size: input.size, batch: b }))).then(
+        (rs) => new Map(rs.map((r, k) => [nodes[k]!, r])),
+      );
+    const todo = Array.from({ length: batches }, (_, b) => b).filter((b) => !input.done.has(b));
+    let next: Promise<Map<number, Answer>> | null = todo.length > 0 ? ask(todo[0]!, preferred) : null;
+    for (let t = 0; t < todo.length; t++) {
+      const b = todo[t]!;
+      const answers = await next!;
+      next = t + 1 < todo.length ? ask(todo[t + 1]!, preferred) : null;
+      const given = (m: Map<number, Answer>) => [...m.values()].flatMap((r) => (r.status === 'fulfilled' ? [r.value.shares] : []));
+      let opened: ReturnType<typeof openBatch> | null = null;
+      let failure: unknown = null;
       try {
-        opened = openBatch(input.keySet, input.pollId, batchOf(counted, b), given);
+        opened = openBatch(input.keySet, input.pollId, batchOf(counted, b), given(answers));
       } catch (e) {
-        const wrongNodes = e instanceof NotEnoughShares ? e.wrongNodes : [];
-        const reasons = answers.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
-        return { status: 'waiting', reason: [(e as Error).message, ...reasons].join('; '), wrongNodes, silentNodes };
+        failure = e;
+      }
+      if (!opened) {
+        // Ask the nodes not asked yet, and open with every answer (a wrong one is named again).
+        const others = options.nodes.map((_, i) => i).filter((i) => !answers.has(i));
+        for (const [i, r] of await ask(b, others)) answers.set(i, r);
+        try {
+          opened = openBatch(input.keySet, input.pollId, batchOf(counted, b), given(answers));
+          failure = null;
+        } catch (e) {
+          failure = e;
+        }
+        // From now on ask first the nodes whose shares served.
+        const served = new Set((opened?.shares ?? []).map((sh) => sh.node - 1));
+        preferred = [...served, ...options.nodes.map((_, i) => i)].filter((i, k, all) => all.indexOf(i) === k).slice(0, THRESHOLD);
+      }
+      const silentNodes = [...answers].flatMap(([i, r]) => (r.status === 'rejected' ? [i + 1] : [])).sort((x, y) => x - y);
+      if (!opened) {
+        await next?.catch(() => undefined);
+        const wrongNodes = failure instanceof NotEnoughShares ? failure.wrongNodes : [];
+        const reasons = [...answers.values()].flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+        return { status: 'waiting', reason: [(failure as Error).message, ...reasons].join('; '), wrongNodes, silentNodes };
       }
       if (opened.wrongNodes.length > 0) log('WRONG DECRYPTION SHARES', { pollId: input.pollId, batch: b, nodes: opened.wrongNodes });
+      if (silentNodes.length > 0) log('nodes gave no decryption shares', { pollId: input.pollId, batch: b, nodes: silentNodes });
       await input.onBatch({
         pollId: input.pollId,
         keyId: input.keySet.keyId,

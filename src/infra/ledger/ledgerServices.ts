@@ -24,6 +24,7 @@ import { startStandbyAnchoring } from './standbyAnchoring.ts';
 import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
 import type { Database } from '../db/schema.ts';
 import { createSealingClient, type SealingClient } from '../../ledger/sealing.ts';
+import { useSodiumMultiply } from '../../ledger/threshold/sodium.ts';
 import { startSealedOpening, type SealedOpening } from './sealedOpeningService.ts';
 import type { PublicKeySet } from '../../ledger/threshold/vss.ts';
 
@@ -127,6 +128,8 @@ export const startLedger = async (
     return [];
   };
   // --- the nodes' threshold key for sealed polls ---------------------------------------------------
+  // Opening combines shares with libsodium's WebAssembly multiplication once it has loaded (same bytes).
+  void useSodiumMultiply().catch((err: unknown) => deps.logger.warn({ err }, 'libsodium did not load; opening uses the pure-JS multiplication'));
   const sealing = createSealingClient({ nodes: urls, token, log: (msg, fields) => deps.logger.info(fields ?? {}, msg) });
   let keySet: PublicKeySet | null = null;
   /** Reads the key set the nodes agree on; the lease holder also runs the first ceremony of a fresh ledger. */

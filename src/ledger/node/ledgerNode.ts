@@ -30,7 +30,8 @@ import type { LedgerEntry } from '../entry.ts';
 import { batchOf, countedSealedBallots, itemsOf, SealedNotOpened, type SealedBallotRef } from '../sealedOpening.ts';
 import type { ShareBatch } from '../threshold/decryption.ts';
 import type { Dealing, PublicKeySet } from '../threshold/vss.ts';
-import { ThresholdError, ThresholdStore } from './thresholdStore.ts';
+import { NodeError } from './nodeError.ts';
+import { ThresholdStore } from './thresholdStore.ts';
 
 const h = nodeSha256;
 const ed = nodeEd25519;
@@ -38,17 +39,6 @@ const ed = nodeEd25519;
 /** The most entries GET /v1/entries returns at once. */
 export const MAX_ENTRIES_PAGE = 1000;
 
-/** A refusal with the HTTP status and stable code the protocol gives it. */
-export class NodeError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
 
 export interface LedgerNodeOptions {
   id: number;
@@ -651,10 +641,19 @@ export class LedgerNode {
   /** The counted sealed ballots of a poll in this node's stored log up to `size`; null if it holds fewer. */
   private sealedBallots(pollId: string, definition: Pick<PollDefinition, 'settings'>, size: number): SealedBallotRef[] | null {
     if (size > this.store.entries.length) return null;
-    const key = `${pollId}\u0000${size}\u0000${(this.pollIndexes.get(pollId) ?? []).length}`;
+    // Keyed by the poll's entries below `size` only: the opening's own entries (appended after `size`,
+    // one per batch) must not throw the cache away, or every batch would parse the whole poll again.
+    const indexes = this.pollIndexes.get(pollId) ?? [];
+    let below = 0;
+    for (let hi = indexes.length; below < hi; ) {
+      const mid = (below + hi) >>> 1;
+      if (indexes[mid]! < size) below = mid + 1;
+      else hi = mid;
+    }
+    const key = `${pollId}\u0000${size}\u0000${below}`;
     if (this.sealedCache?.key === key) return this.sealedCache.refs;
     const entries: LedgerEntry[] = [];
-    for (const i of this.pollIndexes.get(pollId) ?? []) {
+    for (const i of indexes) {
       if (i >= size) break;
       const entry = parseEntryText(this.store.entries[i]!);
       if (!('reason' in entry) && entry.kind === 'ballot') entries.push(entry);
@@ -671,21 +670,12 @@ export class LedgerNode {
 
   /** POST /v1/threshold/deal: this node's dealing for a key ceremony. */
   deal(input: { epoch: unknown; transportKeys: unknown }): Promise<Dealing> {
-    return this.mutex.runExclusive(() => this.asNodeError(() => this.threshold.deal(input.epoch, input.transportKeys)));
+    return this.mutex.runExclusive(() => this.threshold.deal(input.epoch, input.transportKeys));
   }
 
   /** POST /v1/threshold/complete: this node's share from every node's dealing; the public key set. */
   completeCeremony(input: { epoch: unknown; dealings: unknown }): Promise<PublicKeySet> {
-    return this.mutex.runExclusive(() => this.asNodeError(() => this.threshold.complete(input.epoch, input.dealings)));
-  }
-
-  private asNodeError<T>(fn: () => T): T {
-    try {
-      return fn();
-    } catch (e) {
-      if (e instanceof ThresholdError) throw new NodeError(e.status, e.code, e.message, e.extra);
-      throw e;
-    }
+    return this.mutex.runExclusive(() => this.threshold.complete(input.epoch, input.dealings));
   }
 
   /**
@@ -711,7 +701,7 @@ export class LedgerNode {
       }
       const slice = batchOf(refs, batch as number);
       if (slice.length === 0) throw new NodeError(404, 'not-found', `batch ${String(batch)} is beyond the poll's ${refs.length} counted sealed ballots`);
-      const shares = this.asNodeError(() => this.threshold.shares(slice[0]!.sealed.keyId, { pollId, batch: batch as number }, itemsOf(slice)));
+      const shares = this.threshold.shares(slice[0]!.sealed.keyId, { pollId, batch: batch as number }, itemsOf(slice));
       return { pollId, size: size as number, batch: batch as number, total: refs.length, shares };
     });
   }

@@ -5,7 +5,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { normalizeTracker } from '../entry.ts';
-import { NodeError, type LedgerNode } from './ledgerNode.ts';
+import type { LedgerNode } from './ledgerNode.ts';
+import { NodeError } from './nodeError.ts';
 import type { Log } from './store.ts';
 
 const MAX_BODY = 64 * 1024 * 1024;

@@ -24,19 +24,8 @@ import {
   type Dealing,
   type PublicKeySet,
 } from '../threshold/vss.ts';
+import { NodeError } from './nodeError.ts';
 import type { Log } from './store.ts';
-
-/** A refusal the node turns into an HTTP answer (status, stable code, plain English). */
-export class ThresholdError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(message);
-  }
-}
 
 interface StoredDealing {
   epoch: string;
@@ -102,18 +91,18 @@ export class ThresholdStore {
    * gives the same dealing (a dealer who sent two different dealings would break the ceremony).
    */
   deal(epoch: unknown, transportKeys: unknown): Dealing {
-    if (typeof epoch !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(epoch)) throw new ThresholdError(400, 'bad-request', 'epoch must be 1-64 letters, digits or ._:-');
-    if (this.keys.some((k) => k.keySet.epoch === epoch)) throw new ThresholdError(409, 'dkg.done', `this node already completed epoch ${epoch}`);
+    if (typeof epoch !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(epoch)) throw new NodeError(400, 'bad-request', 'epoch must be 1-64 letters, digits or ._:-');
+    if (this.keys.some((k) => k.keySet.epoch === epoch)) throw new NodeError(409, 'dkg.done', `this node already completed epoch ${epoch}`);
     const stored = readJson<StoredDealing>(this.dealingFile);
     if (stored?.epoch === epoch) return stored.dealing;
-    if (typeof transportKeys !== 'object' || transportKeys === null) throw new ThresholdError(400, 'bad-request', 'transportKeys must map node numbers to keys');
+    if (typeof transportKeys !== 'object' || transportKeys === null) throw new NodeError(400, 'bad-request', 'transportKeys must map node numbers to keys');
     const keys = transportKeys as Record<string, string>;
-    if (keys[String(this.id)] !== this.transportKey) throw new ThresholdError(422, 'dkg.transport-key', `the transport key given for node ${this.id} is not this node's`);
+    if (keys[String(this.id)] !== this.transportKey) throw new NodeError(422, 'dkg.transport-key', `the transport key given for node ${this.id} is not this node's`);
     let made: ReturnType<typeof deal>;
     try {
       made = deal(epoch, this.id, keys);
     } catch (e) {
-      throw new ThresholdError(422, 'dkg.transport-key', (e as Error).message);
+      throw new NodeError(422, 'dkg.transport-key', (e as Error).message);
     }
     writeSecretFile(this.dealingFile, { epoch, dealing: made.dealing, coefficients: made.secret.coefficients.map(scalarToHex) } satisfies StoredDealing);
     this.log('dealt for a key ceremony', { epoch });
@@ -129,17 +118,17 @@ export class ThresholdStore {
     const done = this.keys.find((k) => k.keySet.epoch === epoch);
     if (done) return done.keySet;
     const stored = readJson<StoredDealing>(this.dealingFile);
-    if (!stored || stored.epoch !== epoch) throw new ThresholdError(409, 'dkg.no-dealing', `this node has not dealt for epoch ${String(epoch)}`);
-    if (!Array.isArray(dealings) || dealings.length !== PARTICIPANTS) throw new ThresholdError(400, 'bad-request', `dealings must list the ${PARTICIPANTS} nodes' dealings`);
+    if (!stored || stored.epoch !== epoch) throw new NodeError(409, 'dkg.no-dealing', `this node has not dealt for epoch ${String(epoch)}`);
+    if (!Array.isArray(dealings) || dealings.length !== PARTICIPANTS) throw new NodeError(400, 'bad-request', `dealings must list the ${PARTICIPANTS} nodes' dealings`);
     const byDealer = new Map<number, Dealing>();
     for (const d of dealings) {
       const problem = dealingProblem(d, epoch as string);
-      if (problem) throw new ThresholdError(422, 'dkg.bad-dealing', problem);
+      if (problem) throw new NodeError(422, 'dkg.bad-dealing', problem);
       byDealer.set((d as Dealing).dealer, d as Dealing);
     }
-    if (byDealer.size !== PARTICIPANTS) throw new ThresholdError(422, 'dkg.bad-dealing', 'one dealing per node is needed');
+    if (byDealer.size !== PARTICIPANTS) throw new NodeError(422, 'dkg.bad-dealing', 'one dealing per node is needed');
     if (JSON.stringify(byDealer.get(this.id)) !== JSON.stringify(stored.dealing)) {
-      throw new ThresholdError(422, 'dkg.bad-dealing', `the dealing relayed for node ${this.id} is not the one it made`);
+      throw new NodeError(422, 'dkg.bad-dealing', `the dealing relayed for node ${this.id} is not the one it made`);
     }
     let share = ownShare({ coefficients: stored.coefficients.map(scalarFromHex) }, this.id);
     for (const [dealer, d] of byDealer) {
@@ -147,13 +136,13 @@ export class ThresholdStore {
       try {
         share = mod(share + receiveShare(d, this.id, this.transportSecret, this.transportKey));
       } catch (e) {
-        if (e instanceof BadShare) throw new ThresholdError(422, 'dkg.bad-share', e.message, { dealer: e.dealer });
+        if (e instanceof BadShare) throw new NodeError(422, 'dkg.bad-share', e.message, { dealer: e.dealer });
         throw e;
       }
     }
     const keySet = publicKeySetOf(epoch as string, Object.fromEntries([...byDealer].map(([n, d]) => [String(n), d.commitments])));
     if (keySet.verificationKeys[String(this.id)] !== pointToHex(G.multiply(share))) {
-      throw new ThresholdError(500, 'dkg.inconsistent', 'this node\u2019s share does not match its verification key');
+      throw new NodeError(500, 'dkg.inconsistent', 'this node\u2019s share does not match its verification key');
     }
     this.keys = [...this.keys, { keySet, share: scalarToHex(share) }];
     writeSecretFile(this.keysFile, this.keys);
@@ -165,7 +154,7 @@ export class ThresholdStore {
   /** This node's decryption shares for a batch of sealed ballots under key `keyId`. */
   shares(keyId: string, ctx: { pollId: string; batch: number }, items: readonly SealedItem[]): ShareBatch {
     const key = this.keys.find((k) => k.keySet.keyId === keyId);
-    if (!key) throw new ThresholdError(409, 'sealed.no-share', `this node holds no share of key ${keyId}`);
+    if (!key) throw new NodeError(409, 'sealed.no-share', `this node holds no share of key ${keyId}`);
     return makeShareBatch(scalarFromHex(key.share), { keyId, pollId: ctx.pollId, node: this.id, batch: ctx.batch }, items);
   }
 }

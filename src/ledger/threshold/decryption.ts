@@ -11,25 +11,29 @@
  * node's verification key, the key id, poll, node number, batch number, every ballot id, R_j and D_ij,
  * and the prover's commitments (Bernhard-Pereira-Warinschi's "strong" Fiat-Shamir).
  */
+import { toHex } from '../bytes.ts';
 import {
+  encodedMultiply,
   G,
   hashFields,
   hashToScalar,
   invert,
   mod,
+  msm128,
   mulPublic,
   Point,
   pointBytes,
+  pointFromBytes,
   pointFromHex,
-  pointToHex,
+  pointHexBytes,
   randomScalar,
+  scalarBytes,
   scalarFromHex,
   scalarToHex,
   webRandom,
   type RandomBytes,
 } from './group.ts';
 import { THRESHOLD } from './vss.ts';
-import { pippenger } from '@noble/curves/abstract/curve.js';
 
 /** One ballot to open: its id and the ephemeral R of its encapsulation. */
 export interface SealedItem {
@@ -48,34 +52,46 @@ export interface ShareBatch {
   proof: { c: string; z: string };
 }
 
+/**
+ * A batch's items decoded once: the ephemerals' bytes (hashed as given: they are canonical, or decoding
+ * refused them) and points. Every node's batch for the same items is checked against one of these.
+ */
+export interface PreparedItems {
+  items: readonly SealedItem[];
+  bytes: Uint8Array[];
+  points: Point[];
+}
+
+export function prepareItems(items: readonly SealedItem[]): PreparedItems {
+  const bytes = items.map((it, j) => pointHexBytes(it.ephemeral, `ephemeral of ballot ${j}`));
+  return { items, bytes, points: bytes.map((b, j) => pointFromBytes(b, `ephemeral of ballot ${j}`)) };
+}
+
 interface Statement {
   keyId: string;
   pollId: string;
   node: number;
   batch: number;
-  verificationKey: Point;
+  verificationKey: Uint8Array;
   items: readonly SealedItem[];
-  ephemerals: readonly Point[];
-  shares: readonly Point[];
+  /** Canonical encodings of R_j and D_ij. */
+  ephemerals: readonly Uint8Array[];
+  shares: readonly Uint8Array[];
 }
 
 function statementDigest(s: Statement): Uint8Array {
-  const fields: (Uint8Array | string)[] = [pointBytes(G), s.keyId, s.pollId, String(s.node), String(s.batch), pointBytes(s.verificationKey), String(s.items.length)];
-  s.items.forEach((item, j) => fields.push(item.eventId, pointBytes(s.ephemerals[j]!), pointBytes(s.shares[j]!)));
+  const fields: (Uint8Array | string)[] = [pointBytes(G), s.keyId, s.pollId, String(s.node), String(s.batch), s.verificationKey, String(s.items.length)];
+  s.items.forEach((item, j) => fields.push(item.eventId, s.ephemerals[j]!, s.shares[j]!));
   return hashFields('decryption-statement', fields);
 }
 
 /**
- * M = Σ ρ_j R_j and Z = Σ ρ_j D_ij with ρ_j from the statement digest. The weights are 128 bits (small-
- * exponent batching, Bellare-Garay-Rabin: a wrong share passes with probability 2^-128) and the sums
- * are multi-scalar multiplications (Pippenger, from @noble/curves), several times faster than one
- * multiplication per point.
+ * The weights ρ_j from the statement digest. They are 128 bits (small-exponent batching,
+ * Bellare-Garay-Rabin: a wrong share passes with probability 2^-128), so the sums M = Σ ρ_j R_j and
+ * Z = Σ ρ_j D_ij are 128-bit multi-scalar multiplications (msm128), a few dozen additions per point.
  */
-function composites(digest: Uint8Array, ephemerals: readonly Point[], shares: readonly Point[]): { m: Point; z: Point } {
-  if (ephemerals.length === 0) return { m: Point.ZERO, z: Point.ZERO };
-  const weights = ephemerals.map((_, j) => hashToScalar('decryption-weight', [digest, String(j)]) & WEIGHT_MASK || 1n);
-  return { m: pippenger(Point, [...ephemerals], weights), z: pippenger(Point, [...shares], weights) };
-}
+const weightsOf = (digest: Uint8Array, n: number): bigint[] =>
+  Array.from({ length: n }, (_, j) => hashToScalar('decryption-weight', [digest, String(j)]) & WEIGHT_MASK || 1n);
 const WEIGHT_MASK = (1n << 128n) - 1n;
 
 const challenge = (digest: Uint8Array, m: Point, z: Point, a: Point, b: Point): bigint =>
@@ -83,47 +99,67 @@ const challenge = (digest: Uint8Array, m: Point, z: Point, a: Point, b: Point): 
 
 /**
  * Node `node` (secret share x_i, verification key Y_i = x_i G) makes its shares for a batch. The
- * secret only ever multiplies with constant-time multiplication; every proof nonce is fresh.
+ * secret only ever multiplies with constant-time multiplication (libsodium's when installed, else
+ * noble's); every proof nonce is fresh. Z = x_i M costs one multiplication instead of a sum over the
+ * shares: it equals Σ ρ_j D_ij because every D_ij = x_i R_j.
  */
 export function makeShareBatch(
   secretShare: bigint,
   ctx: { keyId: string; pollId: string; node: number; batch: number },
-  items: readonly SealedItem[],
+  items: readonly SealedItem[] | PreparedItems,
   random: RandomBytes = webRandom,
 ): ShareBatch {
-  const ephemerals = items.map((it, j) => pointFromHex(it.ephemeral, `ephemeral of ballot ${j}`));
-  const shares = ephemerals.map((r) => r.multiply(secretShare));
+  const prepared = 'points' in items ? items : prepareItems(items);
+  const fast = encodedMultiply();
+  const x = scalarBytes(secretShare);
+  const shares = fast ? prepared.bytes.map((r) => fast(x, r)) : prepared.points.map((r) => r.multiply(secretShare).toBytes());
   const verificationKey = G.multiply(secretShare);
-  const digest = statementDigest({ ...ctx, verificationKey, items, ephemerals, shares });
-  const { m, z } = composites(digest, ephemerals, shares);
+  const digest = statementDigest({ ...ctx, verificationKey: verificationKey.toBytes(), items: prepared.items, ephemerals: prepared.bytes, shares });
+  const m = msm128(prepared.points, weightsOf(digest, shares.length));
+  const z = m.is0() ? Point.ZERO : m.multiply(secretShare);
   const w = randomScalar(random);
   const a = G.multiply(w);
   const b = m.is0() ? Point.ZERO : m.multiply(w);
   const c = challenge(digest, m, z, a, b);
-  return { ...ctx, shares: shares.map(pointToHex), proof: { c: scalarToHex(c), z: scalarToHex(mod(w + c * secretShare)) } };
+  return { ...ctx, shares: shares.map(toHex), proof: { c: scalarToHex(c), z: scalarToHex(mod(w + c * secretShare)) } };
 }
 
 /**
- * Whether a batch of shares is correct for `items` under node's verification key. Never throws:
- * anything malformed is simply not a valid batch. The caller names the node (`batch.node`).
+ * The decoded shares of a batch if it is correct for the prepared items under the node's verification
+ * key, else null. Never throws: anything malformed is simply not a valid batch. The caller names the
+ * node (`batch.node`).
  */
-export function verifyShareBatch(batch: ShareBatch, verificationKey: string, items: readonly SealedItem[]): boolean {
+export function checkShareBatch(batch: ShareBatch, verificationKey: string, prepared: PreparedItems): Point[] | null {
   try {
-    if (!Array.isArray(batch.shares) || batch.shares.length !== items.length) return false;
-    const y = pointFromHex(verificationKey);
-    const ephemerals = items.map((it) => pointFromHex(it.ephemeral));
-    const shares = batch.shares.map((d) => pointFromHex(d));
-    const digest = statementDigest({ keyId: batch.keyId, pollId: batch.pollId, node: batch.node, batch: batch.batch, verificationKey: y, items, ephemerals, shares });
-    const { m, z } = composites(digest, ephemerals, shares);
+    if (!Array.isArray(batch.shares) || batch.shares.length !== prepared.items.length) return null;
+    const yBytes = pointHexBytes(verificationKey);
+    const y = pointFromBytes(yBytes);
+    const shareBytes = batch.shares.map((d) => pointHexBytes(d));
+    const shares = shareBytes.map((d) => pointFromBytes(d));
+    const digest = statementDigest({ keyId: batch.keyId, pollId: batch.pollId, node: batch.node, batch: batch.batch, verificationKey: yBytes, items: prepared.items, ephemerals: prepared.bytes, shares: shareBytes });
+    const weights = weightsOf(digest, shares.length);
+    const m = msm128(prepared.points, weights);
+    const z = msm128(shares, weights);
     const c = scalarFromHex(batch.proof.c);
     const s = scalarFromHex(batch.proof.z);
     // A = sG - cY and B = sM - cZ are what the prover committed to if the statement holds.
     const a = mulPublic(G, s).subtract(mulPublic(y, c));
     const b = mulPublic(m, s).subtract(mulPublic(z, c));
-    return challenge(digest, m, z, a, b) === c;
+    return challenge(digest, m, z, a, b) === c ? shares : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a batch of shares is correct for `items` under node's verification key. Never throws. */
+export function verifyShareBatch(batch: ShareBatch, verificationKey: string, items: readonly SealedItem[] | PreparedItems): boolean {
+  let prepared: PreparedItems;
+  try {
+    prepared = 'points' in items ? items : prepareItems(items);
   } catch {
     return false;
   }
+  return checkShareBatch(batch, verificationKey, prepared) !== null;
 }
 
 /** Integer Lagrange numerators scaled by the product L of the denominators, and L^-1 mod q. */
@@ -143,8 +179,35 @@ function smallLagrange(nodes: readonly number[]): { coefficients: bigint[]; inve
 }
 
 /**
- * K_j = Σ λ_i D_ij over exactly THRESHOLD verified batches of distinct nodes (the first THRESHOLD given).
- * Throws RangeError with fewer.
+ * K_j = Σ λ_i D_ij (encoded) from exactly THRESHOLD nodes' decoded shares, `shares[n][j]` the share of
+ * node `nodes[n]` for ballot j. With L the product of the Lagrange denominators, L λ_i are small
+ * integers, so L K_j = Σ (L λ_i) D_ij costs a few additions and K_j one multiplication by L^-1 (through
+ * the installed fast multiplication when there is one).
+ */
+export function combineDecodedShares(nodes: readonly number[], shares: readonly (readonly Point[])[]): Uint8Array[] {
+  if (nodes.length !== THRESHOLD || new Set(nodes).size !== THRESHOLD || shares.length !== THRESHOLD) throw new RangeError(`opening needs shares from ${THRESHOLD} distinct nodes`);
+  const count = shares[0]!.length;
+  if (shares.some((s) => s.length !== count)) throw new RangeError('the share batches cover different ballots');
+  const scaled = smallLagrange(nodes);
+  const fast = encodedMultiply();
+  const inverse = scalarBytes(scaled.inverse);
+  const out: Uint8Array[] = [];
+  for (let j = 0; j < count; j++) {
+    let k = Point.ZERO;
+    scaled.coefficients.forEach((c, n) => {
+      const d = shares[n]![j]!;
+      const term = c === 0n ? Point.ZERO : d.multiplyUnsafe(c < 0n ? -c : c);
+      k = c < 0n ? k.subtract(term) : k.add(term);
+    });
+    out.push(fast && !k.is0() ? fast(inverse, k.toBytes()) : mulPublic(k, scaled.inverse).toBytes());
+  }
+  return out;
+}
+
+/**
+ * K_j = Σ λ_i D_ij over exactly THRESHOLD batches of distinct nodes (the first THRESHOLD given), as
+ * points. Throws RangeError with fewer. (The opening path uses combineDecodedShares on the shares its
+ * check already decoded.)
  */
 export function combineShares(batches: readonly ShareBatch[]): Point[] {
   const chosen = batches.slice(0, THRESHOLD);
@@ -152,20 +215,5 @@ export function combineShares(batches: readonly ShareBatch[]): Point[] {
   if (chosen.length < THRESHOLD || new Set(nodes).size !== THRESHOLD) throw new RangeError(`opening needs shares from ${THRESHOLD} distinct nodes`);
   const count = chosen[0]!.shares.length;
   if (chosen.some((b) => b.shares.length !== count)) throw new RangeError('the share batches cover different ballots');
-  // λ_i = num_i / den_i with small integers: with L the product of the denominators, L λ_i are small
-  // integers, so L K_j = Σ (L λ_i) D_ij costs a few additions and K_j needs one full multiplication by
-  // L^-1 (instead of three full ones).
-  const scaled = smallLagrange(nodes);
-  const out: Point[] = [];
-  for (let j = 0; j < count; j++) {
-    let k = Point.ZERO;
-    chosen.forEach((b, n) => {
-      const c = scaled.coefficients[n]!;
-      const d = pointFromHex(b.shares[j]);
-      const term = c === 0n ? Point.ZERO : d.multiplyUnsafe(c < 0n ? -c : c);
-      k = c < 0n ? k.subtract(term) : k.add(term);
-    });
-    out.push(mulPublic(k, scaled.inverse));
-  }
-  return out;
+  return combineDecodedShares(nodes, chosen.map((b) => b.shares.map((d) => pointFromHex(d)))).map((k) => Point.fromBytes(k));
 }

@@ -20,7 +20,11 @@ export interface Encapsulated {
 
 /** The AEAD key from the encapsulation: the key-derivation hash has its own domain tag. */
 export const aeadKeyOf = (publicKey: Point, ephemeral: Point, shared: Point): Uint8Array =>
-  hash32('kem-key', [pointBytes(publicKey), pointBytes(ephemeral), pointBytes(shared)]);
+  aeadKeyOfEncoded(pointBytes(publicKey), pointBytes(ephemeral), pointBytes(shared));
+
+/** The same from the three points' canonical encodings (the opening has them already). */
+export const aeadKeyOfEncoded = (publicKey: Uint8Array, ephemeral: Uint8Array, shared: Uint8Array): Uint8Array =>
+  hash32('kem-key', [publicKey, ephemeral, shared]);
 
 export function encryptTo(publicKey: Point, plaintext: Uint8Array, aad: Uint8Array, random: RandomBytes = webRandom): Encapsulated {
   const r = randomScalar(random);
@@ -32,8 +36,13 @@ export function encryptTo(publicKey: Point, plaintext: Uint8Array, aad: Uint8Arr
 
 /** Decrypts with the shared point K (from a secret key, or combined decryption shares); null if it does not open. */
 export function decryptWithShared(publicKey: Point, ephemeral: Point, shared: Point, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null {
+  return decryptWithEncoded(pointBytes(publicKey), pointBytes(ephemeral), pointBytes(shared), ciphertext, aad);
+}
+
+/** decryptWithShared from the points' canonical encodings. */
+export function decryptWithEncoded(publicKey: Uint8Array, ephemeral: Uint8Array, shared: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null {
   try {
-    return chacha20poly1305(aeadKeyOf(publicKey, ephemeral, shared), ZERO_NONCE, aad).decrypt(ciphertext);
+    return chacha20poly1305(aeadKeyOfEncoded(publicKey, ephemeral, shared), ZERO_NONCE, aad).decrypt(ciphertext);
   } catch {
     return null;
   }

@@ -14,7 +14,7 @@ import { canonicalJsonBytes } from '../entry.ts';
 import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex } from '../bytes.ts';
 import type { BallotSelections } from '../../domain/pollDefinition.ts';
 import { hash32, pointFromHex, pointToHex, webRandom, type Point, type RandomBytes } from './group.ts';
-import { decryptWithShared, encryptTo } from './hybrid.ts';
+import { decryptWithEncoded, encryptTo } from './hybrid.ts';
 
 export interface SealedBallot {
   /** The nodes' key set the ballot is sealed to (PublicKeySet.keyId). */
@@ -55,6 +55,18 @@ function jointKeyPoint(hex: string): Point {
     jointPoints.set(hex, p);
   }
   return p;
+}
+
+/** The joint key's encoding, checked canonical once per key. */
+const jointEncodings = new Map<string, Uint8Array>();
+function jointKeyBytes(hex: string): Uint8Array {
+  let b = jointEncodings.get(hex);
+  if (!b) {
+    b = pointFromHex(hex, 'the joint key').toBytes();
+    if (jointEncodings.size > 16) jointEncodings.clear();
+    jointEncodings.set(hex, b);
+  }
+  return b;
 }
 
 export function sealSelections(
@@ -100,10 +112,13 @@ export interface Opening {
  * ciphertext that is not the nodes', or copied from elsewhere) or its contents do not match its
  * commitment: such a ballot is published as unopenable and not counted.
  */
-export function openSealed(jointKey: string, ctx: SealContext, sealed: SealedBallot, shared: Point): Opening | null {
+export function openSealed(jointKey: string, ctx: SealContext, sealed: SealedBallot, shared: Point | Uint8Array, checkedEphemeral?: Uint8Array): Opening | null {
   const ciphertext = fromBase64(sealed.ciphertext);
   if (!ciphertext) return null;
-  const plain = decryptWithShared(pointFromHex(jointKey), pointFromHex(sealed.ephemeral), shared, ciphertext, sealAad(sealed.keyId, ctx, sealed.commitment));
+  // The opening passes the ephemeral's bytes it has already decoded (so checked canonical) and K encoded.
+  const ephemeral = checkedEphemeral ?? pointFromHex(sealed.ephemeral).toBytes();
+  const sharedBytes = shared instanceof Uint8Array ? shared : shared.toBytes();
+  const plain = decryptWithEncoded(jointKeyBytes(jointKey), ephemeral, sharedBytes, ciphertext, sealAad(sealed.keyId, ctx, sealed.commitment));
   if (!plain || plain.length < NONCE_BYTES) return null;
   const nonce = plain.slice(0, NONCE_BYTES);
   const choices = plain.slice(NONCE_BYTES);

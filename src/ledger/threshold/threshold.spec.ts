@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../bytes.ts';
+import { useSodiumMultiply } from './sodium.ts';
 import {
   BadShare,
   combineShares,
   deal,
   G,
+  installFastMultiply,
   keySetProblem,
+  msm128,
   makeShareBatch,
   mod,
   openingMatches,
@@ -173,5 +176,36 @@ describe('decryption shares', () => {
     const b = makeShareBatch(shares.get(1)!, context, items);
     expect(a.shares).toEqual(b.shares);
     expect(a.proof.c).not.toBe(b.proof.c);
+  });
+});
+
+describe('the fast paths', () => {
+  const sealedList = Array.from({ length: 40 }, (_, j) => ({ sealed: sealSelections(set, { ...ctx, ballotId: `b${j}` }, choices), eventId: `e${j}` }));
+
+  it('libsodium multiplication gives the same shares and keys as the pure-JS one, and its proofs verify', async () => {
+    const plain = openWith([1, 3, 4], sealedList);
+    const plainKeys = combineShares(plain.batches).map(pointToHex);
+    await useSodiumMultiply();
+    try {
+      const fast = openWith([1, 3, 4], sealedList);
+      expect(fast.batches.map((b) => b.shares)).toEqual(plain.batches.map((b) => b.shares));
+      for (const b of fast.batches) expect(verifyShareBatch(b, set.verificationKeys[String(b.node)]!, fast.items)).toBe(true);
+      expect(combineShares(fast.batches).map(pointToHex)).toEqual(plainKeys);
+      // A wrong share is still caught with the fast path installed.
+      const forged: ShareBatch = { ...fast.batches[1]!, shares: fast.batches[1]!.shares.map((d, j) => (j === 7 ? pointToHex(G.multiply(randomScalar())) : d)) };
+      expect(verifyShareBatch(forged, set.verificationKeys['3']!, fast.items)).toBe(false);
+    } finally {
+      installFastMultiply(null);
+    }
+  });
+
+  it('msm128 is the plain sum of multiples, for every window size', () => {
+    for (const n of [0, 1, 2, 31, 40, 300]) {
+      const points = Array.from({ length: n }, () => G.multiply(randomScalar()));
+      const scalars = points.map((_, j) => (j % 7 === 0 ? 0n : randomScalar() & ((1n << 128n) - 1n)));
+      const want = points.reduce((acc, p, j) => (scalars[j] === 0n ? acc : acc.add(p.multiplyUnsafe(scalars[j]!))), Point.ZERO);
+      expect(msm128(points, scalars).equals(want)).toBe(true);
+    }
+    expect(() => msm128([G], [1n << 128n])).toThrow(RangeError);
   });
 });
