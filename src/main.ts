@@ -16,7 +16,7 @@ const main = async () => {
     app.logger.fatal({ err: reason }, 'unhandled rejection');
     process.exit(1);
   });
-  // Ledger nodes (issue 6): the four local node processes, or the remote ones from LEDGER_NODES.
+  // Ledger nodes: the four local node processes, or the remote ones from LEDGER_NODES.
   const ledgerLines = (app.ledger?.urls ?? []).map((u, i) => `\n  ledger node ${i + 1}           ${u}/v1/checkpoint`).join('');
   const portalLine = app.portalUrl ? `\n  verification portal     ${app.portalUrl}` : '';
   const devLine = config.NODE_ENV !== 'production' && config.SMS_ADAPTER === 'outbox' ? `\n  SMS outbox (dev codes)  ${app.url}/dev/sms` : '';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '../../test/support/testDb.ts';
 import type { Decider } from '../domain/decider.ts';
 import { createPostgresEventStore } from '../infra/eventStore/postgresEventStore.ts';
-import { handleCommand } from './commandHandler.ts';
+import { handleCommand, type CommandAttempt } from './commandHandler.ts';
 import { StreamConflictError, type AppendToStream } from './eventStore.ts';
 
 type Event = { type: 'Counted'; data: { n: number } };
@@ -42,6 +42,31 @@ for (const kind of testDatabaseKinds()) {
       };
       await expect(handleCommand({ readStream: store.readStream, append }, counter, 'counter-2', { type: 'Count' })).rejects.toBeInstanceOf(StreamConflictError);
       expect((await store.readStream('counter-2')).map((e) => e.data.n)).toEqual([1, 2, 3]);
+      await db.close();
+    });
+
+    it('first-write fast path: appends without reading, and on a conflict gives back the try and decides on the read state', async () => {
+      const db = await kind.create();
+      const store = createPostgresEventStore(db);
+      await handleCommand(store, counter, 'counter-3', { type: 'Count' });
+      let reads = 0;
+      const undone: number[] = [];
+      const readStream = async (streamId: string) => (reads++, store.readStream(streamId));
+      let tries = 0;
+      const result = await handleCommand(
+        { readStream, append: store.append },
+        counter,
+        'counter-3',
+        (): CommandAttempt<{ type: 'Count' }> => {
+          const attempt = ++tries;
+          return { command: { type: 'Count' }, eventIds: [`00000000-0000-4000-8000-00000000000${attempt}`], undo: async () => void undone.push(attempt) };
+        },
+        { expectNewStream: true },
+      );
+      // The first try assumed a new stream and lost; its undo ran; the second try read the stream once.
+      expect({ tries, undone, reads, state: result.state }).toEqual({ tries: 2, undone: [1], reads: 1, state: 2 });
+      expect(result.eventIds).toEqual(['00000000-0000-4000-8000-000000000002']);
+      expect((await store.readStream('counter-3')).map((e) => e.id)[1]).toBe('00000000-0000-4000-8000-000000000002');
       await db.close();
     });
   });

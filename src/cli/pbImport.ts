@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { PabulibParseError } from '../domain/pabulib.ts';
-import { orgStreamId, organisationDecider } from '../domain/organisation.ts';
-import { handleCommand } from '../app/commandHandler.ts';
+import { orgStreamId } from '../domain/organisation.ts';
+import { createOrganisation } from '../app/identity/admin.ts';
 import { importPabulib, pabulibSources, PabulibImportError, preparePabulibImport, type Official } from '../app/polls/importPabulib.ts';
 import { ConfigError, loadConfig } from '../infra/config.ts';
 
@@ -51,9 +51,7 @@ const main = async (): Promise<number> => {
     // The organisation must exist for the admin pages; creating it is safe to race (no_stream append).
     const org = await services.eventStore.readStream(orgStreamId(by.orgId));
     if (org.length === 0 && by.orgId === 'city') {
-      await handleCommand(services.eventStore, organisationDecider, orgStreamId(by.orgId), {
-        type: 'CreateOrganisation', data: { orgId: by.orgId, name: 'City', kind: 'department', by: 'pb:import', now: now() },
-      });
+      await createOrganisation({ ...services.eventStore, newId: () => by.orgId, now })({ orgId: by.orgId, name: 'City', kind: 'department', by: 'pb:import' });
     } else if (org.length === 0) {
       console.error(`organisation ${by.orgId} does not exist`);
       return 2;

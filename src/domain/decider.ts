@@ -1,5 +1,5 @@
 /**
- * The shape every aggregate exports (J. Chassaing's decider): the app's one generic command handler reads
+ * The shape every aggregate exports (J. Chassaing's decider): the app's command handler reads
  * a stream, folds it with `evolve` from `initialState`, calls `decide`, and appends what it returns.
  * `decide` throws a DomainError when a rule is broken; `evolve` never throws.
  */

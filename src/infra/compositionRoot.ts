@@ -20,11 +20,11 @@ import { keepConnectionsBeyondProxies } from './http/keepAlive.ts';
 import { createViews } from './http/views.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { loadLocalAdminToken, startLocalAdminEndpoint } from './http/localAdmin.ts';
-// admin area for officials (issue 5)
+// admin area for officials
 import { requireOfficial } from './http/auth.ts';
-import { adminPollRoutes, adminRollUpload, hideCommentWith } from './http/routes/adminPolls.ts';
+import { adminPollRoutes, adminRollUpload } from './http/routes/adminPolls.ts';
 import { uploadBody } from './http/uploadBody.ts';
-// citizen site (issue 5)
+// citizen site
 import { citizenSiteMiddleware, citizenSiteRouters } from './http/routes/siteRoutes.ts';
 import { requireCitizen } from './http/auth.ts';
 import { withGroupCommit } from './eventStore/groupCommit.ts';
@@ -35,11 +35,11 @@ import { pollsApiRoutes } from './http/routes/pollsApi.ts';
 import { buildPolls, type Polls } from './polls/pollServices.ts';
 import { openedBallots } from '../app/polls/sealedOpening.ts';
 import { eventStoreIsEmpty, seedDemoData } from './seed/demo.ts';
-// identity (issue 3)
+// identity
 import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
-// ledger (issue 6)
+// ledger
 import { wireLedger } from './ledger/wiring.ts';
-import { startLocalPortal } from '../../verify-portal/server.ts'; // verification portal (issue 7)
+import { startLocalPortal } from '../../verify-portal/server.ts'; // verification portal
 import type { LedgerServices } from './ledger/ledgerServices.ts';
 import { identityReadModels } from './readModels/citizens.ts';
 
@@ -69,7 +69,7 @@ export interface RunningApp {
   identity: IdentityUseCases;
   /** Every mounted router, so tests can enumerate routes (role checks on /admin). */
   routers: Router[];
-  /** The ledger: node URLs, anchoring, receipts, verification (issue 6); null with LEDGER_NODES=none. */
+  /** The ledger: node URLs, anchoring, receipts, verification; null with LEDGER_NODES=none. */
   ledger: LedgerServices | null;
   /** The verification portal started with the local ledger (npm start), else null. */
   portalUrl: string | null;
@@ -199,12 +199,12 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   const serverSecret = container.get<Buffer>(TYPES.ServerSecret);
   const now = () => new Date().toISOString();
 
-  // --- identity: citizens, officials, organisations, sessions, CSRF (issue 3) -----------------------
+  // --- identity: citizens, officials, organisations, sessions, CSRF -----------------------
   const identity = identityUseCases({ config, db, eventStore, serverSecret });
   const identityWeb = identityHttp({ config, db, eventStore, serverSecret, useCases: identity, settled: () => projections.settled() });
   // --- end identity -----------------------------------------------------------------------------------
 
-  // --- ledger (issue 6): four nodes, anchoring, receipts, tallies by the nodes, tamper watch ----------
+  // --- ledger: four nodes, anchoring, receipts, tallies by the nodes, tamper watch ----------
   const ledger = await wireLedger(config, { db: db.kysely, pool: db.pool ?? null, eventStore, logger });
   // --- end ledger -------------------------------------------------------------------------------------
 
@@ -228,7 +228,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   }, 1000);
   scheduler.unref();
 
-  // --- verification portal (issue 7): its own port, reads only the ledger nodes ----------------------
+  // --- verification portal: its own port, reads only the ledger nodes ----------------------
   // Only for the local nodes, whose keys the app read from their own ready lines; with remote nodes run
   // verify-portal/main.ts with LEDGER_KEYS pinned. Tests start their own portal.
   const local = ledger.services?.local;
@@ -247,10 +247,9 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       { name: 'database', check: async () => (await sql`SELECT 1 AS ok`.execute(db.kysely), true) },
       { name: 'projections', check: async () => projectionsCaughtUp },
     ], [{ name: 'ledger', check: ledger.degradation }]),
-    // --- citizen site (issue 5): home, poll pages and voting, my page, results, poll creation ---
+    // --- citizen site: home, poll pages and voting, my page, results, poll creation ---
     ...citizenSiteRouters({
-      db: db.kysely, polls, now, requireCitizen, newId: () => randomUUID(),
-      readStream: eventStore.readStream, append: eventStore.append, settled: () => projections.settled(),
+      db: db.kysely, polls, now, requireCitizen, settled: () => projections.settled(),
       stats: () => getPlatformStats(db.kysely),
     }),
     // --- end citizen site ---
@@ -266,14 +265,14 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       keyRollPhones: polls.keyRollPhones,
       imageHosts: config.IMAGE_HOSTS,
     }),
-    // --- admin area for officials (issue 5): the organisation's polls from draft to reflection ---
+    // --- admin area for officials: the organisation's polls from draft to reflection ---
     adminPollRoutes({
       requireOfficial, now, commands: polls.commands, getPoll: polls.get,
       listManagedPolls: (orgId) => pollQueries.listManagedPolls(db.kysely, { orgId }),
       liveCounts: (pollId) => pollQueries.liveCounts(db.kysely, pollId),
       listComments: (pollId) => pollQueries.listComments(db.kysely, pollId, true),
       parseRoll: polls.parseRoll, keyRollPhones: polls.keyRollPhones,
-      hideComment: hideCommentWith({ readStream: eventStore.readStream, append: eventStore.append, now }),
+      hideComment: polls.comments.hide,
       invalidatePoll: polls.invalidatePoll, settled: () => projections.settled(), imageHosts: config.IMAGE_HOSTS,
     }),
     // --- end admin area ---

@@ -17,9 +17,12 @@ export interface AdminDeps {
   now: () => string;
 }
 
-export const createOrganisation = (deps: AdminDeps) => async (input: { name: string; kind: string; by: string }): Promise<string> => {
-  const orgId = deps.newId();
-  await handleCommand(deps, organisationDecider, orgStreamId(orgId), { type: 'CreateOrganisation', data: { orgId, ...input, now: deps.now() } });
+/** Creates an organisation; `orgId` is for the fixed ids of the demo data and imports, a new id otherwise. */
+export const createOrganisation =
+  (deps: Pick<AdminDeps, 'readStream' | 'append' | 'newId' | 'now'>) =>
+  async (input: { orgId?: string; name: string; kind: string; by: string }): Promise<string> => {
+  const orgId = input.orgId ?? deps.newId();
+  await handleCommand(deps, organisationDecider, orgStreamId(orgId), { type: 'CreateOrganisation', data: { ...input, orgId, now: deps.now() } });
   return orgId;
 };
 

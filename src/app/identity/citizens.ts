@@ -1,7 +1,7 @@
-import { accountForClaim, citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState } from '../../domain/citizen.ts';
+import { accountForClaim, citizenDecider, citizenStreamId, phoneDecider, phoneStreamId, type CitizenEvent, type CitizenState, type PhoneCommand } from '../../domain/citizen.ts';
 import { CitizenAlreadyRegistered } from '../../domain/errors.ts';
 import { fold } from '../../domain/decider.ts';
-import { handleCommand } from '../commandHandler.ts';
+import { handleCommand, type CommandAttempt } from '../commandHandler.ts';
 import { StreamConflictError, type AppendToStream, type ReadStream } from '../eventStore.ts';
 import type { CitizenVault, PhoneHashOf } from './ports.ts';
 
@@ -30,6 +30,9 @@ export interface EnsuredCitizen {
   returning?: true;
 }
 
+/** How many times a phone claim is decided in all while concurrent sign-ups with the number keep winning. */
+const CLAIM_ATTEMPTS = 5;
+
 /**
  * The citizen who owns a verified number, registered on first use. The phone claim comes first and is
  * appended with the expected revision, so concurrent sign-ups with one number make one account: the
@@ -42,35 +45,27 @@ export const ensureCitizen =
   (deps: CitizensDeps) =>
   async (phone: string, displayName?: string): Promise<EnsuredCitizen> => {
     const phoneHash = deps.phoneHashOf(phone);
-    const streamId = phoneStreamId(phoneHash);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const recorded = await deps.readStream(streamId);
-      const claim = fold(phoneDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as never));
-      const citizenId = accountForClaim(claim, deps.newId());
-      if (claim.status === 'Free') {
-        const expected = recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.streamRevision;
-        const [event] = phoneDecider.decide({ type: 'ClaimPhone', data: { phoneHash, citizenId, now: deps.now() } }, claim);
-        try {
-          await deps.append(streamId, [{ type: event!.type, data: event!.data }], expected);
-        } catch (error) {
-          if (error instanceof StreamConflictError) continue;
-          throw error;
-        }
-      }
-      const citizen = await loadCitizen(deps.readStream, citizenId);
-      if (citizen.status === 'Active') return { citizenId, created: false };
-      const returning = citizen.status === 'Deleted' ? { returning: true as const } : {};
-      await deps.vault.ensureKey(citizenId);
-      const profile: Profile = { phone, ...(displayName ? { displayName } : {}) };
-      const blob = await deps.vault.encrypt(citizenId, JSON.stringify(profile));
-      try {
-        await handleCommand(deps, citizenDecider, citizenStreamId(citizenId), { type: 'RegisterCitizen', data: { citizenId, phoneHash, profile: blob, now: deps.now() } });
-      } catch (error) {
-        // Two requests completing one half-made claim: the other one registered it.
-        if (error instanceof StreamConflictError || error instanceof CitizenAlreadyRegistered) return { citizenId, created: false, ...returning };
-        throw error;
-      }
-      return { citizenId, created: true, ...returning };
+    const { state: claim } = await handleCommand(
+      deps,
+      phoneDecider,
+      phoneStreamId(phoneHash),
+      (state): CommandAttempt<PhoneCommand> => ({ command: { type: 'ClaimPhone', data: { phoneHash, citizenId: accountForClaim(state, deps.newId()), now: deps.now() } } }),
+      { attempts: CLAIM_ATTEMPTS },
+    );
+    if (claim.status !== 'Claimed') throw new Error(`the phone claim ${phoneHash} was not stored`);
+    const { citizenId } = claim;
+    const citizen = await loadCitizen(deps.readStream, citizenId);
+    if (citizen.status === 'Active') return { citizenId, created: false };
+    const returning = citizen.status === 'Deleted' ? { returning: true as const } : {};
+    await deps.vault.ensureKey(citizenId);
+    const profile: Profile = { phone, ...(displayName ? { displayName } : {}) };
+    const blob = await deps.vault.encrypt(citizenId, JSON.stringify(profile));
+    try {
+      await handleCommand(deps, citizenDecider, citizenStreamId(citizenId), { type: 'RegisterCitizen', data: { citizenId, phoneHash, profile: blob, now: deps.now() } });
+    } catch (error) {
+      // Two requests completing one half-made claim: the other one registered it.
+      if (error instanceof StreamConflictError || error instanceof CitizenAlreadyRegistered) return { citizenId, created: false, ...returning };
+      throw error;
     }
-    throw new StreamConflictError(streamId, 'any', 'no_stream');
+    return { citizenId, created: true, ...returning };
   };

@@ -1,10 +1,10 @@
-import { ballotDecider, ballotStreamId, isSealedPoll, type BallotEvent, type BallotState, type SealedChoices } from '../../domain/ballot.ts';
-import { fold } from '../../domain/decider.ts';
+import { ballotDecider, ballotStreamId, isSealedPoll, type BallotCommand, type BallotEvent, type SealedChoices } from '../../domain/ballot.ts';
 import { LedgerUnavailable, PollNotFound } from '../../domain/errors.ts';
 import type { LatLng } from '../../domain/geo.ts';
 import { pollStatusAt, type PollState } from '../../domain/poll.ts';
 import type { BallotSelections } from '../../domain/pollDefinition.ts';
-import { StreamConflictError, type AppendToStream, type ExpectedRevision, type ReadStream } from '../eventStore.ts';
+import { handleCommand, type CommandAttempt } from '../commandHandler.ts';
+import type { AppendToStream, ReadStream } from '../eventStore.ts';
 
 /** A fresh ballot identity: ids, the 32-byte salt and the tracker derived from them (infra: random + ledger). */
 export interface BallotIdentity {
@@ -47,10 +47,14 @@ export interface CastBallotInput {
 /** What was stored; a sealed poll's result carries `sealed`, never the choices. */
 export type CastBallotResult = BallotEvent['data'] & { eventId: string };
 
+/** How many times a ballot is decided in all while other writers to the voter's stream keep winning. */
+const CAST_ATTEMPTS = 5;
+
 /**
- * Casts a ballot. The first ballot of a voter is appended with `no_stream` without reading the stream
- * (one round trip; the stream is almost always new). A conflict means the voter already has a ballot:
- * the stream is then read and the decider says AlreadyVoted, or, where re-voting is on, replaces it.
+ * Casts a ballot through the command handler's first-write fast path: the first ballot of a voter is
+ * appended with `no_stream` without reading the stream (one round trip; the stream is almost always
+ * new). A conflict means the voter already has a ballot: the stream is then read and the decider says
+ * AlreadyVoted, or, where re-voting is on, replaces it.
  * A first-come seat is claimed before the append and released if the ballot is not stored, so the cap
  * can be under-filled by a crash but never exceeded.
  */
@@ -67,17 +71,18 @@ export const castBallot = (deps: CastBallotDeps) => async (input: CastBallotInpu
   ]);
   const cap = definition.settings.firstComeCap;
 
-  let state: BallotState = ballotDecider.initialState;
-  let expected: ExpectedRevision = 'no_stream';
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const now = deps.now();
-    const identity = deps.newBallotIdentity();
-    const needsSeat = cap !== undefined && state.status === 'NotCast';
-    const seat = needsSeat ? await deps.claimCapSeat(input.pollId, cap) : false;
-    try {
+  const { events, eventIds } = await handleCommand(
+    deps,
+    ballotDecider,
+    streamId,
+    async (state): Promise<CommandAttempt<BallotCommand>> => {
+      const now = deps.now();
+      const identity = deps.newBallotIdentity();
       const sealed = isSealedPoll(definition) ? deps.seal({ pollId: input.pollId, voterTag, ballotId: identity.ballotId }, input.selections) : undefined;
-      const [event] = ballotDecider.decide(
-        {
+      const needsSeat = cap !== undefined && state.status === 'NotCast';
+      const seat = needsSeat ? await deps.claimCapSeat(input.pollId, cap) : false;
+      return {
+        command: {
           type: 'CastBallot',
           data: {
             pollId: input.pollId,
@@ -92,17 +97,14 @@ export const castBallot = (deps: CastBallotDeps) => async (input: CastBallotInpu
             eligibility: { onRoll, excluded, location: input.location, capReached: needsSeat && !seat },
           },
         },
-        state,
-      );
-      await deps.append(streamId, [{ id: identity.eventId, type: event!.type, data: event!.data, metadata: { citizenId: input.citizenId } }], expected);
-      return { ...event!.data, eventId: identity.eventId };
-    } catch (error) {
-      if (seat) await deps.releaseCapSeat(input.pollId);
-      if (!(error instanceof StreamConflictError)) throw error;
-      const recorded = await deps.readStream(streamId);
-      state = fold(ballotDecider, recorded.map((e) => ({ type: e.type, data: e.data }) as BallotEvent));
-      expected = recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.streamRevision;
-    }
-  }
-  throw new StreamConflictError(streamId, expected, 'no_stream');
+        eventIds: [identity.eventId],
+        ...(seat ? { undo: () => deps.releaseCapSeat(input.pollId) } : {}),
+      };
+    },
+    { expectNewStream: true, attempts: CAST_ATTEMPTS, metadata: { citizenId: input.citizenId } },
+  );
+  const [event] = events;
+  const [eventId] = eventIds;
+  if (!event || !eventId) throw new Error(`the ballot decider stored nothing for ${streamId}`);
+  return { ...event.data, eventId };
 };

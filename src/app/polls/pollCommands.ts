@@ -1,8 +1,8 @@
-import { handleCommand, type CommandHandlerDeps } from '../commandHandler.ts';
-import { PollNotFound } from '../../domain/errors.ts';
+import { IllegalPollTransition, PollNotFound } from '../../domain/errors.ts';
 import { MAX_VOTER_ROLL_CHUNK, pollDecider, pollStreamId, type Actor, type PollCommand, type Reflection, type SystemActor } from '../../domain/poll.ts';
 import type { OnSitePlace, PollDefinition } from '../../domain/pollDefinition.ts';
 import { tallyPoll, type PollTally, type TallyBallot } from '../../domain/tally.ts';
+import { handleCommand, type CommandAttempt, type CommandHandlerDeps } from '../commandHandler.ts';
 
 export interface PollCommandDeps extends CommandHandlerDeps {
   now: () => string;
@@ -21,11 +21,11 @@ const metadataOf = (by: Actor | SystemActor) => ({ actor: by.kind === 'system' ?
 
 /**
  * The poll use cases: thin wrappers that supply the clock and lookups and run the poll decider through
- * the generic command handler. Every change is an event with its actor in the metadata.
+ * the command handler. Every change is an event with its actor in the metadata.
  */
 export const pollCommands = (deps: PollCommandDeps) => {
   const run = (pollId: string, command: PollCommand, by: Actor | SystemActor) =>
-    handleCommand(deps, pollDecider, pollStreamId(pollId), command, metadataOf(by));
+    handleCommand(deps, pollDecider, pollStreamId(pollId), command, { metadata: metadataOf(by) });
 
   return {
     create: async (definition: Omit<PollDefinition, 'pollId'> & { pollId?: string }, by: Actor): Promise<string> => {
@@ -42,14 +42,20 @@ export const pollCommands = (deps: PollCommandDeps) => {
     close: (pollId: string, by: Actor | SystemActor) => run(pollId, { type: 'ClosePoll', data: { pollId, by, now: deps.now() } }, by),
     /** Tallies the poll from its ballots and publishes the result (the decider refuses before close). */
     publishResult: async (pollId: string, by: Actor | SystemActor): Promise<PollTally> => {
-      let tally: PollTally | undefined;
       // One read of the poll stream: the tally is made from the state the decision is made on.
-      await handleCommand(deps, pollDecider, pollStreamId(pollId), async (state): Promise<PollCommand> => {
-        if (state.status === 'Initial') throw new PollNotFound(pollId);
-        tally = tallyPoll(state.definition, await deps.loadBallots(pollId));
-        return { type: 'PublishResult', data: { pollId, result: tally, by, now: deps.now() } };
-      }, metadataOf(by));
-      return tally!;
+      const { state } = await handleCommand(
+        deps,
+        pollDecider,
+        pollStreamId(pollId),
+        async (state): Promise<CommandAttempt<PollCommand>> => {
+          if (state.status === 'Initial') throw new PollNotFound(pollId);
+          const result = tallyPoll(state.definition, await deps.loadBallots(pollId));
+          return { command: { type: 'PublishResult', data: { pollId, result, by, now: deps.now() } } };
+        },
+        { metadata: metadataOf(by) },
+      );
+      if (state.status !== 'ResultPublished') throw new IllegalPollTransition('publish the result of', state.status);
+      return state.result;
     },
     postReflection: (pollId: string, reflection: Reflection, by: Actor) =>
       run(pollId, { type: 'PostReflection', data: { pollId, reflection, by, now: deps.now() } }, by),

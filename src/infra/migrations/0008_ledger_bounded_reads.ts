@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
- * Reads of the ledger tables bounded by what changed (issue 14):
+ * Reads of the ledger tables bounded by what changed:
  * - the node tallies look for published results among the leaves a new final checkpoint added, and
  *   for polls still pending: two small partial indexes over PollResultPublished leaves only (one row
  *   per published poll) instead of a scan of every leaf filtered on its type;

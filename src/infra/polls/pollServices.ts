@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { EventStore } from '../../app/eventStore.ts';
 import { castBallot } from '../../app/polls/castBallot.ts';
+import { commentCommands } from '../../app/polls/commentCommands.ts';
 import type { PollCommands } from '../../app/polls/pollCommands.ts';
+import { pollResults } from '../../app/polls/pollResults.ts';
 import type { PollRow } from '../../app/projections/polls.ts';
 import type { Database } from '../db/schema.ts';
-import type { PollResultsView } from '../http/routes/pollsApi.ts';
 import type { ProjectionRunner } from '../projections/runner.ts';
 import * as pollQueries from '../readModels/polls.ts';
 import { phoneHasher } from '../identity/crypto.ts';
@@ -67,22 +69,14 @@ export const buildPolls = (deps: PollServiceDeps) => {
       },
       now,
     }),
+    comments: commentCommands({ readStream: eventStore.readStream, append: eventStore.append, now, newId: randomUUID }),
     invalidatePoll: pollCache.invalidate,
     list: (filter: Omit<pollQueries.PollListFilter, 'now'>) => pollQueries.listPolls(db, { ...filter, now: now() }),
     get: getPoll,
     hotPollIds: atCheckpoint((at: string) => kstDay(at), (at: string) => pollQueries.hotPollIds(db, at)),
     listComments: atCheckpoint((pollId: string) => pollId, (pollId: string) => pollQueries.listComments(db, pollId)),
     /** Live counts where the poll allows them; the published tally after close. */
-    results: async (poll: PollRow): Promise<PollResultsView> => {
-      if (poll.result) {
-        const counts = Object.fromEntries(poll.result.questions.map((q) => [q.questionId, Object.fromEntries(q.options.map((o) => [o.optionId, o.count]))]));
-        return { visible: true, ballots: poll.result.ballots, counts, final: true, ...(poll.result.budget ? { funded: poll.result.budget.funded } : {}) };
-      }
-      const closed = Date.parse(poll.closesAt) <= Date.parse(now()) || !['Open', 'Scheduled', 'Draft'].includes(poll.status);
-      if (poll.definition.settings.resultsVisibility === 'sealed' && !closed) return { visible: false, ballots: poll.ballots, counts: null, final: false };
-      const live = await liveCounts(poll);
-      return { visible: true, ballots: live.ballots, counts: live.counts, final: false };
-    },
+    results: pollResults({ liveCounts, now }),
     parseRoll: (csv: string) => parseVoterRollCsv(csv),
     // The same keyed hash as the one-account-per-number index, so a citizen's phone hash finds them on a roll.
     keyRollPhones: (phones: string[]) => phones.map(phoneHasher(serverSecret)),
@@ -92,17 +86,32 @@ export const buildPolls = (deps: PollServiceDeps) => {
 
 export type Polls = ReturnType<typeof buildPolls>;
 
+/**
+ * The poll commands, each followed by dropping the poll from the cast cache. Listed one by one, so a
+ * new command fails to compile here until it says whether it changes the poll.
+ */
 const invalidatingPollCache = (commands: PollCommands, invalidate: (pollId: string) => void): PollCommands => {
-  const wrapped = { ...commands } as Record<string, unknown>;
-  for (const [name, command] of Object.entries(commands)) {
-    if (name === 'create') continue;
-    wrapped[name] = async (pollId: string, ...rest: unknown[]) => {
+  const thenInvalidate =
+    <A extends unknown[], R>(command: (pollId: string, ...rest: A) => Promise<R>) =>
+    async (pollId: string, ...rest: A): Promise<R> => {
       try {
-        return await (command as (...args: unknown[]) => Promise<unknown>)(pollId, ...rest);
+        return await command(pollId, ...rest);
       } finally {
         invalidate(pollId);
       }
     };
-  }
-  return wrapped as PollCommands;
+  return {
+    // A new poll is in no cache yet.
+    create: commands.create,
+    updateDraft: thenInvalidate(commands.updateDraft),
+    schedule: thenInvalidate(commands.schedule),
+    open: thenInvalidate(commands.open),
+    close: thenInvalidate(commands.close),
+    publishResult: thenInvalidate(commands.publishResult),
+    postReflection: thenInvalidate(commands.postReflection),
+    updateReflection: thenInvalidate(commands.updateReflection),
+    setOnSitePlace: thenInvalidate(commands.setOnSitePlace),
+    addVoterRoll: thenInvalidate(commands.addVoterRoll),
+    addExclusions: thenInvalidate(commands.addExclusions),
+  };
 };

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { handleCommand } from '../../app/commandHandler.ts';
+import { createOrganisation } from '../../app/identity/admin.ts';
 import type { EventStore } from '../../app/eventStore.ts';
 import { importPabulib } from '../../app/polls/importPabulib.ts';
-import { organisationDecider, orgStreamId, type OrgKind } from '../../domain/organisation.ts';
+import type { OrgKind } from '../../domain/organisation.ts';
 import type { Actor } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
 import type { Logger } from '../logger.ts';
@@ -57,9 +57,7 @@ export const seedDemoData = async (deps: DemoSeedDeps): Promise<{ polls: number;
   let ballots = 0;
 
   for (const org of ORGS) {
-    await handleCommand(eventStore, organisationDecider, orgStreamId(org.orgId), {
-      type: 'CreateOrganisation', data: { ...org, by: 'demo-seed', now: now() },
-    });
+    await createOrganisation({ readStream: eventStore.readStream, append: eventStore.append, newId: () => org.orgId, now })({ ...org, by: 'demo-seed' });
   }
 
   const single = (questionId: string, weights: number[], ids: string[]) => (): BallotSelections => {

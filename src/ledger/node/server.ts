@@ -105,7 +105,7 @@ export const NODE_ROUTES: readonly NodeRoute[] = [
   { method: 'POST', path: '/v1/propose', coordinator: true, handle: async (node, _url, _p, body) => json(await node.propose({ start: body.start, entries: body.entries, checkpoint: body.checkpoint })) },
   { method: 'POST', path: '/v1/finalize', coordinator: true, handle: async (node, _url, _p, body) => json(await node.finalize({ note: body.note })) },
   { method: 'POST', path: '/v1/tally', coordinator: true, handle: async (node, _url, _p, body) => json(await node.tally({ pollId: body.pollId, size: body.size })) },
-  // Sealed polls (issue 15): the public key set, the key ceremony and, after close only, decryption shares.
+  // Sealed polls: the public key set, the key ceremony and, after close only, decryption shares.
   { method: 'GET', path: '/v1/threshold', handle: (node) => json(node.thresholdInfo()) },
   { method: 'POST', path: '/v1/threshold/deal', coordinator: true, handle: async (node, _url, _p, body) => json(await node.deal({ epoch: body.epoch, transportKeys: body.transportKeys })) },
   { method: 'POST', path: '/v1/threshold/complete', coordinator: true, handle: async (node, _url, _p, body) => json(await node.completeCeremony({ epoch: body.epoch, dealings: body.dealings })) },

@@ -24,7 +24,7 @@ export const en: Record<keyof typeof ko, string> = {
   'error.internal': 'Please try again shortly. If the problem persists, tell the operators.',
   'error.unavailable': 'The database cannot be reached for a moment. Please try again shortly. Votes already confirmed are safely stored.',
   'error.back': 'Back to home',
-  // identity (issue 3): sign-in, account, admin of organisations and officials
+  // identity: sign-in, account, admin of organisations and officials
   'signin.title': 'Sign in or sign up',
   'signin.intro': 'Sign in with a code sent to your mobile phone. If you are new, an account is created. One account per number.',
   'signin.phone': 'Mobile phone number',

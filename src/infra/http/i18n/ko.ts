@@ -22,7 +22,7 @@ export const ko = {
   'error.internal': '잠시 후 다시 시도해 주세요. 문제가 계속되면 운영자에게 알려 주세요.',
   'error.unavailable': '데이터베이스에 잠시 연결할 수 없습니다. 잠시 후 다시 시도해 주세요. 이미 완료된 투표는 안전하게 저장되어 있습니다.',
   'error.back': '처음으로',
-  // identity (issue 3): sign-in, account, admin of organisations and officials
+  // identity: sign-in, account, admin of organisations and officials
   'signin.title': '로그인 · 가입',
   'signin.intro': '휴대전화 번호로 인증번호를 받아 로그인합니다. 처음이면 계정이 만들어집니다. 번호 하나에 계정 하나입니다.',
   'signin.phone': '휴대전화 번호',

@@ -1,8 +1,7 @@
 import Router from '@koa/router';
 import type { Middleware, ParameterizedContext } from 'koa';
-import { handleCommand, type CommandHandlerDeps } from '../../../app/commandHandler.ts';
+import type { HideCommentInput } from '../../../app/polls/commentCommands.ts';
 import type { PollCommands } from '../../../app/polls/pollCommands.ts';
-import { commentDecider, commentStreamId } from '../../../domain/comment.ts';
 import type { CommentRow, PollRow } from '../../../app/projections/polls.ts';
 import { DomainError, httpStatusOf, InvalidPollDefinition, NotPollOwner, PollNotFound, type FieldProblem } from '../../../domain/errors.ts';
 import type { Actor } from '../../../domain/poll.ts';
@@ -26,7 +25,7 @@ export interface AdminPollDeps {
   listComments: (pollId: string) => Promise<CommentRow[]>;
   parseRoll: (csv: string) => RollParseResult;
   keyRollPhones: (phones: string[]) => string[];
-  hideComment: (input: { commentId: string; by: string; isModerator: boolean; reason?: string }) => Promise<void>;
+  hideComment: (input: HideCommentInput) => Promise<void>;
   /** Casting caches poll state for a second; an early close or open must reach it at once. */
   invalidatePoll: (pollId: string) => void;
   /** Waits until the read models include what was just written (read-your-writes after a POST). */
@@ -251,12 +250,6 @@ export const adminPollRoutes = (deps: AdminPollDeps): Router => {
   });
 
   return router;
-};
-
-/** HideComment through the comment decider, with the acting official in the event metadata. */
-export const hideCommentWith = (deps: CommandHandlerDeps & { now: () => string }): AdminPollDeps['hideComment'] => async ({ commentId, by, isModerator, reason }) => {
-  const data = { commentId, by, isModerator, ...(reason ? { reason } : {}), now: deps.now() };
-  await handleCommand(deps, commentDecider, commentStreamId(commentId), { type: 'HideComment', data }, { actor: `official:${by}` });
 };
 
 /** The largest voter-roll file read: about 200,000 numbers. */

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import type { CastBallotInput, CastBallotResult } from '../../../app/polls/castBallot.ts';
 import type { PollCommands } from '../../../app/polls/pollCommands.ts';
+import type { PollResultsView } from '../../../app/polls/pollResults.ts';
 import type { PollRow } from '../../../app/projections/polls.ts';
 import type { Actor } from '../../../domain/poll.ts';
 import type { PollDefinition } from '../../../domain/pollDefinition.ts';
@@ -29,15 +30,6 @@ export interface PollsApiDeps {
   keyRollPhones: (phones: string[]) => string[];
   /** Hosts option images may come from besides this site (IMAGE_HOSTS). */
   imageHosts?: readonly string[];
-}
-
-export interface PollResultsView {
-  visible: boolean;
-  ballots: number;
-  /** Counts per question per option, when visible. */
-  counts: Record<string, Record<string, number>> | null;
-  final: boolean;
-  funded?: string[];
 }
 
 /** What the API shows of a poll: the definition and the public facts, never voter data. */

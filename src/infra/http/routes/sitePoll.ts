@@ -4,7 +4,7 @@ import type { CastBallotInput, CastBallotResult } from '../../../app/polls/castB
 import type { CommentRow, PollRow } from '../../../app/projections/polls.ts';
 import type { BallotSelections } from '../../../domain/pollDefinition.ts';
 import { renderFragment, renderPage } from '../views.ts';
-import type { PollResultsView } from './pollsApi.ts';
+import type { PollResultsView } from '../../../app/polls/pollResults.ts';
 import { budgetView, reflectionView, choiceField, commentsView, freeTextField, onSiteView, pollHeadView, questionsView, resultsView, type Env } from './sitePollView.ts';
 import { portalHref, formField, formFields, globalsOf, isClosedAt, isOpenAt, refusalOf, userOf, wantsFragment, type VerificationLookup } from './siteViews.ts';
 

@@ -1,7 +1,7 @@
 import type { CommentRow, PollRow } from '../../../app/projections/polls.ts';
 import type { BallotSelections } from '../../../domain/pollDefinition.ts';
 import type { Lang, Translate } from '../i18n/index.ts';
-import type { PollResultsView } from './pollsApi.ts';
+import type { PollResultsView } from '../../../app/polls/pollResults.ts';
 import { explainLeftOut } from '../../../domain/budgetExplanation.ts';
 import { badgesOf, portalPollHref, formatInstant, formatNumber, isClosedAt, isOpenAt, timeLeft, type VerificationStatus } from './siteViews.ts';
 

@@ -1,8 +1,6 @@
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { Kysely } from 'kysely';
-import { handleCommand, type CommandHandlerDeps } from '../../../app/commandHandler.ts';
-import { commentDecider, commentStreamId } from '../../../domain/comment.ts';
 import type { PollDefinition } from '../../../domain/pollDefinition.ts';
 import type { Database } from '../../db/schema.ts';
 import type { Polls } from '../../polls/pollServices.ts';
@@ -16,12 +14,11 @@ import { sitePollRoutes } from './sitePoll.ts';
 import { siteResultsRoutes } from './siteResults.ts';
 import type { VerificationLookup } from './siteViews.ts';
 
-export interface CitizenSiteDeps extends CommandHandlerDeps {
+export interface CitizenSiteDeps {
   db: Kysely<Database>;
   polls: Polls;
   requireCitizen: Middleware;
   now: () => string;
-  newId: () => string;
   /** Waits until the read models have seen every appended event, so a 303's GET shows the change. */
   settled: () => Promise<void>;
   stats: () => Promise<{ polls: number; ballots: number }>;
@@ -79,8 +76,7 @@ export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
       myTracker: (citizenId, pollId) => pollQueries.myTracker(db, citizenId, pollId),
       listComments: polls.listComments,
       postComment: async ({ pollId, authorId, text }) => {
-        const commentId = deps.newId();
-        await handleCommand(deps, commentDecider, commentStreamId(commentId), { type: 'PostComment', data: { commentId, pollId, authorId, text, now: now() } }, { citizenId: authorId });
+        await polls.comments.post({ pollId, authorId, text });
         await deps.settled();
       },
       verifications,

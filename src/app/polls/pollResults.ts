@@ -1,0 +1,31 @@
+import type { PollRow } from '../projections/polls.ts';
+
+/** What a page or the API may show of a poll's results now. */
+export interface PollResultsView {
+  visible: boolean;
+  ballots: number;
+  /** Counts per question per option, when visible. */
+  counts: Record<string, Record<string, number>> | null;
+  final: boolean;
+  funded?: string[];
+}
+
+/** The live count of a poll's counted ballots, per question per option. */
+export type LiveCounts = (poll: PollRow) => Promise<{ ballots: number; counts: Record<string, Record<string, number>> }>;
+
+/**
+ * The results rule: the published tally once there is one; before that, live counts, except that a
+ * poll with sealed results visibility shows none (only its ballot count) until it has closed.
+ */
+export const pollResults =
+  (deps: { liveCounts: LiveCounts; now: () => string }) =>
+  async (poll: PollRow): Promise<PollResultsView> => {
+    if (poll.result) {
+      const counts = Object.fromEntries(poll.result.questions.map((q) => [q.questionId, Object.fromEntries(q.options.map((o) => [o.optionId, o.count]))]));
+      return { visible: true, ballots: poll.result.ballots, counts, final: true, ...(poll.result.budget ? { funded: poll.result.budget.funded } : {}) };
+    }
+    const closed = Date.parse(poll.closesAt) <= Date.parse(deps.now()) || !['Open', 'Scheduled', 'Draft'].includes(poll.status);
+    if (poll.definition.settings.resultsVisibility === 'sealed' && !closed) return { visible: false, ballots: poll.ballots, counts: null, final: false };
+    const live = await deps.liveCounts(poll);
+    return { visible: true, ballots: live.ballots, counts: live.counts, final: false };
+  };
