@@ -7,6 +7,7 @@ import { createPostgresEventStore } from '../src/infra/eventStore/postgresEventS
 import { createLogger } from '../src/infra/logger.ts';
 import { loadLeafHashes } from '../src/infra/ledger/ledgerStore.ts';
 import { createLedgerVerifier } from '../src/infra/ledger/verification.ts';
+import { createPostgresEventIntegrity } from '../src/infra/eventStore/postgresEventIntegrity.ts';
 import { toHex, utf8 } from '../src/ledger/bytes.ts';
 import { hashLeaf } from '../src/ledger/merkle.ts';
 import { nodeSha256 } from '../src/ledger/nodeCrypto.ts';
@@ -90,10 +91,11 @@ export const tamperBench: Bench = {
       await sql`VACUUM ANALYZE ledger_entries`.execute(db.kysely);
       const loadSeconds = (performance.now() - t0) / 1000;
 
+      const integrity = createPostgresEventIntegrity(db.kysely);
       const verifierWith = (sweepWindow: number) =>
         createLedgerVerifier({
           db: db.kysely,
-          eventStore: store,
+          integrity,
           coordinator: { requestTallies: async () => [] },
           logger: createLogger('silent'),
           origin: 'bench',
@@ -114,10 +116,12 @@ export const tamperBench: Bench = {
       const cache = new Map<string, { version: string; hash: string | null }>();
       const fullReadPass = async (): Promise<number> => {
         const leaves = await loadLeafHashes(db.kysely);
-        const versions = await store.eventVersions!(ANCHORED_EVENT_TYPES);
+        // Every anchored event's id and version, as the event store port used to offer (eventVersions).
+        const { rows } = await sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events WHERE type = ANY(${[...ANCHORED_EVENT_TYPES]}::text[])`.execute(db.kysely);
+        const versions = new Map(rows.map((r) => [r.id, r.v]));
         const stale = [...versions].filter(([id, v]) => cache.get(id)?.version !== v).map(([id]) => id);
         for (let i = 0; i < stale.length; i += 1000)
-          for (const event of await store.readEventsById!(stale.slice(i, i + 1000)))
+          for (const event of await integrity.eventsById(stale.slice(i, i + 1000)))
             cache.set(event.id, { version: versions.get(event.id)!, hash: toHex(hashLeaf(nodeSha256, utf8(entryText(ledgerEntryOf(event)!)))) });
         const derived = new Map<string, string | null>();
         for (const id of versions.keys()) derived.set(id, cache.get(id)?.hash ?? null);

@@ -75,23 +75,6 @@ export interface EventStore {
   appendMany(requests: AppendRequest[]): Promise<Array<AppendResult | StreamConflictError>>;
   readStream: ReadStream;
   readAll: ReadAll;
-  /**
-   * Optional (PostgreSQL/PGlite): a version stamp per stored event id that changes whenever the row is
-   * rewritten (the row's xmin), so an integrity check can re-read only rows that changed. Absent where
-   * stored events cannot be rewritten in place. With `types`, only events of those types.
-   */
-  eventVersions?(types?: readonly string[]): Promise<Map<string, string>>;
-  /** Optional, with eventVersions: the stored events with these ids, in any order. */
-  readEventsById?(ids: string[]): Promise<RecordedEvent[]>;
-  /**
-   * Optional, with eventVersions: one digest per bucket of `bucketSize` consecutive log positions, over
-   * the ids and version stamps of the events of `types` in it (computed by the database). A bucket whose
-   * digest did not move holds the same rows, unrewritten, so an integrity check re-reads only the others.
-   * With `range`, only buckets `from` up to (not including) `to`, or all from `from` on.
-   */
-  eventVersionDigests?(types: readonly string[], bucketSize: number, range?: { from: number; to?: number }): Promise<Map<number, string>>;
-  /** Optional, with eventVersionDigests: the ids and version stamps of the events of `types` in these buckets. */
-  eventVersionsInBuckets?(types: readonly string[], bucketSize: number, buckets: readonly number[]): Promise<Array<{ id: string; version: string; bucket: number }>>;
   subscribeAll: SubscribeAll;
   close(): Promise<void>;
 }

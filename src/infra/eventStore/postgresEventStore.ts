@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { inBucket, positionsIn } from '../db/buckets.ts';
 import {
   StreamConflictError,
   type AppendRequest,
@@ -17,10 +16,10 @@ import { catchUpSubscription } from './catchUpSubscription.ts';
 
 /**
  * Raw SQL throughout: checkpoints are xid8 transaction ids compared with the snapshot horizon
- * (pg_snapshot_xmin), batches go in through unnest arrays in one statement, and the tamper watch reads
- * the system column xmin; none of these has a query-builder form. The table is typed in ./tables.ts.
+ * (pg_snapshot_xmin) and batches go in through unnest arrays in one statement; neither has a query-builder
+ * form. The tamper watch's reads (xmin digests) are in postgresEventIntegrity.ts. The table is typed in ./tables.ts.
  */
-interface EventRow {
+export interface EventRow {
   id: string;
   stream_id: string;
   stream_revision: string;
@@ -33,9 +32,9 @@ interface EventRow {
 }
 
 /** The columns of an EventRow, in the form toRecorded reads (revision and checkpoint parts as text). */
-const EVENT_COLUMNS = sql`id, stream_id, stream_revision::text, type, data, metadata, recorded_at, transaction_id::text, global_position::text`;
+export const EVENT_COLUMNS = sql`id, stream_id, stream_revision::text, type, data, metadata, recorded_at, transaction_id::text, global_position::text`;
 
-const toRecorded = (row: EventRow): RecordedEvent => ({
+export const toRecorded = (row: EventRow): RecordedEvent => ({
   id: row.id,
   streamId: row.stream_id,
   streamRevision: BigInt(row.stream_revision),
@@ -245,37 +244,6 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       return rows.map(toRecorded);
     },
     readAll,
-    eventVersions: async (types) => {
-      const ofTypes = types ? sql`type = ANY(${[...types]}::text[])` : sql`true`;
-      const { rows } = await sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events WHERE ${ofTypes}`.execute(kysely);
-      return new Map(rows.map((r) => [r.id, r.v]));
-    },
-    eventVersionDigests: async (types, bucketSize, range) => {
-      // Order-free (a sum of 64-bit hashes and a count), so PostgreSQL digests a bucket without sorting it.
-      const { rows } = await sql<{ b: string; d: string }>`
-        SELECT (global_position / ${bucketSize}::bigint)::text AS b,
-               count(*)::text || ':' || sum(hashtextextended(id::text || ':' || xmin::text, 0))::text AS d
-        FROM events WHERE type = ANY(${[...types]}::text[]) AND ${positionsIn('global_position', bucketSize, range)}
-        GROUP BY 1`.execute(kysely);
-      return new Map(rows.map((r) => [Number(r.b), r.d]));
-    },
-    eventVersionsInBuckets: async (types, bucketSize, buckets) => {
-      if (buckets.length === 0) return [];
-      // One primary-key range scan per bucket: LATERAL, because with a plain join PostgreSQL planned a
-      // (parallel) sequential scan of every event once the table was large (EXPLAIN in BENCHMARKS.md).
-      const { rows } = await sql<{ id: string; v: string; b: string }>`
-        SELECT e.id::text AS id, e.xmin::text AS v, k.b::text AS b
-        FROM unnest(${[...buckets]}::bigint[]) AS k(b)
-        CROSS JOIN LATERAL (SELECT id, xmin FROM events WHERE ${inBucket('global_position', bucketSize, sql`k.b`)} AND type = ANY(${[...types]}::text[])) e`.execute(kysely);
-      return rows.map((r) => ({ id: r.id, version: r.v, bucket: Number(r.b) }));
-    },
-    readEventsById: async (ids) => {
-      if (ids.length === 0) return [];
-      const { rows } = await sql<EventRow>`
-        SELECT ${EVENT_COLUMNS}
-        FROM events WHERE id = ANY(${ids}::uuid[])`.execute(kysely);
-      return rows.map(toRecorded);
-    },
     headCheckpoint: async () => {
       const { rows } = await sql<{ transaction_id: string; global_position: string }>`
         SELECT transaction_id::text, global_position::text FROM events

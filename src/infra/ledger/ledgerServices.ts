@@ -22,6 +22,7 @@ import { startAnchoring, type Anchoring } from './anchoringService.ts';
 import { entryByTracker, lastFinalCheckpoint, type StoredEntry } from './ledgerStore.ts';
 import { startStandbyAnchoring } from './standbyAnchoring.ts';
 import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
+import { createPostgresEventIntegrity } from '../eventStore/postgresEventIntegrity.ts';
 import type { Database } from '../db/schema.ts';
 import { createSealingClient, type SealingClient } from '../../ledger/sealing.ts';
 import { useSodiumMultiply } from '../../ledger/threshold/sodium.ts';
@@ -160,7 +161,8 @@ export const startLedger = async (
     });
     verifier = createLedgerVerifier({
       db: deps.db,
-      eventStore: deps.eventStore,
+      // Events in PostgreSQL/PGlite (the same database as the ledger tables) can be rewritten in place.
+      integrity: config.EVENT_STORE === 'postgres' ? createPostgresEventIntegrity(deps.db) : null,
       // The anchoring service replaces its coordinator when it takes out a refused leaf: look it up per call.
       coordinator: { requestTallies: (pollId, size) => anchoring.coordinator.requestTallies(pollId, size) },
       logger: deps.logger,

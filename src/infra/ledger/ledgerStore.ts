@@ -135,6 +135,35 @@ export const loadLeafHashesInBuckets = async (
   return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
 };
 
+type LeafHash = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>;
+
+/** Leaf hashes from `fromIndex` in leaf order, at most `limit` (a primary-key range scan). */
+export const loadLeafHashesFrom = async (db: Q, fromIndex: number, limit: number): Promise<LeafHash[]> => {
+  const rows = await db
+    .selectFrom('ledger_entries')
+    .select(['leaf_index', 'event_id', 'poll_id', 'entry_hash'])
+    .where('leaf_index', '>=', fromIndex)
+    .orderBy('leaf_index')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
+};
+
+/**
+ * The leaves at these indexes (primary-key look-ups) or of these events (the unique event_id index), as
+ * stored now; one with no leaf is left out.
+ */
+export const loadLeafHashesBy = async (db: Q, column: 'leaf_index' | 'event_id', values: readonly (number | string)[]): Promise<LeafHash[]> => {
+  if (values.length === 0) return [];
+  const rows = await db
+    .selectFrom('ledger_entries')
+    .select(['leaf_index', 'event_id', 'poll_id', 'entry_hash'])
+    .where(column, 'in', [...values] as never)
+    .orderBy('leaf_index')
+    .execute();
+  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
+};
+
 export const entryByTracker = async (db: Q, tracker: string): Promise<StoredEntry | null> => {
   const row = await db.selectFrom('ledger_entries').selectAll().where('tracker', '=', tracker).executeTakeFirst();
   return row ? toEntry(row) : null;

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { EventStore, RecordedEvent } from '../../app/eventStore.ts';
-import { readAllCommitted } from '../../app/readAllCommitted.ts';
+import type { RecordedEvent } from '../../app/eventStore.ts';
+import type { EventIntegrity } from '../../app/eventIntegrity.ts';
 import { ANCHORED_EVENT_TYPES, entryText, ledgerEntryOf } from '../../app/ledger/entries.ts';
 import { compareLeaves, inRanges, movedBuckets, sameTally, sweepRanges, tallyVerification, type BucketRange } from '../../app/ledger/verification.ts';
 import { tallyPoll } from '../../domain/tally.ts';
@@ -10,13 +10,14 @@ import { hashLeaf } from '../../ledger/merkle.ts';
 import { nodeEd25519, nodeSha256 } from '../../ledger/nodeCrypto.ts';
 import type { Logger } from '../logger.ts';
 import { currentBallotsFingerprint, getPoll, loadCurrentBallots } from '../readModels/polls.ts';
-import { leafDigests, loadLeafHashesInBuckets, publishedResultsToVerify, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
+import { leafDigests, loadLeafHashesBy, loadLeafHashesFrom, loadLeafHashesInBuckets, publishedResultsToVerify, raiseAlert, setVerification, verificationRows, type StoredEntry } from './ledgerStore.ts';
 import type { LeafRefusal } from '../../app/ledger/refusals.ts';
 import type { Database } from '../db/schema.ts';
 
 export interface LedgerVerifierDeps {
   db: Kysely<Database>;
-  eventStore: EventStore;
+  /** The stored events' integrity reads; null where stored events cannot be rewritten in place (no event side). */
+  integrity: EventIntegrity | null;
   coordinator: Pick<Coordinator, 'requestTallies'>;
   logger: Logger;
   origin: string;
@@ -100,23 +101,33 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
 
   type Leaf = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>;
 
-  // What the watch saw last, so a pass re-reads only buckets whose digest moved (see movedBuckets), and
-  // digests only the newest buckets and a window of older ones (see sweepRanges): at 250,000 ballots a
-  // pass reads a few dozen digests and the buckets the vote is appending to, instead of every leaf and
-  // every event's version, and an edit anywhere is still seen within one sweep.
+  // Bounded state: nothing per event or per leaf of the whole log is kept between passes. What the
+  // watch keeps is one digest per bucket of BUCKET leaves and one per bucket of BUCKET log positions (two
+  // short strings per 1,024 rows by default: about 2,000 of them at 1,000,000 events), the sweep cursors,
+  // the version stamps of the events in the two newest event buckets (at most 2 x BUCKET), and the leaf
+  // numbers whose row check waits for the anchoring service (bounded by its backlog). A pass reads the buckets whose digest moved (see
+  // movedBuckets): the newest, where the vote appends, and a window of older ones (see sweepRanges), so
+  // at 250,000 ballots it reads a few dozen digests and the rows the vote added, and an edit anywhere is
+  // still seen within one sweep.
   const BUCKET = deps.bucketSize;
-  /** Leaf hash re-derived from each anchored event as stored now, with the row version it came from. */
-  const derived = new Map<string, { version: string; hash: string | null }>();
+  /** Leaves compared per round trip (their events read by id, re-derived, compared, then dropped). */
+  const CHUNK = 1000;
   const eventDigests = new Map<number, string>();
-  const eventIdsByBucket = new Map<number, Set<string>>();
   const leafDigestsSeen = new Map<number, string>();
   const cursors = { events: 0, leaves: 0 };
+  /** Leaf numbers whose stored row still has to be compared with what was handed to the nodes. */
+  let rowChecksDue: number[] = [];
 
   /**
    * Digests this pass's buckets for one side, records them in `seen` and returns the buckets that moved
-   * since it last looked (the caller re-reads those; a failed pass forgets `seen` altogether).
+   * since it last looked with the digest each had before (the caller re-reads those; a failed pass
+   * forgets `seen` altogether).
    */
-  const sweep = async (side: keyof typeof cursors, seen: Map<number, string>, digestsIn: (range: BucketRange) => Promise<Map<number, string>>): Promise<number[]> => {
+  const sweep = async (
+    side: keyof typeof cursors,
+    seen: Map<number, string>,
+    digestsIn: (range: BucketRange) => Promise<Map<number, string>>,
+  ): Promise<Array<{ bucket: number; before: string | undefined; after: string | undefined }>> => {
     let highest: number | null = null;
     for (const bucket of seen.keys()) if (highest === null || bucket > highest) highest = bucket;
     const { ranges, nextCursor } = sweepRanges(highest, cursors[side], deps.sweepWindow);
@@ -124,82 +135,87 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     for (const range of ranges) for (const [bucket, digest] of await digestsIn(range)) digests.set(bucket, digest);
     cursors[side] = nextCursor;
     const moved = movedBuckets(new Map([...seen].filter(([bucket]) => inRanges(bucket, ranges))), digests);
-    for (const bucket of moved) {
-      const digest = digests.get(bucket);
-      if (digest === undefined) seen.delete(bucket);
-      else seen.set(bucket, digest);
-    }
-    return moved;
+    return moved.map((bucket) => {
+      const before = seen.get(bucket);
+      const after = digests.get(bucket);
+      if (after === undefined) seen.delete(bucket);
+      else seen.set(bucket, after);
+      return { bucket, before, after };
+    });
   };
-  const leavesByBucket = new Map<number, Leaf[]>();
-  const leafByEvent = new Map<string, Leaf>();
-  /** Leaves whose stored row still has to be compared with what the anchoring service handed the nodes. */
-  let rowChecksDue: Leaf[] = [];
 
-  /** Leaf buckets this watch had never digested before the current pass (see checkedAtStart). */
-  let firstLook = new Set<number>();
+  /** Compares leaves with their events as stored now, CHUNK at a time; returns how many alerts are new. */
+  const compareWithEvents = async (leaves: readonly Leaf[]): Promise<number> => {
+    let found = 0;
+    for (let i = 0; i < leaves.length; i += CHUNK) {
+      const chunk = leaves.slice(i, i + CHUNK);
+      const hashes = new Map<string, string | null>();
+      if (deps.integrity) {
+        for (const event of await deps.integrity.eventsById(chunk.map((l) => l.eventId))) hashes.set(event.id, leafHashOf(event));
+      }
+      for (const m of compareLeaves(chunk, hashes)) {
+        const what = m.kind === 'event-edited' ? 'was changed after it was anchored' : 'is missing from the event store';
+        if (await fail({ kind: m.kind, pollId: m.pollId, leafIndex: m.leafIndex, eventId: m.eventId, message: `the event of leaf ${m.leafIndex} (event ${m.eventId}) ${what}` })) found++;
+      }
+    }
+    return found;
+  };
 
-  /** Reloads moved leaf buckets; returns the leaves that are new or changed. */
-  const refreshLeaves = async (): Promise<Leaf[]> => {
-    const before = new Set(leafDigestsSeen.keys());
-    const moved = await sweep('leaves', leafDigestsSeen, (range) => leafDigests(db, BUCKET, range));
-    firstLook = new Set(moved.filter((b) => !before.has(b)));
-    const loaded = await loadLeafHashesInBuckets(db, BUCKET, moved);
-    for (const bucket of moved) {
-      for (const leaf of leavesByBucket.get(bucket) ?? []) if (leafByEvent.get(leaf.eventId) === leaf) leafByEvent.delete(leaf.eventId);
-      leavesByBucket.delete(bucket);
+  /** Every stored leaf against its event, in keyset pages: only after a stored event was rewritten or removed. */
+  const compareAllLeaves = async (): Promise<number> => {
+    let found = 0;
+    for (let from = 0; ; ) {
+      const page = await loadLeafHashesFrom(db, from, 10 * CHUNK);
+      if (page.length === 0) return found;
+      found += await compareWithEvents(page);
+      from = page[page.length - 1]!.leafIndex + 1;
     }
-    for (const leaf of loaded) {
-      const bucket = Math.floor(leaf.leafIndex / BUCKET);
-      const inBucket = leavesByBucket.get(bucket);
-      if (inBucket) inBucket.push(leaf);
-      else leavesByBucket.set(bucket, [leaf]);
-      leafByEvent.set(leaf.eventId, leaf);
-    }
-    return loaded;
   };
 
   /**
-   * Re-derives leaf hashes for anchored events that are new, rewritten or gone, and returns their ids.
-   * Where the event store cannot digest its rows (EventStoreDB), every event is read and hashed again.
+   * The event side. The app only appends events, to the newest buckets of log positions (the newest, and
+   * the one before it while late transactions commit there). For those two buckets the watch keeps each
+   * anchored event's version stamp (at most 2 x BUCKET ids), so a rewrite or removal there is found even
+   * in a pass that also saw new ballots: the changed events' leaves are compared. A moved digest in any
+   * older bucket means stored events were rewritten, removed or retyped: then every leaf is compared with
+   * its event (keyset pages, flat memory; only on tampering, never in a normal pass). Without an
+   * integrity port (EventStoreDB, whose stored events cannot be rewritten in place) there is no event side.
    */
-  const refreshEvents = async (): Promise<Iterable<string>> => {
-    const { eventVersionDigests, eventVersionsInBuckets, readEventsById } = deps.eventStore;
-    if (!eventVersionDigests || !eventVersionsInBuckets || !readEventsById) {
-      derived.clear();
-      await readAllCommitted(deps.eventStore, (batch) => {
-        for (const event of batch) derived.set(event.id, { version: '', hash: leafHashOf(event) });
-      });
-      return leafByEvent.keys();
+  const recentVersions = new Map<string, { version: string; bucket: number }>();
+  const watchEvents = async (): Promise<number> => {
+    const integrity = deps.integrity;
+    if (!integrity) return 0;
+    const moved = await sweep('events', eventDigests, (range) => integrity.versionDigests(ANCHORED_EVENT_TYPES, BUCKET, range));
+    let highest = -1;
+    for (const bucket of eventDigests.keys()) if (bucket > highest) highest = bucket;
+    const recentFrom = highest - 1;
+    if (moved.some(({ bucket, before }) => before !== undefined && bucket < recentFrom)) {
+      for (const [id, v] of recentVersions) if (v.bucket < recentFrom) recentVersions.delete(id);
+      return compareAllLeaves();
     }
-    // Only events of anchored types can match a leaf (citizens, phone claims and comments are most of the
-    // log in a big vote). An anchored event whose type was rewritten drops out here and is then reported
-    // as missing, which it is: its leaf has no event any more.
-    const moved = await sweep('events', eventDigests, (range) => eventVersionDigests(ANCHORED_EVENT_TYPES, BUCKET, range));
-    const rows = await eventVersionsInBuckets(ANCHORED_EVENT_TYPES, BUCKET, moved);
-    const touched = new Set<string>();
-    const present = new Map<number, Set<string>>(moved.map((b) => [b, new Set<string>()]));
-    const stale: string[] = [];
+    const movedRecent = moved.filter(({ bucket }) => bucket >= recentFrom).map(({ bucket }) => bucket);
+    const suspects: string[] = [];
+    // Ids of older buckets leave the map; a recent bucket that moved is read again, id and version only.
+    for (const [id, v] of recentVersions) {
+      if (v.bucket < recentFrom) recentVersions.delete(id);
+    }
+    if (movedRecent.length === 0) return 0;
+    const rows = await integrity.versionsInBuckets(ANCHORED_EVENT_TYPES, BUCKET, movedRecent);
+    const present = new Set<string>();
     for (const row of rows) {
-      present.get(row.bucket)!.add(row.id);
-      if (derived.get(row.id)?.version !== row.version) stale.push(row.id);
+      present.add(row.id);
+      const known = recentVersions.get(row.id);
+      if (known && known.version !== row.version) suspects.push(row.id);
+      recentVersions.set(row.id, { version: row.version, bucket: row.bucket });
     }
-    for (const bucket of moved) {
-      for (const id of eventIdsByBucket.get(bucket) ?? []) if (!present.get(bucket)!.has(id)) (derived.delete(id), touched.add(id));
-      const ids = present.get(bucket)!;
-      if (ids.size > 0) eventIdsByBucket.set(bucket, ids);
-      else eventIdsByBucket.delete(bucket);
-    }
-    const versionOf = new Map(rows.map((r) => [r.id, r.version]));
-    for (let i = 0; i < stale.length; i += 1000) {
-      for (const event of await readEventsById(stale.slice(i, i + 1000))) {
-        derived.set(event.id, { version: versionOf.get(event.id)!, hash: leafHashOf(event) });
-        touched.add(event.id);
+    for (const [id, v] of recentVersions) {
+      if (movedRecent.includes(v.bucket) && !present.has(id)) {
+        suspects.push(id);
+        recentVersions.delete(id);
       }
     }
-    // A row listed above but gone by the time it was read is missing; the next pass sees its bucket move.
-    for (const id of stale) if (!touched.has(id)) (derived.delete(id), touched.add(id));
-    return touched;
+    if (suspects.length === 0) return 0;
+    return compareWithEvents(await loadLeafHashesBy(db, 'event_id', suspects));
   };
 
   /** Per verified poll, the fingerprint of its read-model ballots when they last added up to the result. */
@@ -207,9 +223,11 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
 
   /** Forgets what the watch saw: the next pass reads and compares everything again. */
   const forgetWatchState = (): void => {
-    for (const seen of [derived, eventDigests, eventIdsByBucket, leafDigestsSeen, leavesByBucket, leafByEvent]) seen.clear();
+    eventDigests.clear();
+    leafDigestsSeen.clear();
     rowChecksDue = [];
     cursors.events = cursors.leaves = 0;
+    recentVersions.clear();
   };
 
   // A pass that stops half-way (the database went away, an alert could not be stored) has already moved
@@ -223,44 +241,28 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     }
   };
 
-  const watchPass = async (): Promise<number> => {
+  /**
+   * Stored rows against the anchoring service's own copy. While leaves are renumbered (a refused leaf
+   * taken out) the two disagree for a moment: those checks wait a pass, as do leaves not handed yet.
+   * Leaves the anchoring service no longer holds are compared with the nodes' copies, except on the
+   * watch's first look at a bucket it checked at start-up (its stored hashes rebuilt the signed root).
+   */
+  const checkRows = async (leaves: readonly Leaf[], layout: number, firstLook: ReadonlySet<number>): Promise<number> => {
     let found = 0;
-    const layout = deps.renumberings();
-    const changedLeaves = await refreshLeaves();
-    const touchedEvents = await refreshEvents();
-    // Compare what moved on either side: a changed leaf with its event, a changed event with its leaf.
-    const toCompare = new Map<number, Leaf>(changedLeaves.map((leaf) => [leaf.leafIndex, leaf]));
-    for (const id of touchedEvents) {
-      const leaf = leafByEvent.get(id);
-      if (leaf) toCompare.set(leaf.leafIndex, leaf);
-    }
-    const hashes = new Map([...toCompare.values()].map((leaf) => [leaf.eventId, derived.get(leaf.eventId)?.hash ?? null]));
-    for (const m of compareLeaves([...toCompare.values()], hashes)) {
-      const what = m.kind === 'event-edited' ? 'was changed after it was anchored' : 'is missing from the event store';
-      if (await fail({ kind: m.kind, pollId: m.pollId, leafIndex: m.leafIndex, eventId: m.eventId, message: `the event of leaf ${m.leafIndex} (event ${m.eventId}) ${what}` })) found++;
-    }
-    // Stored rows against the anchoring service's own copy. While leaves are renumbered (a refused leaf
-    // taken out) the two disagree for a moment: those checks wait a pass, as do leaves not handed yet.
-    // A leaf kept from an earlier pass counts only if it is still the stored row for its event.
-    // Leaves the anchoring service no longer holds are compared with the nodes' copies, except on the
-    // watch's first look at a bucket it checked at start-up (its stored hashes rebuilt the signed root).
-    const due = [...rowChecksDue.filter((leaf) => leafByEvent.get(leaf.eventId) === leaf), ...changedLeaves];
-    rowChecksDue = [];
     const fromNodes: Leaf[] = [];
     const rowEdited = async (leaf: Leaf): Promise<void> => {
       const message = `the stored copy of leaf ${leaf.leafIndex} (event ${leaf.eventId}) differs from what was sent to the ledger`;
       if (await fail({ kind: 'ledger-row-edited', pollId: leaf.pollId, leafIndex: leaf.leafIndex, eventId: leaf.eventId, message })) found++;
     };
-    for (const leaf of due) {
+    for (const leaf of leaves) {
       const handed = deps.handedLeafHash(leaf.leafIndex);
-      if (deps.renumberings() !== layout) {
-        if (leafByEvent.get(leaf.eventId) === leaf) rowChecksDue.push(leaf);
-      } else if (handed !== undefined) {
+      if (deps.renumberings() !== layout) rowChecksDue.push(leaf.leafIndex);
+      else if (handed !== undefined) {
         if (handed !== leaf.entryHash) await rowEdited(leaf);
       } else if (leaf.leafIndex < deps.checkedAtStart() && firstLook.has(Math.floor(leaf.leafIndex / BUCKET))) {
         // checked at start-up
       } else if (leaf.leafIndex < deps.finalSize()) fromNodes.push(leaf);
-      else if (leafByEvent.get(leaf.eventId) === leaf) rowChecksDue.push(leaf); // not handed yet
+      else rowChecksDue.push(leaf.leafIndex); // not handed yet
     }
     fromNodes.sort((a, b) => a.leafIndex - b.leafIndex);
     for (let i = 0; i < fromNodes.length; ) {
@@ -271,11 +273,35 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
       const texts = await deps.anchoredEntries(from, fromNodes[j - 1]!.leafIndex + 1);
       for (const leaf of fromNodes.slice(i, j)) {
         const text = texts[leaf.leafIndex - from];
-        if (text === undefined) rowChecksDue.push(leaf);
+        if (text === undefined) rowChecksDue.push(leaf.leafIndex);
         else if (toHex(hashLeaf(nodeSha256, utf8(text))) !== leaf.entryHash) await rowEdited(leaf);
       }
       i = j;
     }
+    return found;
+  };
+
+  const watchPass = async (): Promise<number> => {
+    let found = 0;
+    const layout = deps.renumberings();
+    // The leaf side: moved leaf buckets are re-read a few at a time, each leaf compared with its event as
+    // stored now and its row with what was handed to the nodes; nothing of them is kept.
+    const seenBefore = new Set(leafDigestsSeen.keys());
+    const moved = (await sweep('leaves', leafDigestsSeen, (range) => leafDigests(db, BUCKET, range))).map((m) => m.bucket);
+    const firstLook = new Set(moved.filter((b) => !seenBefore.has(b)));
+    const due = rowChecksDue;
+    rowChecksDue = [];
+    const perRead = Math.max(1, Math.floor((10 * CHUNK) / BUCKET));
+    for (let i = 0; i < moved.length; i += perRead) {
+      const leaves = await loadLeafHashesInBuckets(db, BUCKET, moved.slice(i, i + perRead));
+      found += await compareWithEvents(leaves);
+      found += await checkRows(leaves, layout, firstLook);
+    }
+    // Row checks that waited (not handed yet, or a renumbering): the rows as stored now, unless their
+    // bucket moved and was checked above.
+    const waited = due.filter((index) => !moved.includes(Math.floor(index / BUCKET)));
+    for (let i = 0; i < waited.length; i += CHUNK) found += await checkRows(await loadLeafHashesBy(db, 'leaf_index', waited.slice(i, i + CHUNK)), layout, firstLook);
+    found += await watchEvents();
     for (const v of await verificationRows(db, 'completed')) {
       const poll = await getPoll(db, v.pollId);
       // The nodes can verify a result before the projection runner has written it to the read model:

@@ -1,0 +1,37 @@
+import { sql, type Kysely } from 'kysely';
+import type { EventIntegrity } from '../../app/eventIntegrity.ts';
+import { inBucket, positionsIn } from '../db/buckets.ts';
+import type { Database } from '../db/schema.ts';
+import { EVENT_COLUMNS, toRecorded, type EventRow } from './postgresEventStore.ts';
+
+/**
+ * The tamper watch's reads of the events table (PostgreSQL and PGlite): raw SQL because they read the
+ * system column xmin and group by a computed bucket.
+ */
+export const createPostgresEventIntegrity = (kysely: Kysely<Database>): EventIntegrity => ({
+  versionDigests: async (types, bucketSize, range) => {
+    // Order-free (a count and a sum of 64-bit hashes), so PostgreSQL digests a bucket without sorting it;
+    // the range condition is on the primary key (global_position), so only those buckets are read.
+    const { rows } = await sql<{ b: string; d: string }>`
+      SELECT (global_position / ${bucketSize}::bigint)::text AS b,
+             count(*)::text || ':' || sum(hashtextextended(id::text || ':' || xmin::text, 0))::text AS d
+      FROM events WHERE type = ANY(${[...types]}::text[]) AND ${positionsIn('global_position', bucketSize, range)}
+      GROUP BY 1`.execute(kysely);
+    return new Map(rows.map((r) => [Number(r.b), r.d]));
+  },
+  versionsInBuckets: async (types, bucketSize, buckets) => {
+    if (buckets.length === 0) return [];
+    // One primary-key range scan per bucket: LATERAL, because with a plain join PostgreSQL planned a
+    // (parallel) sequential scan of every event once the table was large (EXPLAIN in BENCHMARKS.md).
+    const { rows } = await sql<{ id: string; v: string; b: string }>`
+      SELECT e.id::text AS id, e.xmin::text AS v, k.b::text AS b
+      FROM unnest(${[...buckets]}::bigint[]) AS k(b)
+      CROSS JOIN LATERAL (SELECT id, xmin FROM events WHERE ${inBucket('global_position', bucketSize, sql`k.b`)} AND type = ANY(${[...types]}::text[])) e`.execute(kysely);
+    return rows.map((r) => ({ id: r.id, version: r.v, bucket: Number(r.b) }));
+  },
+  eventsById: async (ids) => {
+    if (ids.length === 0) return [];
+    const { rows } = await sql<EventRow>`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ANY(${[...ids]}::uuid[])`.execute(kysely);
+    return rows.map(toRecorded);
+  },
+});
