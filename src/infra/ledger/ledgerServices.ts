@@ -26,6 +26,7 @@ import { createPostgresEventIntegrity } from '../eventStore/postgresEventIntegri
 import type { Database } from '../db/schema.ts';
 import { createSealingClient, type SealingClient } from '../../ledger/sealing.ts';
 import { useSodiumMultiply } from '../../ledger/threshold/sodium.ts';
+import { startEncapsulationPool, type EncapsulationPool } from '../../ledger/threshold/encapsulationPool.ts';
 import { startSealedOpening, type SealedOpening } from './sealedOpeningService.ts';
 import type { PublicKeySet } from '../../ledger/threshold/vss.ts';
 
@@ -133,11 +134,14 @@ export const startLedger = async (
   void useSodiumMultiply().catch((err: unknown) => deps.logger.warn({ err }, 'libsodium did not load; opening uses the pure-JS multiplication'));
   const sealing = createSealingClient({ nodes: urls, token, log: (msg, fields) => deps.logger.info(fields ?? {}, msg) });
   let keySet: PublicKeySet | null = null;
+  let encapsulations: EncapsulationPool | null = null;
   /** Reads the key set the nodes agree on; the lease holder also runs the first ceremony of a fresh ledger. */
   const refreshKeySet = async (mayRunCeremony: boolean): Promise<void> => {
     if (keySet) return;
     try {
       keySet = mayRunCeremony ? await sealing.ensureKeySet(() => `epoch-${new Date().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`) : await sealing.agreedKeySet();
+      // Sealed ballots' encapsulations are made ahead in a worker thread, off the cast request's path.
+      if (keySet && !encapsulations) encapsulations = startEncapsulationPool(keySet.jointKey);
     } catch (err) {
       deps.logger.warn({ err }, 'could not read the nodes\u2019 key set');
     }
@@ -280,6 +284,7 @@ export const startLedger = async (
       await lease.stop();
       await standby.stop();
       await local?.stop();
+      await encapsulations?.stop();
     },
   };
 };

@@ -10,6 +10,7 @@
 import { ristretto255 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { decodeRistretto } from './decode.ts';
 
 export const Point = ristretto255.Point;
 export type Point = InstanceType<typeof Point>;
@@ -95,7 +96,7 @@ export function pointHexBytes(hex: unknown, what = 'point'): Uint8Array {
 export function pointFromBytes(bytes: Uint8Array, what = 'point'): Point {
   let p: Point;
   try {
-    p = Point.fromBytes(bytes);
+    p = decodeRistretto(bytes);
   } catch {
     throw new RangeError(`${what} is not a canonical ristretto255 encoding`);
   }

@@ -26,6 +26,10 @@ export const aeadKeyOf = (publicKey: Point, ephemeral: Point, shared: Point): Ui
 export const aeadKeyOfEncoded = (publicKey: Uint8Array, ephemeral: Uint8Array, shared: Uint8Array): Uint8Array =>
   hash32('kem-key', [publicKey, ephemeral, shared]);
 
+/** Encrypts under an encapsulation made beforehand (R = rG, K = rY as encodings): the AEAD part only. */
+export const encryptWithEncapsulation = (publicKey: Uint8Array, ephemeral: Uint8Array, shared: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array =>
+  chacha20poly1305(aeadKeyOfEncoded(publicKey, ephemeral, shared), ZERO_NONCE, aad).encrypt(plaintext);
+
 export function encryptTo(publicKey: Point, plaintext: Uint8Array, aad: Uint8Array, random: RandomBytes = webRandom): Encapsulated {
   const r = randomScalar(random);
   const ephemeral = G.multiply(r);

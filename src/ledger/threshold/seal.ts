@@ -13,8 +13,8 @@
 import { canonicalJsonBytes } from '../entry.ts';
 import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex } from '../bytes.ts';
 import type { BallotSelections } from '../../domain/pollDefinition.ts';
-import { hash32, pointFromHex, pointToHex, webRandom, type Point, type RandomBytes } from './group.ts';
-import { decryptWithEncoded, encryptTo } from './hybrid.ts';
+import { encodedMultiply, G, hash32, pointFromHex, pointToHex, randomScalar, scalarBytes, webRandom, type Point, type RandomBytes } from './group.ts';
+import { decryptWithEncoded, encryptTo, encryptWithEncapsulation } from './hybrid.ts';
 
 export interface SealedBallot {
   /** The nodes' key set the ballot is sealed to (PublicKeySet.keyId). */
@@ -69,16 +69,46 @@ function jointKeyBytes(hex: string): Uint8Array {
   return b;
 }
 
+/** An ElGamal encapsulation to a joint key made ahead of time: R = rG and K = rY, encoded. Used once. */
+export interface Encapsulation {
+  ephemeral: Uint8Array;
+  shared: Uint8Array;
+}
+
+/** Per joint key (hex), where ready-made encapsulations come from (encapsulationPool.ts, server only). */
+const encapsulationSources = new Map<string, () => Encapsulation | null>();
+export const installEncapsulations = (jointKey: string, take: (() => Encapsulation | null) | null): void => {
+  if (take) encapsulationSources.set(jointKey, take);
+  else encapsulationSources.delete(jointKey);
+};
+
+/** A fresh encapsulation made here: libsodium's multiplication when installed (no re-encoding), else noble's. */
+function encapsulateNow(jointKey: string, random: RandomBytes): Encapsulation | null {
+  const fast = encodedMultiply();
+  if (!fast) return null;
+  const r = scalarBytes(randomScalar(random));
+  return { ephemeral: fast(r, BASE_BYTES), shared: fast(r, jointKeyBytes(jointKey)) };
+}
+const BASE_BYTES = G.toBytes();
+
 export function sealSelections(
   key: { keyId: string; jointKey: string },
   ctx: SealContext,
   selections: BallotSelections,
-  random: RandomBytes = webRandom,
+  random?: RandomBytes,
 ): SealedBallot {
   const choices = canonicalJsonBytes(selections);
-  const nonce = random(NONCE_BYTES);
+  const nonce = (random ?? webRandom)(NONCE_BYTES);
   const commitment = ballotCommitment(key.keyId, ctx, nonce, choices);
-  const box = encryptTo(jointKeyPoint(key.jointKey), concatBytes(nonce, choices), sealAad(key.keyId, ctx, commitment), random);
+  const plaintext = concatBytes(nonce, choices);
+  const aad = sealAad(key.keyId, ctx, commitment);
+  // A caller giving its own randomness (tests of what a repeated nonce does) gets exactly that.
+  const ready = random ? null : (encapsulationSources.get(key.jointKey)?.() ?? encapsulateNow(key.jointKey, webRandom));
+  if (ready) {
+    const ciphertext = encryptWithEncapsulation(jointKeyBytes(key.jointKey), ready.ephemeral, ready.shared, plaintext, aad);
+    return { keyId: key.keyId, commitment, ephemeral: toHex(ready.ephemeral), ciphertext: toBase64(ciphertext) };
+  }
+  const box = encryptTo(jointKeyPoint(key.jointKey), plaintext, aad, random ?? webRandom);
   return { keyId: key.keyId, commitment, ephemeral: pointToHex(box.ephemeral), ciphertext: toBase64(box.ciphertext) };
 }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../bytes.ts';
 import { useSodiumMultiply } from './sodium.ts';
+import { decodeRistretto } from './decode.ts';
+import { startEncapsulationPool } from './encapsulationPool.ts';
 import {
   BadShare,
   combineShares,
@@ -207,5 +209,51 @@ describe('the fast paths', () => {
       expect(msm128(points, scalars).equals(want)).toBe(true);
     }
     expect(() => msm128([G], [1n << 128n])).toThrow(RangeError);
+  });
+
+  it('the faster ristretto255 decoding accepts and refuses exactly what noble does', () => {
+    for (let i = 0; i < 200; i++) {
+      const bytes = G.multiply(randomScalar()).toBytes();
+      expect(decodeRistretto(bytes).toBytes()).toEqual(bytes);
+    }
+    // RFC 9496 §A.2 non-canonical field encodings, and p + 1 (even, top bit clear, not below p).
+    const nonCanonical = ['00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff', 'ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'f3ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'];
+    const random = Array.from({ length: 2000 }, (_, i) => {
+      const b = globalThis.crypto.getRandomValues(new Uint8Array(32));
+      if (i % 2 === 0) b[31]! &= 0x7f;
+      if (i % 3 === 0) b[0]! &= 0xfe;
+      return toHex(b);
+    });
+    const verdict = (f: () => Point) => {
+      try {
+        return toHex(f().toBytes());
+      } catch {
+        return 'refused';
+      }
+    };
+    for (const hex of [...nonCanonical, ...random, toHex(Point.ZERO.toBytes())]) {
+      const bytes = Uint8Array.from(hex.match(/../g)!.map((h) => parseInt(h, 16)));
+      expect(verdict(() => decodeRistretto(bytes))).toBe(verdict(() => Point.fromBytes(bytes)));
+    }
+    for (const hex of nonCanonical) expect(() => pointFromHex(hex)).toThrow(/canonical/);
+  });
+
+  it('seals with encapsulations made ahead in a worker thread, each used once, and they open as any other', async () => {
+    const pool = startEncapsulationPool(set.jointKey, { size: 128 });
+    try {
+      for (let i = 0; pool.ready() < 64; i++) {
+        if (i > 18_000) throw new Error('the encapsulation worker made nothing in 180 s');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const before = pool.ready();
+      const list = Array.from({ length: 20 }, (_, j) => ({ sealed: sealSelections(set, { ...ctx, ballotId: `p${j}` }, choices), eventId: `p${j}` }));
+      expect(pool.ready()).toBeLessThan(before);
+      expect(new Set(list.map((x) => x.sealed.ephemeral)).size).toBe(20);
+      const { batches } = openWith([2, 3, 4], list);
+      const keys = combineShares(batches);
+      list.forEach(({ sealed }, j) => expect(openSealed(set.jointKey, { ...ctx, ballotId: `p${j}` }, sealed, keys[j]!)?.selections).toEqual(choices));
+    } finally {
+      await pool.stop();
+    }
   });
 });
