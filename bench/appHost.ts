@@ -6,6 +6,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile } from '../src/cli/provisionVoters.ts';
 import type { RunningApp } from '../src/infra/compositionRoot.ts';
 import { startTestApp } from '../test/support/testApp.ts';
+import { createPostgresEventStore } from '../src/infra/eventStore/postgresEventStore.ts';
+import { seedHistory } from './historySeed.ts';
 import { runEndToEnd, type EndToEndOptions, type EndToEndResult } from '../test/load/scenarioDriver.ts';
 
 /**
@@ -36,7 +38,17 @@ type Request =
   | { id: number; cmd: 'sampleStart' }
   | { id: number; cmd: 'sampleStop'; untilCaughtUp: boolean }
   | { id: number; cmd: 'endToEnd'; options: Omit<EndToEndOptions, 'onSample'> }
+  | { id: number; cmd: 'heap' }
   | { id: number; cmd: 'stop' };
+
+/** The app's memory after a full GC (when run with --expose-gc), and how long its history took to seed. */
+export interface HeapReport {
+  heapUsedMiB: number;
+  rssMiB: number;
+  gc: boolean;
+  seedSeconds: number | null;
+  leaves: number | null;
+}
 
 const official = { kind: 'official' as const, id: 'bench-official', orgId: 'bench' };
 
@@ -121,7 +133,14 @@ const serve = async () => {
   const secret = Buffer.from(process.env.BENCH_SERVER_SECRET!, 'hex');
   // BENCH_ANCHOR_INTERVAL_MS: try another anchoring round interval (the app's ANCHOR_INTERVAL_MS).
   const anchorInterval: Record<string, string> = process.env.BENCH_ANCHOR_INTERVAL_MS ? { ANCHOR_INTERVAL_MS: process.env.BENCH_ANCHOR_INTERVAL_MS } : {};
-  const app = await startTestApp({ SERVER_SECRET: secret.toString('hex'), DATABASE_POOL_SIZE: process.env.BENCH_POOL ?? '10', ...anchorInterval });
+  const env = { SERVER_SECRET: secret.toString('hex'), DATABASE_POOL_SIZE: process.env.BENCH_POOL ?? '10', ...anchorInterval };
+  // BENCH_HISTORY_EVENTS / BENCH_HISTORY_BALLOTS: start on a store seeded with that much history (bench 'history').
+  let seeded: { seconds: number; leaves: number } | null = null;
+  const app = process.env.BENCH_HISTORY_EVENTS
+    ? await startTestApp(env, async (db, dataDir) => {
+        seeded = await seedHistory(db.kysely, createPostgresEventStore(db), dataDir, { events: Number(process.env.BENCH_HISTORY_EVENTS), ballots: Number(process.env.BENCH_HISTORY_BALLOTS ?? 0) });
+      })
+    : await startTestApp(env);
   let current: ReturnType<typeof sampler> | null = null;
   const handle = async (req: Request): Promise<unknown> => {
     switch (req.cmd) {
@@ -159,6 +178,13 @@ const serve = async () => {
         printKinds();
         return { result, samples: s.stop() };
       }
+      case 'heap': {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        gc?.();
+        const m = process.memoryUsage();
+        const s = seeded as { seconds: number; leaves: number } | null;
+        return { heapUsedMiB: Math.round(m.heapUsed / 2 ** 20), rssMiB: Math.round(m.rss / 2 ** 20), gc: gc !== undefined, seedSeconds: s?.seconds ?? null, leaves: s?.leaves ?? null } satisfies HeapReport;
+      }
       case 'stop':
         return null;
     }
@@ -193,15 +219,16 @@ export interface AppProcess {
   sampleStart(): Promise<void>;
   sampleStop(untilCaughtUp: boolean): Promise<LoadSamples>;
   endToEnd(options: Omit<EndToEndOptions, 'onSample'>): Promise<{ result: EndToEndResult; samples: LoadSamples }>;
+  heap(): Promise<HeapReport>;
   stop(): Promise<void>;
 }
 
 /** Forks the app host; `execArgv` extra flags (e.g. `--cpu-prof`) come from BENCH_APP_NODE_FLAGS. */
-export const startAppProcess = async (serverSecret: Buffer, pool: number): Promise<AppProcess> => {
-  const extra = (process.env.BENCH_APP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+export const startAppProcess = async (serverSecret: Buffer, pool: number, env: Record<string, string> = {}): Promise<AppProcess> => {
+  const extra = (env.BENCH_APP_NODE_FLAGS ?? process.env.BENCH_APP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve'], {
     execArgv: ['--import', 'tsx', ...extra],
-    env: { ...process.env, BENCH_SERVER_SECRET: serverSecret.toString('hex'), BENCH_POOL: String(pool) },
+    env: { ...process.env, ...env, BENCH_SERVER_SECRET: serverSecret.toString('hex'), BENCH_POOL: String(pool) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiting = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
@@ -232,6 +259,7 @@ export const startAppProcess = async (serverSecret: Buffer, pool: number): Promi
     sampleStart: () => call({ cmd: 'sampleStart' }),
     sampleStop: (untilCaughtUp) => call({ cmd: 'sampleStop', untilCaughtUp }),
     endToEnd: (options) => call({ cmd: 'endToEnd', options }),
+    heap: () => call({ cmd: 'heap' }),
     stop: async () => {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       await call({ cmd: 'stop' });

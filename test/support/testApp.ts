@@ -4,15 +4,20 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/infra/config.ts';
 import { startApp, type RunningApp } from '../../src/infra/compositionRoot.ts';
 import { createLogger } from '../../src/infra/logger.ts';
-import { createTestDb } from './testDb.ts';
+import { createTestDb, type TestDb } from './testDb.ts';
 
 /**
  * The real app on a fresh migrated database (PostgreSQL when TEST_DATABASE_URL is set, else PGlite),
  * listening on a random loopback port. stop() stops it and drops the database.
  */
-export const startTestApp = async (env: Record<string, string> = {}): Promise<RunningApp> => {
+export const startTestApp = async (
+  env: Record<string, string> = {},
+  /** Runs on the migrated database and the empty data directory before the app starts (bench 'history' seeds there). */
+  before?: (db: TestDb, dataDir: string) => Promise<void>,
+): Promise<RunningApp> => {
   const db = await createTestDb();
   const dataDir = mkdtempSync(join(tmpdir(), 'civic-vote-test-'));
+  await before?.(db, dataDir);
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', PORTAL_PORT: '0', LEDGER_BASE_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SEED_DEMO_DATA: 'false', ...env });
   const app = await startApp(config, { db, logger: createLogger(config.LOG_LEVEL) });
   return {
