@@ -60,7 +60,7 @@ export const portalBench: Bench = {
       const cliMs = await time(
         () =>
           new Promise<void>((resolve, reject) =>
-            execFile(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', 'bench-250k'], { env, maxBuffer: 1 << 24 }, (e, out) => {
+            execFile(process.execPath, ['--import', 'tsx', 'verify-portal/cli/audit.ts', 'bench-250k'], { env, maxBuffer: 1 << 24 }, (e, out) => {
               cliOut = out;
               if (e) reject(new Error(`audit failed: ${out}`));
               else resolve();

@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { keepConnectionsBeyondProxies } from '../src/infra/http/keepAlive.ts';
+import { keepConnectionsBeyondProxies } from '../src/shared/keepAlive.ts';
 import { parseVerifierKeys } from '../src/ledger/index.ts';
 import { nodeSha256 } from '../src/ledger/nodeCrypto.ts';
 import { QUORUM } from './lib/common.ts';

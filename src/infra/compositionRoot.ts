@@ -16,7 +16,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { startProjectionRunner, type ProjectionRunner, type AnyReadModel } from './projections/runner.ts';
 import { getPlatformStats, platformStatsReadModel } from './readModels/platformStats.ts';
 import { createHttpApp } from './http/server.ts';
-import { keepConnectionsBeyondProxies } from './http/keepAlive.ts';
+import { keepConnectionsBeyondProxies } from '../shared/keepAlive.ts';
 import { createViews } from './http/views.ts';
 import { healthRoutes } from './http/routes/health.ts';
 import { loadLocalAdminToken, startLocalAdminEndpoint } from './http/localAdmin.ts';
@@ -39,7 +39,10 @@ import { eventStoreIsEmpty, seedDemoData } from './seed/demo.ts';
 import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
 // ledger
 import { wireLedger } from './ledger/wiring.ts';
-import { startLocalPortal } from '../../verify-portal/server.ts'; // verification portal
+import { listAlerts } from './ledger/ledgerStore.ts';
+import { adminLedgerRoutes } from './http/routes/adminLedger.ts';
+import { identityRouters } from './http/routes/identityRouters.ts';
+import { receiptRoutes } from './http/routes/receipts.ts';
 import type { LedgerServices } from './ledger/ledgerServices.ts';
 import { identityReadModels } from './readModels/citizens.ts';
 
@@ -71,8 +74,6 @@ export interface RunningApp {
   routers: Router[];
   /** The ledger: node URLs, anchoring, receipts, verification; null with LEDGER_NODES=none. */
   ledger: LedgerServices | null;
-  /** The verification portal started with the local ledger (npm start), else null. */
-  portalUrl: string | null;
   stop(): Promise<void>;
 }
 
@@ -228,14 +229,6 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   }, 1000);
   scheduler.unref();
 
-  // --- verification portal: its own port, reads only the ledger nodes ----------------------
-  // Only for the local nodes, whose keys the app read from their own ready lines; with remote nodes run
-  // verify-portal/main.ts with LEDGER_KEYS pinned. Tests start their own portal.
-  const local = ledger.services?.local;
-  const portal = local && config.NODE_ENV !== 'test'
-    ? await startLocalPortal({ dataDir: config.DATA_DIR, host: config.HOST, port: config.PORTAL_PORT, nodes: local.urls, verifierKeys: local.verifierKeys, origin: ledger.services!.origin, siteUrl: `http://${config.HOST}:${config.PORT}/` })
-    : null;
-  // --- end verification portal ------------------------------------------------------------------------
 
   // --- demo data (npm start on an empty store; tests set SEED_DEMO_DATA=false) -------------------------
   if (config.SEED_DEMO_DATA && (await eventStoreIsEmpty(eventStore))) await seedDemoData({ polls, eventStore, now, logger });
@@ -276,8 +269,13 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
       invalidatePoll: polls.invalidatePoll, settled: () => projections.settled(), imageHosts: config.IMAGE_HOSTS,
     }),
     // --- end admin area ---
-    ...identityWeb.routers,
-    ...ledger.routers,
+    ...identityRouters({ useCases: identityWeb.useCases, db: db.kysely, production: config.NODE_ENV === 'production', settled: () => projections.settled() }),
+    receiptRoutes({ receipt: ledger.services ? ledger.services.receipt : async () => ({ status: 'unknown' }) }),
+    adminLedgerRoutes({
+      status: () => (ledger.services ? { anchoring: ledger.services.anchoring.status(), acceptsPolicyBallots: ledger.services.anchoring.acceptsPolicyBallots() } : null),
+      nodeStatus: () => ledger.services?.anchoring.coordinator.nodeStatus() ?? Promise.resolve([]),
+      listAlerts: () => listAlerts(db.kysely),
+    }),
   ];
   // The voter-roll upload's multipart body is read after the user is known and allowed, before the CSRF check, so its _csrf field counts (uploadBody.ts).
   const middleware: Middleware[] = [uploadBody([adminRollUpload({ getPoll: polls.get })]), ...identityWeb.middleware, citizenSiteMiddleware({ db: db.kysely })];
@@ -308,13 +306,11 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     identity,
     routers,
     ledger: ledger.services,
-    portalUrl: portal ? `${portal.url}/` : null,
     stop: async () => {
       // Stop taking requests first, then the workers behind them, the ledger last.
       clearInterval(scheduler);
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections();
-      await portal?.stop();
       await localAdmin?.stop();
       await projections.stop();
       await ledger.stop();

@@ -2,16 +2,11 @@
  * What the ledger stores per event, its canonical bytes (the leaf input), and the tracker code a voter
  * uses to find their ballot.
  */
-import canonicalizeModule from 'canonicalize';
 import type { BallotSelections } from '../domain/pollDefinition.ts';
 import { concatBytes, fromHex, isLowerHex, utf8 } from './bytes.ts';
+import { canonicalJsonBytes, canonicalJsonText } from './canonicalJson.ts';
 import { nobleSha256, type Sha256 } from './hash.ts';
 import { sealedBallotProblem, type SealedBallot } from './threshold/seal.ts';
-
-// canonicalize is CommonJS (module.exports = fn) but its typings declare an ES default export, so under
-// NodeNext TypeScript sees `{ default: fn }` while Node and esbuild hand over the function itself.
-const canonicalize = ((canonicalizeModule as unknown as { default?: unknown }).default ??
-  canonicalizeModule) as (value: unknown) => string | undefined;
 
 export type LedgerEntryKind = 'poll' | 'ballot';
 
@@ -40,25 +35,7 @@ export interface BallotEntryData {
   tracker: string;
 }
 
-/**
- * RFC 8785 (JCS) canonical JSON of any plain JSON value, as UTF-8. Throws TypeError for values JSON
- * cannot represent (undefined, NaN, Infinity).
- */
-export function canonicalJsonBytes(value: unknown): Uint8Array {
-  return utf8(canonicalJsonText(value));
-}
-
-/** RFC 8785 canonical JSON as a string (what canonicalJsonBytes encodes). Throws as canonicalJsonBytes. */
-export function canonicalJsonText(value: unknown): string {
-  let text: string | undefined;
-  try {
-    text = canonicalize(value);
-  } catch (e) {
-    throw new TypeError(`value is not canonical JSON: ${(e as Error).message}`);
-  }
-  if (text === undefined) throw new TypeError('value is not canonical JSON: undefined');
-  return text;
-}
+export { canonicalJsonBytes, canonicalJsonText } from './canonicalJson.ts';
 
 /** The bytes a ledger leaf hashes: canonical JSON of the entry. Equal entries give equal bytes everywhere. */
 export function canonicalEntryBytes(entry: LedgerEntry): Uint8Array {

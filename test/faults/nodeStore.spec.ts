@@ -99,7 +99,7 @@ describe('ledger nodes with a damaged store or a lying answer', () => {
     expect(found).toContain(`${proxy.url} answered a receipt that does not verify (inclusion)`);
 
     // The CLI shares the check: exit 0, and the failed nodes named.
-    const cli = await run(process.execPath, ['--import', 'tsx', 'src/cli/verify.ts', tracker, '--nodes', order.join(','), '--keys', local.verifierKeys.join(','), '--origin', LEDGER_ORIGIN], { cwd: repoRoot, timeout: 120_000 });
+    const cli = await run(process.execPath, ['--import', 'tsx', 'verify-portal/cli/verify.ts', tracker, '--nodes', order.join(','), '--keys', local.verifierKeys.join(','), '--origin', LEDGER_ORIGIN], { cwd: repoRoot, timeout: 120_000 });
     expect(cli.stdout).toContain('VERIFIED: this ballot is in the ledger as recorded.');
     expect(cli.stdout).toContain(`${proxy.url} answered a receipt that does not verify`);
 

@@ -6,7 +6,8 @@ import type Router from '@koa/router';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/infra/config.ts';
 import { startApp, type RunningApp } from '../../src/infra/compositionRoot.ts';
-import { identityHttp, identityUseCases } from '../../src/infra/identity/wiring.ts';
+import { identityRouters } from '../../src/infra/http/routes/identityRouters.ts';
+import { identityUseCases } from '../../src/infra/identity/wiring.ts';
 import { createLogger } from '../../src/infra/logger.ts';
 import { httpGatewaySms, SmsGatewayError } from '../../src/infra/sms/httpGateway.ts';
 import { openPoll } from '../support/pollFixtures.ts';
@@ -188,7 +189,7 @@ describe('sessions, CSRF and roles', () => {
       SMS_HTTP_TOKEN: 't',
     });
     const deps = { config, db: app.db, eventStore: app.eventStore, serverSecret: Buffer.alloc(32) };
-    const { routers } = identityHttp({ ...deps, useCases: identityUseCases(deps), settled: async () => {} });
+    const routers = identityRouters({ useCases: identityUseCases(deps), db: app.db.kysely, production: config.NODE_ENV === 'production', settled: async () => {} });
     const paths = routesOf(routers).map((r) => r.path);
     expect(paths).toContain('/signin');
     expect(paths).not.toContain('/dev/sms');

@@ -27,7 +27,7 @@ afterAll(async () => {
 function cli(script: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   const target = { LEDGER_NODES: ledger.urls.join(','), LEDGER_KEYS: ledger.verifierKeys.join(','), LEDGER_ORIGIN: ORIGIN, DATA_DIR: dir };
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', `src/cli/${script}.ts`, ...args], { env: { ...process.env, ...target, ...env } }, (error, out, err) =>
+    execFile(process.execPath, ['--import', 'tsx', `verify-portal/cli/${script}.ts`, ...args], { env: { ...process.env, ...target, ...env } }, (error, out, err) =>
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out, err }),
     );
   });

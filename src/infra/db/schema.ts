@@ -1,6 +1,5 @@
 import type { ColumnType } from 'kysely';
-import type { PlatformStatsTable } from '../readModels/platformStats.ts';
-import type { CitizensTable, OrganisationsTable } from '../readModels/citizens.ts';
+import type { CitizensTable, OrganisationsTable, PlatformStatsTable } from '../readModels/tables.ts';
 import type { IdentityTables } from '../identity/tables.ts';
 import type { EventStoreTables } from '../eventStore/tables.ts';
 import type { PollTables } from '../readModels/pollTables.ts';

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { EventStore } from '../../app/eventStore.ts';
 import { changeDisplayName, deleteAccount, myData } from '../../app/identity/account.ts';
@@ -10,13 +9,9 @@ import { requestCode, verifyCode, type SignInLimits } from '../../app/identity/s
 import type { Config } from '../config.ts';
 import type { Db } from '../db/connect.ts';
 import { guardAdminArea, identityMiddleware, sessionMiddleware, type SessionUser } from '../http/auth.ts';
-import { accountRoutes } from '../http/routes/account.ts';
-import { adminRoutes } from '../http/routes/admin.ts';
-import { devSmsRoutes } from '../http/routes/devSms.ts';
-import { signInRoutes } from '../http/routes/signIn.ts';
-import { getCitizenRolesMany, listOfficials, listOrganisations, type CitizenRoles } from '../readModels/citizens.ts';
+import { getCitizenRolesMany, type CitizenRoles } from '../readModels/citizens.ts';
 import { httpGatewaySms } from '../sms/httpGateway.ts';
-import { outboxSms, readOutbox } from '../sms/outbox.ts';
+import { outboxSms } from '../sms/outbox.ts';
 import { deriveKey, hmacHex, newCode, phoneHasher } from './crypto.ts';
 import { createBatchLoader, type BatchLoader } from './batchLoader.ts';
 import { revokeSessionsOf, createSessionStore, SESSION_CACHE_MS } from './sessionStore.ts';
@@ -106,8 +101,11 @@ const loadUser = (roles: BatchLoader<CitizenRoles>) => async (citizenId: string)
   return { id: citizenId, roles: row.roles, ...(row.orgId && row.roles.includes('official') ? { orgId: row.orgId } : {}) };
 };
 
-/** Middleware (sessions, user, CSRF, admin-area guard) and routers for the web app. */
-export const identityHttp = (deps: IdentityDeps & { useCases: IdentityUseCases; settled: () => Promise<void> }): { middleware: Middleware[]; routers: Router[] } => {
+/**
+ * Middleware (sessions, user, CSRF, admin-area guard) for the web app, and the use cases its routes
+ * call: those that change roles drop this process's session and role caches.
+ */
+export const identityHttp = (deps: IdentityDeps & { useCases: IdentityUseCases; settled: () => Promise<void> }): { middleware: Middleware[]; useCases: IdentityUseCases } => {
   const { config, db } = deps;
   const roles = createBatchLoader((ids) => getCitizenRolesMany(db.kysely, ids), { ttlMs: SESSION_CACHE_MS });
   // The session query brings its citizen's roles along: a request's user then costs no query of its own.
@@ -130,13 +128,7 @@ export const identityHttp = (deps: IdentityDeps & { useCases: IdentityUseCases; 
     identityMiddleware({ loadUser: loadUser(roles) }),
     guardAdminArea,
   ];
-  const routers = [
-    signInRoutes(useCases),
-    accountRoutes(useCases),
-    adminRoutes({ ...useCases, listOrganisations: () => listOrganisations(db.kysely), listOfficials: () => listOfficials(db.kysely), settled: deps.settled }),
-    ...(config.NODE_ENV !== 'production' ? [devSmsRoutes({ readOutbox: () => readOutbox(db.kysely) })] : []),
-  ];
-  return { middleware, routers };
+  return { middleware, useCases };
 };
 
 /** Use cases that change roles or end sessions: after each, the session and role caches are dropped. */

@@ -1,11 +1,13 @@
 import type { ColumnType, Generated } from 'kysely';
-import type { VerificationStatus } from '../readModels/pollVerification.ts';
 
 /** The app's side of the ledger (migration 0005): leaves handed to the nodes, final checkpoints, badges, alerts. */
 /** bigint arrives as text from node-postgres and as a number from PGlite. */
 type BigInt8 = ColumnType<string | number, number, number>;
 /** timestamptz the database fills in (or the code sets with now()). */
 type Stamp = ColumnType<Date | string, string | undefined, string>;
+
+/** A poll's ledger badge. */
+export type VerificationStatus = 'pending' | 'completed' | 'failed';
 
 export interface LedgerAnchorCheckpointTable {
   name: string;

@@ -1,19 +1,14 @@
-import type Router from '@koa/router';
 import { sql, type Kysely } from 'kysely';
 import type pg from 'pg';
 import type { EventStore } from '../../app/eventStore.ts';
 import type { Config } from '../config.ts';
-import { adminLedgerRoutes } from '../http/routes/adminLedger.ts';
-import { receiptRoutes } from '../http/routes/receipts.ts';
 import type { Logger } from '../logger.ts';
-import { listAlerts } from './ledgerStore.ts';
 import { ledgerDisabled, startLedger, type LedgerServices } from './ledgerServices.ts';
 import type { Database } from '../db/schema.ts';
 
 export interface LedgerWiring {
   /** Null when LEDGER_NODES=none. */
   services: LedgerServices | null;
-  routers: Router[];
   /** The hook castBallot consults for policy polls. */
   acceptsPolicyBallots: () => boolean;
   /** For /readyz: why the ledger degrades the service now (empty: it does not). */
@@ -23,7 +18,7 @@ export interface LedgerWiring {
   stop(): Promise<void>;
 }
 
-/** Everything the composition root needs from the ledger: services, routes and the policy-ballot gate. */
+/** Everything the composition root needs from the ledger: its services and the policy-ballot gate. */
 export const wireLedger = async (config: Config, deps: { db: Kysely<Database>; pool: pg.Pool | null; eventStore: EventStore; logger: Logger }): Promise<LedgerWiring> => {
   // A ballot the read model knows but the anchoring service has not stored yet is pending, not unknown.
   const isPendingBallot = async (tracker: string) =>
@@ -32,14 +27,6 @@ export const wireLedger = async (config: Config, deps: { db: Kysely<Database>; p
   if (services) deps.logger.info({ nodes: services.urls, startupMs: services.startupMs }, 'ledger started');
   return {
     services,
-    routers: [
-      receiptRoutes({ receipt: services ? services.receipt : async () => ({ status: 'unknown' }) }),
-      adminLedgerRoutes({
-        status: () => (services ? { anchoring: services.anchoring.status(), acceptsPolicyBallots: services.anchoring.acceptsPolicyBallots() } : null),
-        nodeStatus: () => services?.anchoring.coordinator.nodeStatus() ?? Promise.resolve([]),
-        listAlerts: () => listAlerts(deps.db),
-      }),
-    ],
     acceptsPolicyBallots: () => services?.anchoring.acceptsPolicyBallots() ?? true,
     degradation: () => {
       if (!services || services.anchoring.acceptsPolicyBallots()) return [];

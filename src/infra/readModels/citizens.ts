@@ -1,26 +1,10 @@
-import { sql, type ColumnType, type Kysely, type Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { citizensProjection, type CitizenRow } from '../../app/projections/citizens.ts';
 import { organisationsProjection, type OrganisationRow } from '../../app/projections/organisations.ts';
 import type { Role } from '../../domain/citizen.ts';
 import type { Database } from '../db/schema.ts';
 import { readModel, type AnyReadModel } from '../projections/runner.ts';
-
-export interface CitizensTable {
-  id: string;
-  roles: ColumnType<Role[], string, string>;
-  org_id: string | null;
-  status: 'active' | 'deleted';
-  official_status: 'active' | 'suspended' | null;
-  created_at: ColumnType<Date, string, string>;
-}
-
-export interface OrganisationsTable {
-  id: string;
-  name: string;
-  kind: string;
-  created_by: string;
-  created_at: ColumnType<Date, string, string>;
-}
+import type { CitizensTable } from './tables.ts';
 
 const toCitizenRow = (r: { roles: Role[]; org_id: string | null; status: 'active' | 'deleted'; official_status: 'active' | 'suspended' | null; created_at: Date }): CitizenRow => ({
   roles: r.roles,

@@ -4,12 +4,6 @@ import { platformStatsProjection } from '../../app/projections/platformStats.ts'
 import type { Database } from '../db/schema.ts';
 import { readModel } from '../projections/runner.ts';
 
-export interface PlatformStatsTable {
-  id: string;
-  polls: number;
-  ballots: number;
-}
-
 export const platformStatsReadModel = readModel(platformStatsProjection, {
   load: async (trx, keys) => {
     const rows = await trx.selectFrom('platform_stats').selectAll().where('id', 'in', keys).execute();

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
+import type { VerificationStatus } from '../ledger/tables.ts';
 
 /**
  * The "Blockchain verification" badge of each poll, written by the ledger services
@@ -12,7 +13,7 @@ import type { Database } from '../db/schema.ts';
  * - `failed`: 2 or more nodes signed a different result, or the app's events or read-model tally no
  *   longer match what the ledger holds (an edited or deleted event). Sticky: it never goes back.
  */
-export type VerificationStatus = 'pending' | 'completed' | 'failed';
+export type { VerificationStatus };
 
 export interface PollVerification {
   pollId: string;

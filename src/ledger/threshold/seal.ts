@@ -10,7 +10,7 @@
  * A sealed ballot copied into another voter's entry, another poll or another re-vote does not open
  * there: both the associated data and the commitment name poll, voter tag and ballot id.
  */
-import { canonicalJsonBytes } from '../entry.ts';
+import { canonicalJsonBytes } from '../canonicalJson.ts';
 import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex } from '../bytes.ts';
 import type { BallotSelections } from '../../domain/pollDefinition.ts';
 import { encodedMultiply, G, hash32, pointFromHex, pointToHex, randomScalar, scalarBytes, webRandom, type Point, type RandomBytes } from './group.ts';

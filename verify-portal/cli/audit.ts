@@ -5,8 +5,8 @@
  * result and the nodes' signed tallies. Exit 0 only if verified; one line per check.
  */
 import { writeFileSync } from 'node:fs';
-import { auditPoll } from '../../verify-portal/lib/auditPoll.ts';
-import { cliContext, formatLine, runCli } from '../../verify-portal/cliSupport.ts';
+import { auditPoll } from '../lib/auditPoll.ts';
+import { cliContext, formatLine, runCli } from '../cliSupport.ts';
 
 runCli('npm run audit -- <pollId> [--out audit.json] [--nodes URL,URL,URL,URL --keys VKEY,… --origin ORIGIN]', async () => {
   const { arg, values, ctx } = cliContext(process.argv.slice(2), { out: { type: 'string' } });

@@ -4,8 +4,8 @@
  * passes; each check prints one line saying why.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { checkBallot, parseBallotInput } from '../../verify-portal/lib/checkBallot.ts';
-import { cliContext, formatLine, runCli, UsageError } from '../../verify-portal/cliSupport.ts';
+import { checkBallot, parseBallotInput } from '../lib/checkBallot.ts';
+import { cliContext, formatLine, runCli, UsageError } from '../cliSupport.ts';
 
 runCli('npm run verify -- <receipt.json | tracker> [--nodes URL,URL,URL,URL --keys VKEY,… --origin ORIGIN]', async () => {
   const { arg, ctx } = cliContext(process.argv.slice(2));
