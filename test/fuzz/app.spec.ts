@@ -42,10 +42,16 @@ describe(`fuzz: every app route (${FUZZ_RUNS} runs per route, seed ${FUZZ_SEED})
   let requests = 0;
   let stateBefore: string | undefined;
 
-  /** The event log and the read models, as a fingerprint a refused request must leave as it was. */
+  /**
+   * The event log and the read models, as a fingerprint a refused request must leave as it was. Events
+   * the clock makes (the scheduler opening, closing or publishing a poll whose time came, which a
+   * schedule accepted earlier in the run can set a few seconds ahead) are not the request's doing and
+   * are left out (a 3,000-run app fuzz saw one land between a snapshot and a refusal).
+   */
   const fingerprint = async () => {
     const { rows } = await sql<Record<string, string>>`
-      SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM polls) AS polls,
+      SELECT (SELECT count(*) FROM events
+               WHERE coalesce(data->'openedBy'->>'kind', data->'closedBy'->>'kind', data->'publishedBy'->>'kind', '') <> 'system') AS events, (SELECT count(*) FROM polls) AS polls,
              (SELECT count(*) FROM current_ballots) AS ballots, (SELECT count(*) FROM comments) AS comments,
              (SELECT count(*) FROM citizens) AS citizens, (SELECT count(*) FROM organisations) AS orgs,
              (SELECT count(*) FROM voter_roll_chunks) AS rolls, (SELECT count(*) FROM my_votes) AS votes`.execute(app.db.kysely);
