@@ -51,12 +51,8 @@ import { identityReadModels } from './readModels/citizens.ts';
  * Everything else receives plain functions.
  */
 const TYPES = {
-  Config: Symbol.for('Config'),
-  Logger: Symbol.for('Logger'),
   Db: Symbol.for('Db'),
   EventStore: Symbol.for('EventStore'),
-  ReadModels: Symbol.for('ReadModels'),
-  ServerSecret: Symbol.for('ServerSecret'),
 } as const;
 
 export interface RunningApp {
@@ -176,28 +172,26 @@ export interface StartOptions {
 
 export const startApp = async (config: Config, options: StartOptions = {}): Promise<RunningApp> => {
   mkdirSync(resolve(config.DATA_DIR), { recursive: true });
+  // The container holds the adapters that depend on one another (the event store on the database);
+  // plain values (config, logger, secret, read models) are passed as they are.
   const container = new Container({ defaultScope: 'Singleton' });
-  container.bind<Config>(TYPES.Config).toConstantValue(config);
-  container.bind<Logger>(TYPES.Logger).toConstantValue(options.logger ?? createLogger(config.LOG_LEVEL));
-  container.bind<Buffer>(TYPES.ServerSecret).toDynamicValue(() => loadServerSecret(config));
   container.bind<Db>(TYPES.Db).toDynamicValue(async () => options.db ?? (await openDb(config)));
   // Group commit: concurrent appends (ballots above all) share one durable transaction.
   container.bind<EventStore>(TYPES.EventStore).toDynamicValue(async (ctx) => withGroupCommit(createEventStore(config, await ctx.getAsync<Db>(TYPES.Db))));
-  container.bind<AnyReadModel[]>(TYPES.ReadModels).toConstantValue(readModels);
 
-  const logger = container.get<Logger>(TYPES.Logger);
+  const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const db = await container.getAsync<Db>(TYPES.Db);
   const eventStore = await container.getAsync<EventStore>(TYPES.EventStore);
   const projections = await startProjectionRunner({
     db: db.kysely,
     eventStore,
-    readModels: container.get<AnyReadModel[]>(TYPES.ReadModels),
+    readModels,
     logger,
   });
   let projectionsCaughtUp = false;
   void projections.caughtUp.then(() => (projectionsCaughtUp = true));
 
-  const serverSecret = container.get<Buffer>(TYPES.ServerSecret);
+  const serverSecret = loadServerSecret(config);
   const now = () => new Date().toISOString();
 
   // --- identity: citizens, officials, organisations, sessions, CSRF -----------------------

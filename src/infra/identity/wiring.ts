@@ -131,27 +131,31 @@ export const identityHttp = (deps: IdentityDeps & { useCases: IdentityUseCases; 
   return { middleware, useCases };
 };
 
-/** Use cases that change roles or end sessions: after each, the session and role caches are dropped. */
-const ROLE_CHANGES = ['issueOfficial', 'setOfficialSuspended', 'grantAdmin', 'deleteAccount'] as const;
-
+/**
+ * The use cases, those that change roles or end sessions followed by dropping the session and role
+ * caches. A deleted account that comes back (its number signed in again) must not be refused by its
+ * cached "deleted" row; any other sign-in or sign-up changes no cached role and waits for nothing.
+ */
 const forgettingCaches = (useCases: IdentityUseCases, forget: () => Promise<void>): IdentityUseCases => {
-  const wrapped = { ...useCases } as Record<string, unknown>;
-  for (const name of ROLE_CHANGES) {
-    const run = useCases[name] as (...args: unknown[]) => Promise<unknown>;
-    wrapped[name] = async (...args: unknown[]) => {
+  const thenForget =
+    <A extends unknown[], R>(run: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
       try {
         return await run(...args);
       } finally {
         await forget();
       }
     };
-  }
-  // A deleted account that comes back (its number signed in again) must not be refused by its cached
-  // "deleted" row. Any other sign-in or sign-up changes no cached role and waits for nothing.
-  wrapped.verifyCode = async (input: Parameters<IdentityUseCases['verifyCode']>[0]) => {
-    const result = await useCases.verifyCode(input);
-    if (result.returning) await forget();
-    return result;
+  return {
+    ...useCases,
+    issueOfficial: thenForget(useCases.issueOfficial),
+    setOfficialSuspended: thenForget(useCases.setOfficialSuspended),
+    grantAdmin: thenForget(useCases.grantAdmin),
+    deleteAccount: thenForget(useCases.deleteAccount),
+    verifyCode: async (input) => {
+      const result = await useCases.verifyCode(input);
+      if (result.returning) await forget();
+      return result;
+    },
   };
-  return wrapped as IdentityUseCases;
 };

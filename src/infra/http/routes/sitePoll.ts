@@ -64,7 +64,7 @@ export const sitePollRoutes = (deps: SitePollDeps): Router => {
   const mustFind = async (ctx: Context): Promise<PollRow> => {
     const poll = await deps.getPoll(String(ctx.params.pollId));
     if (!poll || poll.status === 'Draft') ctx.throw(404, globalsOf(ctx).t('site.error.poll.not-found'));
-    return poll!;
+    return poll;
   };
 
   // Fragments every voter sees alike (the question form, the results chart) are rendered once per poll
