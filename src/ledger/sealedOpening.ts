@@ -54,11 +54,15 @@ const ballotIdOf = (e: LedgerEntry): string => {
   return typeof id === 'string' && id !== '' ? id : e.eventId;
 };
 
-/** A sealed ballot entry's reference, or null when the entry is not a sealed ballot. */
+/**
+ * A sealed ballot entry's reference, or null when the entry is not a sealed ballot. Its ephemeral is not
+ * decoded here (every caller's entries were checked with it when parsed or appended, and opening a batch
+ * decodes every ephemeral once more): this runs over every ballot of a poll, several times per opening.
+ */
 export function sealedRefOf(entry: LedgerEntry): SealedBallotRef | null {
   if (entry.kind !== 'ballot') return null;
   const d = entry.data as { voterTag?: unknown; sealed?: unknown };
-  if (typeof d.voterTag !== 'string' || sealedBallotProblem(d.sealed) !== undefined) return null;
+  if (typeof d.voterTag !== 'string' || sealedBallotProblem(d.sealed, { decode: false }) !== undefined) return null;
   return { eventId: entry.eventId, voterTag: d.voterTag, ballotId: ballotIdOf(entry), castAt: entry.at, sealed: d.sealed as SealedChoices };
 }
 

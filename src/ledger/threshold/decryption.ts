@@ -34,6 +34,7 @@ import {
   type RandomBytes,
 } from './group.ts';
 import { THRESHOLD } from './vss.ts';
+import { encodeRistretto, smallCombination } from './decode.ts';
 
 /** One ballot to open: its id and the ephemeral R of its encapsulation. */
 export interface SealedItem {
@@ -162,8 +163,12 @@ export function verifyShareBatch(batch: ShareBatch, verificationKey: string, ite
   return checkShareBatch(batch, verificationKey, prepared) !== null;
 }
 
-/** Integer Lagrange numerators scaled by the product L of the denominators, and L^-1 mod q. */
-function smallLagrange(nodes: readonly number[]): { coefficients: bigint[]; inverse: bigint } {
+/**
+ * The Lagrange coefficients at 0 as small integers c_i over one common denominator L (reduced: for
+ * nodes {1,2,3}, {1,3,4} and {2,3,4} the coefficients are integers and L = 1), and L^-1 mod q.
+ */
+function smallLagrange(nodes: readonly number[]): { coefficients: bigint[]; denominator: bigint; inverse: bigint } {
+  const gcd = (a: bigint, b: bigint): bigint => (b === 0n ? (a < 0n ? -a : a) : gcd(b, a % b));
   const parts = nodes.map((i) => {
     let num = 1n;
     let den = 1n;
@@ -172,17 +177,21 @@ function smallLagrange(nodes: readonly number[]): { coefficients: bigint[]; inve
       num *= BigInt(k);
       den *= BigInt(k - i);
     }
-    return { num, den };
+    const g = gcd(num, den);
+    return { num: num / g, den: den / g };
   });
-  const l = parts.reduce((acc, p) => acc * (p.den < 0n ? -p.den : p.den), 1n);
-  return { coefficients: parts.map((p) => (p.num * l) / p.den), inverse: invert(l) };
+  const l = parts.reduce((acc, p) => {
+    const d = p.den < 0n ? -p.den : p.den;
+    return (acc * d) / gcd(acc, d);
+  }, 1n);
+  return { coefficients: parts.map((p) => (p.num * l) / p.den), denominator: l, inverse: invert(l) };
 }
 
 /**
  * K_j = Σ λ_i D_ij (encoded) from exactly THRESHOLD nodes' decoded shares, `shares[n][j]` the share of
- * node `nodes[n]` for ballot j. With L the product of the Lagrange denominators, L λ_i are small
- * integers, so L K_j = Σ (L λ_i) D_ij costs a few additions and K_j one multiplication by L^-1 (through
- * the installed fast multiplication when there is one).
+ * node `nodes[n]` for ballot j. With L the common denominator of the Lagrange coefficients, L λ_i are
+ * small integers, so L K_j = Σ (L λ_i) D_ij costs a few additions; K_j needs one multiplication by L^-1
+ * (through the installed fast multiplication when there is one) only when L is not 1.
  */
 export function combineDecodedShares(nodes: readonly number[], shares: readonly (readonly Point[])[]): Uint8Array[] {
   if (nodes.length !== THRESHOLD || new Set(nodes).size !== THRESHOLD || shares.length !== THRESHOLD) throw new RangeError(`opening needs shares from ${THRESHOLD} distinct nodes`);
@@ -193,13 +202,12 @@ export function combineDecodedShares(nodes: readonly number[], shares: readonly 
   const inverse = scalarBytes(scaled.inverse);
   const out: Uint8Array[] = [];
   for (let j = 0; j < count; j++) {
-    let k = Point.ZERO;
-    scaled.coefficients.forEach((c, n) => {
-      const d = shares[n]![j]!;
-      const term = c === 0n ? Point.ZERO : d.multiplyUnsafe(c < 0n ? -c : c);
-      k = c < 0n ? k.subtract(term) : k.add(term);
-    });
-    out.push(fast && !k.is0() ? fast(inverse, k.toBytes()) : mulPublic(k, scaled.inverse).toBytes());
+    const k = smallCombination(
+      shares.map((s) => s[j]!),
+      scaled.coefficients,
+    );
+    if (scaled.denominator === 1n) out.push(encodeRistretto(k));
+    else out.push(fast && !k.is0() ? fast(inverse, encodeRistretto(k)) : mulPublic(k, scaled.inverse).toBytes());
   }
   return out;
 }

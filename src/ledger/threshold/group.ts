@@ -10,7 +10,7 @@
 import { ristretto255 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
-import { decodeRistretto } from './decode.ts';
+import { decodeRistretto, msm128Ext } from './decode.ts';
 
 export const Point = ristretto255.Point;
 export type Point = InstanceType<typeof Point>;
@@ -157,38 +157,5 @@ export function lagrangeAtZero(i: number, indexes: readonly number[]): bigint {
 /** Public-data multiplication (not constant time): for verifying and combining, never with a secret. */
 export const mulPublic = (p: Point, s: bigint): Point => (mod(s) === 0n ? Point.ZERO : p.multiplyUnsafe(mod(s)));
 
-/**
- * Σ s_j P_j for scalars below 2^128 (the batching weights): Pippenger's bucket method over the 128 bits
- * only, skipping empty digits, with the window sized to the batch. Public data only (not constant time).
- */
-export function msm128(points: readonly Point[], scalars: readonly bigint[]): Point {
-  const n = points.length;
-  if (n === 0) return Point.ZERO;
-  const c = n < 32 ? 3 : n < 256 ? 5 : n < 1024 ? 7 : n < 8192 ? 9 : 11;
-  const mask = (1n << BigInt(c)) - 1n;
-  const windows = Math.ceil(128 / c);
-  const digits = scalars.map((s) => {
-    if (s < 0n || s >= 1n << 128n) throw new RangeError('msm128 takes scalars below 2^128');
-    const d = new Uint16Array(windows);
-    for (let w = 0; w < windows; w++) d[w] = Number((s >> BigInt(w * c)) & mask);
-    return d;
-  });
-  const buckets: (Point | null)[] = new Array(1 << c);
-  let sum: Point | null = null;
-  for (let w = windows - 1; w >= 0; w--) {
-    if (sum) for (let k = 0; k < c; k++) sum = sum.double();
-    buckets.fill(null);
-    for (let j = 0; j < n; j++) {
-      const d = digits[j]![w]!;
-      if (d !== 0) buckets[d] = buckets[d] ? buckets[d]!.add(points[j]!) : points[j]!;
-    }
-    let running: Point | null = null;
-    let windowSum: Point | null = null;
-    for (let b = buckets.length - 1; b > 0; b--) {
-      if (buckets[b]) running = running ? running.add(buckets[b]!) : buckets[b]!;
-      if (running) windowSum = windowSum ? windowSum.add(running) : running;
-    }
-    if (windowSum) sum = sum ? sum.add(windowSum) : windowSum;
-  }
-  return sum ?? Point.ZERO;
-}
+/** Σ s_j P_j for scalars below 2^128 (the batching weights); public data only. See decode.ts. */
+export const msm128 = (points: readonly Point[], scalars: readonly bigint[]): Point => msm128Ext(points, scalars);

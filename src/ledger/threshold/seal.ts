@@ -13,7 +13,7 @@
 import { canonicalJsonBytes } from '../canonicalJson.ts';
 import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex } from '../bytes.ts';
 import type { BallotSelections } from '../../domain/pollDefinition.ts';
-import { encodedMultiply, G, hash32, pointFromHex, pointToHex, randomScalar, scalarBytes, webRandom, type Point, type RandomBytes } from './group.ts';
+import { encodedMultiply, G, hash32, pointFromHex, pointHexBytes, pointToHex, randomScalar, scalarBytes, webRandom, type Point, type RandomBytes } from './group.ts';
 import { decryptWithEncoded, encryptTo, encryptWithEncapsulation } from './hybrid.ts';
 
 export interface SealedBallot {
@@ -112,8 +112,12 @@ export function sealSelections(
   return { keyId: key.keyId, commitment, ephemeral: pointToHex(box.ephemeral), ciphertext: toBase64(box.ciphertext) };
 }
 
-/** Why `value` is not a well-formed sealed ballot, or undefined. Shape only: nodes check this before close. */
-export function sealedBallotProblem(value: unknown): string | undefined {
+/**
+ * Why `value` is not a well-formed sealed ballot, or undefined. Shape only: nodes check this before close.
+ * `decode: false` skips decoding the ephemeral (for entries already checked with it, e.g. parsed by
+ * parseEntryText: the opening decodes every ephemeral again anyway, and refuses a batch it cannot).
+ */
+export function sealedBallotProblem(value: unknown, options: { decode?: boolean } = {}): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'sealed must be an object';
   const s = value as Record<string, unknown>;
   const extra = Object.keys(s).filter((k) => !['keyId', 'commitment', 'ephemeral', 'ciphertext'].includes(k));
@@ -121,7 +125,8 @@ export function sealedBallotProblem(value: unknown): string | undefined {
   if (typeof s.keyId !== 'string' || !/^[0-9a-f]{32}$/.test(s.keyId)) return 'sealed keyId must be 16 bytes of hex';
   if (typeof s.commitment !== 'string' || !/^[0-9a-f]{64}$/.test(s.commitment)) return 'sealed commitment must be 32 bytes of hex';
   try {
-    pointFromHex(s.ephemeral, 'sealed ephemeral');
+    if (options.decode === false) pointHexBytes(s.ephemeral, 'sealed ephemeral');
+    else pointFromHex(s.ephemeral, 'sealed ephemeral');
   } catch (e) {
     return (e as Error).message;
   }
