@@ -1,4 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { resourceUsage } from 'node:process';
@@ -7,7 +10,7 @@ import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile 
 import type { RunningApp } from '../src/infra/compositionRoot.ts';
 import { startTestApp } from '../test/support/testApp.ts';
 import { createPostgresEventStore } from '../src/infra/eventStore/postgresEventStore.ts';
-import { seedHistory } from './historySeed.ts';
+import { explainWatchQueries, seedHistory } from './historySeed.ts';
 import { runEndToEnd, type EndToEndOptions, type EndToEndResult } from '../test/load/scenarioDriver.ts';
 
 /**
@@ -39,6 +42,7 @@ type Request =
   | { id: number; cmd: 'sampleStop'; untilCaughtUp: boolean }
   | { id: number; cmd: 'endToEnd'; options: Omit<EndToEndOptions, 'onSample'> }
   | { id: number; cmd: 'heap' }
+  | { id: number; cmd: 'explain' }
   | { id: number; cmd: 'stop' };
 
 /** The app's memory after a full GC (when run with --expose-gc), and how long its history took to seed. */
@@ -129,6 +133,32 @@ const caughtUp = async (app: RunningApp, timeoutMs = 300_000) => {
   }
 };
 
+/**
+ * BENCH_APP_PROFILE=DIR: a CPU profile of the app process from each sampleStart to its sampleStop (the
+ * load run and its catch-up, not start-up or provisioning), written to DIR as a .cpuprofile file.
+ */
+const profilerFor = (dir: string | undefined) => {
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r))));
+  let n = 0;
+  return {
+    start: async () => {
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: 1000 });
+      await post('Profiler.start');
+    },
+    stop: async () => {
+      const { profile } = await post('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `app-${process.pid}-${++n}.cpuprofile`), JSON.stringify(profile));
+    },
+  };
+};
+const profiler = profilerFor(process.env.BENCH_APP_PROFILE);
+
 const serve = async () => {
   const secret = Buffer.from(process.env.BENCH_SERVER_SECRET!, 'hex');
   // BENCH_ANCHOR_INTERVAL_MS: try another anchoring round interval (the app's ANCHOR_INTERVAL_MS).
@@ -159,12 +189,14 @@ const serve = async () => {
       case 'sampleStart':
         kinds?.clear();
         current = sampler(app);
+        await profiler?.start();
         return null;
       case 'sampleStop': {
         const s = current!;
         current = null;
         // The lags of the run's last ballots count too: keep sampling until both have caught up.
         if (req.untilCaughtUp) await caughtUp(app);
+        await profiler?.stop();
         s.tick();
         printKinds();
         return s.stop();
@@ -185,6 +217,8 @@ const serve = async () => {
         const s = seeded as { seconds: number; leaves: number } | null;
         return { heapUsedMiB: Math.round(m.heapUsed / 2 ** 20), rssMiB: Math.round(m.rss / 2 ** 20), gc: gc !== undefined, seedSeconds: s?.seconds ?? null, leaves: s?.leaves ?? null } satisfies HeapReport;
       }
+      case 'explain':
+        return explainWatchQueries(app.db.kysely);
       case 'stop':
         return null;
     }
@@ -220,6 +254,8 @@ export interface AppProcess {
   sampleStop(untilCaughtUp: boolean): Promise<LoadSamples>;
   endToEnd(options: Omit<EndToEndOptions, 'onSample'>): Promise<{ result: EndToEndResult; samples: LoadSamples }>;
   heap(): Promise<HeapReport>;
+  /** EXPLAIN ANALYZE of the per-round and per-pass queries on the app's database as it is now. */
+  explain(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -260,6 +296,7 @@ export const startAppProcess = async (serverSecret: Buffer, pool: number, env: R
     sampleStop: (untilCaughtUp) => call({ cmd: 'sampleStop', untilCaughtUp }),
     endToEnd: (options) => call({ cmd: 'endToEnd', options }),
     heap: () => call({ cmd: 'heap' }),
+    explain: () => call({ cmd: 'explain' }),
     stop: async () => {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
       await call({ cmd: 'stop' });

@@ -32,6 +32,7 @@ interface Run {
   samples: LoadSamples;
   heap: HeapReport;
   startMs: number;
+  plans: string | null;
 }
 
 const one = async (label: string, history: { events: number; ballots: number } | null): Promise<Run> => {
@@ -52,7 +53,8 @@ const one = async (label: string, history: { events: number; ballots: number } |
     ]);
     const samples = await app.sampleStop(true);
     const heap = await app.heap();
-    return { label, report, samples, heap, startMs };
+    const plans = history ? await app.explain() : null;
+    return { label, report, samples, heap, startMs, plans };
   } finally {
     await app.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -86,6 +88,10 @@ export const historyBench: Bench = {
       '',
       `- History / empty: throughput **${ratio(full.report.acceptedPerSecond, empty.report.acceptedPerSecond)}×**, anchoring lag p50 **${ratio(anchorP50(full), anchorP50(empty))}×**, heap after GC **${ratio(full.heap.heapUsedMiB, empty.heap.heapUsedMiB)}×** (target: each within 10%, i.e. 0.90-1.10×).`,
       `- Heap after GC measured: ${empty.heap.gc && full.heap.gc ? 'yes (--expose-gc)' : 'NO (gc not exposed; heap is as found)'}.`,
+      '',
+      `### Query plans on the history store after the run (EXPLAIN ANALYZE; buckets of 1,024)`,
+      '',
+      full.plans ?? '',
     ].join('\n');
   },
 };

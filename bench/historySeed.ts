@@ -120,3 +120,36 @@ export const seedHistory = async (
   await sql`VACUUM ANALYZE ledger_entries`.execute(kysely);
   return { seconds: (performance.now() - started) / 1000, leaves: frontier.size };
 };
+
+/**
+ * EXPLAIN (ANALYZE, BUFFERS) of the queries a tamper-watch pass and an anchoring round run, with the
+ * values a pass would use on this database now (the newest bucket of 1,024, a chunk of event ids), as
+ * markdown: each plan should be an index or primary-key range scan bounded by what changed.
+ */
+export const explainWatchQueries = async (kysely: Kysely<Database>): Promise<string> => {
+  const B = 1024;
+  const { rows: top } = await sql<{ leaf: string | null; pos: string | null }>`
+    SELECT (SELECT max(leaf_index)::text FROM ledger_entries) AS leaf, (SELECT max(global_position)::text FROM events) AS pos`.execute(kysely);
+  const leafBucket = Math.floor(Number(top[0]?.leaf ?? 0) / B);
+  const eventBucket = Math.floor(Number(top[0]?.pos ?? 0) / B);
+  const { rows: ids } = await sql<{ id: string; event_id: string }>`
+    SELECT e.id::text AS id, l.event_id FROM ledger_entries l JOIN events e ON e.id = l.event_id::uuid WHERE l.leaf_index >= ${leafBucket * B} ORDER BY l.leaf_index LIMIT 1000`.execute(kysely);
+  const idList = ids.map((r) => `'${r.id}'`).join(',') || `'00000000-0000-0000-0000-000000000000'`;
+  const types = `ARRAY['BallotCast','PollCreated','PollOpened','PollClosed','PollResultPublished']`;
+  const queries: Array<[string, string]> = [
+    ['leaf digests, newest bucket on (leafDigests)', `SELECT (leaf_index / ${B})::text AS b, count(*)::text || ':' || sum(hashtextextended(leaf_index::text || ':' || event_id || ':' || poll_id || ':' || entry_hash, 0))::text FROM ledger_entries WHERE leaf_index >= ${leafBucket * B} GROUP BY 1`],
+    ['event version digests, newest bucket on (EventIntegrity.versionDigests)', `SELECT (global_position / ${B})::text AS b, count(*)::text || ':' || sum(hashtextextended(id::text || ':' || xmin::text, 0))::text FROM events WHERE type = ANY(${types}) AND global_position >= ${eventBucket * B} GROUP BY 1`],
+    ['leaves of a moved bucket (loadLeafHashesInBuckets)', `SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash FROM unnest(ARRAY[${leafBucket}]::bigint[]) AS k(b) CROSS JOIN LATERAL (SELECT * FROM ledger_entries WHERE leaf_index >= k.b * ${B} AND leaf_index < (k.b + 1) * ${B}) e ORDER BY e.leaf_index`],
+    ['versions of the newest event buckets (EventIntegrity.versionsInBuckets)', `SELECT e.id::text, e.xmin::text, k.b::text FROM unnest(ARRAY[${eventBucket - 1}, ${eventBucket}]::bigint[]) AS k(b) CROSS JOIN LATERAL (SELECT id, xmin FROM events WHERE global_position >= k.b * ${B} AND global_position < (k.b + 1) * ${B} AND type = ANY(${types})) e`],
+    ['1,000 events by id (EventIntegrity.eventsById)', `SELECT id, stream_id, stream_revision::text, type, data, metadata, recorded_at, transaction_id::text, global_position::text FROM events WHERE id = ANY(ARRAY[${idList}]::uuid[])`],
+    ['leaves of changed events (loadLeafHashesBy event_id)', `SELECT leaf_index, event_id, poll_id, entry_hash FROM ledger_entries WHERE event_id IN (${ids.slice(0, 50).map((r) => `'${r.event_id}'`).join(',') || "''"}) ORDER BY leaf_index`],
+    ['tally look-up after a final round (publishedResultsToVerify)', `SELECT e.poll_id, e.entry_text, e.leaf_index FROM ledger_entries e LEFT JOIN poll_verification v ON v.poll_id = e.poll_id WHERE e.event_type = 'PollResultPublished' AND e.leaf_index >= ${leafBucket * B} AND e.leaf_index < ${(leafBucket + 1) * B} AND (v.status IS NULL OR v.status = 'pending') UNION SELECT e.poll_id, e.entry_text, e.leaf_index FROM poll_verification v JOIN ledger_entries e ON e.poll_id = v.poll_id AND e.event_type = 'PollResultPublished' WHERE v.status = 'pending' AND e.leaf_index < ${(leafBucket + 1) * B} ORDER BY leaf_index`],
+  ];
+  const out: string[] = [];
+  for (const [name, text] of queries) {
+    const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql.raw(text)}`.execute(kysely);
+    // Id lists make some lines thousands of characters long: the plan's shape is what matters.
+    out.push(`${name}:`, '```', ...rows.map((r) => (r['QUERY PLAN'].length > 160 ? `${r['QUERY PLAN'].slice(0, 160)}…` : r['QUERY PLAN'])), '```');
+  }
+  return out.join('\n');
+};
