@@ -6,6 +6,7 @@ import {
   budgetProjectsOf,
   greedyOptionsOf,
   greedySteps,
+  type MesMemo,
   type MesRound,
 } from '../domain/budgetRules.ts';
 import {
@@ -21,13 +22,13 @@ import {
 import type { PollDefinition } from '../domain/pollDefinition.ts';
 
 /**
- * `npm run pb:tally -- FILE.pb [--rule NAME] [--compare]`: the outcome of a Pabulib file under each rule
+ * `npm run pb:tally -- FILE.pb [--rule NAME] [--compare] [--timing]`: the outcome of a Pabulib file under each rule
  * this project computes (or only `--rule`), by the same domain code the polls, the ledger nodes and the
  * portal count with, without a database. `--compare` shows where the outcome differs from the file's
  * `selected` and why: for greedy, each project's approvals and the budget left when it was looked at;
  * for Equal Shares, each round's chosen project, the payment and what the voters had left.
  */
-const usage = `usage: npm run pb:tally -- <file.pb> [--rule <${PABULIB_RULES.filter((r) => pabulibRuleInfo(r).reproduces).join('|')}>] [--compare]`;
+const usage = `usage: npm run pb:tally -- <file.pb> [--rule <${PABULIB_RULES.filter((r) => pabulibRuleInfo(r).reproduces).join('|')}>] [--compare] [--timing]`;
 
 const money = (x: number) => x.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 2 });
 
@@ -46,14 +47,13 @@ function definitionUnder(pb: PabulibFile, ruleName: string | undefined): PollDef
   return def;
 }
 
-function report(pb: PabulibFile, ruleName: string, compare: boolean, out: (line: string) => void): boolean {
+function report(pb: PabulibFile, ballots: string[][], memo: MesMemo, ruleName: string, compare: boolean, out: (line: string) => void): boolean {
   const def = definitionUnder(pb, ruleName);
-  const ballots = pabulibApprovals(pb);
   const rounds: MesRound[] = [];
   let behind: ((id: string) => number) | undefined;
   let comparison: { mes: string[]; greedy: string[]; preferMes: number; preferGreedy: number } | undefined;
   const started = performance.now();
-  const outcome = budgetOutcome(def, ballots, compare ? { trace: (r) => rounds.push(r), onDone: (f) => (behind = f), onComparison: (c) => (comparison = c) } : {});
+  const outcome = budgetOutcome(def, ballots, compare ? { memo, trace: (r) => rounds.push(r), onDone: (f) => (behind = f), onComparison: (c) => (comparison = c) } : { memo });
   const ms = performance.now() - started;
   const projects = new Map(pb.projects.map((p) => [p.id, p]));
   const official = new Set(pb.projects.filter((p) => p.selected).map((p) => p.id));
@@ -104,8 +104,12 @@ function report(pb: PabulibFile, ruleName: string, compare: boolean, out: (line:
   return same;
 }
 
+let parsedAt = 0;
+
 const main = (): number => {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rule: { type: 'string' }, compare: { type: 'boolean' } } });
+  // Milliseconds since this process started: Node's own start plus loading this command.
+  const startedAt = performance.now();
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rule: { type: 'string' }, compare: { type: 'boolean' }, timing: { type: 'boolean' } } });
   const path = positionals[0];
   if (!path || positionals.length > 1) {
     console.error(usage);
@@ -114,6 +118,7 @@ const main = (): number => {
   let pb: PabulibFile;
   try {
     pb = parsePabulib(readFileSync(path, 'utf8'));
+    parsedAt = performance.now();
   } catch (error) {
     if (error instanceof PabulibParseError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
       console.error(`${path}: ${(error as Error).message}`);
@@ -134,9 +139,17 @@ const main = (): number => {
   const log = (line: string) => console.log(line);
   log(`${path}: ${pb.votes.length} votes, ${pb.projects.length} projects; the file's rule: ${own.ruleName}${own.reproduces ? '' : ' (not computed here: shown under the rules that are)'}`);
   let fileRuleSame = true;
+  // One count of the ballots for every rule; the Equal Shares rules share their runs (add1 and
+  // add1-comparison differ only in the last step).
+  const ballots = pabulibApprovals(pb);
+  const memo: MesMemo = new Map();
   for (const r of rules) {
-    const same = report(pb, r, values.compare === true && (values.rule !== undefined || r === own.ruleName), (line) => log(`${r === own.ruleName ? '* ' : '  '}${line}`));
+    const same = report(pb, ballots, memo, r, values.compare === true && (values.rule !== undefined || r === own.ruleName), (line) => log(`${r === own.ruleName ? '* ' : '  '}${line}`));
     if (r === own.ruleName) fileRuleSame = same;
+  }
+  if (values.timing) {
+    const end = performance.now();
+    log(`timing: start-up ${startedAt.toFixed(0)} ms (Node and loading this command), reading and parsing ${(parsedAt - startedAt).toFixed(0)} ms, counting ${(end - parsedAt).toFixed(0)} ms, total ${end.toFixed(0)} ms in this process`);
   }
   return fileRuleSame ? 0 : 1;
 };

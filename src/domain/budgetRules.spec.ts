@@ -232,6 +232,25 @@ describe('methodOfEqualShares', () => {
     }
   });
 
+  it('agrees with the naive exact port where many voters run out of money part-way (capped payers, add1)', () => {
+    // Larger electorates with uneven popularity: most rounds have voters paying all they have left, the
+    // case where the doubles' decisions are checked against their error bound.
+    const rnd = lcg(99);
+    for (let round = 0; round < 40; round++) {
+      const m = 4 + Math.floor(rnd() * 9);
+      const n = 20 + Math.floor(rnd() * 200);
+      const projects = Array.from({ length: m }, (_, i) => ({ id: `p${i}`, cost: 10 + Math.floor(rnd() * 90) }));
+      const popularity = projects.map(() => 0.1 + rnd() * 0.6);
+      const ballots = Array.from({ length: n }, () => projects.filter((_, i) => rnd() < popularity[i]!).map((p) => p.id));
+      const budget = 20 + Math.floor(rnd() * 300);
+      for (const completion of ['none', 'add1'] as const) {
+        expect(methodOfEqualShares(projects, ballots, budget, { completion }), `case ${round} ${completion}`).toEqual(
+          naiveMes(projects, ballots, budget, completion),
+        );
+      }
+    }
+  });
+
   it('copes with 250,000 voters and 50 projects', () => {
     const rnd = lcg(7);
     const projects = Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, cost: 50_000 + Math.floor(rnd() * 950_000) }));

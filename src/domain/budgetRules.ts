@@ -44,9 +44,17 @@ export interface MesOptions {
    * so a project that was not funded can be explained (its supporters could not pay for it).
    */
   onDone?: (moneyBehind: (projectId: string) => number) => void;
+  /**
+   * Equal Shares outcomes already computed for these same projects and ballots (the caller keeps one map
+   * per election): `equalshares/add1` and `equalshares/add1-comparison` share their costly part.
+   */
+  memo?: MesMemo;
   /** Called with both outcomes and the voters who prefer each, when there is a comparison step. */
   onComparison?: (c: { mes: string[]; greedy: string[]; preferMes: number; preferGreedy: number }) => void;
 }
+
+/** A cache of Equal Shares outcomes for one election (see {@link MesOptions.memo}); opaque. */
+export type MesMemo = Map<string, unknown>;
 
 /** One round of Equal Shares, for explanations: what was bought and what the voters had left after. */
 export interface MesRound {
@@ -141,7 +149,8 @@ const qCmp = (a: Q, b: Q): number => {
 };
 
 function bitLength(x: bigint): number {
-  return (x < 0n ? -x : x).toString(2).length;
+  const hex = (x < 0n ? -x : x).toString(16);
+  return (hex.length - 1) * 4 + (32 - Math.clz32(parseInt(hex[0]!, 16)));
 }
 
 /** Nearest double, also for numerators and denominators beyond 1e308. */
@@ -251,257 +260,332 @@ interface MesInstance {
   ids: string[];
   cost: number[];
   costQ: Q[];
+  /** Every cost as a whole number of `costUnit`ths (costUnit: the least common denominator). */
+  costUnit: bigint;
+  costN: bigint[];
   approvers: Int32Array[];
+  /** Room for one project's approvers' money. */
+  scratch: Float64Array;
 }
 
 /**
  * One MES run with a fixed total budget, cost utilities. Returns indices into `inst` in funding order.
  *
- * Speed: voters are grouped into budget classes. A class is "paid in full in rounds S", so its money is
- * b0 - sum of rho_r over r in S; class 0 holds the voters with nothing left. Evaluating a project is one
- * pass over its approvers (a histogram by class) plus a walk over the classes present, in doubles.
+ * Speed: every voter's money is kept as a double in one typed array, and a project's payment is found
+ * without sorting its approvers: start from cost / payers, cap the approvers who have less, recompute, and
+ * repeat until no one more is capped (the payment only grows, so this ends; one or two passes over the
+ * approvers in practice). Projects are looked at in order of a lower bound on their payment per unit of
+ * utility, which only grows as money is spent (the reference's "effective vote count" cut-off), so most
+ * are never evaluated in a round.
  *
- * Exactness: doubles only order and prune. All money is also kept exactly as BigInt numerators over one
- * common denominator D (b0, every cost and every past payment rho_r are integers times 1/D; D grows by
- * the winner's payer count when needed), so exact sums and comparisons need no gcd. Whenever two
- * candidates are within a tolerance of each other, or a class's money is within a tolerance of a
- * payment, the decision is made exactly. The winner's payment is always computed exactly.
+ * Exactness: the doubles only decide where they cannot be wrong. A running bound on the doubles' error is
+ * kept (how far any voter's double can be from their exact money, and each payment's error); whenever a
+ * voter's money is within that bound of a payment, a project's money is within it of its cost, or two
+ * candidates are within it of each other, the decision is made exactly, on BigInt rationals. Voters with
+ * the same payment history form a class whose exact money is computed only when such a decision needs it.
  */
 function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => void, onDone?: MesOptions['onDone']): number[] {
   const n = inst.voters;
-  // Common denominator: b0 = budget / n and every cost must be integers over D.
-  let D = budget.d * BigInt(n);
-  for (const c of inst.costQ) D = (D / gcd(D, c.d)) * c.d;
-  let b0N = (budget.n * D) / (budget.d * BigInt(n));
-  let costN = inst.costQ.map((c) => (c.n * D) / c.d);
-  const rhoN: bigint[] = []; // payment of round r, times D
-  let epoch = 0; // bumps when D changes, invalidating memoised exact money
-  const b0F = qToNumber(q(b0N, D));
-
+  const P = inst.ids.length;
+  const EPS = Number.EPSILON;
+  const b0Q = q(budget.n, budget.d * BigInt(n));
+  const b0F = qToNumber(b0Q);
+  const mF = new Float64Array(n).fill(b0F);
+  // Classes: 0 = nothing left, 1 = paid nothing yet; k >= 2 is parent[k] after paying round paidIn[k]'s payment.
+  const winners: number[] = [];
   const classOf = new Int32Array(n).fill(1);
-  const valueF: number[] = [0, b0F];
-  const paidRounds: number[][] = [[], []];
-  const memoN: bigint[] = [0n, b0N];
-  const memoEpoch: number[] = [0, 0];
-  let counts = new Int32Array(64);
+  let classCap = 1024;
+  let classes = 2;
+  let parent = new Int32Array(classCap);
+  let paidIn = new Int32Array(classCap).fill(-1);
+  let valueF = new Float64Array(classCap);
+  valueF[1] = b0F;
+  // Per class, scratch for one round: its new class + 1 (0 = not seen yet), and how many of it were capped.
+  let next = new Int32Array(classCap);
+  let capCount = new Int32Array(classCap);
+  const newClass = (from: number, round: number, value: number): number => {
+    if (classes === classCap) {
+      classCap *= 2;
+      parent = resized(parent, classCap);
+      paidIn = resized(paidIn, classCap);
+      valueF = resized(valueF, classCap);
+      next = resized(next, classCap);
+      capCount = resized(capCount, classCap);
+    }
+    parent[classes] = from;
+    paidIn[classes] = round;
+    valueF[classes] = value;
+    return classes++;
+  };
+  /**
+   * Exact money is an integer count of units that shrink as rounds pass: after L rounds the unit is
+   * 1 / (D0 * scale[L]), scale[L] being the product of the first L rounds' payer counts u_r, so that round
+   * r's payment (cost - what the capped payers had) / u_r is a whole number x_r of round r+1's units. No
+   * gcd is ever needed. Computed only when a decision needs it, then kept.
+   */
+  const D0 = (inst.costUnit / gcd(inst.costUnit, b0Q.d)) * b0Q.d;
+  const costN0 = D0 === inst.costUnit ? inst.costN : inst.costN.map((c) => c * (D0 / inst.costUnit));
+  const scale: bigint[] = [1n];
+  const exactN = new Map<number, bigint>([
+    [0, 0n],
+    [1, b0Q.n * (D0 / b0Q.d)],
+  ]);
+  const roundWinner: number[] = [];
+  const roundU: bigint[] = [];
+  const roundX: (bigint | undefined)[] = [];
+  const roundCapped: { k: number; cnt: number }[][] = [];
+  /** Upper bound on |double - exact| of any voter's money. */
+  let errM = 2 * EPS * b0F;
 
-  /** Exact money of a voter in class k, times D. */
-  const moneyN = (k: number): bigint => {
+  /** Round r's payment in round r+1's units. */
+  const roundPayment = (r: number): bigint => {
+    let x = roundX[r];
+    if (x === undefined) {
+      x = costN0[roundWinner[r]!]! * scale[r]!;
+      for (const { k, cnt } of roundCapped[r]!) x -= BigInt(cnt) * moneyAt(k, r);
+      roundX[r] = x;
+    }
+    return x;
+  };
+  /** Exact money of class k after `level` rounds, in that level's units. */
+  const moneyAt = (k: number, level: number): bigint => {
     if (k === 0) return 0n;
-    if (memoEpoch[k] !== epoch) {
-      let v = b0N;
-      for (const r of paidRounds[k]!) v -= rhoN[r]!;
-      memoN[k] = v;
-      memoEpoch[k] = epoch;
+    let m = exactN.get(k);
+    if (m === undefined) {
+      const r = paidIn[k]!;
+      m = moneyAt(parent[k]!, r) * roundU[r]! - roundPayment(r);
+      exactN.set(k, m);
     }
-    return memoN[k]!;
+    const at = paidIn[k]! + 1;
+    return at === level ? m : m * (scale[level]! / scale[at]!);
   };
-
-  interface Hist {
-    classes: number[]; // non-zero classes present, by ascending float money
-    cnt: number[]; // parallel to classes
-    nonZero: number;
-  }
-  const histogram = (p: number): Hist => {
-    if (counts.length < valueF.length) counts = new Int32Array(valueF.length * 2);
-    const cs = counts;
-    const cls = classOf;
-    const voters = inst.approvers[p]!;
-    const touched: number[] = [];
-    for (let i = 0; i < voters.length; i++) {
-      const k = cls[voters[i]!]!;
-      const c = cs[k]!;
-      cs[k] = c + 1;
-      if (c === 0 && k !== 0) touched.push(k);
-    }
-    const keys = new Float64Array(touched.length);
-    for (let i = 0; i < touched.length; i++) keys[i] = valueF[touched[i]!]!;
-    const order = Array.from(touched.keys()).sort((a, b) => keys[a]! - keys[b]!);
-    const classes = new Array<number>(order.length);
-    const cnt = new Array<number>(order.length);
-    let nonZero = 0;
-    for (let i = 0; i < order.length; i++) {
-      const k = touched[order[i]!]!;
-      classes[i] = k;
-      cnt[i] = cs[k]!;
-      nonZero += cs[k]!;
-      cs[k] = 0;
-    }
-    cs[0] = 0;
-    return { classes, cnt, nonZero };
-  };
+  const toQ = (units: bigint, level: number): Q => ({ n: units, d: D0 * scale[level]! });
 
   interface FloatEval {
-    rhoF: number;
-    split: number; // classes[0..split) are capped (pay all they have)
-    near: boolean; // some comparison was too close to trust
     affordable: boolean;
+    /** Some decision was within the error bound: only an exact evaluation can tell. */
+    near: boolean;
+    rhoF: number;
+    errRho: number;
   }
-  // Generous bound on the rounding error of the doubles (sums over up to millions of voters).
-  const tolerance = (p: number): number => 1e-9 * (b0F + inst.cost[p]!);
-  const walkFloat = (p: number, h: Hist): FloatEval => {
+  // The last payment found for each project (payments only grow), and a buffer for approvers below a threshold.
+  const lastRhoF = new Float64Array(P);
+  for (let p = 0; p < P; p++) lastRhoF[p] = inst.cost[p]! / inst.approvers[p]!.length;
+  const low = inst.scratch;
+  const UNAFFORDABLE: FloatEval = { affordable: false, near: false, rhoF: Infinity, errRho: 0 };
+  const NEAR_UNAFFORDABLE: FloatEval = { affordable: false, near: true, rhoF: Infinity, errRho: 0 };
+  /**
+   * One pass over the approvers sums their money and keeps aside those below a threshold (twice the last
+   * payment found); the capped set is then settled on those alone. Voters with nothing left are capped
+   * voters who pay 0. If the payment reaches the threshold, the pass is repeated keeping every approver.
+   */
+  const evalFloat = (p: number, threshold = 2 * lastRhoF[p]!): FloatEval => {
+    const voters = inst.approvers[p]!;
     const cost = inst.cost[p]!;
-    const tol = tolerance(p);
-    let paid = 0;
-    let den = h.nonZero;
-    let near = false;
-    for (let i = 0; i < h.classes.length; i++) {
-      const v = valueF[h.classes[i]!]!;
-      const share = (cost - paid) / den;
-      if (Math.abs(share - v) <= tol) near = true;
-      if (share > v) {
-        paid += h.cnt[i]! * v;
-        den -= h.cnt[i]!;
-      } else {
-        return { rhoF: share, split: i, near, affordable: true };
-      }
+    const a = voters.length;
+    let sum = 0;
+    let b = 0;
+    let zeros = 0;
+    for (let i = 0; i < a; i++) {
+      const m = mF[voters[i]!]!;
+      sum += m;
+      low[b] = m;
+      b += m < threshold ? 1 : 0;
+      zeros += m === 0 ? 1 : 0;
     }
-    return { rhoF: Infinity, split: h.classes.length, near: near || cost - paid <= tol * Math.max(1, h.nonZero), affordable: false };
+    // Voters with nothing left hold exactly 0: no error from them.
+    const errSum = (a - zeros) * errM + a * EPS * (sum + cost);
+    if (sum < cost - errSum) return UNAFFORDABLE;
+    if (sum <= cost + errSum) return NEAR_UNAFFORDABLE;
+    let capN = zeros;
+    let rho = cost / (a - zeros);
+    for (let iter = 0; ; iter++) {
+      const errRho = ((capN - zeros) * errM + (capN + 2) * EPS * cost) / (a - capN) + 2 * EPS * rho;
+      const tol = 4 * (errM + errRho);
+      // Approvers not kept aside have at least `threshold`: neither capped nor near while rho + tol is below it.
+      if (rho + tol >= threshold) return evalFloat(p, Infinity);
+      let s = 0;
+      let c = 0;
+      for (let i = 0; i < b; i++) {
+        const m = low[i]!;
+        if (m < rho) {
+          s += m;
+          c++;
+        }
+      }
+      if (c === capN) {
+        let near = false;
+        for (let i = 0; i < b; i++) if (Math.abs(low[i]! - rho) <= tol) near = true;
+        lastRhoF[p] = rho;
+        return { affordable: true, near, rhoF: rho, errRho };
+      }
+      capN = c;
+      if (capN >= a || iter > 64) return { affordable: true, near: true, rhoF: rho, errRho };
+      rho = (cost - s) / (a - capN);
+    }
   };
 
-  /** rho = x / (u * D): payers with more money than rho pay rho, the others pay all they have. */
+  /** A payment found exactly: x / u in the current level's units. */
   interface Exact {
     x: bigint;
     u: bigint;
-    rhoF: number;
   }
-  const cappedExact = (k: number, e: Exact): boolean => k === 0 || moneyN(k) * e.u <= e.x;
-  /** Exact payment of project p, or null when its approvers cannot afford it. */
+  /** Exact payment of project p (payers with less than it pay all they have), or null if unaffordable. */
   const evalExact = (p: number): Exact | null => {
-    const h = histogram(p);
-    const fe = walkFloat(p, h);
-    const tol = tolerance(p);
-    if (fe.affordable) {
-      // The split the doubles found, checked exactly where a class's money is close to the payment.
-      let capN = 0;
-      let capped = 0n;
-      for (let i = 0; i < fe.split; i++) {
-        capN += h.cnt[i]!;
-        capped += BigInt(h.cnt[i]!) * moneyN(h.classes[i]!);
-      }
-      const e: Exact = { x: costN[p]! - capped, u: BigInt(h.nonZero - capN), rhoF: 0 };
-      e.rhoF = qToNumber({ n: e.x, d: e.u * D });
-      let ok = true;
-      for (let i = 0; i < h.classes.length && ok; i++) {
-        const k = h.classes[i]!;
-        if (Math.abs(valueF[k]! - e.rhoF) > tol) continue;
-        const m = moneyN(k) * e.u;
-        ok = i < fe.split ? m <= e.x : m >= e.x;
-      }
-      if (ok) return e;
-    } else if (!fe.near) {
-      return null;
+    const level = winners.length;
+    const counts = new Map<number, number>();
+    for (const v of inst.approvers[p]!) {
+      const k = classOf[v]!;
+      if (k !== 0) counts.set(k, (counts.get(k) ?? 0) + 1);
     }
-    // Rare: the doubles were too close to call. Redo the walk entirely in integers.
-    const order = h.classes.map((k, i) => ({ c: BigInt(h.cnt[i]!), m: moneyN(k) })).sort((a, b) => (a.m < b.m ? -1 : a.m > b.m ? 1 : 0));
-    let rest = costN[p]!;
-    let den = BigInt(h.nonZero);
-    for (const { c, m } of order) {
+    const classes = [...counts].map(([k, cnt]) => ({ m: moneyAt(k, level), cnt: BigInt(cnt) })).sort((x, y) => (x.m < y.m ? -1 : x.m > y.m ? 1 : 0));
+    let rest = costN0[p]! * scale[level]!;
+    let den = 0n;
+    for (const c of classes) den += c.cnt;
+    for (const { m, cnt } of classes) {
+      // The payment would be rest / den; a class with less money pays all it has.
       if (rest > den * m) {
-        rest -= c * m;
-        den -= c;
+        rest -= cnt * m;
+        den -= cnt;
       } else {
-        return { x: rest, u: den, rhoF: qToNumber({ n: rest, d: den * D }) };
+        return { x: rest, u: den };
       }
     }
     return null;
   };
+  const exactToNumber = (e: Exact): number => qToNumber({ n: e.x, d: e.u * D0 * scale[winners.length]! });
 
-  /** Exact: lower rho/cost wins; ties to the lower cost, then more approvals, then lower id. */
+  /** Exact: lower payment per unit of cost wins; ties to the lower cost, then more approvals, then lower id. */
   const beats = (a: number, ea: Exact, b: number, eb: Exact): boolean => {
-    const l = ea.x * eb.u * costN[b]!;
-    const r = eb.x * ea.u * costN[a]!;
+    const l = ea.x * eb.u * costN0[b]!;
+    const r = eb.x * ea.u * costN0[a]!;
     if (l !== r) return l < r;
-    if (costN[a] !== costN[b]) return costN[a]! < costN[b]!;
+    if (costN0[a] !== costN0[b]) return costN0[a]! < costN0[b]!;
     const va = inst.approvers[a]!.length;
     const vb = inst.approvers[b]!.length;
     if (va !== vb) return va > vb;
     return compareIds(inst.ids[a]!, inst.ids[b]!) < 0;
   };
 
-  // Candidates with a lower bound on their payment per unit of utility (rho / cost); it only grows as
-  // money is spent, so a candidate whose bound is clearly worse than the best so far can be skipped.
-  const remaining = new Map<number, number>();
-  for (let p = 0; p < inst.ids.length; p++) remaining.set(p, 1 / inst.approvers[p]!.length);
-  const winners: number[] = [];
+  // Lower bounds on each candidate's payment per unit of utility; they only grow as money is spent. The
+  // candidates are kept in order of their bounds (insertion sort: only the evaluated ones move, upwards).
+  const bound = new Float64Array(P);
+  const order = new Int32Array(P);
+  let live = P;
+  for (let p = 0; p < P; p++) {
+    bound[p] = (1 - 1e-12) / inst.approvers[p]!.length;
+    order[p] = p;
+  }
+  const removed = new Uint8Array(P);
+  const sortAndCompact = () => {
+    let w = 0;
+    for (let i = 0; i < live; i++) if (!removed[order[i]!]) order[w++] = order[i]!;
+    live = w;
+    for (let i = 1; i < live; i++) {
+      const x = order[i]!;
+      const bx = bound[x]!;
+      let j = i - 1;
+      while (j >= 0 && (bound[order[j]!]! > bx || (bound[order[j]!]! === bx && order[j]! > x))) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = x;
+    }
+  };
 
-  while (remaining.size > 0) {
-    const sorted = [...remaining.entries()].sort((a, b) => a[1] - b[1] || a[0] - b[0]);
-    const evaluated: { p: number; metric: number; err: number }[] = [];
-    let best: { metric: number; err: number } | undefined;
-    for (const [p, bound] of sorted) {
-      if (best && bound > best.metric + best.err) break;
-      const fe = walkFloat(p, histogram(p));
-      let rhoF = fe.rhoF;
+  while (live > 0) {
+    sortAndCompact();
+    if (live === 0) break;
+    const evaluated: { p: number; metric: number; err: number; fe: FloatEval }[] = [];
+    let bestMetric = Infinity;
+    let bestErr = 0;
+    for (let i = 0; i < live; i++) {
+      const p = order[i]!;
+      if (bound[p]! > bestMetric + bestErr) break;
+      let fe = evalFloat(p);
       if (!fe.affordable) {
-        const ex = fe.near ? evalExact(p) : null;
-        if (!ex) {
-          remaining.delete(p);
+        const exact = fe.near ? evalExact(p) : null;
+        if (exact === null) {
+          removed[p] = 1;
           continue;
         }
-        rhoF = ex.rhoF;
+        // Exactly affordable after all (its approvers' money is its cost, to the last grosz): rare.
+        const rhoF = exactToNumber(exact);
+        fe = { affordable: true, near: true, rhoF, errRho: 4 * EPS * rhoF };
       }
       const cost = inst.cost[p]!;
-      const metric = rhoF / cost;
-      const err = (2 * tolerance(p)) / cost;
-      remaining.set(p, metric - err);
-      evaluated.push({ p, metric, err });
-      if (!best || metric < best.metric) best = { metric, err };
-    }
-    if (!best) break;
-    const bestF = best;
-    // Everything within the tolerances of the best is compared exactly, with the README's tie-breaks.
-    let win: { p: number; ex: Exact } | undefined;
-    for (const e of evaluated) {
-      if (e.metric - e.err > bestF.metric + bestF.err) continue;
-      const ex = evalExact(e.p);
-      if (!ex) {
-        remaining.delete(e.p);
-        continue;
+      const metric = fe.rhoF / cost;
+      const err = (4 * (fe.errRho + errM)) / cost + 4 * EPS * metric;
+      bound[p] = metric - err;
+      evaluated.push({ p, metric, err, fe });
+      if (metric < bestMetric) {
+        bestMetric = metric;
+        bestErr = err;
       }
-      if (!win || beats(e.p, ex, win.p, win.ex)) win = { p: e.p, ex };
     }
-    if (!win) continue; // the near candidates turned out unaffordable: evaluate the round again
-    const { p, ex } = win;
-    // Decide who is capped before D changes (moneyN is in the current scale).
-    const next = new Int32Array(valueF.length).fill(-1);
-    const round = rhoN.length;
+    if (evaluated.length === 0) break;
+    // Everything within the error bounds of the best is compared exactly, with the README's tie-breaks.
+    const close = evaluated.filter((e) => e.metric - e.err <= bestMetric + bestErr);
+    let win: { p: number; fe: FloatEval; rho?: Exact } | undefined;
+    if (close.length === 1 && !close[0]!.fe.near) {
+      win = { p: close[0]!.p, fe: close[0]!.fe };
+    } else {
+      for (const e of close) {
+        const rho = evalExact(e.p);
+        if (rho === null) {
+          removed[e.p] = 1;
+          continue;
+        }
+        if (!win || beats(e.p, rho, win.p, win.rho!)) win = { p: e.p, fe: e.fe, rho };
+      }
+      if (!win) continue; // the close ones were not affordable after all: evaluate the round again
+    }
+    const p = win.p;
+    const round = winners.length;
+    const rhoF = win.rho ? exactToNumber(win.rho) : win.fe.rhoF;
+    const errRho = win.rho ? 2 * EPS * rhoF : win.fe.errRho;
+    // Who pays all they have: decided exactly when the payment was, else by the doubles (none was near).
+    const touched: number[] = [];
     let payingInFull = 0;
     let payingAll = 0;
-    for (const v of inst.approvers[p]!) {
+    const voters = inst.approvers[p]!;
+    for (let i = 0; i < voters.length; i++) {
+      const v = voters[i]!;
       const k = classOf[v]!;
       if (k === 0) continue;
-      let nk = next[k]!;
+      let nk = next[k]! - 1;
       if (nk < 0) {
-        if (cappedExact(k, ex)) nk = 0;
-        else {
-          nk = valueF.length;
-          valueF.push(valueF[k]! - ex.rhoF);
-          paidRounds.push([...paidRounds[k]!, round]);
-          memoN.push(0n);
-          memoEpoch.push(-1);
-        }
-        next[k] = nk;
+        const capped = win.rho ? moneyAt(k, round) * win.rho.u <= win.rho.x : valueF[k]! < rhoF;
+        nk = capped ? 0 : newClass(k, round, valueF[k]! - rhoF);
+        next[k] = nk + 1;
+        touched.push(k);
       }
-      if (nk === 0) payingAll++;
-      else payingInFull++;
+      if (nk === 0) {
+        payingAll++;
+        capCount[k]!++;
+        mF[v] = 0;
+      } else {
+        payingInFull++;
+        mF[v] = valueF[nk]!;
+      }
       classOf[v] = nk;
     }
-    // rho * D = x / u; scale D by u / gcd(x, u) so that it becomes an integer again.
-    const g = gcd(ex.x, ex.u);
-    const f = ex.u / g;
-    if (f !== 1n) {
-      D *= f;
-      b0N *= f;
-      costN = costN.map((c) => c * f);
-      for (let r = 0; r < rhoN.length; r++) rhoN[r]! *= f;
-      epoch++;
+    const capped: { k: number; cnt: number }[] = [];
+    for (const k of touched) {
+      if (next[k] === 1) capped.push({ k, cnt: capCount[k]! });
+      next[k] = 0;
+      capCount[k] = 0;
     }
-    rhoN.push(ex.x / g);
+    roundWinner.push(p);
+    roundU.push(win.rho ? win.rho.u : BigInt(payingInFull));
+    roundCapped.push(capped);
+    roundX.push(win.rho?.x);
+    scale.push(scale[round]! * roundU[round]!);
+    errM += errRho + 2 * EPS * b0F;
     winners.push(p);
-    remaining.delete(p);
+    removed[p] = 1;
     if (trace) {
-      epoch++; // D may have changed: recompute every class's exact money
+      const level = winners.length;
       const perClass = new Map<number, number>();
       for (let v = 0; v < n; v++) perClass.set(classOf[v]!, (perClass.get(classOf[v]!) ?? 0) + 1);
       let withMoney = 0;
@@ -509,47 +593,51 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
       let min: bigint | undefined;
       let max = 0n;
       for (const [k, count] of perClass) {
-        const m = moneyN(k);
+        const m = moneyAt(k, level);
         left += BigInt(count) * m;
         if (m > 0n) withMoney += count;
         if (min === undefined || m < min) min = m;
         if (m > max) max = m;
       }
-      const num = (x: bigint, d: bigint = D) => Number(qToFixed(q(x, d), 2));
+      const num = (units: bigint) => Number(qToFixed(toQ(units, level), 2));
       trace({
-        round: winners.length,
+        round: level,
         project: inst.ids[p]!,
         cost: inst.cost[p]!,
-        payment: num(rhoN[rhoN.length - 1]!),
+        payment: num(roundPayment(round)),
         payingInFull,
         payingAllTheyHad: payingAll,
         votersWithMoney: withMoney,
         moneyLeft: num(left),
         minLeft: num(min ?? 0n),
         maxLeft: num(max),
-        perVoterBudget: num(b0N),
+        perVoterBudget: Number(qToFixed(b0Q, 2)),
       });
     }
   }
   if (onDone) {
-    epoch++;
     const position = new Map(inst.ids.map((id, i) => [id, i]));
+    const level = winners.length;
     onDone((projectId) => {
       const p = position.get(projectId);
       if (p === undefined) return 0;
+      const perClass = new Map<number, number>();
+      for (const v of inst.approvers[p]!) perClass.set(classOf[v]!, (perClass.get(classOf[v]!) ?? 0) + 1);
       let left = 0n;
-      for (const v of inst.approvers[p]!) left += moneyN(classOf[v]!);
-      return Number(qToFixed(q(left, D), 2));
+      for (const [k, count] of perClass) left += BigInt(count) * moneyAt(k, level);
+      return Number(qToFixed(toQ(left, level), 2));
     });
   }
   return winners;
 }
 
-function sumCost(costs: readonly Q[], chosen: Iterable<number>): Q {
-  let s = Q0;
-  for (const i of chosen) s = qAdd(s, costs[i]!);
-  return s;
+/** A copy of `a` with `length` entries (the new ones 0). */
+function resized<T extends Int32Array | Float64Array>(a: T, length: number): T {
+  const b = new (a.constructor as new (n: number) => T)(length);
+  b.set(a);
+  return b;
 }
+
 
 /**
  * Method of Equal Shares with cost utilities (equalshares.net), in the variant of the Pabulib README:
@@ -595,16 +683,27 @@ export function methodOfEqualShares(
     ids: eligible.map(({ p }) => p.id),
     cost: eligible.map(({ p }) => p.cost),
     costQ: eligible.map(({ p }) => qOf(p.cost)),
+    costUnit: 1n,
+    costN: [],
     approvers: eligible.map(({ i }) => Int32Array.from(lists[i]!)),
+    scratch: new Float64Array(Math.max(0, ...eligible.map(({ i }) => lists[i]!.length))),
   };
+  for (const c of inst.costQ) inst.costUnit = (inst.costUnit / gcd(inst.costUnit, c.d)) * c.d;
+  inst.costN = inst.costQ.map((c) => c.n * (inst.costUnit / c.d));
   const total = qOf(budget);
-  let runBudget = total;
-  let winners = mesFixed(inst, total);
+  const memoKey = `${options.completion ?? 'add1'} ${budget}`;
+  const known = options.memo?.get(memoKey) as { winners: number[]; runBudget: Q } | undefined;
+  let runBudget = known?.runBudget ?? total;
+  let winners = known?.winners ?? mesFixed(inst, total);
 
-  if ((options.completion ?? 'add1') === 'add1') {
+  if (!known && (options.completion ?? 'add1') === 'add1') {
     // As Pabulib's checker counts add1 (and so the cities' files, Wieliczka 2023 among them): from
     // floor(B / n) per voter, raise by 1 while the outcome still fits the real budget; no stop at an
     // exhaustive outcome (stopping there funds 31 projects in Wieliczka where the official count is 30).
+    // Costs and the budget as whole numbers of one common unit, so "fits" is an integer sum.
+    const unit = (inst.costUnit / gcd(inst.costUnit, total.d)) * total.d;
+    const costUnits = inst.costN.map((c) => c * (unit / inst.costUnit));
+    const totalUnits = total.n * (unit / total.d);
     const nB = BigInt(n);
     let perVoter = total.n / (total.d * nB); // floor(B / n), as an integer
     for (;;) {
@@ -612,11 +711,14 @@ export function methodOfEqualShares(
       perVoter += 1n;
       const nextBudget = { n: perVoter * nB, d: 1n };
       const next = mesFixed(inst, nextBudget);
-      if (qCmp(sumCost(inst.costQ, next), total) > 0) break;
+      let spent = 0n;
+      for (const w of next) spent += costUnits[w]!;
+      if (spent > totalUnits) break;
       winners = next;
       runBudget = nextBudget;
     }
   }
+  options.memo?.set(memoKey, { winners, runBudget });
   if (options.trace || options.onDone) mesFixed(inst, runBudget, options.trace, options.onDone);
   const mes = winners.map((w) => inst.ids[w]!);
   if ((options.comparison ?? 'none') === 'none') return mes;
@@ -715,7 +817,7 @@ export function sumAmounts(amounts: readonly number[]): number {
  *
  * @param ballots approved project ids per counted voter (one entry per voter).
  */
-export function budgetOutcome(def: PollDefinition, ballots: readonly (readonly string[])[], mesExtras: Pick<MesOptions, 'trace' | 'onComparison' | 'onDone'> = {}): BudgetOutcome {
+export function budgetOutcome(def: PollDefinition, ballots: readonly (readonly string[])[], mesExtras: Pick<MesOptions, 'trace' | 'onComparison' | 'onDone' | 'memo'> = {}): BudgetOutcome {
   const projects = budgetProjectsOf(def);
   const budget = def.budget!;
   const { rule, total } = budget;

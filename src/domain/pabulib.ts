@@ -75,6 +75,49 @@ function records(text: string, firstLine: number): Row[] {
   }
 }
 
+/**
+ * The records of `text` (from a PROJECTS or VOTES line on), read section by section: each section's
+ * rows after its marker line are read on their own, so that csv-parse sees one column count per read
+ * (a column count that changes from the previous record costs it an error object per record, most of
+ * the time of a 15,000-voter file). A section that ended inside a quoted field would fail to read on its
+ * own; then the whole text is read at once, so the outcome and any error are what one read gives.
+ */
+function sectionRecords(text: string, firstLine: number): Row[] {
+  const marker = /^[ \t]*(PROJECTS|VOTES)[ \t]*(\r\n|\r|\n|$)/gim;
+  const cuts: { at: number; bodyAt: number; name: string }[] = [];
+  for (let m = marker.exec(text); m; m = marker.exec(text)) {
+    if (m.index === marker.lastIndex) marker.lastIndex++;
+    cuts.push({ at: m.index, bodyAt: m.index + m[0].length, name: m[1]! });
+  }
+  if (cuts.length === 0 || cuts[0]!.at !== 0) return records(text, firstLine);
+  const lineOf = lineCounter(text, firstLine);
+  const out: Row[] = [];
+  try {
+    cuts.forEach((cut, i) => {
+      out.push({ line: lineOf(cut.at), fields: [cut.name] });
+      const end = i + 1 < cuts.length ? cuts[i + 1]!.at : text.length;
+      if (cut.bodyAt < end) out.push(...records(text.slice(cut.bodyAt, end), lineOf(cut.bodyAt)));
+    });
+  } catch (error) {
+    if (error instanceof PabulibParseError) return records(text, firstLine);
+    throw error;
+  }
+  return out;
+}
+
+/** The line of a character offset of `text`, whose first line is line `firstLine` (offsets asked in order). */
+function lineCounter(text: string, firstLine: number): (offset: number) => number {
+  let line = firstLine;
+  let at = 0;
+  return (offset) => {
+    for (; at < offset; at++) {
+      const c = text.charCodeAt(at);
+      if (c === 10 || (c === 13 && text.charCodeAt(at + 1) !== 10)) line++;
+    }
+    return line;
+  };
+}
+
 function setOwn(record: Record<string, string>, key: string, value: string): void {
   // defineProperty, not assignment: a column or meta key named __proto__ must stay plain data.
   Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
@@ -179,7 +222,7 @@ export function parsePabulib(input: string): PabulibFile {
   const { meta, metaLine, metaS } = readMeta(head, boundary ? headLines + 1 : 1);
   checkHeader(meta, metaLine);
 
-  const rows = [...head.slice(metaS), ...(boundary ? records(text.slice(boundary.index), headLines + 1) : [])];
+  const rows = [...head.slice(metaS), ...(boundary ? sectionRecords(text.slice(boundary.index), headLines + 1) : [])];
   const sections = new Map<Section, { line: number; header: string[]; rows: Row[] }>();
   let current: { line: number; header: string[]; rows: Row[] } | undefined;
   for (const row of rows) {
