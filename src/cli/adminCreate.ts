@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfigOrExit } from '../infra/config.ts';
-import { embeddedDbDir, loadServerSecret, openInfrastructure } from '../infra/compositionRoot.ts';
+import { embeddedDbDir, loadServerSecret, openInfrastructure } from '../infra/storage.ts';
 import { DataDirInUseError, dataDirHolder, type DataDirLockInfo } from '../infra/db/dataDirLock.ts';
 import { LOCAL_ADMIN_TOKEN_FILE } from '../infra/http/localAdmin.ts';
 import { identityUseCases } from '../infra/identity/wiring.ts';

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { exportPabulib, pabulibSources, PabulibExportError } from '../app/polls/importPabulib.ts';
 import { ConfigError, loadConfig } from '../infra/config.ts';
-import { loadServerSecret, openPollServices } from '../infra/compositionRoot.ts';
+import { loadServerSecret, openPollServices } from '../infra/storage.ts';
 import { voterTagOf } from '../infra/polls/ballotIdentity.ts';
 
 /**

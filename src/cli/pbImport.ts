@@ -8,19 +8,23 @@ import { importPabulib, pabulibSources, PabulibImportError, preparePabulibImport
 import { ConfigError, loadConfig } from '../infra/config.ts';
 
 /**
- * `npm run pb:import -- file.pb [--cast] [--close] [--org <orgId>] [--concurrency N]`: a budget poll
+ * `npm run pb:import -- file.pb [--cast] [--close] [--org <orgId>] [--concurrency N] [--timing]`: a budget poll
  * from a Pabulib file, run by an official of the organisation (default `city`, created if missing).
  * --cast casts every ballot through the real casting path, one synthetic citizen per file voter;
  * --close closes, publishes, and compares the funded projects with the file's `selected`.
  */
-const usage = 'usage: npm run pb:import -- <file.pb> [--cast] [--close] [--org <orgId>] [--concurrency <n>]';
+const usage = 'usage: npm run pb:import -- <file.pb> [--cast] [--close] [--org <orgId>] [--concurrency <n>] [--timing]';
 
 let file = '';
 
 const main = async (): Promise<number> => {
+  // Milliseconds since this process started: Node's own start plus loading this command.
+  const startedAt = performance.now();
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { cast: { type: 'boolean' }, close: { type: 'boolean' }, org: { type: 'string', default: 'city' }, concurrency: { type: 'string', default: '64' } },
+    options: {
+      cast: { type: 'boolean' }, close: { type: 'boolean' }, org: { type: 'string', default: 'city' }, concurrency: { type: 'string', default: '64' }, timing: { type: 'boolean' },
+    },
   });
   const path = positionals[0];
   file = path ?? '';
@@ -43,10 +47,19 @@ const main = async (): Promise<number> => {
   const by: Official = { kind: 'official', id: 'pabulib-import', orgId: values.org };
   const plan = preparePabulibImport(text, { pollId: randomUUID(), orgId: by.orgId, now: now() });
   for (const w of plan.warnings) console.error(`${path}: warning: ${w}`);
+  const checkedAt = performance.now();
   const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
   // Loaded only now: the storage adapters are the heavy part of this command.
-  const { openPollServices } = await import('../infra/compositionRoot.ts');
+  const { openPollServices } = await import('../infra/storage.ts');
   const services = await openPollServices(config);
+  const openedAt = performance.now();
+  const timing = () => {
+    if (!values.timing) return;
+    const mb = (process.memoryUsage().rss / 1e6).toFixed(0);
+    console.log(
+      `timing: start-up ${startedAt.toFixed(0)} ms, reading and checking the file ${(checkedAt - startedAt).toFixed(0)} ms, opening the storage ${(openedAt - checkedAt).toFixed(0)} ms, importing ${(performance.now() - openedAt).toFixed(0)} ms; resident memory now ${mb} MB`,
+    );
+  };
   try {
     // The organisation must exist for the admin pages; creating it is safe to race (no_stream append).
     const org = await services.eventStore.readStream(orgStreamId(by.orgId));
@@ -63,6 +76,7 @@ const main = async (): Promise<number> => {
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`poll ${result.pollId}: "${result.definition.title}", ${result.definition.questions[0]!.options.length} projects`);
     if (values.cast) console.log(`cast ${result.ballotsCast} ballots in ${seconds} s`);
+    timing();
     if (!result.outcome) return 0;
     const labels = new Map(result.definition.questions[0]!.options.map((o) => [o.id, o]));
     console.log(`closed and published (${result.outcome.tally.budget?.rule}); funded ${result.outcome.funded.length} projects:`);

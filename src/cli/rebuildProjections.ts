@@ -1,5 +1,5 @@
 import { loadConfigOrExit } from '../infra/config.ts';
-import { openInfrastructure, readModels } from '../infra/compositionRoot.ts';
+import { openInfrastructure, readModels } from '../infra/storage.ts';
 import { rebuildReadModels } from '../infra/projections/runner.ts';
 
 /** `npm run projections:rebuild`: empties every read model and replays all events into it. */

@@ -1,20 +1,18 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { sql } from 'kysely';
 import { Container } from 'inversify';
 import type Router from '@koa/router';
 import type { Middleware } from 'koa';
 import type { EventStore } from '../app/eventStore.ts';
 import type { Config } from './config.ts';
-import { connectPGlite, connectPostgres, type Db } from './db/connect.ts';
-import { migrateToLatest } from './migrations/index.ts';
-import { createPostgresEventStore } from './eventStore/postgresEventStore.ts';
-import { createEventStoreDbEventStore } from './eventStore/eventStoreDbEventStore.ts';
+import type { Db } from './db/connect.ts';
+import { createEventStore, loadServerSecret, openDb, readModels, wirePolls } from './storage.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { startProjectionRunner, type ProjectionRunner, type AnyReadModel } from './projections/runner.ts';
-import { getPlatformStats, platformStatsReadModel } from './readModels/platformStats.ts';
+import { getPlatformStats } from './readModels/platformStats.ts';
 import { createHttpApp } from './http/server.ts';
 import { keepConnectionsBeyondProxies } from '../shared/keepAlive.ts';
 import { createViews } from './http/views.ts';
@@ -28,12 +26,10 @@ import { uploadBody } from './http/uploadBody.ts';
 import { citizenSiteMiddleware, citizenSiteRouters } from './http/routes/siteRoutes.ts';
 import { requireCitizen } from './http/auth.ts';
 import { withGroupCommit } from './eventStore/groupCommit.ts';
-import { pollCommands } from '../app/polls/pollCommands.ts';
 import { runDuePolls } from '../app/polls/pollScheduler.ts';
 import * as pollQueries from './readModels/polls.ts';
 import { pollsApiRoutes } from './http/routes/pollsApi.ts';
-import { buildPolls, type Polls } from './polls/pollServices.ts';
-import { openedBallots } from '../app/polls/sealedOpening.ts';
+import type { Polls } from './polls/pollServices.ts';
 import { eventStoreIsEmpty, seedDemoData } from './seed/demo.ts';
 // identity
 import { identityHttp, identityUseCases, type IdentityUseCases } from './identity/wiring.ts';
@@ -44,7 +40,6 @@ import { adminLedgerRoutes } from './http/routes/adminLedger.ts';
 import { identityRouters } from './http/routes/identityRouters.ts';
 import { receiptRoutes } from './http/routes/receipts.ts';
 import type { LedgerServices } from './ledger/ledgerServices.ts';
-import { identityReadModels } from './readModels/citizens.ts';
 
 /**
  * The composition root: the only file that knows every adapter and the only one that imports inversify.
@@ -73,96 +68,7 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** The key for voter tags and voter-roll hashes: from SERVER_SECRET, or made once and kept in DATA_DIR. */
-export const loadServerSecret = (config: Config): Buffer => {
-  if (config.SERVER_SECRET) return Buffer.from(config.SERVER_SECRET, 'hex');
-  const file = join(config.DATA_DIR, 'server-secret.hex');
-  if (existsSync(file)) return Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
-  const secret = randomBytes(32);
-  writeFileSync(file, secret.toString('hex'), { mode: 0o600 });
-  return secret;
-};
-
-/** Every read model the projection runner maintains. */
-export const readModels: AnyReadModel[] = [platformStatsReadModel, ...pollQueries.pollReadModels, ...identityReadModels];
-
-/** Where the embedded PGlite database lives (without DATABASE_URL). */
-export const embeddedDbDir = (config: Config): string => join(resolve(config.DATA_DIR), 'app-pglite');
-
-/** The read-model database (and, by default, the event store's): PostgreSQL or PGlite, migrated. */
-const openDb = async (config: Config): Promise<Db> => {
-  mkdirSync(resolve(config.DATA_DIR), { recursive: true });
-  const db = config.DATABASE_URL
-    ? connectPostgres(config.DATABASE_URL, config.DATABASE_POOL_SIZE)
-    : await connectPGlite(embeddedDbDir(config));
-  await migrateToLatest(db.kysely);
-  return db;
-};
-
-const createEventStore = (config: Config, db: Db): EventStore =>
-  config.EVENT_STORE === 'eventstoredb' ? createEventStoreDbEventStore(config.EVENTSTORE_CONNECTION_STRING!) : createPostgresEventStore(db);
-
-/** Database and event store from the config: for CLIs that need no web server. */
-export const openInfrastructure = async (config: Config): Promise<{ db: Db; eventStore: EventStore }> => {
-  const db = await openDb(config);
-  return { db, eventStore: createEventStore(config, db) };
-};
-
-// --- poll services without the web server (Pabulib CLIs) -------------------------------------------
-type PollWiring = Pick<Parameters<typeof buildPolls>[0], 'eventStore' | 'projections' | 'serverSecret' | 'now' | 'phoneHashOfCitizen' | 'ledgerAcceptsPolicyBallots' | 'sealingKey'> & { db: Db };
-
-/** The poll commands and services over one event store: shared by startApp and openPollServices. */
-const wirePolls = (deps: PollWiring): Polls => {
-  const { db, eventStore, projections, now } = deps;
-  const commands = pollCommands({
-    readStream: eventStore.readStream,
-    append: eventStore.append,
-    now,
-    newPollId: () => randomUUID(),
-    loadBallots: async (pollId) => {
-      await projections.settled();
-      const current = await pollQueries.loadCurrentBallots(db.kysely, pollId);
-      // A sealed poll's read models hold no choices: its tally counts the opened ballots (after close).
-      const poll = await pollQueries.getPoll(db.kysely, pollId);
-      if (poll?.definition.settings.resultsVisibility !== 'sealed' || current.length === 0) return current;
-      return openedBallots(eventStore.readStream)(pollId);
-    },
-  });
-  return buildPolls({ ...deps, db: db.kysely, commands });
-};
-
-export interface PollServices {
-  db: Db;
-  eventStore: EventStore;
-  projections: ProjectionRunner;
-  polls: Polls;
-  close(): Promise<void>;
-}
-
-/**
- * The poll use cases on the configured storage, with group commit and the projection runner but no web
- * server and no scheduler: for CLIs that cast and close through the real paths. No voter rolls (no
- * identity wiring) and no ledger gate.
- */
-export const openPollServices = async (config: Config, logger: Logger = createLogger(config.LOG_LEVEL)): Promise<PollServices> => {
-  const { db, eventStore: store } = await openInfrastructure(config);
-  const eventStore = withGroupCommit(store);
-  const projections = await startProjectionRunner({ db: db.kysely, eventStore, readModels, logger });
-  const polls = wirePolls({
-    db, eventStore, projections, serverSecret: loadServerSecret(config), now: () => new Date().toISOString(),
-    phoneHashOfCitizen: async () => null,
-    ledgerAcceptsPolicyBallots: () => true,
-    // No ledger here, so no nodes' key: sealed polls take no ballots through these CLIs.
-    sealingKey: () => null,
-  });
-  const close = async () => {
-    await projections.stop();
-    await eventStore.close();
-    await db.close();
-  };
-  return { db, eventStore, projections, polls, close };
-};
-// --- end poll services without the web server ---------------------------------------------------------
+export { loadServerSecret, readModels, embeddedDbDir, openInfrastructure, openPollServices, type PollServices } from './storage.ts';
 
 export interface StartOptions {
   /** An already migrated database (tests); otherwise one is opened from the config. */
@@ -177,7 +83,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   const container = new Container({ defaultScope: 'Singleton' });
   container.bind<Db>(TYPES.Db).toDynamicValue(async () => options.db ?? (await openDb(config)));
   // Group commit: concurrent appends (ballots above all) share one durable transaction.
-  container.bind<EventStore>(TYPES.EventStore).toDynamicValue(async (ctx) => withGroupCommit(createEventStore(config, await ctx.getAsync<Db>(TYPES.Db))));
+  container.bind<EventStore>(TYPES.EventStore).toDynamicValue(async (ctx) => withGroupCommit(await createEventStore(config, await ctx.getAsync<Db>(TYPES.Db))));
 
   const logger = options.logger ?? createLogger(config.LOG_LEVEL);
   const db = await container.getAsync<Db>(TYPES.Db);
