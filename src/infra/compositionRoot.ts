@@ -11,7 +11,7 @@ import type { Config } from './config.ts';
 import type { Db } from './db/connect.ts';
 import { createEventStore, loadServerSecret, openDb, readModels, wirePolls } from './storage.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { startProjectionRunner, type ProjectionRunner, type AnyReadModel } from './projections/runner.ts';
+import { startProjectionRunner, type ProjectionRunner } from './projections/runner.ts';
 import { getPlatformStats } from './readModels/platformStats.ts';
 import { createHttpApp } from './http/server.ts';
 import { keepConnectionsBeyondProxies } from '../shared/keepAlive.ts';
