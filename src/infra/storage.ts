@@ -18,6 +18,7 @@ import { startProjectionRunner, type ProjectionRunner, type AnyReadModel } from 
 import { platformStatsReadModel } from './readModels/platformStats.ts';
 import { withGroupCommit } from './eventStore/groupCommit.ts';
 import { pollCommands } from '../app/polls/pollCommands.ts';
+import { countedBallots } from '../app/polls/pollResults.ts';
 import * as pollQueries from './readModels/polls.ts';
 import { buildPolls, type Polls } from './polls/pollServices.ts';
 import { openedBallots } from '../app/polls/sealedOpening.ts';
@@ -73,14 +74,13 @@ export const wirePolls = (deps: PollWiring): Polls => {
     append: eventStore.append,
     now,
     newPollId: () => randomUUID(),
-    loadBallots: async (pollId) => {
-      await projections.settled();
-      const current = await pollQueries.loadCurrentBallots(db.kysely, pollId);
-      // A sealed poll's read models hold no choices: its tally counts the opened ballots (after close).
-      const poll = await pollQueries.getPoll(db.kysely, pollId);
-      if (poll?.definition.settings.resultsVisibility !== 'sealed' || current.length === 0) return current;
-      return openedBallots(eventStore.readStream)(pollId);
-    },
+    loadBallots: countedBallots({
+      currentBallots: async (pollId) => {
+        await projections.settled();
+        return pollQueries.loadCurrentBallots(db.kysely, pollId);
+      },
+      openedBallots: openedBallots(eventStore.readStream),
+    }),
   });
   return buildPolls({ ...deps, db: db.kysely, commands });
 };

@@ -7,8 +7,8 @@ import { handleCommand, type CommandAttempt, type CommandHandlerDeps } from '../
 export interface PollCommandDeps extends CommandHandlerDeps {
   now: () => string;
   newPollId: () => string;
-  /** Every counted-candidate ballot of a poll, after the read models caught up with the event store. */
-  loadBallots: (pollId: string) => Promise<TallyBallot[]>;
+  /** The ballots a poll's tally counts (see countedBallots in pollResults.ts), after the read models caught up with the event store. */
+  loadBallots: (pollId: string, definition: PollDefinition) => Promise<TallyBallot[]>;
 }
 
 /** One row of an uploaded voter roll that could not be used, with the reason (for the upload report). */
@@ -27,18 +27,29 @@ export const pollCommands = (deps: PollCommandDeps) => {
   const run = (pollId: string, command: PollCommand, by: Actor | SystemActor) =>
     handleCommand(deps, pollDecider, pollStreamId(pollId), command, { metadata: metadataOf(by) });
 
+  const create = async (definition: Omit<PollDefinition, 'pollId'> & { pollId?: string }, by: Actor): Promise<string> => {
+    const pollId = definition.pollId ?? deps.newPollId();
+    // An official's poll belongs to their organisation.
+    const owned = by.kind === 'official' ? { ...definition, pollId, orgId: by.orgId } : { ...definition, pollId };
+    await run(pollId, { type: 'CreatePoll', data: { definition: owned, createdBy: by, now: deps.now() } }, by);
+    return pollId;
+  };
+  const schedule = (pollId: string, by: Actor) => run(pollId, { type: 'SchedulePoll', data: { pollId, by, now: deps.now() } }, by);
+  const open = (pollId: string, by: Actor | SystemActor) => run(pollId, { type: 'OpenPoll', data: { pollId, by, now: deps.now() } }, by);
+
   return {
-    create: async (definition: Omit<PollDefinition, 'pollId'> & { pollId?: string }, by: Actor): Promise<string> => {
-      const pollId = definition.pollId ?? deps.newPollId();
-      // An official's poll belongs to their organisation.
-      const owned = by.kind === 'official' ? { ...definition, pollId, orgId: by.orgId } : { ...definition, pollId };
-      await run(pollId, { type: 'CreatePoll', data: { definition: owned, createdBy: by, now: deps.now() } }, by);
+    create,
+    /** Creates a poll and schedules it; it opens at once when its start has come (citizens' polls, the demo data). */
+    launch: async (definition: Omit<PollDefinition, 'pollId'>, by: Actor): Promise<string> => {
+      const pollId = await create(definition, by);
+      await schedule(pollId, by);
+      if (Date.parse(definition.settings.opensAt) <= Date.parse(deps.now())) await open(pollId, by);
       return pollId;
     },
     updateDraft: (pollId: string, definition: PollDefinition, by: Actor) =>
       run(pollId, { type: 'UpdateDraft', data: { pollId, definition: { ...definition, pollId }, by, now: deps.now() } }, by),
-    schedule: (pollId: string, by: Actor) => run(pollId, { type: 'SchedulePoll', data: { pollId, by, now: deps.now() } }, by),
-    open: (pollId: string, by: Actor | SystemActor) => run(pollId, { type: 'OpenPoll', data: { pollId, by, now: deps.now() } }, by),
+    schedule,
+    open,
     close: (pollId: string, by: Actor | SystemActor) => run(pollId, { type: 'ClosePoll', data: { pollId, by, now: deps.now() } }, by),
     /** Tallies the poll from its ballots and publishes the result (the decider refuses before close). */
     publishResult: async (pollId: string, by: Actor | SystemActor): Promise<PollTally> => {
@@ -49,7 +60,7 @@ export const pollCommands = (deps: PollCommandDeps) => {
         pollStreamId(pollId),
         async (state): Promise<CommandAttempt<PollCommand>> => {
           if (state.status === 'Initial') throw new PollNotFound(pollId);
-          const result = tallyPoll(state.definition, await deps.loadBallots(pollId));
+          const result = tallyPoll(state.definition, await deps.loadBallots(pollId, state.definition));
           return { command: { type: 'PublishResult', data: { pollId, result, by, now: deps.now() } } };
         },
         { metadata: metadataOf(by) },

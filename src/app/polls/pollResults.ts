@@ -1,3 +1,5 @@
+import type { PollDefinition } from '../../domain/pollDefinition.ts';
+import type { TallyBallot } from '../../domain/tally.ts';
 import type { PollRow } from '../projections/polls.ts';
 
 /** What a page or the API may show of a poll's results now. */
@@ -28,4 +30,16 @@ export const pollResults =
     if (poll.definition.settings.resultsVisibility === 'sealed' && !closed) return { visible: false, ballots: poll.ballots, counts: null, final: false };
     const live = await deps.liveCounts(poll);
     return { visible: true, ballots: live.ballots, counts: live.counts, final: false };
+  };
+
+/**
+ * The ballots a poll's tally counts: its current ballots, except for a sealed poll with ballots, whose
+ * read models hold no choices: it counts the ballots of its opening (after close).
+ */
+export const countedBallots =
+  (deps: { currentBallots: (pollId: string) => Promise<TallyBallot[]>; openedBallots: (pollId: string) => Promise<TallyBallot[]> }) =>
+  async (pollId: string, definition: PollDefinition): Promise<TallyBallot[]> => {
+    const current = await deps.currentBallots(pollId);
+    if (definition.settings.resultsVisibility !== 'sealed' || current.length === 0) return current;
+    return deps.openedBallots(pollId);
   };

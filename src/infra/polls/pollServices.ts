@@ -101,8 +101,13 @@ const invalidatingPollCache = (commands: PollCommands, invalidate: (pollId: stri
       }
     };
   return {
-    // A new poll is in no cache yet.
+    // A new poll is in no cache yet; a launched one may be by the time it has opened.
     create: commands.create,
+    launch: async (definition, by) => {
+      const pollId = await commands.launch(definition, by);
+      invalidate(pollId);
+      return pollId;
+    },
     updateDraft: thenInvalidate(commands.updateDraft),
     schedule: thenInvalidate(commands.schedule),
     open: thenInvalidate(commands.open),

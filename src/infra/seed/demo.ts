@@ -67,9 +67,7 @@ export const seedDemoData = async (deps: DemoSeedDeps): Promise<{ polls: number;
     return { selections: { [questionId]: [ids[i < 0 ? ids.length - 1 : i]!] } };
   };
   const open = async (definition: Definition, by: Actor, voters: number, ballot: () => BallotSelections, firstVoter = 1) => {
-    const pollId = await polls.commands.create(definition, by);
-    await polls.commands.schedule(pollId, by);
-    if (Date.parse(definition.settings.opensAt) <= Date.parse(now())) await polls.commands.open(pollId, by);
+    const pollId = await polls.commands.launch(definition, by);
     await Promise.all(Array.from({ length: voters }, (_, i) => polls.cast({ pollId, citizenId: citizenId(firstVoter + i), selections: ballot() })));
     ballots += voters;
     return pollId;

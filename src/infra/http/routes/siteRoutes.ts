@@ -54,9 +54,7 @@ export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
       requireCitizen,
       now,
       createCitizenPoll: async (definition: Omit<PollDefinition, 'pollId'>, citizenId) => {
-        const pollId = await polls.commands.create(definition, citizen(citizenId));
-        await polls.commands.schedule(pollId, citizen(citizenId));
-        if (Date.parse(definition.settings.opensAt) <= Date.parse(now())) await polls.commands.open(pollId, citizen(citizenId));
+        const pollId = await polls.commands.launch(definition, citizen(citizenId));
         await deps.settled();
         return pollId;
       },
