@@ -13,7 +13,7 @@
 import { canonicalJsonBytes } from '../canonicalJson.ts';
 import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex } from '../bytes.ts';
 import type { BallotSelections } from '../../domain/pollDefinition.ts';
-import { encodedMultiply, G, hash32, pointFromHex, pointHexBytes, pointToHex, randomScalar, scalarBytes, webRandom, type Point, type RandomBytes } from './group.ts';
+import { checkPointHex, encodedMultiply, G, hash32, pointFromHex, pointHexBytes, pointToHex, randomScalar, scalarBytes, webRandom, type Point, type RandomBytes } from './group.ts';
 import { decryptWithEncoded, encryptTo, encryptWithEncapsulation } from './hybrid.ts';
 
 export interface SealedBallot {
@@ -126,7 +126,7 @@ export function sealedBallotProblem(value: unknown, options: { decode?: boolean 
   if (typeof s.commitment !== 'string' || !/^[0-9a-f]{64}$/.test(s.commitment)) return 'sealed commitment must be 32 bytes of hex';
   try {
     if (options.decode === false) pointHexBytes(s.ephemeral, 'sealed ephemeral');
-    else pointFromHex(s.ephemeral, 'sealed ephemeral');
+    else checkPointHex(s.ephemeral, 'sealed ephemeral');
   } catch (e) {
     return (e as Error).message;
   }

@@ -197,6 +197,13 @@ describe('the fast paths', () => {
       // A wrong share is still caught with the fast path installed.
       const forged: ShareBatch = { ...fast.batches[1]!, shares: fast.batches[1]!.shares.map((d, j) => (j === 7 ? pointToHex(G.multiply(randomScalar())) : d)) };
       expect(verifyShareBatch(forged, set.verificationKeys['2']!, fast.items)).toBe(false);
+      // The nodes' check of a sealed ballot's ephemeral through libsodium refuses what decoding refuses.
+      const sealed = sealSelections(set, ctx, choices);
+      expect(sealedBallotProblem(sealed)).toBeUndefined();
+      expect(sealedBallotProblem({ ...sealed, ephemeral: toHex(Point.ZERO.toBytes()) })).toMatch(/identity/);
+      for (const bad of ['ff'.repeat(32), 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', '01' + '00'.repeat(31)]) {
+        expect(sealedBallotProblem({ ...sealed, ephemeral: bad })).toMatch(/canonical/);
+      }
     } finally {
       installFastMultiply(null);
     }
