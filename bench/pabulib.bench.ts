@@ -1,86 +1,164 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { budgetOutcome } from '../src/domain/budgetRules.ts';
-import { pabulibApprovals, pabulibToPollDefinition, parsePabulib, serializePabulib, type PabulibFile } from '../src/domain/pabulib.ts';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as now from '../src/domain/budgetRules.ts';
+import * as nowPb from '../src/domain/pabulib.ts';
 import { fmt, type Bench } from './harness.ts';
 
 /**
- * Pabulib: (1) `pb:tally` on real files, the counting itself in this process and the whole command as a
- * child process; (2) the cost of `pb:import` before the first ballot, the command as it is against the
- * flow before issue 16 (bench/pbImportBaseline.ts: storage opened first with the whole composition root
- * loaded, file read after), measured in the same run, each as a child process on PGlite, on a fresh
- * data directory (PGlite's initdb included) and on one already made, for a good file and a bad one.
+ * Pabulib, each figure against a baseline measured in the same run:
+ * (1) `pb:tally`, per rule per file: the counting in this process, now against the domain code of
+ *     BASELINE (main before the Equal Shares rewrite, taken out of git into node_modules/.cache), and
+ *     the whole command as a user runs it (a child process: start-up, parsing, every rule) against the
+ *     baseline's command under tsx;
+ * (2) `pb:import` before the first ballot (no --cast: create, schedule, open), now against the flow
+ *     before issue 16 (bench/pbImportBaseline.ts under tsx: storage opened first with the whole
+ *     composition root loaded, and PGlite's initdb on a new data directory, PGLITE_INITDB_COPY=0), on a
+ *     new data directory and on one already made, for a good file and a bad one.
+ * BENCH_PB_QUICK=1 (or a load average above 4) leaves out the two largest files' baseline add1 runs
+ * (tens of seconds each) and the new data directories.
  */
+const BASELINE = 'f4d040e';
 const root = fileURLToPath(new URL('..', import.meta.url));
-const shared = fileURLToPath(new URL('../test/pabulib/files/', import.meta.url));
 const files = fileURLToPath(new URL('../test/pabulib/files/', import.meta.url));
 
-/** A 15,150-voter file from Wola 2025's 5,050 real ballots, each voter three times under new ids. */
-const tripled = (pb: PabulibFile): PabulibFile => {
-  const votes = [0, 1, 2].flatMap((k) => pb.votes.map((v) => ({ ...v, voterId: `${v.voterId}-${k}`, fields: { ...v.fields, voter_id: `${v.voterId}-${k}` } })));
-  const meta = { ...pb.meta, num_votes: String(votes.length) };
-  return { ...pb, meta, votes };
+type RulesModule = typeof now;
+type PabulibModule = typeof nowPb;
+
+/** The baseline's src/domain and pb:tally, extracted from git once (node_modules resolve from there). */
+const baselineDir = (): string => {
+  const dir = join(root, 'node_modules/.cache/civic-vote', `pb-baseline-${BASELINE}`);
+  if (!existsSync(join(dir, 'src/cli/pbTally.ts'))) {
+    mkdirSync(dir, { recursive: true });
+    const tar = execFileSync('git', ['archive', BASELINE, 'src/domain', 'src/cli/pbTally.ts'], { cwd: root, maxBuffer: 1 << 28 });
+    execFileSync('tar', ['-x', '-C', dir], { input: tar });
+  }
+  return dir;
 };
 
-const run = (args: string[], env: Record<string, string>): { ms: number; rssMb: number; code: number | null } => {
+/** The file's poll definition counted under `rule` (as pb:tally does), with either version's code. */
+const countUnder = (rules: RulesModule, pbm: PabulibModule, text: string, rule: string): (() => number) => {
+  const pb = pbm.parsePabulib(text);
+  const def = pbm.pabulibToPollDefinition(pb, { pollId: 'bench', opensAt: '2000-01-01T00:00:00Z', closesAt: '2000-01-02T00:00:00Z' });
+  const info = pbm.pabulibRuleInfo(rule);
+  const { minApprovals } = pbm.pabulibBudget(pb);
+  def.budget = { total: def.budget!.total, currency: def.budget!.currency, ...info.budget, ...(info.budget.rule === 'greedy' && rule !== 'greedy' && minApprovals !== undefined ? { minApprovals } : {}) };
+  const ballots = pbm.pabulibApprovals(pb);
+  return () => rules.budgetOutcome(def, ballots).funded.length;
+};
+
+const timed = (fn: () => unknown): number => {
+  const t = performance.now();
+  fn();
+  return performance.now() - t;
+};
+
+/** A child process under /usr/bin/time: wall time and peak RSS. */
+const run = (cmd: string[], env: Record<string, string> = {}): { ms: number; rssMb: number; code: number | null; out: string } => {
   const started = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', 'node', '--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', ...cmd], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
   const ms = performance.now() - started;
   const rssKb = Number((r.stderr.trim().split('\n').at(-1) ?? '0').trim());
-  return { ms, rssMb: Math.round(rssKb / 1024), code: r.status };
+  return { ms, rssMb: Math.round(rssKb / 1024), code: r.status, out: r.stdout };
 };
+
+const tsxBin = join(root, 'node_modules/.bin/tsx');
 
 export const pabulibBench: Bench = {
   name: 'pabulib',
-  title: 'Pabulib: pb:tally, and pb:import before the first ballot',
+  title: 'Pabulib: pb:tally per rule, and pb:import before the first ballot',
   async run() {
     const lines: string[] = [];
     const load = () => loadavg().map((x) => x.toFixed(1)).join(' / ');
-    lines.push(`Load average at the start: ${load()} (2 cores shared by 8 engineers running tests: expect noise).`, '');
+    const quick = process.env.BENCH_PB_QUICK === '1' || loadavg()[0]! > 4;
+    lines.push(`Load average at the start: ${load()} (2 cores shared with other engineers' tests: expect noise).${quick ? ' Quick run (load above 4 or BENCH_PB_QUICK=1): no baseline add1 on the two largest files, no new data directories.' : ''}`, '');
 
-    const tmp = mkdtempSync(join(tmpdir(), 'pb-bench-'));
-    const wola = parsePabulib(readFileSync(join(shared, 'Poland_Warszawa_2025_Wola.pb'), 'utf8'));
-    const big = join(tmp, 'Wola_x3_15150.pb');
-    writeFileSync(big, serializePabulib(tripled(wola)));
+    const base = baselineDir();
+    const old = (await import(pathToFileURL(join(base, 'src/domain/budgetRules.ts')).href)) as RulesModule;
+    const oldPb = (await import(pathToFileURL(join(base, 'src/domain/pabulib.ts')).href)) as PabulibModule;
     const cases: [string, string][] = [
-      ['Warszawa 2025 Wola (greedy)', join(shared, 'Poland_Warszawa_2025_Wola.pb')],
-      ['Wola ×3, 15,150 voters (greedy)', big],
-      ['Świecie 2023 (equalshares/add1)', join(shared, 'Poland_Swiecie_2023.pb')],
-      ['Wieliczka 2023 (equalshares/add1-comparison)', join(files, 'Poland_Wieliczka_2023_Green_Budget.pb')],
+      ['Świecie 2023', 'Poland_Swiecie_2023.pb'],
+      ['Warszawa 2025 Wola', 'Poland_Warszawa_2025_Wola.pb'],
+      ['Wieliczka 2023', 'Poland_Wieliczka_2023_Green_Budget.pb'],
+      ['Warszawa 2020 Praga-Południe', 'Poland_Warszawa_2020_Praga-Poludnie.pb'],
     ];
-    lines.push('### pb:tally', '', '| file | voters | parse | count (file\'s rule) | whole command (child process, all rules) |', '|---|---|---|---|---|');
-    for (const [label, path] of cases) {
-      const text = readFileSync(path, 'utf8');
-      let t = performance.now();
-      const pb = parsePabulib(text);
-      const parseMs = performance.now() - t;
-      const def = pabulibToPollDefinition(pb, { pollId: 'bench', opensAt: '2000-01-01T00:00:00Z', closesAt: '2000-01-02T00:00:00Z' });
-      const counts: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        t = performance.now();
-        budgetOutcome(def, pabulibApprovals(pb));
-        counts.push(performance.now() - t);
+    const rules = ['greedy', 'greedy-no-skip', 'equalshares', 'equalshares-comparison', 'equalshares/add1', 'equalshares/add1-comparison'];
+    lines.push(
+      `### pb:tally: counting per rule, in one process (baseline: ${BASELINE}, before the Equal Shares rewrite; now: best of 3)`,
+      '',
+      `| file | voters | ${rules.join(' | ')} |`,
+      `|---|---|${rules.map(() => '---').join('|')}|`,
+    );
+    for (const [label, name] of cases) {
+      const text = readFileSync(join(files, name), 'utf8');
+      const voters = nowPb.parsePabulib(text).votes.length;
+      const cells: string[] = [];
+      for (const rule of rules) {
+        const fresh = countUnder(now, nowPb, text, rule);
+        const best = Math.min(...[0, 1, 2].map(() => timed(fresh)));
+        const slow = rule.includes('add1') && voters > 5000 && quick;
+        const before = slow ? undefined : timed(countUnder(old, oldPb, text, rule));
+        const same = slow || countUnder(old, oldPb, text, rule)() === fresh();
+        cells.push(`${before === undefined ? 'n/a' : `${fmt(Math.round(before))} →`} ${fmt(Math.round(best))} ms${before === undefined ? '' : ` (${(best / before).toFixed(2)})`}${same ? '' : ' DIFFERENT OUTCOME'}`);
       }
-      const cmd = run(['src/cli/pbTally.ts', path], {});
-      lines.push(`| ${label} | ${fmt(pb.votes.length)} | ${parseMs.toFixed(0)} ms | ${Math.min(...counts).toFixed(0)} ms (best of 3) | ${fmt(Math.round(cmd.ms))} ms, ${cmd.rssMb} MB |`);
+      lines.push(`| ${label} | ${fmt(voters)} | ${cells.join(' | ')} |`);
+    }
+
+    lines.push(
+      '',
+      '### pb:tally: the whole command as a user runs it (child process, every rule, the file\'s `selected` compared)',
+      '',
+      'Baseline: the baseline\'s pb:tally under tsx. Now: `node scripts/runBundled.mjs src/cli/pbTally.ts` (what `npm run pb:tally` runs; the bundle already built). Start-up is the same command on a missing file.',
+      '',
+      '| file | voters | baseline | now | ratio | now: start-up / parse / count (from --timing) |',
+      '|---|---|---|---|---|---|',
+    );
+    const nowCmd = (path: string, extra: string[] = []) => ['node', join(root, 'scripts/runBundled.mjs'), join(root, 'src/cli/pbTally.ts'), path, ...extra];
+    const oldCmd = (path: string) => [tsxBin, join(base, 'src/cli/pbTally.ts'), path];
+    run(nowCmd('/nonexistent.pb')); // builds the bundle if needed
+    const missing = join(tmpdir(), 'no-such-file.pb');
+    const oldStart = run(oldCmd(missing));
+    const nowStart = run(nowCmd(missing));
+    lines.push(`| (missing file: start-up only) | | ${fmt(Math.round(oldStart.ms))} ms, ${oldStart.rssMb} MB | ${fmt(Math.round(nowStart.ms))} ms, ${nowStart.rssMb} MB | ${(nowStart.ms / oldStart.ms).toFixed(2)} | |`);
+    for (const [label, name] of cases) {
+      const path = join(files, name);
+      const voters = nowPb.parsePabulib(readFileSync(path, 'utf8')).votes.length;
+      const after = run(nowCmd(path, ['--timing']));
+      const timing = /start-up (\d+) ms .*parsing (\d+) ms, counting (\d+) ms/.exec(after.out);
+      const parts = timing ? `${timing[1]} / ${timing[2]} / ${timing[3]} ms` : '?';
+      if (quick && voters > 5000) {
+        lines.push(`| ${label} | ${fmt(voters)} | n/a (quick run) | ${fmt(Math.round(after.ms))} ms, ${after.rssMb} MB | | ${parts} |`);
+        continue;
+      }
+      const before = run(oldCmd(path));
+      lines.push(`| ${label} | ${fmt(voters)} | ${fmt(Math.round(before.ms))} ms, ${before.rssMb} MB | ${fmt(Math.round(after.ms))} ms, ${after.rssMb} MB | ${(after.ms / before.ms).toFixed(2)} | ${parts} |`);
     }
 
     lines.push('', '### pb:import before the first ballot (no --cast: create, schedule, open)', '');
-    lines.push('| file | data directory | before issue 16 | now | ratio |', '|---|---|---|---|---|');
-    const good = join(shared, 'Netherlands_Assen_2024.pb');
+    lines.push(
+      'Baseline: bench/pbImportBaseline.ts under tsx (storage first, whole composition root, PGlite initdb on a new directory). Now: `node --import tsx src/cli/pbImport.ts` (what `npm run pb:import` runs).',
+      '',
+      '| file | data directory | baseline | now | ratio |',
+      '|---|---|---|---|---|',
+    );
+    const tmp = mkdtempSync(join(tmpdir(), 'pb-bench-'));
+    const good = join(files, 'Netherlands_Assen_2024.pb');
     const bad = join(tmp, 'bad.pb');
     writeFileSync(bad, readFileSync(good, 'utf8').replace('num_votes;84', 'num_votes;85'));
+    const nowImport = (path: string, dir: string) => run(['node', '--import', 'tsx', 'src/cli/pbImport.ts', path], { DATA_DIR: dir, SEED_DEMO_DATA: 'false' });
+    const oldImport = (path: string, dir: string) =>
+      run([tsxBin, 'bench/pbImportBaseline.ts', path], { DATA_DIR: dir, SEED_DEMO_DATA: 'false', PGLITE_INITDB_COPY: '0' });
+    // The kept copy of initdb exists after the first new directory on a machine: make sure it does.
+    nowImport(good, join(tmp, 'warm-up'));
     for (const [label, path] of [['Assen 2024 (84 voters)', good], ['the same, cut short (META num_votes 85)', bad]] as const) {
-      // BENCH_PB_FRESH=0 skips the fresh data directories (PGlite's initdb takes minutes on a starved machine).
-      for (const fresh of process.env.BENCH_PB_FRESH === '0' ? [false] : [true, false]) {
+      for (const fresh of quick ? [false] : [true, false]) {
         const dirs = [join(tmp, `old-${label.length}-${fresh}`), join(tmp, `new-${label.length}-${fresh}`)];
-        if (!fresh) for (const d of dirs) run(['src/cli/pbImport.ts', good], { DATA_DIR: d, SEED_DEMO_DATA: 'false' });
-        const old = run(['bench/pbImportBaseline.ts', path], { DATA_DIR: dirs[0]!, SEED_DEMO_DATA: 'false' });
-        const now = run(['src/cli/pbImport.ts', path], { DATA_DIR: dirs[1]!, SEED_DEMO_DATA: 'false' });
-        lines.push(`| ${label} | ${fresh ? 'new (PGlite initdb)' : 'existing'} | ${fmt(Math.round(old.ms))} ms, ${old.rssMb} MB | ${fmt(Math.round(now.ms))} ms, ${now.rssMb} MB | ${(now.ms / old.ms).toFixed(2)} |`);
+        if (!fresh) for (const d of dirs) nowImport(good, d);
+        const before = oldImport(path, dirs[0]!);
+        const after = nowImport(path, dirs[1]!);
+        lines.push(`| ${label} | ${fresh ? 'new' : 'existing'} | ${fmt(Math.round(before.ms))} ms, ${before.rssMb} MB | ${fmt(Math.round(after.ms))} ms, ${after.rssMb} MB | ${(after.ms / before.ms).toFixed(2)} |`);
       }
     }
     rmSync(tmp, { recursive: true, force: true });

@@ -15,6 +15,7 @@ const FILES = [
   [repoDir, 'Poland_Gdynia_2020_Babie_Doly__small.pb', 'greedy-no-skip'],
   [repoDir, 'Poland_Gdynia_2022_Pogorze__large.pb', 'greedy-no-skip'],
   [repoDir, 'Poland_Wieliczka_2023_Green_Budget.pb', 'equalshares/add1-comparison'],
+  [repoDir, 'Poland_Warszawa_2020_Praga-Poludnie.pb', 'greedy'],
 ] as const;
 
 describe('real Pabulib elections reproduce the official outcome', () => {

@@ -146,9 +146,11 @@ export const connectPostgres = (url: string, poolSize = 10): Db => {
  * DATA_DIR); loading the copy took ~4 s and under half the memory. The copy is the data directory
  * right after initdb, before any migration or data, so it is what initdb would write again (the
  * cluster's system identifier aside, which nothing here reads). Without the cache (read-only, another
- * PGlite version) initdb runs as before.
+ * PGlite version, or PGLITE_INITDB_COPY=0) initdb runs as before.
  */
 const initdbTemplate = (): string | undefined => {
+  // PGLITE_INITDB_COPY=0: always run initdb (the benchmark's baseline; or to rule the copy out).
+  if (process.env.PGLITE_INITDB_COPY === '0') return undefined;
   try {
     const root = fileURLToPath(new URL('../../../', import.meta.url));
     const { version } = JSON.parse(readFileSync(join(root, 'node_modules/@electric-sql/pglite/package.json'), 'utf8')) as { version: string };
