@@ -9,8 +9,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile } from '../src/cli/provisionVoters.ts';
 import type { RunningApp } from '../src/infra/compositionRoot.ts';
 import { startTestApp } from '../test/support/testApp.ts';
-import { createPostgresEventStore } from '../src/infra/eventStore/postgresEventStore.ts';
-import { explainWatchQueries, seedHistory } from './historySeed.ts';
+import { connectPostgres } from '../src/infra/db/connect.ts';
+import { explainWatchQueries } from './historySeed.ts';
 import { runEndToEnd, type EndToEndOptions, type EndToEndResult } from '../test/load/scenarioDriver.ts';
 
 /**
@@ -45,13 +45,11 @@ type Request =
   | { id: number; cmd: 'explain' }
   | { id: number; cmd: 'stop' };
 
-/** The app's memory after a full GC (when run with --expose-gc), and how long its history took to seed. */
+/** The app's memory after a full GC (when run with --expose-gc). */
 export interface HeapReport {
   heapUsedMiB: number;
   rssMiB: number;
   gc: boolean;
-  seedSeconds: number | null;
-  leaves: number | null;
 }
 
 const official = { kind: 'official' as const, id: 'bench-official', orgId: 'bench' };
@@ -164,12 +162,9 @@ const serve = async () => {
   // BENCH_ANCHOR_INTERVAL_MS: try another anchoring round interval (the app's ANCHOR_INTERVAL_MS).
   const anchorInterval: Record<string, string> = process.env.BENCH_ANCHOR_INTERVAL_MS ? { ANCHOR_INTERVAL_MS: process.env.BENCH_ANCHOR_INTERVAL_MS } : {};
   const env = { SERVER_SECRET: secret.toString('hex'), DATABASE_POOL_SIZE: process.env.BENCH_POOL ?? '10', ...anchorInterval };
-  // BENCH_HISTORY_EVENTS / BENCH_HISTORY_BALLOTS: start on a store seeded with that much history (bench 'history').
-  let seeded: { seconds: number; leaves: number } | null = null;
-  const app = process.env.BENCH_HISTORY_EVENTS
-    ? await startTestApp(env, async (db, dataDir) => {
-        seeded = await seedHistory(db.kysely, createPostgresEventStore(db), dataDir, { events: Number(process.env.BENCH_HISTORY_EVENTS), ballots: Number(process.env.BENCH_HISTORY_BALLOTS ?? 0) });
-      })
+  // BENCH_DATABASE_URL / BENCH_DATA_DIR: start on a database and data directory the bench seeded (bench 'history').
+  const app = process.env.BENCH_DATABASE_URL
+    ? await startTestApp(env, { db: connectPostgres(process.env.BENCH_DATABASE_URL, Number(process.env.BENCH_POOL ?? 10)), dataDir: process.env.BENCH_DATA_DIR! })
     : await startTestApp(env);
   let current: ReturnType<typeof sampler> | null = null;
   const handle = async (req: Request): Promise<unknown> => {
@@ -214,8 +209,7 @@ const serve = async () => {
         const gc = (globalThis as { gc?: () => void }).gc;
         gc?.();
         const m = process.memoryUsage();
-        const s = seeded as { seconds: number; leaves: number } | null;
-        return { heapUsedMiB: Math.round(m.heapUsed / 2 ** 20), rssMiB: Math.round(m.rss / 2 ** 20), gc: gc !== undefined, seedSeconds: s?.seconds ?? null, leaves: s?.leaves ?? null } satisfies HeapReport;
+        return { heapUsedMiB: Math.round(m.heapUsed / 2 ** 20), rssMiB: Math.round(m.rss / 2 ** 20), gc: gc !== undefined } satisfies HeapReport;
       }
       case 'explain':
         return explainWatchQueries(app.db.kysely);

@@ -12,12 +12,11 @@ import { createTestDb, type TestDb } from './testDb.ts';
  */
 export const startTestApp = async (
   env: Record<string, string> = {},
-  /** Runs on the migrated database and the empty data directory before the app starts (bench 'history' seeds there). */
-  before?: (db: TestDb, dataDir: string) => Promise<void>,
+  /** A migrated database and a data directory made beforehand (bench 'history' seeds them in another process). */
+  given: { db?: TestDb; dataDir?: string } = {},
 ): Promise<RunningApp> => {
-  const db = await createTestDb();
-  const dataDir = mkdtempSync(join(tmpdir(), 'civic-vote-test-'));
-  await before?.(db, dataDir);
+  const db = given.db ?? (await createTestDb());
+  const dataDir = given.dataDir ?? mkdtempSync(join(tmpdir(), 'civic-vote-test-'));
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', PORTAL_PORT: '0', LEDGER_BASE_PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', SEED_DEMO_DATA: 'false', ...env });
   const app = await startApp(config, { db, logger: createLogger(config.LOG_LEVEL) });
   return {
