@@ -678,6 +678,18 @@ export function methodOfEqualShares(
     }
   });
   const eligible = projects.map((p, i) => ({ p, i })).filter(({ p, i }) => p.cost > 0 && lists[i]!.length > 0);
+  // Voters seated next to those with the same or similar ballots (in order of their ballots' sorted
+  // project indices): a project's approvers then sit in few stretches of the money array, which the
+  // evaluation reads over and over. Only where each voter's money is kept changes; no decision.
+  const keys = ballots.map((b) => [...new Set(b)].map((id) => index.get(id)!).sort((x, y) => x - y));
+  const byBallot = keys.map((_, v) => v).sort((x, y) => {
+    const a = keys[x]!;
+    const b = keys[y]!;
+    for (let k = 0; k < a.length && k < b.length; k++) if (a[k] !== b[k]) return a[k]! - b[k]!;
+    return a.length - b.length || x - y;
+  });
+  const seat = new Int32Array(n);
+  byBallot.forEach((v, s) => (seat[v] = s));
   const inst: MesInstance = {
     voters: n,
     ids: eligible.map(({ p }) => p.id),
@@ -685,7 +697,7 @@ export function methodOfEqualShares(
     costQ: eligible.map(({ p }) => qOf(p.cost)),
     costUnit: 1n,
     costN: [],
-    approvers: eligible.map(({ i }) => Int32Array.from(lists[i]!)),
+    approvers: eligible.map(({ i }) => Int32Array.from(lists[i]!, (v) => seat[v]!).sort()),
     scratch: new Float64Array(Math.max(0, ...eligible.map(({ i }) => lists[i]!.length))),
   };
   for (const c of inst.costQ) inst.costUnit = (inst.costUnit / gcd(inst.costUnit, c.d)) * c.d;
