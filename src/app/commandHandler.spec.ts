@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { testDatabaseKinds } from '../../test/support/testDb.ts';
 import type { Decider } from '../domain/decider.ts';
 import { createPostgresEventStore } from '../infra/eventStore/postgresEventStore.ts';
-import { handleCommand, type CommandAttempt } from './commandHandler.ts';
+import { handleCommand, recordInNewStream, type CommandAttempt } from './commandHandler.ts';
 import { StreamConflictError, type AppendToStream } from './eventStore.ts';
 
 type Event = { type: 'Counted'; data: { n: number } };
@@ -67,6 +67,18 @@ for (const kind of testDatabaseKinds()) {
       expect({ tries, undone, reads, state: result.state }).toEqual({ tries: 2, undone: [1], reads: 1, state: 2 });
       expect(result.eventIds).toEqual(['00000000-0000-4000-8000-000000000002']);
       expect((await store.readStream('counter-3')).map((e) => e.id)[1]).toBe('00000000-0000-4000-8000-000000000002');
+      await db.close();
+    });
+
+    it('stores a fact once in a new stream: a second copy is left out, or refused with the conflict', async () => {
+      const db = await kind.create();
+      const store = createPostgresEventStore(db);
+      const fact = (n: number): Event => ({ type: 'Counted', data: { n } });
+      await recordInNewStream(store, 'fact-1', [fact(1)], { duplicate: 'ignore' });
+      const again = await recordInNewStream(store, 'fact-1', [fact(2)], { duplicate: 'ignore' });
+      expect(again.events).toEqual([]);
+      await expect(recordInNewStream(store, 'fact-1', [fact(3)], { duplicate: 'refuse' })).rejects.toBeInstanceOf(StreamConflictError);
+      expect((await store.readStream('fact-1')).map((e) => e.data.n)).toEqual([1]);
       await db.close();
     });
   });

@@ -90,3 +90,26 @@ export const handleCommand = async <C, E extends { type: string; data: object },
     }
   }
 };
+
+/** The decider of a stream that holds one fact, stored once: deciding on a stream that has it changes nothing. */
+const onceDecider = <E>(): Decider<E[], E, boolean> => ({
+  initialState: false,
+  evolve: () => true,
+  decide: (events, recorded) => (recorded ? [] : events),
+});
+
+/**
+ * Stores a fact in its own new stream (a sealed poll's opening batch, an imported file), through the
+ * command path's first-write fast path (no read). When the stream exists already, `duplicate: 'ignore'`
+ * leaves it as it is (another writer stored the same fact first); 'refuse' throws the conflict.
+ */
+export const recordInNewStream = <E extends { type: string; data: object }>(
+  deps: CommandHandlerDeps,
+  streamId: string,
+  events: E[],
+  options: { duplicate: 'ignore' | 'refuse'; eventIds?: readonly string[] },
+): Promise<CommandOutcome<E, boolean>> =>
+  handleCommand(deps, onceDecider<E>(), streamId, (): CommandAttempt<E[]> => ({ command: events, ...(options.eventIds ? { eventIds: options.eventIds } : {}) }), {
+    expectNewStream: true,
+    attempts: options.duplicate === 'ignore' ? 2 : 1,
+  });

@@ -10,6 +10,7 @@ import {
   serializePabulib,
   type PabulibFile,
 } from '../../domain/pabulib.ts';
+import { recordInNewStream } from '../commandHandler.ts';
 import type { AppendToStream, ReadStream } from '../eventStore.ts';
 import type { Actor } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
@@ -123,7 +124,7 @@ export const pabulibSources = (store: { append: AppendToStream; readStream: Read
       type: 'PabulibSourceChunkKept',
       data: { pollId, chunkIndex: i, chunkCount: count, text: text.slice(i * SOURCE_CHUNK, (i + 1) * SOURCE_CHUNK) },
     }));
-    await store.append(pabulibSourceStreamId(pollId), events, 'no_stream');
+    await recordInNewStream(store, pabulibSourceStreamId(pollId), events, { duplicate: 'refuse' });
   },
   load: async (pollId: string): Promise<string | null> => {
     const events = await store.readStream(pabulibSourceStreamId(pollId));

@@ -8,7 +8,8 @@
 import { SealedPollNotOpened } from '../../domain/errors.ts';
 import type { TallyBallot } from '../../domain/tally.ts';
 import type { OpeningData } from '../../ledger/sealedOpening.ts';
-import { StreamConflictError, type AppendToStream, type ReadStream } from '../eventStore.ts';
+import { recordInNewStream, type CommandHandlerDeps } from '../commandHandler.ts';
+import type { ReadStream } from '../eventStore.ts';
 
 /** The event type (a persisted contract: never rename). */
 export const SEALED_OPENED = 'SealedBallotsOpened';
@@ -19,12 +20,9 @@ export type SealedOpeningEvent = { type: typeof SEALED_OPENED; data: OpeningData
 export const openingStreamId = (pollId: string, batch: number): string => `sealed-${pollId}-${batch}`;
 
 /** Stores one opened batch; a batch already stored (by another instance) is left as it is. */
-export const recordOpeningBatch = (append: AppendToStream) => async (data: OpeningData, eventId: string): Promise<void> => {
-  try {
-    await append(openingStreamId(data.pollId, data.batch), [{ id: eventId, type: SEALED_OPENED, data: data as unknown as Record<string, unknown>, metadata: {} }], 'no_stream');
-  } catch (error) {
-    if (!(error instanceof StreamConflictError)) throw error;
-  }
+export const recordOpeningBatch = (store: CommandHandlerDeps) => async (data: OpeningData, eventId: string): Promise<void> => {
+  const event: SealedOpeningEvent = { type: SEALED_OPENED, data };
+  await recordInNewStream(store, openingStreamId(data.pollId, data.batch), [event], { duplicate: 'ignore', eventIds: [eventId] });
 };
 
 /** The stored opening batches of a poll, by batch number (reads batch 0 first for the count). */

@@ -78,7 +78,7 @@ export const startSealedOpening = (deps: SealedOpeningDeps): SealedOpening => {
       entries,
       done: new Set(stored.keys()),
       now: () => new Date().toISOString(),
-      onBatch: (data) => recordOpeningBatch(deps.eventStore.append)(data, randomUUID()),
+      onBatch: (data) => recordOpeningBatch(deps.eventStore)(data, randomUUID()),
     });
     if (result.status === 'opened') {
       opened.add(poll.pollId);
