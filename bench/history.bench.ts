@@ -11,7 +11,7 @@ import { startAppProcess, type HeapReport, type LoadSamples } from './appHost.ts
 import { fmt, percentile, type Bench } from './harness.ts';
 
 /**
- * Flat cost over history (issue 14): the same cast load against an empty store and against a store that
+ * Flat cost over history: the same cast load against an empty store and against a store that
  * already holds HISTORY_EVENTS events, HISTORY_BALLOTS of them anchored ballots (seeded by
  * bench/historySeed.ts: bulk SQL, the four nodes' files and one final checkpoint signed by all four).
  * Each run: a fresh app process (with --expose-gc, its four ledger nodes), voters provisioned, one budget
@@ -84,7 +84,7 @@ const ratio = (a: number, b: number) => (b === 0 ? '-' : (a / b).toFixed(2));
 
 export const historyBench: Bench = {
   name: 'history',
-  title: 'Flat cost over history (issue 14)',
+  title: 'Flat cost over history',
   run: async () => {
     if (!postgresUrl) return 'Needs PostgreSQL: run with TEST_DATABASE_URL set (npm run bench sets it).';
     const loadBefore = loadavg().map((l) => l.toFixed(1)).join(', ');

@@ -10,7 +10,7 @@ import { startCastBaseline } from './castBaseline.ts';
 import { cpuByProcess, cpuDeltaByRole, fmt, type Bench } from './harness.ts';
 
 /**
- * Casting under load (issue 8). Three processes, as a load tester would run them on one machine: the
+ * Casting under load. Three processes, as a load tester would run them on one machine: the
  * app (bench/appHost.ts, with its four ledger nodes as their own processes) on PostgreSQL, the load
  * runner (`load-tests/runner/main.ts`, open model), and this process, which hosts only the baseline
  * (bare koa + one INSERT per request, bench/castBaseline.ts). The baseline is measured in the same run
@@ -101,7 +101,7 @@ const castRuns = async (app: AppProcess) => {
 
 export const loadBench: Bench = {
   name: 'load',
-  title: 'Casting under load (issue 8)',
+  title: 'Casting under load',
   run: async () => {
     if (!postgresUrl) return 'Needs PostgreSQL: run with TEST_DATABASE_URL set (npm run bench sets it).';
     const load = loadavg().map((l) => l.toFixed(1)).join(', ');

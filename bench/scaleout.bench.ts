@@ -48,7 +48,7 @@ interface Run {
 
 export const scaleoutBench: Bench = {
   name: 'scaleout',
-  title: 'Scale-out: 1, 2 and 3 app instances behind HAProxy (issue 19)',
+  title: 'Scale-out: 1, 2 and 3 app instances behind HAProxy',
   run: async () => {
     if (!postgresUrl) return 'Needs PostgreSQL: run with TEST_DATABASE_URL set (npm run bench sets it).';
     if (!haproxyPath()) return "Needs HAProxy: apt-get install haproxy (Debian's package).";

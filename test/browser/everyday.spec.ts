@@ -12,7 +12,7 @@ import { signedInClient } from '../support/session.ts';
 import { startTestApp } from '../support/testApp.ts';
 
 /**
- * The site and portal as people use them every day (issue 17): on a phone and a desktop, Korean and
+ * The site and portal as people use them every day: on a phone and a desktop, Korean and
  * English. Each test names the rough edge it guards; axe-core runs on every page it visits.
  */
 const PHONE = { width: 390, height: 844 };

@@ -1,5 +1,5 @@
 /**
- * One writer per embedded PGlite data directory (issue 12): a second process on a data directory in
+ * One writer per embedded PGlite data directory: a second process on a data directory in
  * use is refused with what to do instead, `npm run admin:create` works while the app runs (the app does
  * the write), and an app killed with SIGKILL starts again on its directory (its lock is stale).
  */

@@ -1,5 +1,5 @@
 /**
- * Dead or lying ledger nodes (issue 12). A node whose saved state holds a damaged signature finds it at
+ * Dead or lying ledger nodes. A node whose saved state holds a damaged signature finds it at
  * start, says so in /v1/info and refuses to serve checkpoints, proofs and receipts; a node (here a proxy
  * in front of a real one) that serves a receipt whose proof does not verify is passed over. The ballot
  * check (library, portal and `npm run verify`) goes on to the other nodes, names the ones that failed,

@@ -1,5 +1,5 @@
 /**
- * Faults an operator meets during a vote (issue 12), with the real app process (src/main.ts, what `npm
+ * Faults an operator meets during a vote, with the real app process (src/main.ts, what `npm
  * start` runs) and its four ledger node processes, on a PostgreSQL cluster of the test's own:
  *
  * - the database: its sessions are ended while ballots are cast, then the whole cluster restarts while

@@ -1,5 +1,5 @@
 /**
- * /readyz says what works (issue 12): ready; then, with two of the four ledger nodes down, still 200
+ * /readyz says what works: ready; then, with two of the four ledger nodes down, still 200
  * (the instance serves general polls) but `degraded`, naming the part (ledger quorum lost, anchoring
  * behind by N) once policy polls refuse ballots; ready again when the nodes return. Without its
  * database the instance is not ready (503): test/faults/processes.spec.ts restarts the cluster.

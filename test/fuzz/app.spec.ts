@@ -10,7 +10,7 @@ import { openGeneralPoll } from '../support/pollFixtures.ts';
 import { bodyOf, type FuzzBody, FUZZ_RUNS, FUZZ_SEED, FUZZ_TIMEOUT_MS, fuzzParams, pathSegment, queryOf, refusalProblem } from './generators.ts';
 
 /**
- * Issue 13: every route of the app, enumerated from its routers (a new route is fuzzed without
+ * Every route of the app, enumerated from its routers (a new route is fuzzed without
  * anyone listing it), driven as anonymous, citizen, official and admin with generated path ids,
  * queries, headers and bodies. Properties: no 5xx; a refusal has a stable code and a message in the
  * request's language; a refused request changes nothing (events and read models as they were).

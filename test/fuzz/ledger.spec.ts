@@ -8,7 +8,7 @@ import { PORTAL_PATHS, startPortal, type RunningPortal } from '../../verify-port
 import { bodyOf, FUZZ_RUNS, FUZZ_SEED, FUZZ_TIMEOUT_MS, fuzzParams, pathSegment, queryOf, refusalProblem } from './generators.ts';
 
 /**
- * Issue 13: every route of a ledger node (from NODE_ROUTES) and of the portal (PORTAL_PATHS), with
+ * Every route of a ledger node (from NODE_ROUTES) and of the portal (PORTAL_PATHS), with
  * generated ids, queries, bodies and methods. No 5xx, every refusal with a code (the node's machine
  * API answers `{ code, reason }` in English; the portal `{ error: { code, message } }` in the page's
  * language), and a refused coordinator call leaves the node's log as it was.

@@ -8,7 +8,7 @@ import { budgetPoll, openPoll, official } from './siteFixtures.ts';
 import { openGeneralPoll } from '../support/pollFixtures.ts';
 
 /**
- * Issue 13: inputs that answered 500 (or did the wrong thing) on the way in. Each refusal is a 4xx with
+ * Inputs that answered 500 (or did the wrong thing) on the way in. Each refusal is a 4xx with
  * a stable code and a message in the request's language, and changes nothing.
  */
 const HANGUL = /[\uAC00-\uD7A3]/;

@@ -6,7 +6,7 @@ import { anonymousClient, signedInClient, type TestClient } from '../support/ses
 import { policyPoll } from './siteFixtures.ts';
 
 /**
- * Issue 13: the voter-roll file upload read by busboy, only after the caller is known and allowed,
+ * The voter-roll file upload read by busboy, only after the caller is known and allowed,
  * bounded, and the multipart edge cases the hand-written reader got wrong.
  */
 describe('voter-roll uploads (multipart)', () => {

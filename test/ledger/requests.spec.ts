@@ -4,7 +4,7 @@ import { startTestLedger, TOKEN, ORIGIN } from '../../src/ledger/node/testing.ts
 import type { LocalLedger } from '../../src/ledger/node/localCluster.ts';
 import { startPortal, type RunningPortal } from '../../verify-portal/server.ts';
 
-/** Issue 13: malformed requests to a ledger node and to the portal are refused with a 4xx and a code, never 500. */
+/** Malformed requests to a ledger node and to the portal are refused with a 4xx and a code, never 500. */
 describe('ledger node and portal: malformed requests', () => {
   let ledger: LocalLedger & { dataDir: string };
   let portal: RunningPortal;
