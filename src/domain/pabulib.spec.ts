@@ -51,6 +51,17 @@ describe('parsePabulib format details', () => {
     expect(parsePabulib(serializePabulib(pb))).toEqual(pb);
   });
 
+  it('reads a section of 200,000 rows (Wrocław 2015 has files this long) and a marker line inside a quoted field', () => {
+    const votes = Array.from({ length: 200_000 }, (_, i) => `v${i};1`).join('\n');
+    const big = `META\nkey;value\nbudget;100\nnum_votes;200000\nvote_type;approval\nrule;greedy\nPROJECTS\nproject_id;cost\n1;10\nVOTES\nvoter_id;vote\n${votes}\n`;
+    expect(parsePabulib(big).votes.length).toBe(200_000);
+    // A line reading VOTES inside a quoted project name is text, not the section (read in one go then).
+    const quoted = 'META\nkey;value\nbudget;100\nPROJECTS\nproject_id;cost;name\n1;10;"a\nVOTES\nb"\nVOTES\nvoter_id;vote\nv1;1\n';
+    const pb = parsePabulib(quoted);
+    expect(pb.projects[0]!.name).toBe('a\nVOTES\nb');
+    expect(pb.votes.map((v) => v.voterId)).toEqual(['v1']);
+  });
+
   it('reports malformed input with the line', () => {
     expect(parseError('budget;100\n')).toMatchObject({ line: 1, message: expect.stringMatching(/before any data/) });
     expect(parseError(SMALL.replace('2;50;Two', '2;50'))).toMatchObject({ line: 8, message: expect.stringMatching(/expected 3 fields, found 2/) });

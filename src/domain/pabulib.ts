@@ -96,7 +96,8 @@ function sectionRecords(text: string, firstLine: number): Row[] {
     cuts.forEach((cut, i) => {
       out.push({ line: lineOf(cut.at), fields: [cut.name] });
       const end = i + 1 < cuts.length ? cuts[i + 1]!.at : text.length;
-      if (cut.bodyAt < end) out.push(...records(text.slice(cut.bodyAt, end), lineOf(cut.bodyAt)));
+      // A loop, not push(...rows): a section can have more rows than a call can take arguments.
+      if (cut.bodyAt < end) for (const row of records(text.slice(cut.bodyAt, end), lineOf(cut.bodyAt))) out.push(row);
     });
   } catch (error) {
     if (error instanceof PabulibParseError) return records(text, firstLine);
