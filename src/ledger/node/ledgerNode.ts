@@ -24,6 +24,7 @@ import { signTallyNote, tallyHash } from '../tallyNote.ts';
 import { QUORUM } from '../protocol.ts';
 import { EntryChecker, isRefusal, parseEntryText, pollBallotsFromEntries, type SealedContext } from './entryChecker.ts';
 import { NodeStore, type Log } from './store.ts';
+import { HashIndex, NumberList } from './compactIndex.ts';
 import { pollStatusAt } from '../../domain/poll.ts';
 import type { PollDefinition } from '../../domain/pollDefinition.ts';
 import type { LedgerEntry } from '../entry.ts';
@@ -72,9 +73,12 @@ export class LedgerNode {
   private checker: EntryChecker;
   /** The counted sealed ballots of the last poll asked about, so opening batch by batch reads the log once. */
   private sealedCache: { key: string; refs: SealedBallotRef[] } | null = null;
-  private readonly trackers = new Map<string, number>();
-  private readonly pollIndexes = new Map<string, number[]>();
-  private readonly finalBySize = new Map<number, string>();
+  /** Ballot tracker -> entry index, by the tracker's 32-bit hash only (~16 bytes a ballot; see HashIndex). */
+  private readonly trackers = new HashIndex();
+  /** Entry indexes of each poll, ascending: 4 bytes an entry (plus doubling slack), no per-entry object. */
+  private readonly pollIndexes = new Map<string, NumberList>();
+  /** The tree size of each line of finals.log (NaN for an unreadable one): 8 bytes a final checkpoint; the notes stay on disk. */
+  private readonly finalSizes = new NumberList(Float64Array);
   private readonly tallies = new Map<string, TallyRecord>();
   /** One mutation at a time: proposals, finalisations, catch-up and tallies all change the log or state. */
   private readonly mutex = new Mutex();
@@ -100,12 +104,16 @@ export class LedgerNode {
     };
     this.checker = new EntryChecker(h, this.sealedContext);
     this.rebuild();
-    for (const note of this.store.finals) {
+    for (let i = 0; i < this.store.finals.count; i++) {
+      const note = this.store.finals.get(i);
+      let size = Number.NaN;
       try {
-        this.finalBySize.set(parseCheckpoint(openNote(ed, note, []).text).size, note);
+        if (note !== undefined) size = parseCheckpoint(openNote(ed, note, []).text).size;
       } catch {
-        options.log('skipping an unreadable final note');
+        // logged below
       }
+      if (Number.isNaN(size)) options.log('skipping an unreadable final note');
+      this.finalSizes.push(size);
     }
     for (const record of this.store.tallies as TallyRecord[]) this.tallies.set(record.pollId, record);
     this.checkStoreAgainstState();
@@ -126,7 +134,7 @@ export class LedgerNode {
     this.trackers.clear();
     this.pollIndexes.clear();
     const txn = this.checker.begin();
-    this.store.entries.forEach((text, i) => {
+    this.store.forEachEntry((text, i) => {
       this.tree.append(hashLeaf(h, utf8(text)));
       const entry = txn.replay(text);
       if (entry) this.index(entry, i);
@@ -139,11 +147,45 @@ export class LedgerNode {
   private index(entry: LedgerEntry, i: number): void {
     const e = entry as { pollId?: unknown; kind?: unknown; data?: { tracker?: unknown } };
     if (typeof e.pollId === 'string') {
-      const list = this.pollIndexes.get(e.pollId) ?? [];
+      let list = this.pollIndexes.get(e.pollId);
+      if (!list) this.pollIndexes.set(e.pollId, (list = new NumberList(Uint32Array)));
       list.push(i);
-      this.pollIndexes.set(e.pollId, list);
     }
-    if (e.kind === 'ballot' && typeof e.data?.tracker === 'string') this.trackers.set(e.data.tracker, i);
+    if (e.kind === 'ballot' && typeof e.data?.tracker === 'string') this.trackers.add(e.data.tracker, i);
+  }
+
+  /** The newest ballot entry with this tracker (read from disk to rule out hash collisions), parsed. */
+  private ballotByTracker(tracker: string, below: number): { index: number; entry: LedgerEntry } | null {
+    for (const i of this.trackers.candidates(tracker)) {
+      if (i >= below) continue;
+      const entry = JSON.parse(this.store.entry(i)) as LedgerEntry & { data?: { tracker?: unknown } };
+      if (entry.kind === 'ballot' && entry.data?.tracker === tracker) return { index: i, entry };
+    }
+    return null;
+  }
+
+  /**
+   * The texts of a poll's first `count` entries, in order, read from disk a span at a time: one
+   * positional read covers up to 4,096 consecutive log positions (other polls' entries in between are
+   * read and dropped), so memory is bounded by the span, not the poll.
+   */
+  private forEachPollEntry(list: NumberList | undefined, count: number, fn: (text: string, index: number) => void): void {
+    const SPAN = 4096;
+    for (let k = 0; k < count; ) {
+      const first = list!.get(k);
+      let last = k;
+      while (last + 1 < count && list!.get(last + 1) - first < SPAN) last++;
+      const texts = this.store.entryRange(first, list!.get(last) + 1);
+      for (; k <= last; k++) fn(texts[list!.get(k) - first]!, list!.get(k));
+    }
+  }
+
+  /** The final checkpoint note stored for a tree size, read from finals.log. */
+  private finalAt(size: number): string | null {
+    for (let i = this.finalSizes.length - 1; i >= 0; i--) {
+      if (this.finalSizes.get(i) === size) return this.store.finals.get(i) ?? null;
+    }
+    return null;
   }
 
   /**
@@ -181,9 +223,7 @@ export class LedgerNode {
     });
     const verifiers = this.verifiers();
     const knownKeys = new Set(verifiers.map((v) => v.name)).size;
-    const finals: [string, string][] = this.store.finals.map((note, k) => [`finals.log line ${k + 1}`, note]);
-    if (this.store.state.lastFinalNote) finals.push(['state.json (last final checkpoint)', this.store.state.lastFinalNote]);
-    for (const [where, note] of finals) {
+    const checkFinal = (where: string, note: string): void => {
       try {
         const opened = openNote(ed, note, verifiers);
         if (opened.invalid.length > 0) problems.push(`${where}: ${opened.invalid.length} signature(s) do not verify`);
@@ -193,7 +233,9 @@ export class LedgerNode {
       } catch (e) {
         problems.push(`${where}: unreadable (${(e as Error).message})`);
       }
-    }
+    };
+    this.store.finals.forEach((note, k) => checkFinal(`finals.log line ${k + 1}`, note));
+    if (this.store.state.lastFinalNote) checkFinal('state.json (last final checkpoint)', this.store.state.lastFinalNote);
     const st = this.store.state;
     if (st.lastSignedBody) {
       const cp = parseCheckpoint(st.lastSignedBody);
@@ -212,10 +254,11 @@ export class LedgerNode {
     if (final && final.size <= this.tree.size && !bytesEqual(this.tree.root(final.size), final.rootHash)) {
       problems.push(`the root at size ${final.size} differs from the final checkpoint`);
     } else if (final && final.size > this.tree.size) problems.push(`the log is shorter than the final checkpoint (${final.size})`);
-    for (const [size, note] of this.finalBySize) {
-      if (size > this.tree.size || bytesEqual(this.tree.root(size), parseCheckpoint(openNote(ed, note, []).text).rootHash)) continue;
+    this.store.finals.forEach((note, i) => {
+      const size = this.finalSizes.get(i);
+      if (Number.isNaN(size) || size > this.tree.size || bytesEqual(this.tree.root(size), parseCheckpoint(openNote(ed, note, []).text).rootHash)) return;
       problems.push(`the root at size ${size} differs from the final checkpoint in finals.log`);
-    }
+    });
     return problems;
   }
 
@@ -324,20 +367,22 @@ export class LedgerNode {
 
   checkpointAt(size: number): string | null {
     this.standBehind();
-    return this.finalBySize.get(size) ?? null;
+    return this.finalAt(size);
   }
 
+  /** Every body this node signed, read from signed.log for this answer (the node keeps only the last few). */
   signedCheckpoints(): string[] {
-    return this.store.signed;
+    const out: string[] = [];
+    this.store.signed.forEach((note) => out.push(note));
+    return out;
   }
 
   entries(start: number, end: number): { index: number; entry: string }[] {
     this.standBehind();
     // The store's list, not the tree: a batch whose fsync is still under way is in the tree only.
-    const to = Math.min(end, this.store.entries.length, start + MAX_ENTRIES_PAGE);
-    const out: { index: number; entry: string }[] = [];
-    for (let i = Math.max(0, start); i < to; i++) out.push({ index: i, entry: this.store.entries[i]! });
-    return out;
+    const from = Math.max(0, start);
+    const to = Math.min(end, this.store.entryCount, from + MAX_ENTRIES_PAGE);
+    return this.store.entryRange(from, to).map((entry, k) => ({ index: from + k, entry }));
   }
 
   inclusionProof(index: number, size: number): string[] {
@@ -353,13 +398,15 @@ export class LedgerNode {
   /** A receipt for a ballot against the latest final checkpoint, or null if unknown or not yet final. */
   receipt(tracker: string): Receipt | null {
     this.standBehind();
-    const index = this.trackers.get(tracker);
     const note = this.store.state.lastFinalNote;
     const final = this.lastFinal();
-    if (index === undefined || !note || !final || index >= final.size) return null;
+    if (!note || !final) return null;
+    const found = this.ballotByTracker(tracker, this.store.entryCount);
+    if (!found || found.index >= final.size) return null;
+    const { index, entry } = found;
     return buildReceipt({
       origin: this.options.origin,
-      entry: JSON.parse(this.store.entries[index]!),
+      entry,
       leafIndex: index,
       checkpoint: note,
       inclusionProof: this.tree.inclusionProof(index, final.size),
@@ -368,7 +415,10 @@ export class LedgerNode {
 
   pollEntries(pollId: string): { index: number; entry: string }[] {
     this.standBehind();
-    return (this.pollIndexes.get(pollId) ?? []).map((i) => ({ index: i, entry: this.store.entries[i]! }));
+    const list = this.pollIndexes.get(pollId);
+    const out: { index: number; entry: string }[] = [];
+    this.forEachPollEntry(list, list?.length ?? 0, (entry, index) => out.push({ index, entry }));
+    return out;
   }
 
   tallyOf(pollId: string): TallyRecord | null {
@@ -402,8 +452,10 @@ export class LedgerNode {
     }
     if (cp.origin !== this.options.origin) throw new NodeError(422, 'bad-origin', `checkpoint is for log ${cp.origin}, this node keeps ${this.options.origin}`);
     if (cp.size !== from + texts.length) throw new NodeError(422, 'bad-size', `checkpoint size ${cp.size} is not start + entries (${from + texts.length})`);
+    // A proposal that repeats entries this node holds (a retried round) is compared with them on disk.
+    const held = from < Math.min(size, cp.size) ? this.store.entryRange(from, Math.min(size, cp.size)) : [];
     for (let i = from; i < Math.min(size, cp.size); i++) {
-      if (texts[i - from] !== this.store.entries[i]) {
+      if (texts[i - from] !== held[i - from]) {
         throw new NodeError(422, 'conflict', `entry ${i} differs from the one this node holds`, { index: i });
       }
     }
@@ -504,9 +556,9 @@ export class LedgerNode {
   }
 
   private adoptFinal(note: string, cp: Checkpoint): void {
-    if (!this.finalBySize.has(cp.size)) {
+    if (this.finalAt(cp.size) === null) {
       this.store.appendFinal(note);
-      this.finalBySize.set(cp.size, note);
+      this.finalSizes.push(cp.size);
     }
     const final = this.lastFinal();
     if (!final || cp.size > final.size) this.store.saveState({ ...this.store.state, lastFinalNote: note });
@@ -617,8 +669,13 @@ export class LedgerNode {
         void this.catchUp();
         throw new NodeError(409, 'behind', `this node holds ${this.tree.size} entries`, { size: this.tree.size });
       }
-      const indexes = (this.pollIndexes.get(pollId) ?? []).filter((i) => i < n);
-      const texts = indexes.map((i) => this.store.entries[i]!);
+      const list = this.pollIndexes.get(pollId);
+      const indexes: number[] = [];
+      const texts: string[] = [];
+      this.forEachPollEntry(list, list?.countBelow(n) ?? 0, (text, i) => {
+        texts.push(text);
+        indexes.push(i);
+      });
       let tally: unknown;
       try {
         const { definition, ballots } = pollBallotsFromEntries(texts, pollId, indexes);
@@ -640,24 +697,18 @@ export class LedgerNode {
 
   /** The counted sealed ballots of a poll in this node's stored log up to `size`; null if it holds fewer. */
   private sealedBallots(pollId: string, definition: Pick<PollDefinition, 'settings'>, size: number): SealedBallotRef[] | null {
-    if (size > this.store.entries.length) return null;
+    if (size > this.store.entryCount) return null;
     // Keyed by the poll's entries below `size` only: the opening's own entries (appended after `size`,
     // one per batch) must not throw the cache away, or every batch would parse the whole poll again.
-    const indexes = this.pollIndexes.get(pollId) ?? [];
-    let below = 0;
-    for (let hi = indexes.length; below < hi; ) {
-      const mid = (below + hi) >>> 1;
-      if (indexes[mid]! < size) below = mid + 1;
-      else hi = mid;
-    }
+    const indexes = this.pollIndexes.get(pollId);
+    const below = indexes?.countBelow(size) ?? 0;
     const key = `${pollId}\u0000${size}\u0000${below}`;
     if (this.sealedCache?.key === key) return this.sealedCache.refs;
     const entries: LedgerEntry[] = [];
-    for (const i of indexes) {
-      if (i >= size) break;
-      const entry = parseEntryText(this.store.entries[i]!);
+    this.forEachPollEntry(indexes, below, (text) => {
+      const entry = parseEntryText(text);
       if (!('reason' in entry) && entry.kind === 'ballot') entries.push(entry);
-    }
+    });
     const refs = countedSealedBallots(definition, entries);
     this.sealedCache = { key, refs };
     return refs;

@@ -13,10 +13,18 @@
  *   disagree: it signs only roots of prefixes of its own durable log, and a final note it lost is
  *   fetched again from its peers by catch-up.
  * - `keys.json`: peers' verifier keys learnt from their /v1/info, so a restart does not need them up.
+ *
+ * In memory the store keeps no entry text and no note: only the end offset of every line of
+ * `entries.log`, `signed.log` and `finals.log` (8 bytes a line in a Float64Array, plus doubling slack)
+ * and the last few notes. Entries and notes are read back by positional reads when asked for.
  */
 import { randomBytes } from 'node:crypto';
+import { NumberList } from './compactIndex.ts';
 import {
   closeSync,
+  ftruncateSync,
+  fstatSync,
+  readSync,
   existsSync,
   fdatasync,
   fsyncSync,
@@ -43,7 +51,7 @@ export const emptySigningState: SigningState = { size: 0, root: '', lastSignedBo
 
 export type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
-/** Appends lines to a file; fsyncs when asked (synchronously, or awaited off the event loop). */
+/** Appends lines to a file and fsyncs them (tallies.log: rare, kept in memory). */
 class LineFile {
   private fd: number;
   constructor(readonly path: string) {
@@ -60,12 +68,175 @@ class LineFile {
     this.write(lines);
     if (lines.length > 0) fsyncSync(this.fd);
   }
-  /** fdatasync on libuv's thread pool: the event loop keeps serving while the disk flushes. */
-  sync(): Promise<void> {
-    return new Promise((resolve, reject) => fdatasync(this.fd, (e) => (e ? reject(e) : resolve())));
-  }
   close(): void {
     closeSync(this.fd);
+  }
+}
+
+/**
+ * An append-only line file with an index of line end offsets (8 bytes a line), read back by position:
+ * the lines themselves stay on disk. A last line without its newline is what a crash mid-append leaves:
+ * it is cut from the file and logged at open, because the node never acknowledged it.
+ */
+class IndexedLineFile {
+  private readonly appendFd: number;
+  private readonly readFd: number;
+  /** ends.get(i): the byte offset just past line i's newline. */
+  private readonly ends = new NumberList(Float64Array);
+  /** Bytes written, including a batch whose sync is still under way. */
+  private written = 0;
+
+  constructor(
+    readonly path: string,
+    log: Log,
+  ) {
+    this.appendFd = openSync(path, 'a');
+    this.readFd = openSync(path, 'r');
+    const size = fstatSync(this.readFd).size;
+    let lineStart = 0;
+    this.scan(0, size, (end) => {
+      this.ends.push(end);
+      lineStart = end;
+    });
+    if (lineStart < size) {
+      log('dropping a truncated last line left by a crash', { file: path, bytes: size - lineStart });
+      ftruncateSync(this.appendFd, lineStart);
+    }
+    this.written = lineStart;
+  }
+
+  get count(): number {
+    return this.ends.length;
+  }
+
+  private start(i: number): number {
+    return i === 0 ? 0 : this.ends.get(i - 1);
+  }
+
+  /** Reads [from, to) in chunks of 1 MiB and reports the end offset of every newline found. */
+  private scan(from: number, to: number, onLineEnd: (end: number) => void): void {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    for (let pos = from; pos < to; ) {
+      const n = readSync(this.readFd, chunk, 0, Math.min(chunk.length, to - pos), pos);
+      if (n === 0) break;
+      for (let k = chunk.indexOf(10); k >= 0 && k < n; k = chunk.indexOf(10, k + 1)) onLineEnd(pos + k + 1);
+      pos += n;
+    }
+  }
+
+  /** Lines [from, to), one positional read for the whole range. */
+  read(from: number, to: number): string[] {
+    const end = Math.min(to, this.count);
+    if (from >= end) return [];
+    const a = this.start(from);
+    const buf = Buffer.allocUnsafe(this.ends.get(end - 1) - a);
+    for (let off = 0; off < buf.length; ) {
+      const n = readSync(this.readFd, buf, off, buf.length - off, a + off);
+      if (n === 0) throw new Error(`${this.path} is shorter than its index`);
+      off += n;
+    }
+    return buf.toString('utf8', 0, buf.length - 1).split('\n');
+  }
+
+  line(i: number): string {
+    return this.read(i, i + 1)[0]!;
+  }
+
+  /** Every line in order, read a page at a time (memory bounded by the page, not the file). */
+  forEach(fn: (line: string, i: number) => void, page = 1000): void {
+    for (let i = 0; i < this.count; i += page) this.read(i, i + page).forEach((l, k) => fn(l, i + k));
+  }
+
+  /** Writes the lines to the page cache; returns their end offsets, to be published once they may be read. */
+  private write(lines: readonly string[]): number[] {
+    const ends: number[] = [];
+    const parts: Buffer[] = [];
+    for (const l of lines) {
+      const b = Buffer.from(`${l}\n`, 'utf8');
+      parts.push(b);
+      this.written += b.length;
+      ends.push(this.written);
+    }
+    const buf = Buffer.concat(parts);
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.appendFd, buf, off);
+    return ends;
+  }
+
+  /** Appends without an fsync; the lines can be read at once (the page cache serves them). */
+  appendUnsynced(lines: readonly string[]): void {
+    for (const e of this.write(lines)) this.ends.push(e);
+  }
+
+  /**
+   * Appends and resolves once durable (fdatasync on libuv's pool). The lines are readable only then; if
+   * the sync fails they are cut from the file again, so the index and the file never disagree.
+   */
+  async appendDurably(lines: readonly string[]): Promise<void> {
+    if (lines.length === 0) return;
+    const ends = this.write(lines);
+    try {
+      await new Promise<void>((resolve, reject) => fdatasync(this.appendFd, (e) => (e ? reject(e) : resolve())));
+    } catch (e) {
+      this.written = this.count === 0 ? 0 : this.ends.get(this.count - 1);
+      ftruncateSync(this.appendFd, this.written);
+      throw e;
+    }
+    for (const e of ends) this.ends.push(e);
+  }
+
+  close(): void {
+    closeSync(this.appendFd);
+    closeSync(this.readFd);
+  }
+}
+
+/** A JSON-lines file of notes (strings): the last few kept in memory, older ones read from disk. */
+class NoteFile {
+  private readonly file: IndexedLineFile;
+  private readonly recent: string[] = [];
+  static readonly KEEP = 8;
+
+  constructor(path: string, private readonly log: Log) {
+    this.file = new IndexedLineFile(path, log);
+    const from = Math.max(0, this.file.count - NoteFile.KEEP);
+    for (const l of this.file.read(from, this.file.count)) this.recent.push(this.parse(l) ?? '');
+  }
+
+  get count(): number {
+    return this.file.count;
+  }
+
+  private parse(line: string): string | undefined {
+    const v = parseJsonLine<unknown>(line, this.log);
+    return typeof v === 'string' ? v : undefined;
+  }
+
+  /** Note i, or undefined if its line is unreadable. */
+  get(i: number): string | undefined {
+    const k = i - (this.file.count - this.recent.length);
+    if (k >= 0 && k < this.recent.length) return this.recent[k] || undefined;
+    return this.parse(this.file.line(i));
+  }
+
+  /** Every note in order, with its line index (unreadable lines are logged and skipped). */
+  forEach(fn: (note: string, i: number) => void): void {
+    this.file.forEach((line, i) => {
+      const note = this.parse(line);
+      if (note !== undefined) fn(note, i);
+    });
+  }
+
+  /** Appends without an fsync of its own (see the file comment); returns the note's line index. */
+  append(note: string): number {
+    this.file.appendUnsynced([JSON.stringify(note)]);
+    this.recent.push(note);
+    if (this.recent.length > NoteFile.KEEP) this.recent.shift();
+    return this.file.count - 1;
+  }
+
+  close(): void {
+    this.file.close();
   }
 }
 
@@ -95,14 +266,13 @@ function fsyncDir(dir: string): void {
 }
 
 export class NodeStore {
-  private readonly entriesFile: LineFile;
-  private readonly finalsFile: LineFile;
-  private readonly signedFile: LineFile;
+  private readonly entriesFile: IndexedLineFile;
   private readonly talliesFile: LineFile;
 
-  readonly entries: string[];
-  readonly finals: string[];
-  readonly signed: string[];
+  /** Final checkpoint notes this node stored, in the order it adopted them. */
+  readonly finals: NoteFile;
+  /** Checkpoint bodies with this node's signature, in the order it signed them (GET /v1/signed). */
+  readonly signed: NoteFile;
   readonly tallies: unknown[];
   readonly seed: Uint8Array;
   state: SigningState;
@@ -114,41 +284,54 @@ export class NodeStore {
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.seed = loadOrMakeSeed(join(dir, 'seed'), log);
-    this.entries = readLines(join(dir, 'entries.log'), log);
-    this.finals = readLines(join(dir, 'finals.log'), log).flatMap((l) => parseJsonLine<string>(l, log) ?? []);
-    this.signed = readLines(join(dir, 'signed.log'), log).flatMap((l) => parseJsonLine<string>(l, log) ?? []);
+    this.entriesFile = new IndexedLineFile(join(dir, 'entries.log'), log);
+    this.finals = new NoteFile(join(dir, 'finals.log'), log);
+    this.signed = new NoteFile(join(dir, 'signed.log'), log);
+    // Signed tallies: one per poll tallied, rare; kept in memory.
     this.tallies = readLines(join(dir, 'tallies.log'), log).flatMap((l) => parseJsonLine<unknown>(l, log) ?? []);
     const statePath = join(dir, 'state.json');
     this.state = loadState(statePath, log);
     const keysPath = join(dir, 'keys.json');
     this.peerKeys = existsSync(keysPath) ? (JSON.parse(readFileSync(keysPath, 'utf8')) as string[]) : [];
-    this.entriesFile = new LineFile(join(dir, 'entries.log'));
-    this.finalsFile = new LineFile(join(dir, 'finals.log'));
-    this.signedFile = new LineFile(join(dir, 'signed.log'));
     this.talliesFile = new LineFile(join(dir, 'tallies.log'));
+  }
+
+  /** Durable entries (a batch whose fsync is under way is not counted yet). */
+  get entryCount(): number {
+    return this.entriesFile.count;
+  }
+
+  /** Entry i's text, read from disk. */
+  entry(i: number): string {
+    return this.entriesFile.line(i);
+  }
+
+  /** Entries [from, to), one positional read. */
+  entryRange(from: number, to: number): string[] {
+    return this.entriesFile.read(from, to);
+  }
+
+  /** Every durable entry in order, read a page at a time. */
+  forEachEntry(fn: (text: string, i: number) => void): void {
+    this.entriesFile.forEach(fn);
   }
 
   /**
    * Appends entry texts and resolves once they are durable (one fdatasync, awaited off the event loop).
-   * The texts join `entries` only then, so nothing reads an entry the disk may still lose.
+   * They count as entries only then, so nothing reads an entry the disk may still lose.
    */
   async appendEntriesDurably(texts: readonly string[]): Promise<void> {
-    if (texts.length === 0) return;
-    this.entriesFile.write(texts);
-    await this.entriesFile.sync();
-    for (const t of texts) this.entries.push(t);
+    await this.entriesFile.appendDurably(texts);
   }
 
-  /** No fsync of its own: a final note lost in a crash is fetched again from the peers (catch-up). */
-  appendFinal(note: string): void {
-    this.finalsFile.write([JSON.stringify(note)]);
-    this.finals.push(note);
+  /** No fsync of its own: a final note lost in a crash is fetched again from the peers (catch-up). Returns its line index. */
+  appendFinal(note: string): number {
+    return this.finals.append(note);
   }
 
   /** No fsync of its own: written after the entries it signs are durable (see the file comment). */
   appendSigned(noteWithOwnSignature: string): void {
-    this.signedFile.write([JSON.stringify(noteWithOwnSignature)]);
-    this.signed.push(noteWithOwnSignature);
+    this.signed.append(noteWithOwnSignature);
   }
 
   appendTally(record: unknown): void {
@@ -168,7 +351,7 @@ export class NodeStore {
   }
 
   close(): void {
-    for (const f of [this.entriesFile, this.finalsFile, this.signedFile, this.talliesFile]) f.close();
+    for (const f of [this.entriesFile, this.finals, this.signed, this.talliesFile]) f.close();
   }
 }
 
