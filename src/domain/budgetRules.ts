@@ -681,13 +681,15 @@ export function methodOfEqualShares(
   // Voters seated next to those with the same or similar ballots (in order of their ballots' sorted
   // project indices): a project's approvers then sit in few stretches of the money array, which the
   // evaluation reads over and over. Only where each voter's money is kept changes; no decision.
-  const keys = ballots.map((b) => [...new Set(b)].map((id) => index.get(id)!).sort((x, y) => x - y));
-  const byBallot = keys.map((_, v) => v).sort((x, y) => {
+  // One run (no completion) reads each project a few times only: sorting the ballots would cost more.
+  const seatByBallot = (options.completion ?? 'add1') === 'add1';
+  const keys = seatByBallot ? ballots.map((b) => [...new Set(b)].map((id) => index.get(id)!).sort((x, y) => x - y)) : [];
+  const byBallot = seatByBallot ? keys.map((_, v) => v).sort((x, y) => {
     const a = keys[x]!;
     const b = keys[y]!;
     for (let k = 0; k < a.length && k < b.length; k++) if (a[k] !== b[k]) return a[k]! - b[k]!;
     return a.length - b.length || x - y;
-  });
+  }) : ballots.map((_, v) => v);
   const seat = new Int32Array(n);
   byBallot.forEach((v, s) => (seat[v] = s));
   const inst: MesInstance = {
