@@ -681,8 +681,11 @@ export function methodOfEqualShares(
   // Voters seated next to those with the same or similar ballots (in order of their ballots' sorted
   // project indices): a project's approvers then sit in few stretches of the money array, which the
   // evaluation reads over and over. Only where each voter's money is kept changes; no decision.
-  // One run (no completion) reads each project a few times only: sorting the ballots would cost more.
-  const seatByBallot = (options.completion ?? 'add1') === 'add1';
+  const memoKey = `${options.completion ?? 'add1'} ${budget}`;
+  const known = options.memo?.get(memoKey) as { winners: number[]; runBudget: Q } | undefined;
+  // One run (no completion, or an outcome already known) reads each project a few times only: sorting
+  // the ballots would cost more than it saves.
+  const seatByBallot = (options.completion ?? 'add1') === 'add1' && !known;
   const keys = seatByBallot ? ballots.map((b) => [...new Set(b)].map((id) => index.get(id)!).sort((x, y) => x - y)) : [];
   const byBallot = seatByBallot ? keys.map((_, v) => v).sort((x, y) => {
     const a = keys[x]!;
@@ -705,8 +708,6 @@ export function methodOfEqualShares(
   for (const c of inst.costQ) inst.costUnit = (inst.costUnit / gcd(inst.costUnit, c.d)) * c.d;
   inst.costN = inst.costQ.map((c) => c.n * (inst.costUnit / c.d));
   const total = qOf(budget);
-  const memoKey = `${options.completion ?? 'add1'} ${budget}`;
-  const known = options.memo?.get(memoKey) as { winners: number[]; runBudget: Q } | undefined;
   let runBudget = known?.runBudget ?? total;
   let winners = known?.winners ?? mesFixed(inst, total);
 
