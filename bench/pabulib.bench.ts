@@ -14,7 +14,7 @@ import { fmt, type Bench } from './harness.ts';
  *     the whole command as a user runs it (a child process: start-up, parsing, every rule) against the
  *     baseline's command under tsx;
  * (2) `pb:import` before the first ballot (no --cast: create, schedule, open), now against the flow
- *     before issue 16 (bench/pbImportBaseline.ts under tsx: storage opened first with the whole
+ *     before the Pabulib work (bench/pbImportBaseline.ts under tsx: storage opened first with the whole
  *     composition root loaded, and PGlite's initdb on a new data directory, PGLITE_INITDB_COPY=0), on a
  *     new data directory and on one already made, for a good file and a bad one.
  * BENCH_PB_QUICK=1 (or a load average above 4) leaves out the two largest files' baseline add1 runs

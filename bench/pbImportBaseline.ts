@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { importPabulib, type Official } from '../src/app/polls/importPabulib.ts';
 import { loadConfig } from '../src/infra/config.ts';
-// Imported up front, as pb:import did before issue 16: the whole composition root (web server, ledger,
+// Imported up front, as pb:import did before the file was checked first: the whole composition root (web server, ledger,
 // portal, EventStoreDB client) loads before the file is even read.
 import { openPollServices } from '../src/infra/compositionRoot.ts';
 
 /**
- * The `pb:import` flow as it was before issue 16, kept for the benchmark's same-run baseline: open the
+ * The `pb:import` flow as it was before the file was checked first, kept for the benchmark's same-run baseline: open the
  * storage first, then parse and check the file, then create, schedule and open the poll (the point
  * where the first ballot could be cast). Run only by bench/pabulib.bench.ts.
  */
