@@ -79,6 +79,8 @@ export class LedgerNode {
   private readonly pollIndexes = new Map<string, NumberList>();
   /** The tree size of each line of finals.log (NaN for an unreadable one): 8 bytes a final checkpoint; the notes stay on disk. */
   private readonly finalSizes = new NumberList(Float64Array);
+  /** Whether finalSizes is strictly ascending (the usual case: each final extends the last), so a look-up can halve. */
+  private finalsAscending = true;
   private readonly tallies = new Map<string, TallyRecord>();
   /** One mutation at a time: proposals, finalisations, catch-up and tallies all change the log or state. */
   private readonly mutex = new Mutex();
@@ -113,7 +115,7 @@ export class LedgerNode {
         // logged below
       }
       if (Number.isNaN(size)) options.log('skipping an unreadable final note');
-      this.finalSizes.push(size);
+      this.pushFinalSize(size);
     }
     for (const record of this.store.tallies as TallyRecord[]) this.tallies.set(record.pollId, record);
     this.checkStoreAgainstState();
@@ -182,10 +184,21 @@ export class LedgerNode {
 
   /** The final checkpoint note stored for a tree size, read from finals.log. */
   private finalAt(size: number): string | null {
-    for (let i = this.finalSizes.length - 1; i >= 0; i--) {
+    const n = this.finalSizes.length;
+    if (this.finalsAscending) {
+      const i = this.finalSizes.countBelow(size);
+      return i < n && this.finalSizes.get(i) === size ? (this.store.finals.get(i) ?? null) : null;
+    }
+    for (let i = n - 1; i >= 0; i--) {
       if (this.finalSizes.get(i) === size) return this.store.finals.get(i) ?? null;
     }
     return null;
+  }
+
+  private pushFinalSize(size: number): void {
+    const n = this.finalSizes.length;
+    if (Number.isNaN(size) || (n > 0 && !(size > this.finalSizes.get(n - 1)))) this.finalsAscending = false;
+    this.finalSizes.push(size);
   }
 
   /**
@@ -558,7 +571,7 @@ export class LedgerNode {
   private adoptFinal(note: string, cp: Checkpoint): void {
     if (this.finalAt(cp.size) === null) {
       this.store.appendFinal(note);
-      this.finalSizes.push(cp.size);
+      this.pushFinalSize(cp.size);
     }
     const final = this.lastFinal();
     if (!final || cp.size > final.size) this.store.saveState({ ...this.store.state, lastFinalNote: note });
