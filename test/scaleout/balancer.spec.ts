@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
+import { SealedPollNotOpened } from '../../src/domain/errors.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { budgetPhases, runBudgetScenario, type BudgetScenarioReport } from '../../load-tests/runner/scenario.ts';
 import { budgetPollDefinition, openBudgetPoll, provisionVoters } from '../../src/cli/provisionVoters.ts';
@@ -120,7 +121,17 @@ onPostgres('several app instances behind HAProxy on one PostgreSQL (scripts/topo
     // Close and publish (any instance's use cases would do; this process runs the same ones).
     await services.projections.settled();
     await services.polls.commands.close(pollId, official);
-    await services.polls.commands.publishResult(pollId, official);
+    // The budget poll is sealed: the lease holder (the new one) opens its ballots with 3 of the 4 nodes
+    // after the close, and only then can the result be published.
+    await waitFor('the sealed ballots opened by the new lease holder', async () => {
+      try {
+        await services.polls.commands.publishResult(pollId, official);
+        return true;
+      } catch (error) {
+        if (error instanceof SealedPollNotOpened) return false;
+        throw error;
+      }
+    }, 180_000);
     await services.projections.settled();
     const poll = await services.polls.get(pollId);
     const published = poll?.result?.questions.find((q) => q.questionId === question.id);

@@ -33,7 +33,7 @@ export interface CastBallotDeps {
    * Seals a sealed poll's choices to the ledger nodes' joint key (throws SealingUnavailable without
    * one). The plaintext goes no further than this call and the decider.
    */
-  seal: (context: { pollId: string; voterTag: string; ballotId: string }, selections: BallotSelections) => SealedChoices;
+  seal: (context: { pollId: string; voterTag: string; ballotId: string }, selections: BallotSelections) => SealedChoices | Promise<SealedChoices>;
   now: () => string;
 }
 
@@ -78,7 +78,7 @@ export const castBallot = (deps: CastBallotDeps) => async (input: CastBallotInpu
     async (state): Promise<CommandAttempt<BallotCommand>> => {
       const now = deps.now();
       const identity = deps.newBallotIdentity();
-      const sealed = isSealedPoll(definition) ? deps.seal({ pollId: input.pollId, voterTag, ballotId: identity.ballotId }, input.selections) : undefined;
+      const sealed = isSealedPoll(definition) ? await deps.seal({ pollId: input.pollId, voterTag, ballotId: identity.ballotId }, input.selections) : undefined;
       const needsSeat = cap !== undefined && state.status === 'NotCast';
       const seat = needsSeat ? await deps.claimCapSeat(input.pollId, cap) : false;
       return {

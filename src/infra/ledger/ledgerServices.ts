@@ -50,8 +50,11 @@ export interface LedgerServices {
   verifierKeys(): Promise<readonly string[]>;
   /** A ballot's receipt; `pending` while its leaf waits for a final checkpoint. */
   receipt(tracker: string): Promise<ReceiptLookup>;
-  /** The nodes' agreed joint key for sealed ballots; null until their key ceremony ran. */
-  sealingKey(): PublicKeySet | null;
+  /**
+   * The nodes' agreed joint key for sealed ballots; null until their key ceremony ran. An instance that
+   * has not learnt it yet asks the nodes on the spot (a promise) rather than refusing the ballot.
+   */
+  sealingKey(): PublicKeySet | null | Promise<PublicKeySet | null>;
   /** Relays key ceremonies and opening rounds between the nodes (holds no share). */
   sealing: SealingClient;
   /** Sealed polls past their close on this instance (the lease holder): `opened`, or why each waits. */
@@ -148,6 +151,19 @@ export const startLedger = async (
   };
   const keyTimer = setInterval(() => void refreshKeySet(active !== null), 5000);
   keyTimer.unref();
+  // An instance polls for the key set every 5 s; a sealed ballot arriving before it learnt the key (a
+  // fresh instance behind a balancer, a ceremony that just ended on the lease holder) asks the nodes at
+  // once, one request at a time and at most once a second, instead of refusing the voter.
+  let keySetAsked: Promise<void> | null = null;
+  let keySetAskedAt = 0;
+  const keySetNow = (): PublicKeySet | null | Promise<PublicKeySet | null> => {
+    if (keySet) return keySet;
+    if (!keySetAsked && Date.now() - keySetAskedAt >= 1000) {
+      keySetAskedAt = Date.now();
+      keySetAsked = refreshKeySet(false).finally(() => (keySetAsked = null));
+    }
+    return keySetAsked ? keySetAsked.then(() => keySet) : null;
+  };
 
   let active: ActiveLedgerWork | null = null;
   const startActive = async (): Promise<void> => {
@@ -274,7 +290,7 @@ export const startLedger = async (
     local,
     verifierKeys,
     receipt,
-    sealingKey: () => keySet,
+    sealingKey: keySetNow,
     sealing,
     openingStatus: () => active?.opening.status() ?? {},
     openSealedNow: async () => active?.opening.runOnce(),

@@ -6,6 +6,8 @@ import type { Logger } from '../logger.ts';
 import { ledgerDisabled, startLedger, type LedgerServices } from './ledgerServices.ts';
 import type { Database } from '../db/schema.ts';
 
+type SealingKey = { keyId: string; jointKey: string };
+
 export interface LedgerWiring {
   /** Null when LEDGER_NODES=none. */
   services: LedgerServices | null;
@@ -14,7 +16,7 @@ export interface LedgerWiring {
   /** For /readyz: why the ledger degrades the service now (empty: it does not). */
   degradation: () => string[];
   /** The nodes' joint key sealed ballots are encrypted to; null before their key ceremony (or with no ledger). */
-  sealingKey: () => { keyId: string; jointKey: string } | null;
+  sealingKey: () => SealingKey | null | Promise<SealingKey | null>;
   stop(): Promise<void>;
 }
 

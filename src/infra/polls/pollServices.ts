@@ -28,7 +28,8 @@ export interface PollServiceDeps {
   phoneHashOfCitizen: (citizenId: string) => Promise<string | null>;
   ledgerAcceptsPolicyBallots: () => boolean;
   /** The ledger nodes' joint key for sealed ballots; null until their key ceremony ran (or without a ledger). */
-  sealingKey: () => { keyId: string; jointKey: string } | null;
+  /** The nodes' joint key (a promise while this instance asks the nodes for it); null: none yet. */
+  sealingKey: () => { keyId: string; jointKey: string } | null | Promise<{ keyId: string; jointKey: string } | null>;
 }
 
 /** The poll use cases bound to their adapters, plus the queries pages and the API read. */
@@ -62,8 +63,8 @@ export const buildPolls = (deps: PollServiceDeps) => {
       releaseCapSeat: (pollId) => pollQueries.releaseCapSeat(db, pollId),
       ledgerAcceptsPolicyBallots: deps.ledgerAcceptsPolicyBallots,
       newBallotIdentity,
-      seal: (context, selections) => {
-        const key = deps.sealingKey();
+      seal: async (context, selections) => {
+        const key = await deps.sealingKey();
         if (!key) throw new SealingUnavailable(context.pollId);
         return sealSelections(key, context, selections);
       },
