@@ -38,6 +38,12 @@ export interface CoordinatorOptions {
   verifierKeys?: readonly string[];
   /** Timeout of one request to one node, ms. Default 3000. */
   timeoutMs?: number;
+  /**
+   * Timeout of one tally request, ms: a node reads every entry of the poll to answer it (seconds at
+   * 250,000 ballots, more under load), so the round timeout would give up on it, and the retry would ask
+   * for the whole tally again. Default 120,000 (never less than `timeoutMs`).
+   */
+  tallyTimeoutMs?: number;
   /** Most entries in one checkpoint; a larger backlog is anchored in several rounds. Default 2000. */
   maxBatch?: number;
   /**
@@ -150,6 +156,7 @@ interface Pending {
 export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const quorum = options.quorum ?? QUORUM;
   const timeoutMs = options.timeoutMs ?? 3000;
+  const tallyTimeoutMs = Math.max(timeoutMs, options.tallyTimeoutMs ?? 120_000);
   const maxBatch = options.maxBatch ?? 2000;
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
@@ -204,12 +211,12 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     }
   }
 
-  async function call(url: string, path: string, body?: string): Promise<NodeAnswer> {
+  async function call(url: string, path: string, body?: string, waitMs = timeoutMs): Promise<NodeAnswer> {
     const res = await doFetch(new URL(path, url), {
       method: body === undefined ? 'GET' : 'POST',
       headers: body === undefined ? {} : { 'content-type': 'application/json', authorization: `Bearer ${options.token}` },
       body,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: AbortSignal.timeout(waitMs),
     });
     const raw = await res.text();
     let parsed: Record<string, unknown>;
@@ -221,9 +228,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     return { status: res.status, body: parsed };
   }
 
-  const unreachable = (e: unknown): NodeRefusal => {
+  const unreachable = (e: unknown, waitedMs = timeoutMs): NodeRefusal => {
     const err = e as { name?: string; message?: string; cause?: { code?: string } };
-    if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return { kind: 'unreachable', reason: `no answer within ${timeoutMs} ms` };
+    if (err?.name === 'TimeoutError' || err?.name === 'AbortError') return { kind: 'unreachable', reason: `no answer within ${waitedMs} ms` };
     return { kind: 'unreachable', reason: `unreachable: ${err?.cause?.code ?? err?.message ?? String(e)}` };
   };
 
@@ -413,9 +420,9 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
             return await pRetry(async () => {
               let answer: NodeAnswer;
               try {
-                answer = await call(url, '/v1/tally', body);
+                answer = await call(url, '/v1/tally', body, tallyTimeoutMs);
               } catch (e) {
-                throw new AbortError(new NodeBehind(unreachable(e)));
+                throw new AbortError(new NodeBehind(unreachable(e, tallyTimeoutMs)));
               }
               if (answer.status === 200) return { url, ok: true, tally: answer.body.tally, note: String(answer.body.note) };
               const refusal = refusalOf(answer.status, answer.body);

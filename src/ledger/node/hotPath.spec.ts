@@ -81,6 +81,30 @@ describe('a ledger node round', () => {
     expect(nodes[0]!.info().finalSize).toBe(opening.length + ballots.length);
   });
 
+  it('answers a repeated tally of a poll at the same size with the tally it signed, without reading the poll again', async () => {
+    nodes = cluster();
+    const opening = openPollEntries('ht');
+    const first = await round(nodes, [], opening, null);
+    const ballots = Array.from({ length: 10 }, (_, k) => ballotText({ pollId: 'ht', voter: `v${k}` }));
+    await round(nodes, opening, ballots, first);
+    const node = nodes[0]!;
+    const size = opening.length + ballots.length;
+    const once = await node.tally({ pollId: 'ht', size });
+    const parse = vi.spyOn(JSON, 'parse');
+    const again = await node.tally({ pollId: 'ht', size });
+    const parses = parse.mock.calls.length;
+    parse.mockRestore();
+    expect(again).toBe(once);
+    expect(parses).toBe(0);
+    const store = (node as unknown as { store: { tallies: unknown[] } }).store;
+    expect(store.tallies).toHaveLength(1);
+    // Another size is another question: read and signed.
+    const earlier = await node.tally({ pollId: 'ht', size: size - 1 });
+    expect(earlier.size).toBe(size - 1);
+    expect((earlier.tally as { ballots: number }).ballots).toBe(ballots.length - 1);
+    expect(store.tallies).toHaveLength(2);
+  });
+
   it('a node restarted from its files has the same log and final checkpoint', async () => {
     nodes = cluster();
     const opening = openPollEntries('hr');

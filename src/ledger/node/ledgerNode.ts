@@ -82,6 +82,8 @@ export class LedgerNode {
   /** Whether finalSizes is strictly ascending (the usual case: each final extends the last), so a look-up can halve. */
   private finalsAscending = true;
   private readonly tallies = new Map<string, TallyRecord>();
+  /** The tree root at the size of each poll's last tally signed since start (the log it was read from). */
+  private readonly tallyRoots = new Map<string, string>();
   /** One mutation at a time: proposals, finalisations, catch-up and tallies all change the log or state. */
   private readonly mutex = new Mutex();
   private readonly fetch: typeof fetch;
@@ -682,6 +684,12 @@ export class LedgerNode {
         void this.catchUp();
         throw new NodeError(409, 'behind', `this node holds ${this.tree.size} entries`, { size: this.tree.size });
       }
+      // Asked again for the same poll at the same size over the same log (a retry after a timeout, another
+      // instance's verification pass), the node answers with the tally it signed: a tally reads every
+      // entry of the poll, so re-doing it per retry costs O(poll) each time and piles up under load.
+      const root = n > 0 ? toBase64(this.tree.root(n)) : '';
+      const signed = this.tallies.get(pollId);
+      if (signed && signed.size === n && this.tallyRoots.get(pollId) === root) return signed;
       const list = this.pollIndexes.get(pollId);
       const indexes: number[] = [];
       const texts: string[] = [];
@@ -702,6 +710,7 @@ export class LedgerNode {
       const record: TallyRecord = { pollId, size: n, tally, note };
       this.store.appendTally(record);
       this.tallies.set(pollId, record);
+      this.tallyRoots.set(pollId, root);
       return record;
     });
   }

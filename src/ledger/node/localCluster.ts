@@ -141,7 +141,8 @@ export async function startLocalLedger(options: LocalLedgerOptions): Promise<Loc
     const logFd = openSync(logPath(i), 'a');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', mainPath, '--id', String(id), '--port', String(ports[i]), '--data-dir', nodeDir(i), '--peers', urls.filter((_, k) => k !== i).join(','), '--origin', options.origin],
+      // LEDGER_NODE_EXEC_ARGV: extra Node flags for the node processes (e.g. --cpu-prof in a bench).
+      [...(process.env.LEDGER_NODE_EXEC_ARGV?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', mainPath, '--id', String(id), '--port', String(ports[i]), '--data-dir', nodeDir(i), '--peers', urls.filter((_, k) => k !== i).join(','), '--origin', options.origin],
       {
         cwd: repoRoot,
         env: { ...process.env, LEDGER_COORDINATOR_TOKEN: options.token, LEDGER_NODE_EXIT_WITH_PARENT: '1' },
