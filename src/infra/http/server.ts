@@ -149,6 +149,13 @@ const pageGlobals = (views: Views, portalUrl: string): Middleware => async (ctx,
 
 export const createHttpApp = (deps: HttpAppDeps): Koa => {
   const app = new Koa({ proxy: deps.proxy ?? false });
+  // Errors after the answer began (a file stream whose client went away) reach Koa's 'error' event, not
+  // the error handler; Koa's own listener would print them to stderr. A client that left is routine.
+  const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+  app.on('error', (err: NodeJS.ErrnoException, ctx?: { path?: string; method?: string }) => {
+    if (err.code && CLIENT_GONE.has(err.code)) deps.logger.debug({ code: err.code, path: ctx?.path }, 'client went away during the answer');
+    else deps.logger.error({ err, path: ctx?.path, method: ctx?.method }, 'answer failed after it began');
+  });
   app.use(errorHandler(deps.logger));
   app.use(requestLog(deps.logger));
   app.use(
