@@ -22,7 +22,7 @@ import {
 } from '../note.ts';
 import { signTallyNote, tallyHash } from '../tallyNote.ts';
 import { QUORUM } from '../protocol.ts';
-import { EntryChecker, isRefusal, parseEntryText, pollBallotsFromEntries, type SealedContext } from './entryChecker.ts';
+import { EntryChecker, isRefusal, parseStoredEntryText, pollBallotsFromEntries, type SealedContext } from './entryChecker.ts';
 import { NodeStore, type Log } from './store.ts';
 import { HashIndex, NumberList } from './compactIndex.ts';
 import { pollStatusAt } from '../../domain/poll.ts';
@@ -699,7 +699,7 @@ export class LedgerNode {
       });
       let tally: unknown;
       try {
-        const { definition, ballots } = pollBallotsFromEntries(texts, pollId, indexes);
+        const { definition, ballots } = pollBallotsFromEntries(texts, pollId, indexes, parseStoredEntryText);
         tally = tallyPoll(definition, ballots);
       } catch (e) {
         if (e instanceof TallyError) throw new NodeError(422, e.code, e.message);
@@ -728,7 +728,7 @@ export class LedgerNode {
     if (this.sealedCache?.key === key) return this.sealedCache.refs;
     const entries: LedgerEntry[] = [];
     this.forEachPollEntry(indexes, below, (text) => {
-      const entry = parseEntryText(text);
+      const entry = parseStoredEntryText(text);
       if (!('reason' in entry) && entry.kind === 'ballot') entries.push(entry);
     });
     const refs = countedSealedBallots(definition, entries);
