@@ -21,7 +21,7 @@ import { fmt, type Bench } from './harness.ts';
  *    anchoring in the background) on a live poll and on a sealed poll, alternated in rounds so that
  *    the machine's load hits both alike. Ballots per second and the app's CPU per ballot.
  * 2. Opening end to end, on the same app and its four node processes: a sealed poll of
- *    SEALED_E2E_BALLOTS ballots is closed; the clock runs from the close until the result is published
+ *    SEALED_E2E_BALLOTS ballots (or several sizes, comma-separated, one poll each) is closed; the clock runs from the close until the result is published
  *    (the nodes' shares and proofs, checking them, combining, opening, storing and anchoring every
  *    opening entry) and then until the nodes' tallies are verified. CPU of the app and of the node
  *    processes from /proc.
@@ -33,7 +33,8 @@ const ROUNDS = Number(process.env.SEALED_CAST_ROUNDS ?? 3);
 const PER_ROUND = Number(process.env.SEALED_CAST_BALLOTS ?? 300);
 const CONCURRENCY = 16;
 const OPEN_BALLOTS = Number(process.env.SEALED_OPEN_BALLOTS ?? 5000);
-const E2E_BALLOTS = Number(process.env.SEALED_E2E_BALLOTS ?? 3000);
+/** One size, or several separated by commas (e.g. 10000,20000): one poll each, in order, on the same app. */
+const E2E_SIZES = (process.env.SEALED_E2E_BALLOTS ?? '3000').split(',').map(Number).filter((n) => n > 0);
 const FULL = 250_000;
 
 /** CPU seconds (user + system) of every process below this one: the ledger nodes the app started. */
@@ -107,15 +108,15 @@ const castBench = async (app: App): Promise<string> => {
   ].join('\n');
 };
 
-const e2eOpenBench = async (app: App): Promise<string> => {
+const e2eOpenBench = async (app: App, ballots: number): Promise<string> => {
   const by = official('bench-open');
   const pollId = await openPoll(app, openGeneralPoll({}, { resultsVisibility: 'sealed' }), by);
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next < E2E_BALLOTS) {
+      while (next < ballots) {
         const i = next++;
-        await app.polls.cast({ pollId, citizenId: `bench-open-voter-${i}`, selections: { selections: { q1: [['a', 'b', 'c'][i % 3]!] } } });
+        await app.polls.cast({ pollId, citizenId: `bench-open-${ballots}-voter-${i}`, selections: { selections: { q1: [['a', 'b', 'c'][i % 3]!] } } });
       }
     }),
   );
@@ -130,7 +131,7 @@ const e2eOpenBench = async (app: App): Promise<string> => {
   await app.ledger!.anchoring.settled(600_000);
   const tOpened = performance.now();
   const poll = await app.polls.get(pollId);
-  if (poll?.result?.ballots !== E2E_BALLOTS) throw new Error(`the opening counted ${String(poll?.result?.ballots)} of ${E2E_BALLOTS} ballots`);
+  if (poll?.result?.ballots !== ballots) throw new Error(`the opening counted ${String(poll?.result?.ballots)} of ${ballots} ballots`);
   for (;;) {
     const v = await getVerification(app.db.kysely, pollId);
     if (v.status === 'completed') break;
@@ -143,16 +144,16 @@ const e2eOpenBench = async (app: App): Promise<string> => {
   const nodeCpu = descendantsCpuSeconds() - nodes0;
   const openS = (tOpened - t0) / 1000;
   const allS = (tVerified - t0) / 1000;
-  const at250k = (sec: number) => ((sec / E2E_BALLOTS) * FULL) / 60;
+  const at250k = (sec: number) => ((sec / ballots) * FULL) / 60;
   return [
-    `A sealed poll of ${fmt(E2E_BALLOTS)} ballots cast through the app, then closed; every ballot counted in the published result (zero lost). Load average at the close: ${load0.toFixed(1)}.`,
+    `A sealed poll of ${fmt(ballots)} ballots cast through the app, then closed; every ballot counted in the published result (zero lost). Load average at the close: ${load0.toFixed(1)}.`,
     '',
     '| stage | wall time | ms per ballot | linear at 250,000 |',
     '|---|---|---|---|',
-    `| close → result published (shares, proofs, checking, combining, opening, storing and anchoring the openings) | ${openS.toFixed(1)} s | ${((openS * 1000) / E2E_BALLOTS).toFixed(2)} | ${at250k(openS).toFixed(1)} min |`,
-    `| close → nodes' tallies verified | ${allS.toFixed(1)} s | ${((allS * 1000) / E2E_BALLOTS).toFixed(2)} | **${at250k(allS).toFixed(1)} min** |`,
+    `| close → result published (shares, proofs, checking, combining, opening, storing and anchoring the openings) | ${openS.toFixed(1)} s | ${((openS * 1000) / ballots).toFixed(2)} | ${at250k(openS).toFixed(1)} min |`,
+    `| close → nodes' tallies verified | ${allS.toFixed(1)} s | ${((allS * 1000) / ballots).toFixed(2)} | **${at250k(allS).toFixed(1)} min** |`,
     '',
-    `CPU over the whole opening: app ${appCpu.toFixed(1)} s, the four node processes ${nodeCpu.toFixed(1)} s: ${(((appCpu + nodeCpu) * 1000) / E2E_BALLOTS).toFixed(2)} ms per ballot, ${(((appCpu + nodeCpu) / E2E_BALLOTS) * FULL / 60 / Math.max(1, Math.min(2, cpus().length))).toFixed(1)} min of ${Math.min(2, cpus().length)} fully used cores at 250,000.`,
+    `CPU over the whole opening: app ${appCpu.toFixed(1)} s, the four node processes ${nodeCpu.toFixed(1)} s: ${(((appCpu + nodeCpu) * 1000) / ballots).toFixed(2)} ms per ballot, ${(((appCpu + nodeCpu) / ballots) * FULL / 60 / Math.max(1, Math.min(2, cpus().length))).toFixed(1)} min of ${Math.min(2, cpus().length)} fully used cores at 250,000.`,
   ].join('\n');
 };
 
@@ -231,7 +232,8 @@ export const sealedBench: Bench = {
         for (let i = 0; i < 100 && !app.ledger!.sealingKey(); i++) await new Promise((r) => setTimeout(r, 500));
         if (!app.ledger!.sealingKey()) throw new Error('the nodes did not complete their key ceremony');
         parts.push('### Casting: sealed vs live in the same run', '', await castBench(app), '');
-        if (E2E_BALLOTS > 0) parts.push('### Opening end to end: app, PostgreSQL and the four node processes', '', await e2eOpenBench(app), '');
+        if (E2E_SIZES.length > 0) parts.push('### Opening end to end: app, PostgreSQL and the four node processes', '');
+        for (const n of E2E_SIZES) parts.push(await e2eOpenBench(app, n), '');
       } finally {
         await app.stop();
       }
