@@ -163,7 +163,7 @@ export const scaleoutBench: Bench = {
     const first = runs[0]!;
     const last = runs[runs.length - 1]!;
     return [
-      `Machine load average when the run started: **${load}** (2 cores shared with 7 other engineers' tests and builds; the runs of one table are comparable with each other only as far as the first and last 1-instance runs agree: ${fmt(first.perSecond)}/s and ${fmt(last.perSecond)}/s here).`,
+      `Machine load average when the run started: **${load}** (2 cores, shared with whatever else runs on the machine; the runs of one table are comparable with each other only as far as the first and last 1-instance runs agree: ${fmt(first.perSecond)}/s and ${fmt(last.perSecond)}/s here).`,
       `One PostgreSQL database and four ledger nodes for all runs; each run starts N app instances (\`src/main.ts\`, pool 10) behind HAProxy (scripts/topology.ts) and casts at ${fmt(rate)}/s offered for ${seconds} s through the balancer (cast only, 64 in flight, load runner in its own process, a new poll each run). CPU per ballot = CPU seconds of each kind of process (from /proc) from the start of the load until projections and anchoring caught up, less what the same processes burnt idle over as long (measured for 3 s just before), per accepted ballot, in ms. The load runner's CPU includes its own start-up (tsx).`,
       '',
       `| instances | arrivals | accepted | accepted/s | p50 ms | p99 ms | ${SERVER_ROLES.map((r) => `CPU ${r} ms/ballot`).join(' | ')} | app instances idle (CPU s/s) | load runner + bench (CPU s) | other processes (CPU s) | catch-up after load (s) |`,
