@@ -1,3 +1,4 @@
+import { isLowerHex } from './hex.ts';
 import { assertNever, type Decider } from './decider.ts';
 import {
   AlreadyVoted,
@@ -135,7 +136,7 @@ function castBallot(data: BallotCommand['data'], state: BallotState): BallotEven
   // A ledger node judges a sealed ballot before close without its choices; everyone else judges them.
   if (selections !== undefined) assertValidSelections(definition, selections);
   else if (!sealedPoll) throw new InvalidBallot('the ballot has no choices');
-  if (!isSaltHex(salt)) throw new InvalidBallot('the salt must be 32 bytes in lowercase hex');
+  if (!isLowerHex(salt, 64)) throw new InvalidBallot('the salt must be 32 bytes in lowercase hex');
   if (!isShortText(tracker, 64)) throw new InvalidBallot('the tracker must have 1 to 64 characters');
   if (!isShortText(ballotId, 128) || !isShortText(voterTag, 128)) throw new InvalidBallot('the ballot id and voter tag are required');
   if (revote && state.ballotId === ballotId) throw new InvalidBallot('a replacement ballot needs a new ballot id');
@@ -218,16 +219,6 @@ function questionIndex(definition: PollDefinition): { questions: ReadonlySet<str
     questionIndexes.set(definition, index);
   }
   return index;
-}
-
-/** 64 lower-case hex digits (a character loop: this runs for every ballot on the app and every node). */
-function isSaltHex(salt: string): boolean {
-  if (salt.length !== 64) return false;
-  for (let i = 0; i < 64; i++) {
-    const c = salt.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
 }
 
 const isShortText = (value: string, max: number): boolean => value.length > 0 && value.length <= max;

@@ -57,15 +57,8 @@ export function fromHex(hex: string): Uint8Array | null {
   return out;
 }
 
-/** Whether `text` is exactly `length` lower-case hex digits (a table lookup per character, no regex). */
-export function isLowerHex(text: string, length: number): boolean {
-  if (text.length !== length) return false;
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
-  }
-  return true;
-}
+/** Whether `text` is exactly `length` lower-case hex digits (one check for the domain and the ledger). */
+export { isLowerHex } from '../domain/hex.ts';
 
 const HEX_VALUES = (() => {
   const t = new Int8Array(128).fill(-1);

@@ -9,7 +9,7 @@
  */
 import { ristretto255 } from '@noble/curves/ed25519.js';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { concatBytes, fromHex, toHex, utf8 } from '../bytes.ts';
+import { concatBytes, fromHex, isLowerHex, toHex, utf8 } from '../bytes.ts';
 import { decodeRistretto, msm128Ext } from './decode.ts';
 
 export const Point = ristretto255.Point;
@@ -53,7 +53,7 @@ export const scalarToHex = (s: bigint): string => toHex(bigToBytesLE(mod(s), 32)
 
 /** A canonical scalar (32 bytes little-endian, below the group order); throws RangeError otherwise. */
 export function scalarFromHex(hex: unknown): bigint {
-  if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) throw new RangeError('a scalar must be 32 bytes of lower-case hex');
+  if (typeof hex !== 'string' || !isLowerHex(hex, 64)) throw new RangeError('a scalar must be 32 bytes of lower-case hex');
   const s = bytesToBigLE(fromHex(hex)!);
   if (s >= ORDER) throw new RangeError('a scalar must be below the group order');
   return s;
@@ -109,7 +109,7 @@ export function pointFromHex(hex: unknown, what = 'point'): Point {
 
 /** The 32 bytes of a point's hex (format only: decoding checks the rest). Throws RangeError. */
 export function pointHexBytes(hex: unknown, what = 'point'): Uint8Array {
-  if (typeof hex !== 'string' || !/^[0-9a-f]{64}$/.test(hex)) throw new RangeError(`${what} must be 32 bytes of lower-case hex`);
+  if (typeof hex !== 'string' || !isLowerHex(hex, 64)) throw new RangeError(`${what} must be 32 bytes of lower-case hex`);
   return fromHex(hex)!;
 }
 

@@ -11,7 +11,7 @@
  * there: both the associated data and the commitment name poll, voter tag and ballot id.
  */
 import { canonicalJsonBytes } from '../canonicalJson.ts';
-import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, toBase64, toHex } from '../bytes.ts';
+import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, isLowerHex, toBase64, toHex } from '../bytes.ts';
 import type { BallotSelections } from '../../domain/pollDefinition.ts';
 import { checkPointHex, encodedMultiply, G, hash32, pointFromHex, pointHexBytes, pointToHex, randomScalar, scalarBytes, webRandom, type Point, type RandomBytes } from './group.ts';
 import { decryptWithEncoded, encryptTo, encryptWithEncapsulation } from './hybrid.ts';
@@ -122,8 +122,8 @@ export function sealedBallotProblem(value: unknown, options: { decode?: boolean 
   const s = value as Record<string, unknown>;
   const extra = Object.keys(s).filter((k) => !['keyId', 'commitment', 'ephemeral', 'ciphertext'].includes(k));
   if (extra.length > 0) return `sealed has unexpected fields: ${extra.join(', ')}`;
-  if (typeof s.keyId !== 'string' || !/^[0-9a-f]{32}$/.test(s.keyId)) return 'sealed keyId must be 16 bytes of hex';
-  if (typeof s.commitment !== 'string' || !/^[0-9a-f]{64}$/.test(s.commitment)) return 'sealed commitment must be 32 bytes of hex';
+  if (typeof s.keyId !== 'string' || !isLowerHex(s.keyId, 32)) return 'sealed keyId must be 16 bytes of hex';
+  if (typeof s.commitment !== 'string' || !isLowerHex(s.commitment, 64)) return 'sealed commitment must be 32 bytes of hex';
   try {
     if (options.decode === false) pointHexBytes(s.ephemeral, 'sealed ephemeral');
     else checkPointHex(s.ephemeral, 'sealed ephemeral');
@@ -171,7 +171,7 @@ export function openSealed(jointKey: string, ctx: SealContext, sealed: SealedBal
 
 /** Whether a published opening matches the commitment it claims to open (no decryption needed). */
 export function openingMatches(sealed: SealedBallot, ctx: SealContext, opening: Opening): boolean {
-  const nonce = /^[0-9a-f]{64}$/.test(opening.nonce) ? fromHex(opening.nonce) : null;
+  const nonce = typeof opening.nonce === 'string' && isLowerHex(opening.nonce, 64) ? fromHex(opening.nonce) : null;
   if (!nonce) return false;
   try {
     return ballotCommitment(sealed.keyId, ctx, nonce, canonicalJsonBytes(opening.selections)) === sealed.commitment;
