@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { cpus, totalmem, platform, release } from 'node:os';
+import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -75,3 +75,9 @@ export const cpuDeltaByRole = <Role extends string>(roles: readonly Role[], befo
   for (const [pid, { role, seconds }] of after) sums[role] = (sums[role] ?? 0) + Math.max(0, seconds - (before.get(pid)?.seconds ?? 0));
   return sums;
 };
+
+/** The machine's 1, 5 and 15 minute load averages, one decimal each: every bench states it beside its figures. */
+export const loadAverage = (separator = ', '): string => loadavg().map((l) => l.toFixed(1)).join(separator);
+
+/** What a bench that needs PostgreSQL answers without one. */
+export const NEEDS_POSTGRES = 'Needs PostgreSQL: run with TEST_DATABASE_URL set (npm run bench sets it).';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPostgresTestDb, postgresUrl } from '../test/support/testDb.ts';
 import { createPostgresEventStore } from '../src/infra/eventStore/postgresEventStore.ts';
@@ -8,7 +8,7 @@ import { seedHistory } from './historySeed.ts';
 import { runLoadRunnerProcess } from '../test/load/scenarioDriver.ts';
 import type { BudgetScenarioReport } from '../load-tests/runner/scenario.ts';
 import { startAppProcess, type HeapReport, type LoadSamples } from './appHost.ts';
-import { fmt, percentile, type Bench } from './harness.ts';
+import { fmt, loadAverage, NEEDS_POSTGRES, percentile, type Bench } from './harness.ts';
 
 /**
  * Flat cost over history: the same cast load against an empty store and against a store that
@@ -86,11 +86,11 @@ export const historyBench: Bench = {
   name: 'history',
   title: 'Flat cost over history',
   run: async () => {
-    if (!postgresUrl) return 'Needs PostgreSQL: run with TEST_DATABASE_URL set (npm run bench sets it).';
-    const loadBefore = loadavg().map((l) => l.toFixed(1)).join(', ');
+    if (!postgresUrl) return NEEDS_POSTGRES;
+    const loadBefore = loadAverage();
     const empty = await one('empty store', null);
     const full = await one(`${fmt(size.events)} events, ${fmt(size.ballots)} anchored ballots`, { events: size.events, ballots: size.ballots });
-    const loadAfter = loadavg().map((l) => l.toFixed(1)).join(', ');
+    const loadAfter = loadAverage();
     const row = (r: Run) =>
       `| ${r.label} | ${(r.startMs / 1000).toFixed(1)} s${r.seedSeconds !== null ? ` (seeded before in ${r.seedSeconds.toFixed(1)} s)` : ''} | ${fmt(r.report.accepted)} | ${fmt(r.report.acceptedPerSecond)} | ${r.report.latency.ballot?.p50 ?? '-'} / ${r.report.latency.ballot?.p99 ?? '-'} | ${p(r.samples.anchoringLag, 50)} / ${p(r.samples.anchoringLag, 99)} (${r.samples.anchoringLag.length}) | ${(r.samples.cpuMicros / 1000 / Math.max(1, r.report.accepted)).toFixed(2)} | ${r.heap.heapUsedMiB} | ${r.heap.rssMiB} |`;
     const anchorP50 = (r: Run) => Number(p(r.samples.anchoringLag, 50));

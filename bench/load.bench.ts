@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPostgresTestDb, postgresUrl } from '../test/support/testDb.ts';
 import { runLoadRunnerProcess } from '../test/load/scenarioDriver.ts';
 import type { BudgetScenarioReport } from '../load-tests/runner/scenario.ts';
 import { startAppProcess, type AppProcess } from './appHost.ts';
 import { startCastBaseline } from './castBaseline.ts';
-import { cpuByProcess, cpuDeltaByRole, fmt, type Bench } from './harness.ts';
+import { cpuByProcess, cpuDeltaByRole, fmt, loadAverage, NEEDS_POSTGRES, type Bench } from './harness.ts';
 
 /**
  * Casting under load. Three processes, as a load tester would run them on one machine: the
@@ -103,8 +103,8 @@ export const loadBench: Bench = {
   name: 'load',
   title: 'Casting under load',
   run: async () => {
-    if (!postgresUrl) return 'Needs PostgreSQL: run with TEST_DATABASE_URL set (npm run bench sets it).';
-    const load = loadavg().map((l) => l.toFixed(1)).join(', ');
+    if (!postgresUrl) return NEEDS_POSTGRES;
+    const load = loadAverage();
     const secret = randomBytes(32);
     const app = await startAppProcess(secret, POOL);
     const casts = await castRuns(app);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as now from '../src/domain/budgetRules.ts';
 import * as nowPb from '../src/domain/pabulib.ts';
-import { fmt, type Bench } from './harness.ts';
+import { fmt, loadAverage, type Bench } from './harness.ts';
 
 /**
  * Pabulib, each figure against a baseline measured in the same run:
@@ -71,7 +71,7 @@ export const pabulibBench: Bench = {
   title: 'Pabulib: pb:tally per rule, and pb:import before the first ballot',
   async run() {
     const lines: string[] = [];
-    const load = () => loadavg().map((x) => x.toFixed(1)).join(' / ');
+    const load = () => loadAverage(' / ');
     const quick = process.env.BENCH_PB_QUICK === '1' || loadavg()[0]! > 4;
     lines.push(`Load average at the start: ${load()} (2 cores shared with other engineers' tests: expect noise).${quick ? ' Quick run (load above 4 or BENCH_PB_QUICK=1): no baseline add1 on the two largest files, no new data directories.' : ''}`, '');
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import type { BudgetScenarioReport } from '../load-tests/runner/scenario.ts';
@@ -14,7 +14,7 @@ import { lastFinalCheckpoint } from '../src/infra/ledger/ledgerStore.ts';
 import { startLocalLedger } from '../src/ledger/node/localCluster.ts';
 import { runLoadRunnerProcess } from '../test/load/scenarioDriver.ts';
 import { createPostgresTestDb, postgresUrl } from '../test/support/testDb.ts';
-import { cpuByProcess, cpuDeltaByRole, fmt, type Bench } from './harness.ts';
+import { cpuByProcess, cpuDeltaByRole, fmt, loadAverage, NEEDS_POSTGRES, type Bench } from './harness.ts';
 
 /**
  * Throughput with 1, 2 and 3 app instances behind HAProxy (scripts/topology.ts), in one run, on one
@@ -50,9 +50,9 @@ export const scaleoutBench: Bench = {
   name: 'scaleout',
   title: 'Scale-out: 1, 2 and 3 app instances behind HAProxy',
   run: async () => {
-    if (!postgresUrl) return 'Needs PostgreSQL: run with TEST_DATABASE_URL set (npm run bench sets it).';
+    if (!postgresUrl) return NEEDS_POSTGRES;
     if (!haproxyPath()) return "Needs HAProxy: apt-get install haproxy (Debian's package).";
-    const load = loadavg().map((l) => l.toFixed(1)).join(', ');
+    const load = loadAverage();
     const seconds = Number(process.env.SCALEOUT_SECONDS ?? 4);
     const rate = Number(process.env.SCALEOUT_RATE ?? 600);
     const voters = Math.ceil(seconds * rate);

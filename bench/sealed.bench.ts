@@ -12,7 +12,7 @@ import { useSodiumMultiply } from '../src/ledger/threshold/sodium.ts';
 import { OPEN_BATCH, openBatch, type SealedBallotRef } from '../src/ledger/sealedOpening.ts';
 import { getVerification } from '../src/infra/readModels/pollVerification.ts';
 import { publishWhenOpened } from '../test/load/scenarioDriver.ts';
-import { fmt, type Bench } from './harness.ts';
+import { fmt, loadAverage, type Bench } from './harness.ts';
 
 /**
  * Sealed polls. Three measurements, each with its baseline or its parts in the same run:
@@ -223,7 +223,7 @@ export const sealedBench: Bench = {
   name: 'sealed',
   title: 'Sealed polls: casting and opening',
   run: async () => {
-    const load = loadavg().map((l) => l.toFixed(1)).join(' / ');
+    const load = loadAverage(' / ');
     const parts = [`Load average at start: ${load} (1/5/15 min; ${cpus().length} cores shared by other engineers' tests).`, ''];
     if (process.env.SEALED_SKIP_APP !== '1') {
       const app = await startAppOn(() => createPostgresTestDb(), { ANCHOR_INTERVAL_MS: '500' });
@@ -239,7 +239,7 @@ export const sealedBench: Bench = {
       }
     }
     if (OPEN_BALLOTS > 0) parts.push('### Opening: the cryptography alone', '', await openBench(), '');
-    parts.push(`Load average at end: ${loadavg().map((l) => l.toFixed(1)).join(' / ')}.`);
+    parts.push(`Load average at end: ${loadAverage(' / ')}.`);
     return parts.join('\n');
   },
 };
