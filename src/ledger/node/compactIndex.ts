@@ -99,3 +99,93 @@ export class HashIndex {
     for (let i = 0; i < values.length; i++) if (values[i] !== 0) this.put(hashes[i]!, values[i]!);
   }
 }
+
+/** Slots of a new {@link VoterTable}; a power of two. */
+const VOTER_TABLE_START = 64;
+
+/**
+ * One poll's voters, for the re-vote rules: per voter the log position of their last ballot and how many
+ * ballots they cast, keyed by the first 16 bytes of a hash of the voter tag. Open addressing (linear
+ * probing, load at most 3/4, doubling) in three typed arrays: 24 bytes a slot, so 32 to 64 bytes a voter,
+ * and no string or object per voter. The tags themselves are not kept: a look-up offers every slot whose
+ * key matches to the caller, which confirms the voter from the entry at that slot's position (on disk),
+ * so two tags whose keys collide cost one more read, never a wrong answer.
+ */
+export class VoterTable {
+  /** Four 32-bit words of key per slot. */
+  private keys = new Uint32Array(4 * VOTER_TABLE_START);
+  /** Log position of the voter's last ballot + 1; 0 marks an empty slot. */
+  private positions = new Uint32Array(VOTER_TABLE_START);
+  private castCounts = new Uint32Array(VOTER_TABLE_START);
+  /** Distinct voters (occupied slots). */
+  count = 0;
+
+  /** The 16-byte key of a digest (its first 16 bytes), as the four words a slot holds. */
+  static key(digest: Uint8Array): Uint32Array {
+    if (digest.length < 16) throw new RangeError('a voter key needs 16 bytes');
+    const key = new Uint32Array(4);
+    for (let w = 0; w < 4; w++) key[w] = (digest[4 * w]! | (digest[4 * w + 1]! << 8) | (digest[4 * w + 2]! << 16) | (digest[4 * w + 3]! << 24)) >>> 0;
+    return key;
+  }
+
+  /**
+   * The slot of the voter with this key whom `isVoter` confirms from their last ballot's position, or -1.
+   * Slots with the same key are offered in probe order until one is confirmed.
+   */
+  find(key: Uint32Array, isVoter: (position: number) => boolean): number {
+    const mask = this.positions.length - 1;
+    for (let slot = key[0]! & mask; this.positions[slot] !== 0; slot = (slot + 1) & mask) {
+      if (this.keyAt(slot, key) && isVoter(this.positions[slot]! - 1)) return slot;
+    }
+    return -1;
+  }
+
+  /** The slot holding this key and position (a voter found before, whose slot may have moved since), or -1. */
+  slotOf(key: Uint32Array, position: number): number {
+    return this.find(key, (p) => p === position);
+  }
+
+  position(slot: number): number {
+    return this.positions[slot]! - 1;
+  }
+
+  casts(slot: number): number {
+    return this.castCounts[slot]!;
+  }
+
+  /** Records a voter's newer ballot in their slot. */
+  update(slot: number, position: number, casts: number): void {
+    this.positions[slot] = position + 1;
+    this.castCounts[slot] = casts;
+  }
+
+  /** Adds a voter not in the table. */
+  insert(key: Uint32Array, position: number, casts: number): void {
+    if ((this.count + 1) * 4 > this.positions.length * 3) this.grow();
+    this.put(key, 0, position + 1, casts);
+    this.count++;
+  }
+
+  private keyAt(slot: number, key: Uint32Array): boolean {
+    const k = slot * 4;
+    return this.keys[k] === key[0] && this.keys[k + 1] === key[1] && this.keys[k + 2] === key[2] && this.keys[k + 3] === key[3];
+  }
+
+  /** Writes key words from `from` (at word offset `at`) into the first free slot of its probe sequence. */
+  private put(from: Uint32Array, at: number, positionPlusOne: number, casts: number): void {
+    const mask = this.positions.length - 1;
+    let slot = from[at]! & mask;
+    while (this.positions[slot] !== 0) slot = (slot + 1) & mask;
+    this.keys.set(from.subarray(at, at + 4), slot * 4);
+    this.positions[slot] = positionPlusOne;
+    this.castCounts[slot] = casts;
+  }
+
+  private grow(): void {
+    const { keys, positions, castCounts } = this;
+    this.keys = new Uint32Array(keys.length * 2);
+    this.positions = new Uint32Array(positions.length * 2);
+    this.castCounts = new Uint32Array(positions.length * 2);
+    for (let slot = 0; slot < positions.length; slot++) if (positions[slot] !== 0) this.put(keys, slot * 4, positions[slot]!, castCounts[slot]!);
+  }
+}

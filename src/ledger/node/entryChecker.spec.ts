@@ -43,4 +43,33 @@ describe('EntryChecker', () => {
     expect(c.begin().check(entryText({ ...odd, eventType: 'BallotSpoiled' }))?.code).toBe('malformed');
     expect(c.begin().check('not json')?.code).toBe('malformed');
   });
+
+  it('judges a re-vote against the voter\'s last ballot read back from its log, across commits', () => {
+    const texts = [...openPollEntries('r', { allowRevote: true }), ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-1' })];
+    const log: string[] = [];
+    const c = new EntryChecker(nodeSha256, null, { entry: (position) => log[position]! });
+    const txn = c.begin();
+    for (const t of texts) expect(txn.check(t)).toBeUndefined();
+    log.push(...texts);
+    txn.commit();
+    expect(c.size).toBe(texts.length);
+    expect(c.begin().check(ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-2' }))?.code).toBe('ballot.replaces');
+    const second = ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-2', replaces: 'r-1' });
+    const third = ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-3', replaces: 'r-2' });
+    const next = c.begin();
+    expect(next.check(second)).toBeUndefined();
+    expect(next.check(third)).toBeUndefined();
+    log.push(second, third);
+    next.commit();
+    expect(c.begin().check(ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-4', replaces: 'r-2' }))?.code).toBe('ballot.replaces');
+    expect(c.begin().check(ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-4', replaces: 'r-3' }))).toBeUndefined();
+
+    // A checker replaying the same log (a node's start-up) reaches the same view.
+    const again = new EntryChecker(nodeSha256, null, { entry: (position) => log[position]! });
+    const replay = again.begin();
+    for (const t of log) expect(replay.replay(t)).not.toBeNull();
+    replay.commit();
+    expect(again.begin().check(ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-4', replaces: 'r-2' }))?.code).toBe('ballot.replaces');
+    expect(again.begin().check(ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-4', replaces: 'r-3' }))).toBeUndefined();
+  });
 });

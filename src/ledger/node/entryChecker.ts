@@ -2,8 +2,9 @@
  * The rules a ledger node applies to each entry before it signs a tree that holds it, from what its own
  * log shows: the poll exists and was open at the ballot's time, the choices fit the poll, one counted
  * ballot per voter tag (a re-vote must name the ballot it replaces), the first-come cap, the tracker,
- * and canonical bytes. Pure: no I/O. Checks run inside a transaction so a refused proposal leaves the
- * node's view exactly as it was.
+ * and canonical bytes. No I/O of its own: what it needs of earlier entries it reads through the
+ * {@link EntryLog} it is given (the node's own log on disk). Checks run inside a transaction so a refused
+ * proposal leaves the node's view exactly as it was.
  */
 import { ballotDecider, type BallotState } from '../../domain/ballot.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -11,11 +12,13 @@ import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type P
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
 import { validatePollDefinition } from '../../domain/pollValidation.ts';
 import type { TallyBallot } from '../../domain/tally.ts';
+import { utf8 } from '../bytes.ts';
 import { ballotTrackerCode, canonicalJsonText, ledgerEntryProblem, type LedgerEntry } from '../entry.ts';
 import type { Sha256 } from '../hash.ts';
 import { countedSealedBallots, OPENING_EVENT, openedTallyBallots, openingProblem, type OpeningData, type SealedBallotRef } from '../sealedOpening.ts';
 import type { SealedBallot } from '../threshold/seal.ts';
 import type { PublicKeySet } from '../threshold/vss.ts';
+import { VoterTable } from './compactIndex.ts';
 
 /**
  * What a node knows beyond its entries to judge sealed polls: the nodes' key sets (a sealed ballot must
@@ -27,11 +30,35 @@ export interface SealedContext {
   sealedBallots(pollId: string, definition: PollDefinition, size: number): SealedBallotRef[] | null;
 }
 
+/**
+ * The entry texts a checker has committed, by log position: the node's own log (read from disk). The
+ * checker keeps no text and no voter tag; it reads a voter's last ballot back when it needs it (a re-vote).
+ */
+export interface EntryLog {
+  entry(position: number): string;
+}
+
 /** The last ballot a voter tag cast in a poll. */
 interface VoterBallot {
   ballotId: string;
   at: string;
   casts: number;
+}
+
+/** A voter as a transaction sees them: their table key, and where their last ballot is in the committed log. */
+interface VoterLookup {
+  key: Uint32Array;
+  previous: VoterBallot | undefined;
+  /** Log position of the voter's last committed ballot (their slot in the poll's table), or null for a voter new to the table. */
+  committedAt: number | null;
+}
+
+/** A voter's ballot recorded by a transaction, not yet in the poll's table. */
+interface PendingVoter extends VoterBallot {
+  pollId: string;
+  key: Uint32Array;
+  committedAt: number | null;
+  position: number;
 }
 
 /** Why an entry is refused: a stable code and plain English. */
@@ -84,27 +111,61 @@ const voterKey = (pollId: string, voterTag: string): string => `${pollId}\u0000$
 /**
  * The node's view of every poll in its log. `begin()` opens a transaction whose writes stay in an
  * overlay until `commit()`; dropping it is the rollback.
+ *
+ * What it keeps grows with polls, not ballots, except one {@link VoterTable} per poll (24 bytes a slot,
+ * 32-64 bytes a voter): the voters' tags, ballot ids and times stay in the log and are read back by
+ * position for a re-vote.
  */
 export class EntryChecker {
   private readonly polls = new Map<string, PollState>();
-  private readonly voters = new Map<string, VoterBallot>();
-  private readonly distinctVoters = new Map<string, number>();
+  private readonly voterTables = new Map<string, VoterTable>();
   /** Per sealed poll: the log size its opening reads the ballots at, and the batches opened so far. */
   private readonly openings = new Map<string, PollOpening>();
+  /** Entries in the committed view: the log position the next committed entry takes. */
+  size = 0;
+  /** The committed texts, kept here only by a checker given no log of its own (tests, one-off checks). */
+  private readonly ownTexts: string[] | null;
+  private readonly log: EntryLog;
 
   constructor(
     private readonly h: Sha256,
     /** Without it (tests of live polls) sealed ballots and openings are refused. */
     private readonly sealed: SealedContext | null = null,
-  ) {}
+    /** The log the committed entries are in (a node passes its store); without it the checker keeps the texts itself. */
+    log: EntryLog | null = null,
+  ) {
+    this.ownTexts = log ? null : [];
+    this.log = log ?? { entry: (position) => this.ownTexts![position]! };
+  }
 
   begin(): CheckTransaction {
     return new CheckTransaction(this.h, this, this.sealed);
   }
 
   /** @internal used by CheckTransaction */
-  read(): { polls: Map<string, PollState>; voters: Map<string, VoterBallot>; distinctVoters: Map<string, number>; openings: Map<string, PollOpening> } {
-    return { polls: this.polls, voters: this.voters, distinctVoters: this.distinctVoters, openings: this.openings };
+  read(): { polls: Map<string, PollState>; voterTables: Map<string, VoterTable>; openings: Map<string, PollOpening> } {
+    return { polls: this.polls, voterTables: this.voterTables, openings: this.openings };
+  }
+
+  /** @internal The voter's last committed ballot in a poll, confirmed from the log (a key may collide). */
+  committedVoter(pollId: string, voterTag: string, key: Uint32Array): { ballot: VoterBallot; position: number } | undefined {
+    const table = this.voterTables.get(pollId);
+    if (!table) return undefined;
+    let found: LedgerEntry | undefined;
+    const slot = table.find(key, (position) => {
+      const entry = parseStoredEntryText(this.log.entry(position));
+      if (isRefusal(entry) || entry.pollId !== pollId || (entry.data as { voterTag?: unknown } | null)?.voterTag !== voterTag) return false;
+      found = entry;
+      return true;
+    });
+    if (slot < 0) return undefined;
+    return { ballot: { ballotId: ballotIdOf(found!), at: found!.at, casts: table.casts(slot) }, position: table.position(slot) };
+  }
+
+  /** @internal used by CheckTransaction.commit */
+  appended(texts: readonly string[]): void {
+    this.size += texts.length;
+    this.ownTexts?.push(...texts);
   }
 
   /** Batches of a sealed poll's opening anchored so far, and the size they read the ballots at. */
@@ -128,9 +189,11 @@ interface PollOpening {
 /** A batch of checks against an EntryChecker; see EntryChecker.begin. */
 export class CheckTransaction {
   private readonly polls = new Map<string, PollState>();
-  private readonly voters = new Map<string, VoterBallot>();
+  private readonly voters = new Map<string, PendingVoter>();
   private readonly distinctVoters = new Map<string, number>();
   private readonly openings = new Map<string, PollOpening>();
+  /** The entries this transaction accepted or replayed, in order: they take log positions base.size, base.size + 1, ... */
+  private readonly texts: string[] = [];
 
   constructor(
     private readonly h: Sha256,
@@ -146,13 +209,16 @@ export class CheckTransaction {
     return this.polls.get(pollId) ?? this.base.read().polls.get(pollId) ?? initialPoll;
   }
 
-  private voter(pollId: string, tag: string): VoterBallot | undefined {
-    const key = voterKey(pollId, tag);
-    return this.voters.get(key) ?? this.base.read().voters.get(key);
+  private voter(pollId: string, tag: string): VoterLookup {
+    const pending = this.voters.get(voterKey(pollId, tag));
+    if (pending) return { key: pending.key, previous: pending, committedAt: pending.committedAt };
+    const key = VoterTable.key(this.h(utf8(tag)));
+    const committed = this.base.committedVoter(pollId, tag, key);
+    return { key, previous: committed?.ballot, committedAt: committed?.position ?? null };
   }
 
   private distinct(pollId: string): number {
-    return this.distinctVoters.get(pollId) ?? this.base.read().distinctVoters.get(pollId) ?? 0;
+    return this.distinctVoters.get(pollId) ?? this.base.read().voterTables.get(pollId)?.count ?? 0;
   }
 
   /**
@@ -175,7 +241,9 @@ export class CheckTransaction {
       // Entry data of an unexpected shape that slipped past the checks above: refused, never a crash.
       return refusal('malformed', `entry data has an unexpected shape: ${e instanceof Error ? e.message : String(e)}`);
     }
-    return refused ?? entry;
+    if (refused) return refused;
+    this.texts.push(text);
+    return entry;
   }
 
   /**
@@ -184,6 +252,13 @@ export class CheckTransaction {
    * or null for unreadable text (the caller logs it).
    */
   replay(text: string): LedgerEntry | null {
+    const entry = this.replayed(text);
+    // Even an unreadable line holds its log position.
+    this.texts.push(text);
+    return entry;
+  }
+
+  private replayed(text: string): LedgerEntry | null {
     let entry: LedgerEntry;
     try {
       entry = JSON.parse(text) as LedgerEntry;
@@ -196,7 +271,7 @@ export class CheckTransaction {
       this.recordPoll(entry);
     } else {
       const d = entry.data as { voterTag?: unknown; ballotId?: unknown };
-      if (typeof d.voterTag === 'string') this.recordBallot(entry, d.voterTag, ballotIdOf(entry));
+      if (typeof d.voterTag === 'string') this.recordBallot(entry, this.voter(entry.pollId, d.voterTag), d.voterTag, ballotIdOf(entry));
     }
     return entry;
   }
@@ -270,7 +345,8 @@ export class CheckTransaction {
       return refusal('ballot.invalid', 'selections must be { selections: { question: option ids }, freeText?: { question: text } }');
     }
     const ballotId = ballotIdOf(entry);
-    const previous = this.voter(entry.pollId, data.voterTag);
+    const voter = this.voter(entry.pollId, data.voterTag);
+    const previous = voter.previous;
     const cap = poll.definition.settings.firstComeCap;
     const state: BallotState = previous
       ? { status: 'Cast', pollId: entry.pollId, voterTag: data.voterTag, ballotId: previous.ballotId, castAt: previous.at, casts: previous.casts }
@@ -312,23 +388,37 @@ export class CheckTransaction {
       return refusal('ballot.tracker', 'the salt is not 32 bytes of lower-case hex');
     }
     if (data.tracker !== expected) return refusal('ballot.tracker', 'the tracker does not derive from the salt and event id');
-    this.recordBallot(entry, data.voterTag, ballotId);
+    this.recordBallot(entry, voter, data.voterTag, ballotId);
     return undefined;
   }
 
-  private recordBallot(entry: LedgerEntry, voterTag: string, ballotId: string): void {
-    const previous = this.voter(entry.pollId, voterTag);
-    this.voters.set(voterKey(entry.pollId, voterTag), { ballotId, at: entry.at, casts: (previous?.casts ?? 0) + 1 });
+  /** Records the entry about to take the next log position as the voter's last ballot. */
+  private recordBallot(entry: LedgerEntry, voter: VoterLookup, voterTag: string, ballotId: string): void {
+    const { key, previous, committedAt } = voter;
+    const position = this.base.size + this.texts.length;
+    this.voters.set(voterKey(entry.pollId, voterTag), { pollId: entry.pollId, ballotId, at: entry.at, casts: (previous?.casts ?? 0) + 1, key, committedAt, position });
     if (!previous) this.distinctVoters.set(entry.pollId, this.distinct(entry.pollId) + 1);
   }
 
-  /** Makes every check of this transaction part of the checker's view. */
+  /**
+   * Makes every check of this transaction part of the checker's view. The node calls it once the
+   * entries are in its log: the voters' tables point at their positions there.
+   */
   commit(): void {
     const base = this.base.read();
     for (const [k, v] of this.polls) base.polls.set(k, v);
-    for (const [k, v] of this.voters) base.voters.set(k, v);
-    for (const [k, v] of this.distinctVoters) base.distinctVoters.set(k, v);
+    for (const v of this.voters.values()) {
+      let table = base.voterTables.get(v.pollId);
+      if (!table) base.voterTables.set(v.pollId, (table = new VoterTable()));
+      if (v.committedAt === null) table.insert(v.key, v.position, v.casts);
+      else {
+        const slot = table.slotOf(v.key, v.committedAt);
+        if (slot < 0) throw new Error(`the voter table of poll ${v.pollId} lost the voter at position ${v.committedAt}`);
+        table.update(slot, v.position, v.casts);
+      }
+    }
     for (const [k, v] of this.openings) base.openings.set(k, v);
+    this.base.appended(this.texts);
   }
 }
 

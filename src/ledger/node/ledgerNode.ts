@@ -106,7 +106,7 @@ export class LedgerNode {
       keySet: (keyId) => this.threshold.keySet(keyId),
       sealedBallots: (pollId, definition, size) => this.sealedBallots(pollId, definition, size),
     };
-    this.checker = new EntryChecker(h, this.sealedContext);
+    this.checker = this.newChecker();
     this.rebuild();
     for (let i = 0; i < this.store.finals.count; i++) {
       const note = this.store.finals.get(i);
@@ -132,17 +132,28 @@ export class LedgerNode {
     return this.corrupt;
   }
 
+  /** The entry checker over this node's log: it reads a voter's last ballot back from entries.log. */
+  private newChecker(): EntryChecker {
+    return new EntryChecker(h, this.sealedContext, { entry: (position) => this.store.entry(position) });
+  }
+
   private rebuild(): void {
     this.tree = new MerkleTree(h);
-    this.checker = new EntryChecker(h, this.sealedContext);
+    this.checker = this.newChecker();
     this.trackers.clear();
     this.pollIndexes.clear();
-    const txn = this.checker.begin();
+    // Committed every REBUILD_CHUNK entries, so the transaction's overlay stays small however long the log.
+    const REBUILD_CHUNK = 1024;
+    let txn = this.checker.begin();
     this.store.forEachEntry((text, i) => {
       this.tree.append(hashLeaf(h, utf8(text)));
       const entry = txn.replay(text);
       if (entry) this.index(entry, i);
       else this.options.log('unreadable entry in the log', { index: i });
+      if ((i + 1) % REBUILD_CHUNK === 0) {
+        txn.commit();
+        txn = this.checker.begin();
+      }
     });
     txn.commit();
   }
