@@ -11,6 +11,7 @@ import type { RunningApp } from '../src/infra/compositionRoot.ts';
 import { startTestApp } from '../test/support/testApp.ts';
 import { connectPostgres } from '../src/infra/db/connect.ts';
 import { explainWatchQueries } from './historySeed.ts';
+import { rssOfProcessAndChildren } from './harness.ts';
 import { runEndToEnd, type EndToEndOptions, type EndToEndResult } from '../test/load/scenarioDriver.ts';
 
 /**
@@ -33,6 +34,11 @@ export interface LoadSamples {
   /** The app's event-loop delay while sampling (ms): how long a request could wait for the loop. */
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
+  /**
+   * End-to-end runs: peak RSS (MiB) of the app process and of the largest ledger node, per step
+   * (provision, load, close), sampled every 250 ms from /proc through the whole run.
+   */
+  rssBySteps?: Record<string, { appMiB: number; nodeMiB: number }>;
 }
 
 type Request =
@@ -212,9 +218,29 @@ const serve = async () => {
         // arrive): provisioning appends a burst of citizen events that is not what voters see.
         const s = sampler(app, { ownTimer: false });
         kinds?.clear();
-        const result = await runEndToEnd(app, secret, { ...req.options, onSample: s.tick });
-        printKinds();
-        return { result, samples: s.stop() };
+        // Memory through every step, the app's and each ledger node's (its children running the node's main).
+        const rssBySteps: Record<string, { appMiB: number; nodeMiB: number }> = {};
+        let step = 'provision';
+        const mib = (bytes: number) => Math.round(bytes / 2 ** 20);
+        const watch = setInterval(() => {
+          const { own, children } = rssOfProcessAndChildren(process.pid, 'ledger/node/main');
+          const peak = (rssBySteps[step] ??= { appMiB: 0, nodeMiB: 0 });
+          peak.appMiB = Math.max(peak.appMiB, mib(own));
+          for (const rss of children.values()) peak.nodeMiB = Math.max(peak.nodeMiB, mib(rss));
+        }, 250);
+        const databaseUrl = (app.db as { url?: string }).url;
+        try {
+          const result = await runEndToEnd(app, secret, {
+            ...req.options,
+            onSample: s.tick,
+            onStep: (next) => (step = next),
+            ...(databaseUrl ? { provisionInChild: { databaseUrl } } : {}),
+          });
+          printKinds();
+          return { result, samples: { ...s.stop(), rssBySteps } };
+        } finally {
+          clearInterval(watch);
+        }
       }
       case 'heap': {
         const gc = (globalThis as { gc?: () => void }).gc;

@@ -76,6 +76,43 @@ export const cpuDeltaByRole = <Role extends string>(roles: readonly Role[], befo
   return sums;
 };
 
+/**
+ * Resident set size (bytes) of a process and of its children now, from /proc: the app host's own
+ * figure and its ledger nodes' (they are its children). A process that ended is left out.
+ */
+export const rssOfProcessAndChildren = (pid: number, childCommand?: string): { own: number; children: Map<number, number> } => {
+  const page = 4096;
+  let own = 0;
+  const children = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the command name: [1] ppid, [21] rss in pages.
+    const rss = Number(fields[21]) * page;
+    if (Number(entry) === pid) own = rss;
+    else if (Number(fields[1]) === pid) {
+      // Only children whose command line names `childCommand` (e.g. the ledger node's entry point).
+      if (childCommand !== undefined) {
+        let cmdline = '';
+        try {
+          cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+        } catch {
+          continue;
+        }
+        if (!cmdline.includes(childCommand)) continue;
+      }
+      children.set(Number(entry), rss);
+    }
+  }
+  return { own, children };
+};
+
 /** The machine's 1, 5 and 15 minute load averages, one decimal each: every bench states it beside its figures. */
 export const loadAverage = (separator = ', '): string => loadavg().map((l) => l.toFixed(1)).join(separator);
 

@@ -157,7 +157,8 @@ export const loadBench: Bench = {
         `- Thresholds: ${r.thresholds.map((t) => `${t.ok ? 'pass' : 'FAIL'} ${t.name} ${t.actual} (limit ${t.limit})`).join('; ')}.`,
         lagLine('Projection lag while voters arrive (sampled every 100 ms)', samples.projectionLag, '1 s'),
         lagLine('Anchoring lag while voters arrive (each round that finalised)', samples.anchoringLag, '2 s'),
-        `- Memory peak of the app process: RSS ${samples.peakRssMiB} MiB, heap ${samples.peakHeapMiB} MiB; maxRSS ${samples.maxRssMiB} MiB. Its event-loop delay while voters arrived: p99 ${samples.loopDelayP99Ms} ms, max ${samples.loopDelayMaxMs} ms.`,
+        `- Memory peak of the app process while voters arrived: RSS ${samples.peakRssMiB} MiB, heap ${samples.peakHeapMiB} MiB; maxRSS over its whole life ${samples.maxRssMiB} MiB. Its event-loop delay while voters arrived: p99 ${samples.loopDelayP99Ms} ms, max ${samples.loopDelayMaxMs} ms.`,
+        `- Peak RSS by step (sampled every 250 ms; voters provisioned by \`npm run load:provision\` in its own process, so the app holds none of the voter list): ${Object.entries(samples.rssBySteps ?? {}).map(([step, p]) => `${step}: app ${p.appMiB} MiB, largest ledger node ${p.nodeMiB} MiB`).join('; ')} (targets: app < 1,024 MiB, each node < 256 MiB).`,
       );
     } else lines.push('', 'The full 250,000-voter scenario runs with `LOAD_FULL=1 npm run bench -- load`; its last result is kept below when it was run.');
     return lines.join('\n');

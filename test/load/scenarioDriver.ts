@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import type { RunningApp } from '../../src/infra/compositionRoot.ts';
@@ -29,6 +29,14 @@ export interface EndToEndOptions {
   timeoutMs?: number;
   /** Sampled every 100 ms while the load runs. */
   onSample?: () => void;
+  /** Told when each step starts (the bench keeps memory peaks per step). */
+  onStep?: (step: 'provision' | 'load' | 'close') => void;
+  /**
+   * Provision the voters in their own process (`npm run load:provision` on this database), as an
+   * operator would before a vote, so that the app process holds none of the voter list: its memory is
+   * then the app's own. Needs the app's PostgreSQL URL; otherwise voters are provisioned in this process.
+   */
+  provisionInChild?: { databaseUrl: string };
 }
 
 export interface Accounting {
@@ -147,6 +155,7 @@ export const ballotEntriesOnNodes = async (urls: string[], pollId: string, logTa
 
 const official = { kind: 'official' as const, id: 'load-test-official', orgId: 'load-test' };
 const runnerMain = fileURLToPath(new URL('../../load-tests/runner/main.ts', import.meta.url));
+const provisionMain = fileURLToPath(new URL('../../src/cli/provisionVoters.ts', import.meta.url));
 
 /** The poll page when the citizen site serves one, else the JSON poll (the same read). */
 const pagePathFor = async (baseUrl: string, pollId: string): Promise<string> => {
@@ -168,33 +177,51 @@ export const runLoadRunnerProcess = async (args: string[]): Promise<BudgetScenar
   return report;
 };
 
+/** `npm run load:provision` in a child process on the app's database: voters, sessions, the voters file. */
+const provisionInChildProcess = async (app: RunningApp, serverSecret: Buffer, databaseUrl: string, count: number, file: string): Promise<void> => {
+  const { hostname, port } = new URL(app.url);
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', provisionMain, '--voters', String(count), '--out', file], {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: databaseUrl, SERVER_SECRET: serverSecret.toString('hex'), HOST: hostname, PORT: port, LOG_LEVEL: 'silent', DATA_DIR: dirname(file) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`load:provision exited with ${code}`))));
+  });
+};
+
 export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options: EndToEndOptions): Promise<EndToEndResult> => {
   const t0 = performance.now();
-  const voters = await provisionVoters({ db: app.db.kysely, eventStore: app.eventStore, serverSecret, nodeEnv: app.config.NODE_ENV }, { count: options.voters });
+  options.onStep?.('provision');
   const definition = budgetPollDefinition();
-  const pollId = await openBudgetPoll(app.eventStore, official, definition);
   const question = definition.questions[0]!;
+  const dir = mkdtempSync(join(tmpdir(), 'load-voters-'));
+  const file = join(dir, 'voters.jsonl');
+  let voters: Awaited<ReturnType<typeof provisionVoters>> | null = null;
+  if (options.provisionInChild) await provisionInChildProcess(app, serverSecret, options.provisionInChild.databaseUrl, options.voters, file);
+  else voters = await provisionVoters({ db: app.db.kysely, eventStore: app.eventStore, serverSecret, nodeEnv: app.config.NODE_ENV }, { count: options.voters });
+  const pollId = await openBudgetPoll(app.eventStore, official, definition);
   // Voters arrive at a published poll: its page reads the read model, so let the projection catch up.
   await app.projections.settled();
   const t1 = performance.now();
 
+  options.onStep?.('load');
   const pagePath = await pagePathFor(app.url, pollId);
   const phases = budgetPhases(options.voters, options.rate, options.peakRate);
   const sampler = options.onSample ? setInterval(options.onSample, 100) : undefined;
   let report: BudgetScenarioReport;
   try {
     if (options.childRunner) {
-      const dir = mkdtempSync(join(tmpdir(), 'load-voters-'));
-      const file = join(dir, 'voters.jsonl');
-      await writeVotersFile(file, { baseUrl: app.url, pollId, questionId: question.id, optionIds: question.options.map((o) => o.id), maxChoices: question.maxChoices }, voters);
+      if (voters) await writeVotersFile(file, { baseUrl: app.url, pollId, questionId: question.id, optionIds: question.options.map((o) => o.id), maxChoices: question.maxChoices }, voters);
+      voters = null;
       const t = options.thresholds;
       report = await runLoadRunnerProcess([
-        '--voters-file', file, '--rate', String(options.rate), '--peak-rate', String(options.peakRate), '--page-path', pagePath,
+        '--voters-file', file, '--base-url', app.url, '--poll', pollId, '--rate', String(options.rate), '--peak-rate', String(options.peakRate), '--page-path', pagePath,
         '--max-in-flight', String(options.maxInFlight), '--p99-ms', String(t.ballotP99Ms), '--page-p99-ms', String(t.pageP99Ms),
         '--max-error-rate', String(t.maxErrorRate), '--max-dropped', String(t.maxDropped), '--json',
       ]);
-      rmSync(dir, { recursive: true, force: true });
     } else {
+      if (!voters) throw new Error('the in-process load runner needs the voters in this process (no provisionInChild)');
       report = await runBudgetScenario({
         baseUrl: app.url, pollId, questionId: question.id, optionIds: question.options.map((o) => o.id), maxChoices: question.maxChoices,
         voters, phases, pagePath, maxInFlight: options.maxInFlight, timeoutMs: options.timeoutMs ?? 30_000, gracefulStopMs: Math.max(60_000, options.timeoutMs ?? 0), thresholds: options.thresholds,
@@ -202,8 +229,11 @@ export const runEndToEnd = async (app: RunningApp, serverSecret: Buffer, options
     }
   } finally {
     if (sampler) clearInterval(sampler);
+    rmSync(dir, { recursive: true, force: true });
   }
+  voters = null;
   const t2 = performance.now();
+  options.onStep?.('close');
 
   // After a large run the projections may trail by more than settled()'s 15 s: let them catch up first.
   for (let attempt = 0; ; attempt++) {

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events';
-import type { ReadAll, Subscription, SubscriptionHandler } from '../../app/eventStore.ts';
+import type { ReadAll, RecordedEvent, Subscription, SubscriptionHandler } from '../../app/eventStore.ts';
 
 export interface CatchUpOptions {
   readAll: ReadAll;
@@ -65,5 +65,65 @@ export const catchUpSubscription = (options: CatchUpOptions): Subscription => {
       options.wake?.off('appended', onAppended);
       await loop;
     },
+  };
+};
+
+/** How long a batch that did not fill its limit may be handed to another subscription (see sharedReads). */
+const PARTIAL_BATCH_FRESH_MS = 50;
+
+/**
+ * The subscriptions of one process share their reads of the log: a batch read for one subscription is
+ * handed to each other subscription that asks from the same checkpoint, so when they follow the log in
+ * step (the read models and the anchoring service do) each event is read and decoded once per process,
+ * however many subscriptions follow it.
+ *
+ * Why this is exact: readAll returns a prefix of what follows a checkpoint in the log's final order
+ * (it never reads past a transaction still running), so a full batch (`limit` events) is what follows
+ * that checkpoint for good, and a shorter one is still a true prefix, only possibly not all there is
+ * by now. A shorter batch is therefore handed on only while fresh (PARTIAL_BATCH_FRESH_MS) and never
+ * to the subscription that read it (it asks again because it wants what came after); the one that gets
+ * it asks again after it, as it would after any batch.
+ *
+ * Bounded: at most `keep` batches are held (default 4, each at most one subscription's batch size), and
+ * a batch is dropped once every subscription has had it.
+ */
+export const sharedReads = (readAll: ReadAll, options: { keep?: number; now?: () => number } = {}): (() => ReadAll) => {
+  const keep = options.keep ?? 4;
+  const now = options.now ?? Date.now;
+  let readers = 0;
+  interface Held {
+    limit: number;
+    batch: Promise<RecordedEvent[]>;
+    /** Set once the read finished: whether it filled its limit, and when. */
+    full?: boolean;
+    readAt?: number;
+    takenBy: Set<number>;
+  }
+  const held = new Map<string, Held>();
+  return () => {
+    const reader = readers++;
+    return (after, limit) => {
+      const key = after ?? '';
+      const h = held.get(key);
+      if (h && h.limit === limit && !h.takenBy.has(reader) && (h.full === undefined || h.full || now() - h.readAt! <= PARTIAL_BATCH_FRESH_MS)) {
+        h.takenBy.add(reader);
+        if (h.takenBy.size >= readers) held.delete(key);
+        return h.batch;
+      }
+      const entry: Held = { limit, batch: readAll(after, limit), takenBy: new Set([reader]) };
+      held.delete(key);
+      held.set(key, entry);
+      entry.batch.then(
+        (batch) => {
+          entry.full = batch.length === limit;
+          entry.readAt = now();
+        },
+        () => {
+          if (held.get(key) === entry) held.delete(key);
+        },
+      );
+      while (held.size > keep) held.delete(held.keys().next().value!);
+      return entry.batch;
+    };
   };
 };

@@ -24,7 +24,7 @@ import {
   type ExpectedRevision,
   type RecordedEvent,
 } from '../../app/eventStore.ts';
-import { catchUpSubscription } from './catchUpSubscription.ts';
+import { catchUpSubscription, sharedReads } from './catchUpSubscription.ts';
 
 const toVendorRevision = (expected: ExpectedRevision): AppendExpectedRevision =>
   expected === 'no_stream' ? NO_STREAM : expected === 'exists' ? STREAM_EXISTS : expected === 'any' ? ANY : expected;
@@ -109,6 +109,8 @@ export const createEventStoreDbEventStore = (connectionString: string, options: 
       alreadyDelivered = lastKey;
     }
   };
+  // The read models and the anchoring service follow the log in step: one read serves both.
+  const subscriptionReads = sharedReads(readAll);
 
   return {
     append: async (streamId, events, expected) => {
@@ -143,7 +145,7 @@ export const createEventStoreDbEventStore = (connectionString: string, options: 
       return null;
     },
     subscribeAll: (from, handler) =>
-      catchUpSubscription({ readAll, from, handler, wake: appended, pollIntervalMs: options.pollIntervalMs ?? 100 }),
+      catchUpSubscription({ readAll: subscriptionReads(), from, handler, wake: appended, pollIntervalMs: options.pollIntervalMs ?? 100 }),
     close: async () => {
       appended.removeAllListeners();
       await client.dispose();

@@ -12,7 +12,7 @@ import {
 } from '../../app/eventStore.ts';
 import type { Db } from '../db/connect.ts';
 import type { Database } from '../db/schema.ts';
-import { catchUpSubscription } from './catchUpSubscription.ts';
+import { catchUpSubscription, sharedReads } from './catchUpSubscription.ts';
 
 /**
  * Raw SQL throughout: checkpoints are xid8 transaction ids compared with the snapshot horizon
@@ -229,6 +229,8 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       LIMIT ${limit}`.execute(kysely);
     return rows.map(toRecorded);
   };
+  // The read models and the anchoring service follow the log in step: one read serves both.
+  const subscriptionReads = sharedReads(readAll);
 
   return {
     appendMany: (requests) => appendMany(requests),
@@ -251,7 +253,7 @@ export const createPostgresEventStore = (db: Db, options: { pollIntervalMs?: num
       return rows[0] ? `${rows[0].transaction_id}:${rows[0].global_position}` : null;
     },
     subscribeAll: (from: string | null, handler: SubscriptionHandler) =>
-      catchUpSubscription({ readAll, from, handler, wake: appended, pollIntervalMs: options.pollIntervalMs ?? 100 }),
+      catchUpSubscription({ readAll: subscriptionReads(), from, handler, wake: appended, pollIntervalMs: options.pollIntervalMs ?? 100 }),
     close: async () => {
       clearTimeout(wakeTimer);
       appended.removeAllListeners();
