@@ -42,13 +42,8 @@ export const time = async (fn: () => Promise<unknown>): Promise<number> => {
 /** Percentile of already sorted numbers. */
 export const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
-/**
- * CPU seconds (utime + stime, 100 Hz) of every process on the machine now, by pid, with the role
- * `roleOf` gives it from its pid, parent pid and command name: where the cores went during a run.
- * This process's own line also counts its reaped children (cutime, cstime): a runner that ended.
- */
-export const cpuByProcess = <Role extends string>(roleOf: (pid: number, ppid: number, comm: string) => Role): Map<number, { role: Role; seconds: number }> => {
-  const out = new Map<number, { role: Role; seconds: number }>();
+/** One line of /proc/PID/stat per process on the machine now (a process that ended meanwhile is left out). */
+const procStats = function* (): Generator<{ pid: number; comm: string; fields: string[] }> {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
@@ -58,10 +53,21 @@ export const cpuByProcess = <Role extends string>(roleOf: (pid: number, ppid: nu
       continue;
     }
     const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' ');
-    const own = Number(entry) === process.pid ? Number(fields[13]) + Number(fields[14]) : 0;
-    out.set(Number(entry), { role: roleOf(Number(entry), Number(fields[1]), comm), seconds: (Number(fields[11]) + Number(fields[12]) + own) / 100 });
+    // fields: what follows the command name, from the state on ([1] ppid, [11] utime, [21] rss in pages).
+    yield { pid: Number(entry), comm: stat.slice(stat.indexOf('(') + 1, close), fields: stat.slice(close + 2).split(' ') };
+  }
+};
+
+/**
+ * CPU seconds (utime + stime, 100 Hz) of every process on the machine now, by pid, with the role
+ * `roleOf` gives it from its pid, parent pid and command name: where the cores went during a run.
+ * This process's own line also counts its reaped children (cutime, cstime): a runner that ended.
+ */
+export const cpuByProcess = <Role extends string>(roleOf: (pid: number, ppid: number, comm: string) => Role): Map<number, { role: Role; seconds: number }> => {
+  const out = new Map<number, { role: Role; seconds: number }>();
+  for (const { pid, comm, fields } of procStats()) {
+    const own = pid === process.pid ? Number(fields[13]) + Number(fields[14]) : 0;
+    out.set(pid, { role: roleOf(pid, Number(fields[1]), comm), seconds: (Number(fields[11]) + Number(fields[12]) + own) / 100 });
   }
   return out;
 };
@@ -84,33 +90,20 @@ export const rssOfProcessAndChildren = (pid: number, childCommand?: string): { o
   const page = 4096;
   let own = 0;
   const children = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields after the command name: [1] ppid, [21] rss in pages.
-    const rss = Number(fields[21]) * page;
-    if (Number(entry) === pid) own = rss;
-    else if (Number(fields[1]) === pid) {
-      // Only children whose command line names `childCommand` (e.g. the ledger node's entry point).
-      if (childCommand !== undefined) {
-        let cmdline = '';
-        try {
-          cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-        } catch {
-          continue;
-        }
-        if (!cmdline.includes(childCommand)) continue;
-      }
-      children.set(Number(entry), rss);
-    }
+  for (const p of procStats()) {
+    const rss = Number(p.fields[21]) * page;
+    if (p.pid === pid) own = rss;
+    else if (Number(p.fields[1]) === pid && (childCommand === undefined || commandLine(p.pid).includes(childCommand))) children.set(p.pid, rss);
   }
   return { own, children };
+};
+
+const commandLine = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
 };
 
 /** The machine's 1, 5 and 15 minute load averages, one decimal each: every bench states it beside its figures. */
