@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { createPostgresTestDb, postgresUrl } from '../test/support/testDb.ts';
 import { runLoadRunnerProcess } from '../test/load/scenarioDriver.ts';
 import type { BudgetScenarioReport } from '../load-tests/runner/scenario.ts';
+import type { LatencyWindow } from '../load-tests/runner/metrics.ts';
 import { startAppProcess, type AppProcess } from './appHost.ts';
 import { startCastBaseline } from './castBaseline.ts';
 import { cpuByProcess, cpuDeltaByRole, fmt, loadAverage, NEEDS_POSTGRES, type Bench } from './harness.ts';
@@ -99,6 +100,14 @@ const castRuns = async (app: AppProcess) => {
   return { rows, ratios, projectionLag, anchoringLag, cpuLines };
 };
 
+/** Where in the run the slow ballots were: the windows over 100 ms p99, worst first. */
+const ballotWindowsLine = (windows: LatencyWindow[]): string => {
+  if (windows.length === 0) return '- Ballot latency by 10 s window: not recorded.';
+  const slow = windows.filter((w) => w.p99 >= 100).sort((a, b) => b.p99 - a.p99);
+  const at = (w: LatencyWindow) => `${w.startS}-${w.startS + 10} s: p99 ${w.p99} ms, max ${w.max} ms (${fmt(w.count)})`;
+  return `- Ballot latency by 10 s window of arrivals: ${fmt(windows.length - slow.length)} of ${fmt(windows.length)} windows with p99 under 100 ms${slow.length ? `; the others, worst first: ${slow.slice(0, 8).map(at).join('; ')}${slow.length > 8 ? `; and ${slow.length - 8} more` : ''}` : ''}.`;
+};
+
 export const loadBench: Bench = {
   name: 'load',
   title: 'Casting under load',
@@ -154,6 +163,7 @@ export const loadBench: Bench = {
         '',
         `- Accounting: accepted ${fmt(a.accepted)}, events stored ${fmt(a.eventsStored)}, ledger entries per node ${Object.values(a.ledgerEntries).map(fmt).join(' / ') || 'n/a'}, published tally ${fmt(a.tallyBallots)}, options mismatched ${a.mismatchedOptions.length}, **lost ${a.lost}**.`,
         `- Ballot latency p50 ${r.latency.ballot?.p50} ms, p99 ${r.latency.ballot?.p99} ms, max ${r.latency.ballot?.max} ms; page p99 ${r.latency.page?.p99} ms; dropped ${r.run.dropped}; statuses ${JSON.stringify(r.statuses)}.`,
+        ballotWindowsLine(r.windows?.ballot ?? []),
         `- Thresholds: ${r.thresholds.map((t) => `${t.ok ? 'pass' : 'FAIL'} ${t.name} ${t.actual} (limit ${t.limit})`).join('; ')}.`,
         lagLine('Projection lag while voters arrive (sampled every 100 ms)', samples.projectionLag, '1 s'),
         lagLine('Anchoring lag while voters arrive (each round that finalised)', samples.anchoringLag, '2 s'),

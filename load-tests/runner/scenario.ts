@@ -1,5 +1,5 @@
 import { createHttpClient } from './http.ts';
-import { createMetrics, type LatencySummary } from './metrics.ts';
+import { createMetrics, type LatencySummary, type LatencyWindow } from './metrics.ts';
 import { runOpenModel, type OpenModelResult, type Phase } from './openModel.ts';
 import { selectionOf } from './selection.ts';
 import type { Voter } from './voters.ts';
@@ -61,6 +61,8 @@ export interface BudgetScenarioReport {
   /** Accepted ballots per second over the run. */
   acceptedPerSecond: number;
   latency: Record<string, LatencySummary>;
+  /** Ballot latency per 10 s window of arrivals (p99, max): where in the run the slow ballots were. */
+  windows: Record<string, LatencyWindow[]>;
   checks: Record<string, { passes: number; fails: number }>;
   statuses: Record<string, number>;
   errors: Record<string, number>;
@@ -164,7 +166,7 @@ export const runBudgetScenario = async (options: BudgetScenarioOptions): Promise
       tries = Math.max(tries, cast.tries);
       done();
       // Cast only: the ballot is due at the arrival itself, so it is measured from there.
-      metrics.record('ballot', end - (pagePath === null ? intendedStart : castStart));
+      metrics.record('ballot', end - (pagePath === null ? intendedStart : castStart), intendedStart);
       metrics.record('voter', end - intendedStart);
       if (cast.ok) {
         accepted++;
@@ -196,6 +198,7 @@ export const runBudgetScenario = async (options: BudgetScenarioOptions): Promise
     expectedCounts,
     acceptedPerSecond: Math.round((accepted * 1000) / Math.max(1, run.durationMs)),
     latency: snap.latency,
+    windows: snap.windows,
     checks: snap.checks,
     statuses: snap.statuses,
     errors: snap.errors,
