@@ -25,7 +25,7 @@ import { createLedgerVerifier, type LedgerVerifier } from './verification.ts';
 import { createPostgresEventIntegrity } from '../eventStore/postgresEventIntegrity.ts';
 import type { Database } from '../db/schema.ts';
 import { createSealingClient, type SealingClient } from '../../ledger/sealing.ts';
-import { useSodiumMultiply } from '../../ledger/threshold/sodium.ts';
+import { useServerCrypto } from '../../ledger/threshold/serverCrypto.ts';
 import { startEncapsulationPool, type EncapsulationPool } from '../../ledger/threshold/encapsulationPool.ts';
 import { startSealedOpening, type SealedOpening } from './sealedOpeningService.ts';
 import type { PublicKeySet } from '../../ledger/threshold/vss.ts';
@@ -133,8 +133,9 @@ export const startLedger = async (
     return [];
   };
   // --- the nodes' threshold key for sealed polls ---------------------------------------------------
-  // Opening combines shares with libsodium's WebAssembly multiplication once it has loaded (same bytes).
-  void useSodiumMultiply().catch((err: unknown) => deps.logger.warn({ err }, 'libsodium did not load; opening uses the pure-JS multiplication'));
+  // Sealing hashes and encrypts with node:crypto; opening combines shares with libsodium's WebAssembly
+  // multiplication once it has loaded (same bytes either way).
+  void useServerCrypto().catch((err: unknown) => deps.logger.warn({ err }, 'libsodium did not load; opening uses the pure-JS multiplication'));
   const sealing = createSealingClient({ nodes: urls, token, log: (msg, fields) => deps.logger.info(fields ?? {}, msg) });
   let keySet: PublicKeySet | null = null;
   let encapsulations: EncapsulationPool | null = null;

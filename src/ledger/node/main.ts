@@ -8,7 +8,7 @@ import { LedgerNode } from './ledgerNode.ts';
 import { createNodeServer } from './server.ts';
 import { PORT_IN_USE_EXIT_CODE } from './exitCodes.ts';
 import type { Log } from './store.ts';
-import { useSodiumMultiply } from '../threshold/sodium.ts';
+import { useServerCrypto } from '../threshold/serverCrypto.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,8 +34,9 @@ const log: Log = (msg, fields = {}) => {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), node: id, msg, ...fields })}\n`);
 };
 
-// Decryption shares multiply with libsodium's WebAssembly build (same bytes, ten times faster).
-await useSodiumMultiply();
+// Decryption shares multiply with libsodium's WebAssembly build (same bytes, ten times faster); hashes
+// and the sealed ballots' check use node:crypto and libsodium too.
+await useServerCrypto();
 
 const node = new LedgerNode({
   id,

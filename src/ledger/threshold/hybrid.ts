@@ -13,6 +13,30 @@ import { G, hash32, pointBytes, randomScalar, webRandom, type Point, type Random
 
 const ZERO_NONCE = new Uint8Array(12);
 
+/**
+ * ChaCha20-Poly1305 (RFC 8439) with a 12-byte nonce: @noble/ciphers (pure JS, the portal's) unless the
+ * server installed node:crypto's (`./serverCrypto.ts`). Same cipher, same bytes (threshold.spec checks
+ * both); `open` gives null when the box does not authenticate.
+ */
+export interface Aead {
+  seal(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  open(key: Uint8Array, nonce: Uint8Array, aad: Uint8Array, box: Uint8Array): Uint8Array | null;
+}
+export const nobleAead: Aead = {
+  seal: (key, nonce, aad, plaintext) => chacha20poly1305(key, nonce, aad).encrypt(plaintext),
+  open: (key, nonce, aad, box) => {
+    try {
+      return chacha20poly1305(key, nonce, aad).decrypt(box);
+    } catch {
+      return null;
+    }
+  },
+};
+let aead: Aead = nobleAead;
+export const installAead = (impl: Aead | null): void => {
+  aead = impl ?? nobleAead;
+};
+
 export interface Encapsulated {
   ephemeral: Point;
   ciphertext: Uint8Array;
@@ -28,13 +52,13 @@ export const aeadKeyOfEncoded = (publicKey: Uint8Array, ephemeral: Uint8Array, s
 
 /** Encrypts under an encapsulation made beforehand (R = rG, K = rY as encodings): the AEAD part only. */
 export const encryptWithEncapsulation = (publicKey: Uint8Array, ephemeral: Uint8Array, shared: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array =>
-  chacha20poly1305(aeadKeyOfEncoded(publicKey, ephemeral, shared), ZERO_NONCE, aad).encrypt(plaintext);
+  aead.seal(aeadKeyOfEncoded(publicKey, ephemeral, shared), ZERO_NONCE, aad, plaintext);
 
 export function encryptTo(publicKey: Point, plaintext: Uint8Array, aad: Uint8Array, random: RandomBytes = webRandom): Encapsulated {
   const r = randomScalar(random);
   const ephemeral = G.multiply(r);
   const shared = publicKey.multiply(r);
-  const ciphertext = chacha20poly1305(aeadKeyOf(publicKey, ephemeral, shared), ZERO_NONCE, aad).encrypt(plaintext);
+  const ciphertext = aead.seal(aeadKeyOf(publicKey, ephemeral, shared), ZERO_NONCE, aad, plaintext);
   return { ephemeral, ciphertext };
 }
 
@@ -45,11 +69,7 @@ export function decryptWithShared(publicKey: Point, ephemeral: Point, shared: Po
 
 /** decryptWithShared from the points' canonical encodings. */
 export function decryptWithEncoded(publicKey: Uint8Array, ephemeral: Uint8Array, shared: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | null {
-  try {
-    return chacha20poly1305(aeadKeyOfEncoded(publicKey, ephemeral, shared), ZERO_NONCE, aad).decrypt(ciphertext);
-  } catch {
-    return null;
-  }
+  return aead.open(aeadKeyOfEncoded(publicKey, ephemeral, shared), ZERO_NONCE, aad, ciphertext);
 }
 
 export const decryptWithSecret = (secret: bigint, publicKey: Point, box: Encapsulated, aad: Uint8Array): Uint8Array | null =>

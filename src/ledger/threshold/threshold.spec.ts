@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../bytes.ts';
+import { sha512 } from '@noble/hashes/sha2.js';
 import { useSodiumMultiply } from './sodium.ts';
+import { nodeAead, nodeSha512 } from './serverCrypto.ts';
 import { decodeRistretto, encodeRistretto, smallCombination } from './decode.ts';
 import { startEncapsulationPool } from './encapsulationPool.ts';
 import {
@@ -8,10 +10,13 @@ import {
   combineShares,
   deal,
   G,
+  installAead,
   installFastMultiply,
+  installSha512,
   keySetProblem,
   msm128,
   makeShareBatch,
+  nobleAead,
   mod,
   openingMatches,
   openSealed,
@@ -206,6 +211,41 @@ describe('the fast paths', () => {
       }
     } finally {
       installFastMultiply(null);
+    }
+  });
+
+  it('node:crypto SHA-512 and ChaCha20-Poly1305 give the same bytes as the pure-JS ones, and a tampered box does not open', () => {
+    for (const n of [0, 1, 111, 112, 128, 1000]) {
+      const bytes = globalThis.crypto.getRandomValues(new Uint8Array(n));
+      expect(nodeSha512(bytes)).toEqual(sha512(bytes));
+      const key = globalThis.crypto.getRandomValues(new Uint8Array(32));
+      const nonce = globalThis.crypto.getRandomValues(new Uint8Array(12));
+      const aad = globalThis.crypto.getRandomValues(new Uint8Array(n % 64));
+      const box = nodeAead.seal(key, nonce, aad, bytes);
+      expect(box).toEqual(nobleAead.seal(key, nonce, aad, bytes));
+      expect(nodeAead.open(key, nonce, aad, box)).toEqual(bytes);
+      expect(nobleAead.open(key, nonce, aad, box)).toEqual(bytes);
+      const tampered = box.slice();
+      tampered[n % box.length]! ^= 1;
+      expect(nodeAead.open(key, nonce, aad, tampered)).toBeNull();
+      expect(nodeAead.open(key, nonce, new Uint8Array([...aad, 0]), box)).toBeNull();
+    }
+    expect(nodeAead.open(new Uint8Array(32), new Uint8Array(12), new Uint8Array(0), new Uint8Array(15))).toBeNull();
+    // Sealed with node:crypto installed, opened without it (the portal's path), and the other way round.
+    const sealedPlain = sealSelections(set, ctx, choices);
+    installSha512(nodeSha512);
+    installAead(nodeAead);
+    try {
+      const sealedFast = sealSelections(set, ctx, choices);
+      const { batches } = openWith([1, 3, 4], [{ sealed: sealedPlain, eventId: 'x' }, { sealed: sealedFast, eventId: 'y' }]);
+      const [k1, k2] = combineShares(batches);
+      expect(openSealed(set.jointKey, ctx, sealedPlain, k1!)?.selections).toEqual(choices);
+      installSha512(null);
+      installAead(null);
+      expect(openSealed(set.jointKey, ctx, sealedFast, k2!)?.selections).toEqual(choices);
+    } finally {
+      installSha512(null);
+      installAead(null);
     }
   });
 
