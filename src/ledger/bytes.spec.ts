@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromBase64, fromHex, fromUtf8, isWellFormedText, toBase64, toHex, utf8 } from './bytes.ts';
+import { base64Length, fromBase64, fromHex, fromUtf8, isWellFormedText, toBase64, toHex, utf8 } from './bytes.ts';
 
 describe('byte helpers', () => {
   it('round-trip base64 and accept only canonical, padded text', () => {
@@ -12,6 +12,16 @@ describe('byte helpers', () => {
       expect(fromBase64(bad), bad).toBeNull();
     }
     expect(fromBase64('QQ==')).toEqual(new Uint8Array([0x41]));
+    // Non-canonical: unused bits set in the last character (every value of it, both paddings).
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    for (const c of alphabet) {
+      for (const text of [`Q${c}==`, `QU${c}=`]) {
+        const canonical = Buffer.from(text, 'base64').toString('base64') === text;
+        expect(fromBase64(text) !== null, text).toBe(canonical);
+        expect(base64Length(text), text).toBe(canonical ? Buffer.from(text, 'base64').length : null);
+      }
+    }
+    for (let n = 0; n < 10; n++) expect(base64Length(toBase64(new Uint8Array(n)))).toBe(n);
   });
 
   it('round-trip hex and refuse odd or non-hex input', () => {

@@ -127,9 +127,9 @@ export function pointFromBytes(bytes: Uint8Array, what = 'point'): Point {
 
 /** Length-prefixed fields (8-byte big-endian length each), so no two field lists hash alike. */
 export function lengthPrefixed(fields: readonly (Uint8Array | string)[]): Uint8Array {
-  // One buffer written in place: every sealed ballot hashes three of these at cast time, and the
-  // opening three more per ballot.
-  const parts = fields.map((f) => (typeof f === 'string' ? utf8(f) : f));
+  // One buffer written in place, ASCII strings copied without a TextEncoder call: every sealed ballot
+  // hashes three of these at cast time (ids, hex, tags: all ASCII), and the opening three more per ballot.
+  const parts = fields.map((f) => (typeof f === 'string' && !isAscii(f) ? utf8(f) : f));
   let length = 0;
   for (const p of parts) length += 8 + p.length;
   const out = new Uint8Array(length);
@@ -138,10 +138,17 @@ export function lengthPrefixed(fields: readonly (Uint8Array | string)[]): Uint8A
   for (const p of parts) {
     // A field is far below 2^32 bytes: the high half of the length stays zero.
     view.setUint32(at + 4, p.length);
-    out.set(p, at + 8);
-    at += 8 + p.length;
+    at += 8;
+    if (typeof p === 'string') for (let i = 0; i < p.length; i++) out[at + i] = p.charCodeAt(i);
+    else out.set(p, at);
+    at += p.length;
   }
   return out;
+}
+
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 /** Every hash in this module names its purpose first: a value from one context is never valid in another. */

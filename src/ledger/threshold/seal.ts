@@ -11,7 +11,7 @@
  * there: both the associated data and the commitment name poll, voter tag and ballot id.
  */
 import { canonicalJsonBytes } from '../canonicalJson.ts';
-import { bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, isLowerHex, toBase64, toHex } from '../bytes.ts';
+import { base64Length, bytesEqual, concatBytes, fromBase64, fromHex, fromUtf8, isLowerHex, toBase64, toHex } from '../bytes.ts';
 import type { BallotSelections } from '../../domain/pollDefinition.ts';
 import { checkPointHex, encodedMultiply, G, hash32, pointFromHex, pointHexBytes, pointToHex, randomScalar, scalarBytes, webRandom, type Point, type RandomBytes } from './group.ts';
 import { decryptWithEncoded, encryptTo, encryptWithEncapsulation } from './hybrid.ts';
@@ -130,9 +130,9 @@ export function sealedBallotProblem(value: unknown, options: { decode?: boolean 
   } catch (e) {
     return (e as Error).message;
   }
-  const box = typeof s.ciphertext === 'string' ? fromBase64(s.ciphertext) : null;
+  const boxLength = typeof s.ciphertext === 'string' ? base64Length(s.ciphertext) : null;
   // nonce (32) + at least "{}"-sized choices + the 16-byte tag
-  if (!box || box.length < NONCE_BYTES + 2 + 16) return 'sealed ciphertext must be base64 of an AEAD box';
+  if (boxLength === null || boxLength < NONCE_BYTES + 2 + 16) return 'sealed ciphertext must be base64 of an AEAD box';
   return undefined;
 }
 

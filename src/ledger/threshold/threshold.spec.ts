@@ -14,6 +14,7 @@ import {
   installFastMultiply,
   installSha512,
   keySetProblem,
+  lengthPrefixed,
   msm128,
   makeShareBatch,
   nobleAead,
@@ -247,6 +248,18 @@ describe('the fast paths', () => {
       installSha512(null);
       installAead(null);
     }
+  });
+
+  it('lengthPrefixed writes each field as its 8-byte big-endian length and its UTF-8 bytes', () => {
+    const reference = (fields: (Uint8Array | string)[]) =>
+      Buffer.concat(fields.map((f) => {
+        const bytes = typeof f === 'string' ? Buffer.from(f, 'utf8') : Buffer.from(f);
+        const len = Buffer.alloc(8);
+        len.writeBigUInt64BE(BigInt(bytes.length));
+        return Buffer.concat([len, bytes]);
+      }));
+    const cases: (Uint8Array | string)[][] = [[], [''], ['poll-1', 'ab'.repeat(40)], ['공원 더 넓게', new Uint8Array(300).fill(7), '\u007f\u0080', 'x'.repeat(70_000)], [new Uint8Array(0), 'tag 😀']];
+    for (const fields of cases) expect(Buffer.from(lengthPrefixed(fields))).toEqual(reference(fields));
   });
 
   it('msm128 is the plain sum of multiples, for every window size', () => {
