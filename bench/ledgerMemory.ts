@@ -6,6 +6,17 @@
  *
  *   node --expose-gc --import tsx bench/ledgerMemory.ts fill 250000 DIR   # empty store, then N entries
  *   node --expose-gc --import tsx bench/ledgerMemory.ts open DIR          # a fresh process starting on DIR
+ *   node --expose-gc --import tsx bench/ledgerMemory.ts sealed 250000 DIR # a sealed poll: fill, close, open, tally
+ *
+ * `sealed` runs a key ceremony (node 1 and three ThresholdStores in their own directories), fills one
+ * sealed poll with N sealed ballots, closes it, has node 1 give its decryption shares for the first and
+ * the last batch (the real work, and what makes it read the poll's counted ballots), anchors an opening
+ * entry for every batch and asks node 1 for the tally. The ballots are sealed with one encapsulation
+ * reused for all of them (a bench shortcut: sealing each afresh costs minutes), so this process can open
+ * them itself from the shared point; the opening entries carry the openings, not the other nodes' shares
+ * (a node's own check of an opening does not redo the shares unless a ballot is claimed unopenable;
+ * the auditors do), so opening 250,000 ballots costs seconds here, not the minutes of the real thing.
+ * Each phase also reports the process's peak RSS so far (maxRSS): the opening's high-water mark.
  *
  * The same file copied into a checkout of older code (git archive) measures that code the same way.
  */
@@ -18,7 +29,14 @@ import { nodeEd25519, nodeSha256 } from '../src/ledger/nodeCrypto.ts';
 import { generateSignerKey, parseSignerKey, signatureLine } from '../src/ledger/note.ts';
 import { LedgerNode } from '../src/ledger/node/ledgerNode.ts';
 import { loadOrMakeSeed } from '../src/ledger/node/store.ts';
-import { ballotText, openPollEntries, ORIGIN } from '../src/ledger/node/testing.ts';
+import { ballotText, closePollEntry, CLOSES_AT, DURING, entryText, openPollEntries, ORIGIN } from '../src/ledger/node/testing.ts';
+import { toHex } from '../src/ledger/bytes.ts';
+import { ballotTrackerCode, type LedgerEntry } from '../src/ledger/entry.ts';
+import { ThresholdStore } from '../src/ledger/node/thresholdStore.ts';
+import { OPEN_BATCH, OPENING_EVENT, type OpenedBallot, type OpeningData } from '../src/ledger/sealedOpening.ts';
+import { G, pointFromHex, randomScalar } from '../src/ledger/threshold/group.ts';
+import { installEncapsulations, openSealed, sealSelections, type SealedBallot } from '../src/ledger/threshold/seal.ts';
+import { useSodiumMultiply } from '../src/ledger/threshold/sodium.ts';
 
 const h = nodeSha256;
 const ed = nodeEd25519;
@@ -32,7 +50,8 @@ function memory(phase: string, extra: Record<string, unknown> = {}): void {
   gc();
   const m = process.memoryUsage();
   const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
-  console.log(JSON.stringify({ phase, rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), arrayBuffersMiB: mib(m.arrayBuffers), externalMiB: mib(m.external), ...extra }));
+  const peak = mib(process.resourceUsage().maxRSS * 1024);
+  console.log(JSON.stringify({ phase, rssMiB: mib(m.rss), peakRssMiB: peak, heapUsedMiB: mib(m.heapUsed), arrayBuffersMiB: mib(m.arrayBuffers), externalMiB: mib(m.external), ...extra }));
 }
 
 /** Node 1's options, and signers standing in for nodes 2-4 (seeds derived from the directory, so `open` knows them). */
@@ -48,14 +67,10 @@ function setup(dir: string): { node: () => LedgerNode; others: ReturnType<typeof
   };
 }
 
-async function fill(n: number, dir: string): Promise<void> {
-  const { node: make, others } = setup(dir);
-  const node = make();
-  memory('empty store');
+/** Rounds of entries through the node's propose / finalize, the other three signatures made here. */
+function rounds(node: LedgerNode, others: ReturnType<typeof parseSignerKey>[]): { round: (texts: string[]) => Promise<void>; size: () => number } {
   const frontier = MerkleFrontier.empty(h);
   let prev: string | null = null;
-  const pollId = 'mem';
-  const started = performance.now();
   const round = async (texts: string[]): Promise<void> => {
     const start = frontier.size;
     for (const t of texts) frontier.append(hashLeaf(h, utf8(t)));
@@ -64,6 +79,17 @@ async function fill(n: number, dir: string): Promise<void> {
     await node.finalize({ note: `${body}\n${signature}${others.map((s) => signatureLine(ed, body, s)).join('')}` });
     prev = body;
   };
+  return { round, size: () => frontier.size };
+}
+
+async function fill(n: number, dir: string): Promise<void> {
+  const { node: make, others } = setup(dir);
+  const node = make();
+  memory('empty store');
+  const { round, size } = rounds(node, others);
+  const frontier = { get size() { return size(); } };
+  const pollId = 'mem';
+  const started = performance.now();
   await round(openPollEntries(pollId));
   for (let i = 0; i < n; i += BATCH) {
     const texts: string[] = [];
@@ -73,6 +99,85 @@ async function fill(n: number, dir: string): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   if (node.size !== frontier.size || node.info().finalSize !== frontier.size) throw new Error(`node holds ${node.size}, final ${node.info().finalSize}, expected ${frontier.size}`);
   memory(`after ${n} entries`, { size: node.size, seconds: Math.round(seconds), entriesPerSecond: Math.round(n / seconds) });
+  node.close();
+}
+
+async function sealed(n: number, dir: string): Promise<void> {
+  await useSodiumMultiply(); // as a node process does
+  const { node: make, others } = setup(dir);
+  const node = make();
+  const stores = [2, 3, 4].map((id) => {
+    const d = join(dir, `ledger-node-${id}`);
+    mkdirSync(d, { recursive: true });
+    return new ThresholdStore(d, id, loadOrMakeSeed(join(d, 'seed'), quiet), quiet);
+  });
+  const epoch = 'bench';
+  const transportKeys = Object.fromEntries([node.thresholdInfo().transportKey, ...stores.map((s) => s.transportKey)].map((k, i) => [String(i + 1), k]));
+  const dealings = [await node.deal({ epoch, transportKeys }), ...stores.map((s) => s.deal(epoch, transportKeys))];
+  const keySet = await node.completeCeremony({ epoch, dealings });
+  for (const s of stores) s.complete(epoch, dealings);
+  // One encapsulation for every ballot (see the file's comment): this process can then open them.
+  const r = randomScalar();
+  const shared = pointFromHex(keySet.jointKey).multiply(r).toBytes();
+  const encapsulation = { ephemeral: G.multiply(r).toBytes(), shared };
+  installEncapsulations(keySet.jointKey, () => encapsulation);
+  memory('empty store, key ceremony done');
+
+  const { round, size } = rounds(node, others);
+  const pollId = 'sealed-mem';
+  await round(openPollEntries(pollId, { resultsVisibility: 'sealed' }));
+  const first = size();
+  let started = performance.now();
+  for (let i = 0; i < n; i += BATCH) {
+    const texts: string[] = [];
+    for (let k = i; k < Math.min(n, i + BATCH); k++) {
+      const eventId = `${pollId}-e${k}`;
+      const voterTag = toHex(h(utf8(`tag|${pollId}|v${k}`)));
+      const salt = toHex(h(utf8(eventId)));
+      const sealedChoices = sealSelections(keySet, { pollId, voterTag, ballotId: eventId }, { selections: { q1: [['a', 'b', 'c'][k % 3]!] } });
+      const entry: LedgerEntry = { kind: 'ballot', pollId, eventType: 'BallotCast', eventId, at: DURING, data: { voterTag, ballotId: eventId, sealed: sealedChoices, salt, tracker: ballotTrackerCode(salt, eventId, h) } };
+      texts.push(entryText(entry));
+    }
+    await round(texts);
+  }
+  memory(`after ${n} sealed ballots`, { size: size(), entriesPerSecond: Math.round(n / ((performance.now() - started) / 1000)) });
+  await round([closePollEntry(pollId)]);
+  const openingSize = size();
+  const batches = Math.ceil(n / OPEN_BATCH);
+
+  // Node 1's real shares for the first and the last batch.
+  started = performance.now();
+  for (const batch of [0, batches - 1]) {
+    const answer = await node.openShares({ pollId, size: openingSize, batch });
+    if (answer.total !== n || answer.shares.node !== 1) throw new Error(`node 1 counts ${answer.total} sealed ballots, expected ${n}`);
+  }
+  memory('node 1 gave its shares for the first and the last batch', { seconds: Math.round((performance.now() - started) / 100) / 10 });
+
+  // Every batch's opening entry, its openings made here from the shared point.
+  started = performance.now();
+  const openedAt = '2025-03-09T00:00:00.000Z';
+  const PER_ROUND = 4;
+  for (let b = 0; b < batches; b += PER_ROUND) {
+    const texts: string[] = [];
+    for (let batch = b; batch < Math.min(batches, b + PER_ROUND); batch++) {
+      const from = first + batch * OPEN_BATCH;
+      const openings: OpenedBallot[] = node.entries(from, Math.min(first + n, from + OPEN_BATCH)).map(({ entry }) => {
+        const e = JSON.parse(entry) as LedgerEntry & { data: { voterTag: string; ballotId: string; sealed: SealedBallot } };
+        const opened = openSealed(keySet.jointKey, { pollId, voterTag: e.data.voterTag, ballotId: e.data.ballotId }, e.data.sealed, shared);
+        if (!opened) throw new Error(`ballot ${e.eventId} does not open`);
+        return { eventId: e.eventId, selections: opened.selections, nonce: opened.nonce };
+      });
+      const data: OpeningData = { pollId, keyId: keySet.keyId, size: openingSize, batch, total: n, openings, shares: [], openedAt };
+      texts.push(entryText({ kind: 'poll', pollId, eventType: OPENING_EVENT, eventId: `${pollId}-opened-${batch}`, at: openedAt, data }));
+    }
+    await round(texts);
+  }
+  memory(`opening anchored: ${batches} batches`, { size: size(), seconds: Math.round((performance.now() - started) / 1000) });
+  started = performance.now();
+  const tally = await node.tally({ pollId, size: size() });
+  const counted = (tally.tally as { ballots: number }).ballots;
+  if (counted !== n) throw new Error(`the tally counts ${counted} ballots, expected ${n}`);
+  memory('tally signed', { seconds: Math.round((performance.now() - started) / 100) / 10 });
   node.close();
 }
 
@@ -92,4 +197,5 @@ function open(dir: string): void {
 const [mode, a, b] = process.argv.slice(2);
 if (mode === 'fill') await fill(Number(a), b!);
 else if (mode === 'open') open(a!);
-else throw new Error('usage: ledgerMemory.ts fill N DIR | open DIR');
+else if (mode === 'sealed') await sealed(Number(a), b!);
+else throw new Error('usage: ledgerMemory.ts fill N DIR | open DIR | sealed N DIR');

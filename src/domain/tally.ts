@@ -67,11 +67,20 @@ export function countedBallots<B extends Pick<TallyBallot, 'voterTag' | 'castAt'
   for (const ballot of ballots) {
     const at = instant(ballot);
     const prev = chosen.get(ballot.voterTag);
-    const replace = !prev || (def.settings.allowRevote ? at >= prev.at : at < prev.at);
-    if (replace) chosen.set(ballot.voterTag, { ballot, at });
+    if (!prev || countsInstead(def, prev.at, at)) chosen.set(ballot.voterTag, { ballot, at });
   }
   return [...chosen.values()].map((c) => c.ballot);
 }
+
+/**
+ * countedBallots' rule for one voter: whether a ballot cast at `at` (ms) counts instead of the one cast
+ * at `previousAt` that counted so far (earlier in input order). For callers that stream the ballots.
+ */
+export const countsInstead = (def: Pick<PollDefinition, 'settings'>, previousAt: number, at: number): boolean =>
+  def.settings.allowRevote ? at >= previousAt : at < previousAt;
+
+/** A ballot's castAt in ms; a TallyError for one that is not a date. */
+export const castInstant = (b: Pick<TallyBallot, 'voterTag' | 'castAt'>): number => instant(b);
 
 /**
  * Tallies a poll. Throws {@link TallyError} for a ballot that names an unknown question or option or
@@ -79,12 +88,27 @@ export function countedBallots<B extends Pick<TallyBallot, 'voterTag' | 'castAt'
  * meeting one means the input is not what was cast. Choice limits are not re-checked here.
  */
 export function tallyPoll(def: PollDefinition, ballots: readonly TallyBallot[]): PollTally {
-  const counted = countedBallots(def, ballots);
+  return tallyCounted(def, countedBallots(def, ballots));
+}
+
+/**
+ * Tallies ballots that are already the counted ones (one per voter, as {@link countedBallots} chooses),
+ * reading each once, in any order: a caller with many ballots can stream them instead of holding them.
+ * What it keeps per ballot is, in a budget poll only, the approval set (its option ids interned to the
+ * definition's own strings), which the budget rule needs all at once.
+ */
+export function tallyCounted(def: PollDefinition, counted: Iterable<TallyBallot>): PollTally {
   const questions = new Map(def.questions.map((q) => [q.id, q]));
   const optionCounts = new Map(def.questions.map((q) => [q.id, new Map(q.options.map((o) => [o.id, 0]))]));
   const freeText = new Map(def.questions.map((q) => [q.id, 0]));
 
+  const budgetQuestion = def.kind === 'budget' && def.budget ? (def.questions[0]?.id ?? '') : null;
+  const optionIds = new Map((def.questions.find((q) => q.id === budgetQuestion)?.options ?? []).map((o) => [o.id, o.id]));
+  const approvals: string[][] = [];
+  let ballots = 0;
   for (const b of counted) {
+    ballots++;
+    if (budgetQuestion !== null) approvals.push((b.selections.selections[budgetQuestion] ?? []).map((id) => optionIds.get(id) ?? id));
     for (const [qid, ids] of Object.entries(b.selections.selections)) {
       const counts = optionCounts.get(qid);
       if (!counts) throw new TallyError(`ballot of ${b.voterTag} answers unknown question ${JSON.stringify(qid)}`);
@@ -105,19 +129,15 @@ export function tallyPoll(def: PollDefinition, ballots: readonly TallyBallot[]):
 
   const tally: PollTally = {
     pollId: def.pollId,
-    ballots: counted.length,
+    ballots,
     questions: def.questions.map((q) => ({
       questionId: q.id,
       options: q.options.map((o) => ({ optionId: o.id, count: optionCounts.get(q.id)!.get(o.id)! })),
       freeTextAnswers: freeText.get(q.id)!,
     })),
   };
-  if (def.kind === 'budget' && def.budget) {
-    const qid = def.questions[0]?.id ?? '';
-    const outcome = budgetOutcome(
-      def,
-      counted.map((b) => b.selections.selections[qid] ?? []),
-    );
+  if (budgetQuestion !== null && def.budget) {
+    const outcome = budgetOutcome(def, approvals);
     const funded = new Set(outcome.funded);
     tally.budget = {
       rule: outcome.rule,

@@ -78,6 +78,18 @@ export function countedSealedBallots(definition: Pick<PollDefinition, 'settings'
 }
 
 export const batchOf = <T>(list: readonly T[], batch: number): T[] => list.slice(batch * OPEN_BATCH, (batch + 1) * OPEN_BATCH);
+
+/**
+ * A poll's counted sealed ballots as an opening reads them: how many, and one batch at a time. A ledger
+ * node keeps only their log positions and reads a batch from its log when asked ({@link countedInMemory}
+ * wraps a list for everyone else).
+ */
+export interface CountedSealed {
+  readonly total: number;
+  batch(batch: number): readonly SealedBallotRef[];
+}
+
+export const countedInMemory = (refs: readonly SealedBallotRef[]): CountedSealed => ({ total: refs.length, batch: (b) => batchOf(refs, b) });
 export const batchCount = (total: number): number => Math.ceil(total / OPEN_BATCH);
 export const itemsOf = (refs: readonly SealedBallotRef[]): SealedItem[] => refs.map((r) => ({ eventId: r.eventId, ephemeral: r.sealed.ephemeral }));
 
@@ -124,15 +136,15 @@ export function openBatch(keySet: PublicKeySet, pollId: string, refs: readonly S
 export function openingProblem(
   definition: PollDefinition,
   keySet: PublicKeySet | null,
-  counted: readonly SealedBallotRef[],
+  counted: CountedSealed,
   data: OpeningData,
   full: boolean,
 ): string | undefined {
   if (!Array.isArray(data.openings) || !Array.isArray(data.shares)) return 'an opening needs openings and shares';
   if (!Number.isSafeInteger(data.batch) || data.batch < 0) return 'the batch must be a number';
-  if (data.total !== counted.length) return `the opening counts ${String(data.total)} sealed ballots, the log ${counted.length}`;
-  const refs = batchOf(counted, data.batch);
-  if (refs.length === 0) return `batch ${data.batch} is beyond the poll's ${counted.length} counted ballots`;
+  if (data.total !== counted.total) return `the opening counts ${String(data.total)} sealed ballots, the log ${counted.total}`;
+  if (data.batch >= batchCount(counted.total)) return `batch ${data.batch} is beyond the poll's ${counted.total} counted ballots`;
+  const refs = counted.batch(data.batch);
   if (data.openings.length !== refs.length) return `batch ${data.batch} opens ${data.openings.length} ballots, not ${refs.length}`;
   const needsShares = full || data.openings.some((o) => 'unopenable' in o);
   if (needsShares) {
@@ -233,7 +245,7 @@ export function auditSealedOpening(
       problems.push(`batch ${b} of ${batches} has no opening`);
       continue;
     }
-    const problem = openingProblem(definition, keySet, counted, data, true);
+    const problem = openingProblem(definition, keySet, countedInMemory(counted), data, true);
     if (problem) problems.push(`batch ${b}: ${problem}`);
     unopenable += data.openings.filter((o) => 'unopenable' in o).length;
   }

@@ -153,6 +153,14 @@ export class VoterTable {
     return this.castCounts[slot]!;
   }
 
+  /** Every voter's position, ascending. */
+  positionsAscending(): Uint32Array {
+    const out = new Uint32Array(this.count);
+    let k = 0;
+    for (let slot = 0; slot < this.positions.length; slot++) if (this.positions[slot] !== 0) out[k++] = this.positions[slot]! - 1;
+    return out.sort();
+  }
+
   /** Records a voter's newer ballot in their slot. */
   update(slot: number, position: number, casts: number): void {
     this.positions[slot] = position + 1;

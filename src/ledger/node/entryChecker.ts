@@ -15,7 +15,7 @@ import type { TallyBallot } from '../../domain/tally.ts';
 import { utf8 } from '../bytes.ts';
 import { ballotTrackerCode, canonicalJsonText, ledgerEntryProblem, type LedgerEntry } from '../entry.ts';
 import type { Sha256 } from '../hash.ts';
-import { countedSealedBallots, OPENING_EVENT, openedTallyBallots, openingProblem, type OpeningData, type SealedBallotRef } from '../sealedOpening.ts';
+import { countedSealedBallots, OPENING_EVENT, openedTallyBallots, openingProblem, type CountedSealed, type OpeningData } from '../sealedOpening.ts';
 import type { SealedBallot } from '../threshold/seal.ts';
 import type { PublicKeySet } from '../threshold/vss.ts';
 import { VoterTable } from './compactIndex.ts';
@@ -23,11 +23,11 @@ import { VoterTable } from './compactIndex.ts';
 /**
  * What a node knows beyond its entries to judge sealed polls: the nodes' key sets (a sealed ballot must
  * be sealed to one of them, not to a key the app made itself) and the counted sealed ballots of a poll
- * as its stored log shows them up to a size (null when it holds fewer entries).
+ * as its stored log shows them up to a size (null when it holds fewer entries), read a batch at a time.
  */
 export interface SealedContext {
   keySet(keyId: string): PublicKeySet | null;
-  sealedBallots(pollId: string, definition: PollDefinition, size: number): SealedBallotRef[] | null;
+  sealedBallots(pollId: string, definition: PollDefinition, size: number): CountedSealed | null;
 }
 
 /**

@@ -12,7 +12,22 @@ import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
 import { generateSignerKey } from '../note.ts';
 import { LedgerNode } from './ledgerNode.ts';
 import { loadOrMakeSeed } from './store.ts';
-import { ballotEntry, ballotText, openPollEntries, ORIGIN, tempDataDir } from './testing.ts';
+import { tallyPoll } from '../../domain/tally.ts';
+import { pollBallotsFromEntries } from './entryChecker.ts';
+import { ballotEntry, ballotText, entryText, openPollEntries, ORIGIN, tempDataDir } from './testing.ts';
+
+/** A budget poll's opening entries: openPollEntries' poll as a budget poll (options a, b, c cost 60, 50, 30). */
+function budgetPollEntries(pollId: string, budget: Record<string, unknown>): string[] {
+  return openPollEntries(pollId).map((text, k) => {
+    if (k > 0) return text;
+    const created = JSON.parse(text) as { data: { definition: { kind: string; budget: unknown; questions: { maxChoices: number; options: { id: string; cost?: number }[] }[] } } };
+    const definition = created.data.definition;
+    definition.kind = 'budget';
+    definition.budget = budget;
+    for (const o of definition.questions[0]!.options) o.cost = { a: 60, b: 50, c: 30 }[o.id];
+    return entryText(created as never);
+  });
+}
 
 const calls = vi.hoisted(() => ({ fsyncSync: 0, fdatasync: 0 }));
 vi.mock('node:fs', async (importOriginal) => {
@@ -103,6 +118,31 @@ describe('a ledger node round', () => {
     expect(earlier.size).toBe(size - 1);
     expect((earlier.tally as { ballots: number }).ballots).toBe(ballots.length - 1);
     expect(store.tallies).toHaveLength(2);
+  });
+
+  it('tallies from its log as the domain tallies the same entries: re-votes, a re-vote dated earlier, a budget poll', async () => {
+    nodes = cluster();
+    const budget = { total: 100, currency: 'PLN', rule: 'equal-shares' };
+    const setup = [...openPollEntries('tr', { allowRevote: true }), ...openPollEntries('tn'), ...budgetPollEntries('tb', budget)];
+    const first = await round(nodes, [], setup, null);
+    const EARLY = '2025-03-02T12:00:00.000Z';
+    const ballots = [
+      ...Array.from({ length: 12 }, (_, k) => ballotText({ pollId: 'tr', voter: `v${k}`, option: ['a', 'b', 'c'][k % 3] })),
+      ballotText({ pollId: 'tr', voter: 'v1', eventId: 'tr-v1-2', option: 'c', replaces: 'tr-v1' }),
+      // A re-vote dated before the ballot it replaces: the domain's rule keeps the later-dated one.
+      ballotText({ pollId: 'tr', voter: 'v2', eventId: 'tr-v2-2', option: 'a', replaces: 'tr-v2', at: EARLY }),
+      ballotText({ pollId: 'tr', voter: 'v1', eventId: 'tr-v1-3', option: 'a', replaces: 'tr-v1-2' }),
+      ...Array.from({ length: 7 }, (_, k) => ballotText({ pollId: 'tn', voter: `v${k}`, option: ['a', 'b'][k % 2] })),
+      ...Array.from({ length: 9 }, (_, k) => ballotText({ pollId: 'tb', voter: `v${k}`, option: ['a', 'b', 'c'][k % 3] })),
+    ];
+    await round(nodes, setup, ballots, first);
+    const all = [...setup, ...ballots];
+    for (const pollId of ['tr', 'tn', 'tb']) {
+      const { definition, ballots: expected } = pollBallotsFromEntries(all, pollId);
+      expect((await nodes[0]!.tally({ pollId, size: all.length })).tally).toEqual(tallyPoll(definition, expected));
+    }
+    const counts = ((await nodes[0]!.tally({ pollId: 'tr', size: all.length })).tally as { questions: { options: { count: number }[] }[] }).questions[0]!.options.map((o) => o.count);
+    expect(counts).toEqual([5, 3, 4]);
   });
 
   it('a node restarted from its files has the same log and final checkpoint', async () => {

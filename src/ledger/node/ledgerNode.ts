@@ -4,7 +4,7 @@
  * (docs/ledger-protocol.md).
  */
 import { Mutex } from 'async-mutex';
-import { tallyPoll, TallyError } from '../../domain/tally.ts';
+import { tallyCounted, TallyError, type TallyBallot } from '../../domain/tally.ts';
 import { bytesEqual, toBase64, utf8 } from '../bytes.ts';
 import { checkpointHash, GENESIS_PREV, parseCheckpoint, type Checkpoint } from '../checkpoint.ts';
 import { MerkleTree, hashLeaf } from '../merkle.ts';
@@ -22,13 +22,14 @@ import {
 } from '../note.ts';
 import { signTallyNote, tallyHash } from '../tallyNote.ts';
 import { QUORUM } from '../protocol.ts';
-import { EntryChecker, isRefusal, parseStoredEntryText, pollBallotsFromEntries, type SealedContext } from './entryChecker.ts';
+import { EntryChecker, isRefusal, parseStoredEntryText, type SealedContext } from './entryChecker.ts';
+import { CountedPositions } from './countedPositions.ts';
 import { NodeStore, type Log } from './store.ts';
 import { HashIndex, NumberList } from './compactIndex.ts';
-import { pollStatusAt } from '../../domain/poll.ts';
-import type { PollDefinition } from '../../domain/pollDefinition.ts';
+import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState } from '../../domain/poll.ts';
+import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
 import type { LedgerEntry } from '../entry.ts';
-import { batchOf, countedSealedBallots, itemsOf, SealedNotOpened, type SealedBallotRef } from '../sealedOpening.ts';
+import { batchCount, itemsOf, OPEN_BATCH, OPENING_EVENT, SealedNotOpened, sealedRefOf, type CountedSealed, type OpeningData, type SealedBallotRef } from '../sealedOpening.ts';
 import type { ShareBatch } from '../threshold/decryption.ts';
 import type { Dealing, PublicKeySet } from '../threshold/vss.ts';
 import { NodeError } from './nodeError.ts';
@@ -71,8 +72,11 @@ export class LedgerNode {
   private readonly threshold: ThresholdStore;
   private readonly sealedContext: SealedContext;
   private checker: EntryChecker;
-  /** The counted sealed ballots of the last poll asked about, so opening batch by batch reads the log once. */
-  private sealedCache: { key: string; refs: SealedBallotRef[] } | null = null;
+  /**
+   * The log positions of the counted sealed ballots of the last poll asked about (4 bytes a ballot), so
+   * opening batch by batch reads the whole poll once; each batch's ballots are read back by position.
+   */
+  private sealedCache: { key: string; counted: CountedSealed } | null = null;
   /** Ballot tracker -> entry index, by the tracker's 32-bit hash only (~16 bytes a ballot; see HashIndex). */
   private readonly trackers = new HashIndex();
   /** Entry indexes of each poll, ascending: 4 bytes an entry (plus doubling slack), no per-entry object. */
@@ -180,19 +184,24 @@ export class LedgerNode {
   }
 
   /**
-   * The texts of a poll's first `count` entries, in order, read from disk a span at a time: one
-   * positional read covers up to 4,096 consecutive log positions (other polls' entries in between are
-   * read and dropped), so memory is bounded by the span, not the poll.
+   * The texts at the first `count` of some ascending log positions (`positionAt(k)`), in order, read from
+   * disk a span at a time: one positional read covers up to 4,096 consecutive log positions (entries in
+   * between are read and dropped), so memory is bounded by the span, not the poll.
    */
-  private forEachPollEntry(list: NumberList | undefined, count: number, fn: (text: string, index: number) => void): void {
+  private *entriesAt(positionAt: (k: number) => number, count: number): Generator<{ text: string; index: number }> {
     const SPAN = 4096;
     for (let k = 0; k < count; ) {
-      const first = list!.get(k);
+      const first = positionAt(k);
       let last = k;
-      while (last + 1 < count && list!.get(last + 1) - first < SPAN) last++;
-      const texts = this.store.entryRange(first, list!.get(last) + 1);
-      for (; k <= last; k++) fn(texts[list!.get(k) - first]!, list!.get(k));
+      while (last + 1 < count && positionAt(last + 1) - first < SPAN) last++;
+      const texts = this.store.entryRange(first, positionAt(last) + 1);
+      for (; k <= last; k++) yield { text: texts[positionAt(k) - first]!, index: positionAt(k) };
     }
+  }
+
+  /** A poll's first `count` entries, in log order (see entriesAt). */
+  private pollEntriesBelow(list: NumberList | undefined, count: number): Generator<{ text: string; index: number }> {
+    return this.entriesAt((k) => list!.get(k), count);
   }
 
   /** The final checkpoint note stored for a tree size, read from finals.log. */
@@ -443,7 +452,7 @@ export class LedgerNode {
     this.standBehind();
     const list = this.pollIndexes.get(pollId);
     const out: { index: number; entry: string }[] = [];
-    this.forEachPollEntry(list, list?.length ?? 0, (entry, index) => out.push({ index, entry }));
+    for (const { text, index } of this.pollEntriesBelow(list, list?.length ?? 0)) out.push({ index, entry: text });
     return out;
   }
 
@@ -701,17 +710,9 @@ export class LedgerNode {
       const root = n > 0 ? toBase64(this.tree.root(n)) : '';
       const signed = this.tallies.get(pollId);
       if (signed && signed.size === n && this.tallyRoots.get(pollId) === root) return signed;
-      const list = this.pollIndexes.get(pollId);
-      const indexes: number[] = [];
-      const texts: string[] = [];
-      this.forEachPollEntry(list, list?.countBelow(n) ?? 0, (text, i) => {
-        texts.push(text);
-        indexes.push(i);
-      });
       let tally: unknown;
       try {
-        const { definition, ballots } = pollBallotsFromEntries(texts, pollId, indexes, parseStoredEntryText);
-        tally = tallyPoll(definition, ballots);
+        tally = this.tallyFromLog(pollId, n);
       } catch (e) {
         if (e instanceof TallyError) throw new NodeError(422, e.code, e.message);
         if (e instanceof SealedNotOpened) throw new NodeError(409, e.code, e.message);
@@ -726,24 +727,114 @@ export class LedgerNode {
     });
   }
 
+  /**
+   * The tally of a poll from this node's own entries below `n`, streamed: one pass over the poll's
+   * entries (its state, its openings' positions, the counted ballots' positions), then the counted
+   * ballots are read back by position and counted one by one. What it holds is typed arrays of
+   * positions and, in a budget poll, each counted ballot's approval set (the budget rule needs them all).
+   * Throws as the domain does (TallyError, SealedNotOpened), or an Error for a poll not in the log.
+   */
+  private tallyFromLog(pollId: string, n: number): unknown {
+    const list = this.pollIndexes.get(pollId);
+    let state: PollState = initialPoll;
+    const openings = new Map<number, number>();
+    let openingSize: number | undefined;
+    // A live poll's ballots by the tally's rule, chosen as they go by. The rule reads allowRevote, which
+    // only a PollDraftUpdated changes, before any ballot (a node accepts ballots in an open poll only).
+    let live: { chooser: CountedPositions; allowRevote: boolean } | null = null;
+    for (const { text, index } of this.pollEntriesBelow(list, list?.countBelow(n) ?? 0)) {
+      const entry = parseStoredEntryText(text);
+      if (isRefusal(entry) || entry.pollId !== pollId) continue;
+      if (entry.kind === 'poll') {
+        if (entry.eventType === OPENING_EVENT) {
+          const data = entry.data as OpeningData;
+          openings.set(data.batch, index);
+          openingSize ??= data.size;
+        }
+        state = evolvePoll(state, { type: entry.eventType, data: entry.data } as PollEvent);
+        continue;
+      }
+      const d = entry.data as { voterTag: string; selections?: BallotSelections };
+      if (!d.selections || state.status === 'Initial') continue;
+      live ??= { chooser: new CountedPositions(h, state.definition, (p) => this.ballotAt(p)), allowRevote: state.definition.settings.allowRevote };
+      live.chooser.offer(index, d.voterTag, entry.at);
+    }
+    if (state.status === 'Initial') throw new Error(`poll ${pollId} is not in the log`);
+    const definition = state.definition;
+    if (definition.settings.resultsVisibility !== 'sealed') {
+      if (live && live.allowRevote !== definition.settings.allowRevote) throw new Error(`poll ${pollId} changed its re-vote setting after its first ballot`);
+      return tallyCounted(definition, this.liveBallots(live?.chooser.positions() ?? new Uint32Array(0)));
+    }
+    // A sealed poll counts its opened ballots, read at the size its opening names (throws until opened).
+    const counted = this.sealedBallots(pollId, definition, openingSize ?? n);
+    if (!counted) throw new Error(`this node holds fewer than ${openingSize} entries`);
+    return tallyCounted(definition, this.openedBallots(counted, openings));
+  }
+
+  /** The voter tag and time of the ballot entry at a log position (for a chooser confirming a voter). */
+  private ballotAt(position: number): { voterTag: string; castAt: string } {
+    const entry = JSON.parse(this.store.entry(position)) as LedgerEntry;
+    return { voterTag: (entry.data as { voterTag: string }).voterTag, castAt: entry.at };
+  }
+
+  /** The counted ballots of a live poll, read back by position in log order. */
+  private *liveBallots(positions: Uint32Array): Generator<TallyBallot> {
+    for (const { text } of this.entriesAt((k) => positions[k]!, positions.length)) {
+      const entry = JSON.parse(text) as LedgerEntry;
+      const d = entry.data as { voterTag: string; selections: BallotSelections };
+      yield { voterTag: d.voterTag, selections: d.selections, castAt: entry.at };
+    }
+  }
+
+  /** A sealed poll's opened ballots, batch by batch: each batch's opening entry and counted ballots read from the log. */
+  private *openedBallots(counted: CountedSealed, openings: ReadonlyMap<number, number>): Generator<TallyBallot> {
+    for (let b = 0; b < batchCount(counted.total); b++) {
+      const position = openings.get(b);
+      if (position === undefined) throw new SealedNotOpened(b);
+      const data = (JSON.parse(this.store.entry(position)) as LedgerEntry).data as OpeningData;
+      const refs = counted.batch(b);
+      for (let j = 0; j < refs.length; j++) {
+        const o = data.openings[j]!;
+        if (!('unopenable' in o)) yield { voterTag: refs[j]!.voterTag, selections: o.selections as BallotSelections, castAt: refs[j]!.castAt };
+      }
+    }
+  }
+
   // ---- sealed polls: the nodes' threshold key and opening ----------------------------------------
 
-  /** The counted sealed ballots of a poll in this node's stored log up to `size`; null if it holds fewer. */
-  private sealedBallots(pollId: string, definition: Pick<PollDefinition, 'settings'>, size: number): SealedBallotRef[] | null {
+  /**
+   * The counted sealed ballots of a poll in this node's stored log up to `size`; null if it holds fewer.
+   * Kept as their log positions; a batch is read back from the log when asked for.
+   */
+  private sealedBallots(pollId: string, definition: Pick<PollDefinition, 'settings'>, size: number): CountedSealed | null {
     if (size > this.store.entryCount) return null;
     // Keyed by the poll's entries below `size` only: the opening's own entries (appended after `size`,
     // one per batch) must not throw the cache away, or every batch would parse the whole poll again.
     const indexes = this.pollIndexes.get(pollId);
     const below = indexes?.countBelow(size) ?? 0;
     const key = `${pollId}\u0000${size}\u0000${below}`;
-    if (this.sealedCache?.key === key) return this.sealedCache.refs;
-    const entries: LedgerEntry[] = [];
-    this.forEachPollEntry(indexes, below, (text) => {
+    if (this.sealedCache?.key === key) return this.sealedCache.counted;
+    const chooser = new CountedPositions(h, definition, (p) => this.ballotAt(p));
+    for (const { text, index } of this.pollEntriesBelow(indexes, below)) {
       const entry = parseStoredEntryText(text);
-      if (!('reason' in entry) && entry.kind === 'ballot') entries.push(entry);
-    });
-    const refs = countedSealedBallots(definition, entries);
-    this.sealedCache = { key, refs };
+      const ref = isRefusal(entry) ? null : sealedRefOf(entry);
+      if (ref) chooser.offer(index, ref.voterTag, ref.castAt);
+    }
+    const positions = chooser.positions();
+    const counted: CountedSealed = { total: positions.length, batch: (b) => this.sealedBatch(positions, b) };
+    this.sealedCache = { key, counted };
+    return counted;
+  }
+
+  /** Batch `b` of the counted sealed ballots at these positions, read from the log. */
+  private sealedBatch(positions: Uint32Array, b: number): SealedBallotRef[] {
+    const slice = positions.subarray(b * OPEN_BATCH, (b + 1) * OPEN_BATCH);
+    const refs: SealedBallotRef[] = [];
+    for (const { text, index } of this.entriesAt((k) => slice[k]!, slice.length)) {
+      const ref = sealedRefOf(JSON.parse(text) as LedgerEntry);
+      if (!ref) throw new Error(`entry ${index} of the log is no longer the sealed ballot it was`);
+      refs.push(ref);
+    }
     return refs;
   }
 
@@ -778,15 +869,15 @@ export class LedgerNode {
       if (poll.definition.settings.resultsVisibility !== 'sealed') throw new NodeError(422, 'opening.not-sealed', `poll ${pollId} is not sealed`);
       const status = pollStatusAt(poll, new Date().toISOString());
       if (status === 'Open' || status === 'Scheduled' || status === 'Draft') throw new NodeError(409, 'opening.poll-open', `poll ${pollId} is not closed yet`);
-      const refs = this.sealedBallots(pollId, poll.definition, size as number);
-      if (!refs) {
+      const counted = this.sealedBallots(pollId, poll.definition, size as number);
+      if (!counted) {
         void this.catchUp();
         throw new NodeError(409, 'behind', `this node holds ${this.tree.size} entries`, { size: this.tree.size });
       }
-      const slice = batchOf(refs, batch as number);
-      if (slice.length === 0) throw new NodeError(404, 'not-found', `batch ${String(batch)} is beyond the poll's ${refs.length} counted sealed ballots`);
+      if ((batch as number) >= batchCount(counted.total)) throw new NodeError(404, 'not-found', `batch ${String(batch)} is beyond the poll's ${counted.total} counted sealed ballots`);
+      const slice = counted.batch(batch as number);
       const shares = this.threshold.shares(slice[0]!.sealed.keyId, { pollId, batch: batch as number }, itemsOf(slice));
-      return { pollId, size: size as number, batch: batch as number, total: refs.length, shares };
+      return { pollId, size: size as number, batch: batch as number, total: counted.total, shares };
     });
   }
 

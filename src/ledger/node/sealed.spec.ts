@@ -5,7 +5,7 @@ import { toHex, utf8 } from '../bytes.ts';
 import { ballotTrackerCode, type LedgerEntry } from '../entry.ts';
 import { nodeSha256 } from '../nodeCrypto.ts';
 import { createSealingClient } from '../sealing.ts';
-import { OPENING_EVENT, type OpeningData } from '../sealedOpening.ts';
+import { countedInMemory, OPENING_EVENT, type OpeningData } from '../sealedOpening.ts';
 import { deal, keySetProblem, publicKeySetOf, transportKeyOf, type PublicKeySet } from '../threshold/vss.ts';
 import { sealSelections } from '../threshold/seal.ts';
 import { EntryChecker, pollBallotsFromEntries } from './entryChecker.ts';
@@ -78,7 +78,7 @@ describe('sealed polls on four ledger node processes', () => {
     expect(served).not.toMatch(/"selections"/);
 
     // The nodes' own checker, as each node runs it: refusals need no processes.
-    const checker = new EntryChecker(nodeSha256, { keySet: (id) => (id === keySet.keyId ? keySet : null), sealedBallots: () => [] });
+    const checker = new EntryChecker(nodeSha256, { keySet: (id) => (id === keySet.keyId ? keySet : null), sealedBallots: () => countedInMemory([]) });
     const txn = checker.begin();
     for (const t of openPollEntries('sq', { resultsVisibility: 'sealed' })) expect(txn.check(t)).toBeUndefined();
     const plain = { kind: 'ballot' as const, pollId: 'sq', eventType: 'BallotCast', eventId: 'sq-plain', at: DURING, data: { ...sealedBallot(keySet, 'sq', 'x', 'a').data as object, sealed: undefined, selections: { selections: { q1: ['a'] } } } };
