@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { nodeSha256 } from '../nodeCrypto.ts';
 import { EntryChecker } from './entryChecker.ts';
-import { ballotEntry, ballotText, entryText, openPollEntries, pollDefinition } from './testing.ts';
+import { ballotEntry, ballotText, closePollEntry, entryText, openPollEntries, pollDefinition } from './testing.ts';
 
 const checker = (...texts: string[]): EntryChecker => {
   const c = new EntryChecker(nodeSha256);
@@ -71,5 +71,16 @@ describe('EntryChecker', () => {
     replay.commit();
     expect(again.begin().check(ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-4', replaces: 'r-2' }))?.code).toBe('ballot.replaces');
     expect(again.begin().check(ballotText({ pollId: 'r', voter: 'v1', eventId: 'r-4', replaces: 'r-3' }))).toBeUndefined();
+  });
+
+  it('keeps a voter table only for a poll still taking ballots; after its close every ballot is refused as closed', () => {
+    const c = checker(...openPollEntries('c'), ballotText({ pollId: 'c', voter: 'v1' }));
+    expect(c.read().voterTables.get('c')?.count).toBe(1);
+    const txn = c.begin();
+    expect(txn.check(closePollEntry('c'))).toBeUndefined();
+    txn.commit();
+    expect(c.read().voterTables.has('c')).toBe(false);
+    expect(c.begin().check(ballotText({ pollId: 'c', voter: 'v1', eventId: 'again' }))?.code).toBe('poll.closed');
+    expect(c.begin().check(ballotText({ pollId: 'c', voter: 'v2' }))?.code).toBe('poll.closed');
   });
 });

@@ -112,9 +112,9 @@ const voterKey = (pollId: string, voterTag: string): string => `${pollId}\u0000$
  * The node's view of every poll in its log. `begin()` opens a transaction whose writes stay in an
  * overlay until `commit()`; dropping it is the rollback.
  *
- * What it keeps grows with polls, not ballots, except one {@link VoterTable} per poll (24 bytes a slot,
- * 32-64 bytes a voter): the voters' tags, ballot ids and times stay in the log and are read back by
- * position for a re-vote.
+ * What it keeps grows with polls, not ballots, except one {@link VoterTable} per poll still taking
+ * ballots (24 bytes a slot, 32-64 bytes a voter; dropped when the poll closes): the voters' tags, ballot
+ * ids and times stay in the log and are read back by position for a re-vote.
  */
 export class EntryChecker {
   private readonly polls = new Map<string, PollState>();
@@ -417,6 +417,9 @@ export class CheckTransaction {
         table.update(slot, v.position, v.casts);
       }
     }
+    // A poll past voting refuses every ballot as closed before its voters matter (the decider checks
+    // that first), so its voter table goes: the tables held are those of the polls still taking ballots.
+    for (const [k, v] of this.polls) if (v.status === 'Closed' || v.status === 'ResultPublished' || v.status === 'Reflected') base.voterTables.delete(k);
     for (const [k, v] of this.openings) base.openings.set(k, v);
     this.base.appended(this.texts);
   }
