@@ -1,6 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { budgetOutcome, decimalOf, greedyByApprovals, greedySteps, methodOfEqualShares, type BudgetProject } from './budgetRules.ts';
+import {
+  budgetOutcome,
+  decimalOf,
+  equalSharesAdd1With,
+  equalSharesRunPerVoter,
+  greedyByApprovals,
+  greedySteps,
+  methodOfEqualShares,
+  type BudgetProject,
+  type MesMemo,
+} from './budgetRules.ts';
 import { pabulibApprovals, pabulibBudget, pabulibToPollDefinition, parsePabulib } from './pabulib.ts';
 
 const repoDir = new URL('../../test/pabulib/files/', import.meta.url);
@@ -252,6 +262,52 @@ describe('methodOfEqualShares', () => {
     }
   });
 
+  it('agrees with the naive exact port where many voters cast the same ballot (one weighted group each), with ties and grosze', () => {
+    // Voters with the same ballot are counted as one group with a weight: the outcome must be the one
+    // counted voter by voter. Few distinct ballots, costs with grosze and repeated costs (ties).
+    const rnd = lcg(4242);
+    for (let round = 0; round < 60; round++) {
+      const m = 3 + Math.floor(rnd() * 8);
+      const projects = Array.from({ length: m }, (_, i) => ({ id: `p${i}`, cost: [10, 12.5, 20, 33.33, 7.05][Math.floor(rnd() * 5)]! * (1 + Math.floor(rnd() * 4)) }));
+      const kinds = Array.from({ length: 1 + Math.floor(rnd() * 6) }, () => projects.filter(() => rnd() < 0.45).map((p) => p.id));
+      const n = 5 + Math.floor(rnd() * 120);
+      // Ballots repeated in any order, some naming a project twice, some empty.
+      const ballots = Array.from({ length: n }, () => {
+        const kind = kinds[Math.floor(rnd() * kinds.length)]!;
+        const shuffled = [...kind].sort(() => rnd() - 0.5);
+        return rnd() < 0.2 && shuffled.length > 0 ? [...shuffled, shuffled[0]!] : shuffled;
+      });
+      const budget = Math.round((10 + rnd() * 200) * 100) / 100;
+      for (const completion of ['none', 'add1'] as const) {
+        expect(methodOfEqualShares(projects, ballots, budget, { completion }), `case ${round} ${completion}`).toEqual(
+          naiveMes(projects, ballots.map((b) => [...new Set(b)]), budget, completion),
+        );
+      }
+    }
+  });
+
+  it('add1 with its runs made elsewhere (pb:tally\'s worker threads) gives the same outcome, also when the runner runs ahead', async () => {
+    const rnd = lcg(77);
+    for (let round = 0; round < 30; round++) {
+      const m = 3 + Math.floor(rnd() * 7);
+      const projects = Array.from({ length: m }, (_, i) => ({ id: `p${i}`, cost: 5 + Math.floor(rnd() * 40) }));
+      const ballots = Array.from({ length: 10 + Math.floor(rnd() * 60) }, () => projects.filter(() => rnd() < 0.4).map((p) => p.id));
+      const budget = 20 + Math.floor(rnd() * 150);
+      const memo: MesMemo = new Map();
+      await equalSharesAdd1With(memo, projects, ballots, budget, async function* (inst, from) {
+        // Three runs ahead of what the loop has read, as a pool of workers would.
+        const ahead: number[][] = [];
+        for (let k = from; ; ) {
+          while (ahead.length < 3) ahead.push(equalSharesRunPerVoter(inst, k++));
+          yield ahead.shift()!;
+        }
+      });
+      const expected = naiveMes(projects, ballots, budget, 'add1');
+      expect(methodOfEqualShares(projects, ballots, budget, { completion: 'add1', memo }), `case ${round}`).toEqual(expected);
+      expect(methodOfEqualShares(projects, ballots, budget, { completion: 'add1' }), `case ${round}`).toEqual(expected);
+    }
+  });
+
   it('copes with 250,000 voters and 50 projects', () => {
     const rnd = lcg(7);
     const projects = Array.from({ length: 50 }, (_, i) => ({ id: `p${i}`, cost: 50_000 + Math.floor(rnd() * 950_000) }));
@@ -286,7 +342,7 @@ const fCmp = (a: F, b: F) => Math.sign(Number(a[0] * b[1] - b[0] * a[1]));
 function naiveFixed(projects: BudgetProject[], approvers: Map<string, number[]>, n: number, budget: F): string[] {
   const money: F[] = Array.from({ length: n }, () => fDiv(budget, [BigInt(n), 1n]));
   const remaining = new Set(projects.filter((p) => p.cost > 0 && approvers.get(p.id)!.length > 0).map((p) => p.id));
-  const cost = new Map(projects.map((p) => [p.id, [BigInt(p.cost), 1n] as F]));
+  const cost = new Map(projects.map((p) => [p.id, decimalF(p.cost)]));
   const winners: string[] = [];
   for (;;) {
     let best: { id: string; eff: F }[] = [];
@@ -323,20 +379,27 @@ function naiveFixed(projects: BudgetProject[], approvers: Map<string, number[]>,
   }
 }
 
+/** An amount as the exact decimal it was written as (the rules read amounts so). */
+function decimalF(x: number): F {
+  const { units, scale } = decimalOf(x);
+  return fr(units, 10n ** BigInt(scale));
+}
+
 function naiveMes(projects: BudgetProject[], ballots: string[][], total: number, completion: 'none' | 'add1'): string[] {
   const n = ballots.length;
   const approvers = new Map(projects.map((p) => [p.id, ballots.flatMap((b, i) => (b.includes(p.id) ? [i] : []))]));
-  const cost = new Map(projects.map((p) => [p.id, p.cost]));
-  const sum = (ids: string[]) => ids.reduce((s, id) => s + cost.get(id)!, 0);
-  let mes = naiveFixed(projects, approvers, n, [BigInt(total), 1n]);
+  const cost = new Map(projects.map((p) => [p.id, decimalF(p.cost)]));
+  const fits = (ids: string[]) => fCmp(ids.reduce((s, id) => fAdd(s, cost.get(id)!), [0n, 1n] as F), decimalF(total)) <= 0;
+  let mes = naiveFixed(projects, approvers, n, decimalF(total));
   if (completion === 'none') return mes;
-  let budget = Math.floor(total / n) * n;
+  const [tn, td] = decimalF(total);
+  let budget = Number(tn / (td * BigInt(n))) * n;
   const eligible = projects.filter((p) => p.cost > 0 && approvers.get(p.id)!.length > 0).length;
   for (let guard = 0; guard < 10_000; guard++) {
     if (mes.length === eligible) break;
     budget += n;
     const next = naiveFixed(projects, approvers, n, [BigInt(budget), 1n]);
-    if (sum(next) > total) break;
+    if (!fits(next)) break;
     mes = next;
   }
   return mes;
