@@ -7,6 +7,7 @@
  *   node --expose-gc --import tsx bench/ledgerMemory.ts fill 250000 DIR   # empty store, then N entries
  *   node --expose-gc --import tsx bench/ledgerMemory.ts open DIR          # a fresh process starting on DIR
  *   node --expose-gc --import tsx bench/ledgerMemory.ts sealed 250000 DIR # a sealed poll: fill, close, open, tally
+ *   node --expose-gc --import tsx bench/ledgerMemory.ts reopen-sealed DIR # a fresh process on that store: shares, tally
  *
  * `sealed` runs a key ceremony (node 1 and three ThresholdStores in their own directories), fills one
  * sealed poll with N sealed ballots, closes it, has node 1 give its decryption shares for the first and
@@ -181,6 +182,25 @@ async function sealed(n: number, dir: string): Promise<void> {
   node.close();
 }
 
+/** A fresh process on the store `sealed` left: start-up, node 1's shares for the first batch (reading the poll's counted ballots), the tally. */
+async function reopenSealed(dir: string): Promise<void> {
+  await useSodiumMultiply();
+  const { node: make } = setup(dir);
+  let started = performance.now();
+  const node = make();
+  if (node.storeProblem) throw new Error(node.storeProblem);
+  memory('started on the sealed store', { size: node.size, startSeconds: Math.round((performance.now() - started) / 100) / 10 });
+  const last = JSON.parse(node.entries(node.size - 1, node.size)[0]!.entry) as LedgerEntry;
+  const { pollId, size } = last.data as OpeningData;
+  started = performance.now();
+  await node.openShares({ pollId, size, batch: 0 });
+  memory('shares for batch 0', { seconds: Math.round((performance.now() - started) / 100) / 10 });
+  started = performance.now();
+  await node.tally({ pollId, size: node.size });
+  memory('tally signed', { seconds: Math.round((performance.now() - started) / 100) / 10 });
+  node.close();
+}
+
 function open(dir: string): void {
   const { node: make } = setup(dir);
   const started = performance.now();
@@ -198,4 +218,5 @@ const [mode, a, b] = process.argv.slice(2);
 if (mode === 'fill') await fill(Number(a), b!);
 else if (mode === 'open') open(a!);
 else if (mode === 'sealed') await sealed(Number(a), b!);
-else throw new Error('usage: ledgerMemory.ts fill N DIR | open DIR | sealed N DIR');
+else if (mode === 'reopen-sealed') await reopenSealed(a!);
+else throw new Error('usage: ledgerMemory.ts fill N DIR | open DIR | sealed N DIR | reopen-sealed DIR');

@@ -162,9 +162,14 @@ export class EntryChecker {
     return { ballot: { ballotId: ballotIdOf(found!), at: found!.at, casts: table.casts(slot) }, position: table.position(slot) };
   }
 
+  /** @internal Whether the checker keeps the committed texts itself (it was given no log). */
+  get keepsTexts(): boolean {
+    return this.ownTexts !== null;
+  }
+
   /** @internal used by CheckTransaction.commit */
-  appended(texts: readonly string[]): void {
-    this.size += texts.length;
+  appended(count: number, texts: readonly string[]): void {
+    this.size += count;
     this.ownTexts?.push(...texts);
   }
 
@@ -192,7 +197,9 @@ export class CheckTransaction {
   private readonly voters = new Map<string, PendingVoter>();
   private readonly distinctVoters = new Map<string, number>();
   private readonly openings = new Map<string, PollOpening>();
-  /** The entries this transaction accepted or replayed, in order: they take log positions base.size, base.size + 1, ... */
+  /** How many entries this transaction accepted or replayed: they take log positions base.size, base.size + 1, ... */
+  private accepted = 0;
+  /** Their texts, only for a checker that keeps them itself (a node's are in its log already). */
   private readonly texts: string[] = [];
 
   constructor(
@@ -242,7 +249,7 @@ export class CheckTransaction {
       return refusal('malformed', `entry data has an unexpected shape: ${e instanceof Error ? e.message : String(e)}`);
     }
     if (refused) return refused;
-    this.texts.push(text);
+    this.took(text);
     return entry;
   }
 
@@ -254,8 +261,13 @@ export class CheckTransaction {
   replay(text: string): LedgerEntry | null {
     const entry = this.replayed(text);
     // Even an unreadable line holds its log position.
-    this.texts.push(text);
+    this.took(text);
     return entry;
+  }
+
+  private took(text: string): void {
+    this.accepted++;
+    if (this.base.keepsTexts) this.texts.push(text);
   }
 
   private replayed(text: string): LedgerEntry | null {
@@ -395,7 +407,7 @@ export class CheckTransaction {
   /** Records the entry about to take the next log position as the voter's last ballot. */
   private recordBallot(entry: LedgerEntry, voter: VoterLookup, voterTag: string, ballotId: string): void {
     const { key, previous, committedAt } = voter;
-    const position = this.base.size + this.texts.length;
+    const position = this.base.size + this.accepted;
     this.voters.set(voterKey(entry.pollId, voterTag), { pollId: entry.pollId, ballotId, at: entry.at, casts: (previous?.casts ?? 0) + 1, key, committedAt, position });
     if (!previous) this.distinctVoters.set(entry.pollId, this.distinct(entry.pollId) + 1);
   }
@@ -421,7 +433,7 @@ export class CheckTransaction {
     // that first), so its voter table goes: the tables held are those of the polls still taking ballots.
     for (const [k, v] of this.polls) if (v.status === 'Closed' || v.status === 'ResultPublished' || v.status === 'Reflected') base.voterTables.delete(k);
     for (const [k, v] of this.openings) base.openings.set(k, v);
-    this.base.appended(this.texts);
+    this.base.appended(this.accepted, this.texts);
   }
 }
 

@@ -24,7 +24,7 @@ import { signTallyNote, tallyHash } from '../tallyNote.ts';
 import { QUORUM } from '../protocol.ts';
 import { EntryChecker, isRefusal, parseStoredEntryText, type SealedContext } from './entryChecker.ts';
 import { CountedPositions } from './countedPositions.ts';
-import { NodeStore, type Log } from './store.ts';
+import { NodeStore, READ_SPAN_BYTES, type Log } from './store.ts';
 import { HashIndex, NumberList } from './compactIndex.ts';
 import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
@@ -185,15 +185,16 @@ export class LedgerNode {
 
   /**
    * The texts at the first `count` of some ascending log positions (`positionAt(k)`), in order, read from
-   * disk a span at a time: one positional read covers up to 4,096 consecutive log positions (entries in
-   * between are read and dropped), so memory is bounded by the span, not the poll.
+   * disk a span at a time: one positional read covers up to 4,096 consecutive log positions and 1 MiB
+   * (entries in between are read and dropped), so memory is bounded by the span, not the poll.
    */
   private *entriesAt(positionAt: (k: number) => number, count: number): Generator<{ text: string; index: number }> {
     const SPAN = 4096;
     for (let k = 0; k < count; ) {
       const first = positionAt(k);
+      const end = this.store.entrySpanEnd(first, first + SPAN, READ_SPAN_BYTES);
       let last = k;
-      while (last + 1 < count && positionAt(last + 1) - first < SPAN) last++;
+      while (last + 1 < count && positionAt(last + 1) < end) last++;
       const texts = this.store.entryRange(first, positionAt(last) + 1);
       for (; k <= last; k++) yield { text: texts[positionAt(k) - first]!, index: positionAt(k) };
     }

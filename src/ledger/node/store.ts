@@ -51,6 +51,12 @@ export const emptySigningState: SigningState = { size: 0, root: '', lastSignedBo
 
 export type Log = (msg: string, fields?: Record<string, unknown>) => void;
 
+/**
+ * The most bytes one read over many lines takes at once: the text and what is parsed from it are
+ * garbage soon after, and the less of it there is the less the heap grows between collections.
+ */
+export const READ_SPAN_BYTES = 1 << 20;
+
 /** Appends lines to a file and fsyncs them (tallies.log: rare, kept in memory). */
 class LineFile {
   private fd: number;
@@ -142,9 +148,21 @@ class IndexedLineFile {
     return this.read(i, i + 1)[0]!;
   }
 
-  /** Every line in order, read a page at a time (memory bounded by the page, not the file). */
+  /**
+   * Where a read from line `from` should end: at most at `to` and at most `maxBytes` of text, but at
+   * least one line (one line may be larger: a sealed poll's opening entry is ~75 KB).
+   */
+  spanEnd(from: number, to: number, maxBytes: number): number {
+    return Math.max(from + 1, Math.min(to, this.count, this.ends.countBelow(this.start(from) + maxBytes + 1)));
+  }
+
+  /** Every line in order, read a page at a time (at most `page` lines and 1 MiB: memory bounded by the page, not the file). */
   forEach(fn: (line: string, i: number) => void, page = 1000): void {
-    for (let i = 0; i < this.count; i += page) this.read(i, i + page).forEach((l, k) => fn(l, i + k));
+    for (let i = 0; i < this.count; ) {
+      const end = this.spanEnd(i, i + page, READ_SPAN_BYTES);
+      this.read(i, end).forEach((l, k) => fn(l, i + k));
+      i = end;
+    }
   }
 
   /** Writes the lines to the page cache; returns their end offsets, to be published once they may be read. */
@@ -304,6 +322,11 @@ export class NodeStore {
   /** Entry i's text, read from disk. */
   entry(i: number): string {
     return this.entriesFile.line(i);
+  }
+
+  /** Where a read of entries from `from` should end (see IndexedLineFile.spanEnd). */
+  entrySpanEnd(from: number, to: number, maxBytes: number): number {
+    return this.entriesFile.spanEnd(from, to, maxBytes);
   }
 
   /** Entries [from, to), one positional read. */
