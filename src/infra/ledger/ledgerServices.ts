@@ -57,6 +57,8 @@ export interface LedgerServices {
   sealingKey(): PublicKeySet | null | Promise<PublicKeySet | null>;
   /** Relays key ceremonies and opening rounds between the nodes (holds no share). */
   sealing: SealingClient;
+  /** The sealing encapsulations made ahead in the worker thread (null before the key set is known). */
+  encapsulationPool(): EncapsulationPool | null;
   /** Sealed polls past their close on this instance (the lease holder): `opened`, or why each waits. */
   openingStatus(): Record<string, string>;
   /** Runs an opening pass now (the lease holder only). */
@@ -293,6 +295,7 @@ export const startLedger = async (
     receipt,
     sealingKey: keySetNow,
     sealing,
+    encapsulationPool: () => encapsulations,
     openingStatus: () => active?.opening.status() ?? {},
     openSealedNow: async () => active?.opening.runOnce(),
     startupMs: Date.now() - started,

@@ -18,6 +18,8 @@ const CHUNK = 64;
 export interface EncapsulationPool {
   /** How many are ready (tests and the bench). */
   ready(): number;
+  /** Since the start: encapsulations handed out, and times sealing found the pool empty (so made its own). */
+  counts(): { taken: number; empty: number };
   stop(): Promise<void>;
 }
 
@@ -28,6 +30,8 @@ export function startEncapsulationPool(jointKey: string, options: { size?: numbe
   const ready: Encapsulation[] = [];
   let asked = false;
   let stopped = false;
+  let taken = 0;
+  let empty = 0;
   const worker = new Worker(new URL('./encapsulationWorker.mjs', import.meta.url));
   worker.unref();
   const ask = () => {
@@ -46,12 +50,15 @@ export function startEncapsulationPool(jointKey: string, options: { size?: numbe
   });
   installEncapsulations(jointKey, () => {
     const e = ready.shift() ?? null;
+    if (e) taken++;
+    else empty++;
     if (ready.length < size / 2) ask();
     return e;
   });
   ask();
   return {
     ready: () => ready.length,
+    counts: () => ({ taken, empty }),
     stop: async () => {
       stopped = true;
       installEncapsulations(jointKey, null);

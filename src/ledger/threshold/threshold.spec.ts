@@ -316,6 +316,7 @@ describe('the fast paths', () => {
       const before = pool.ready();
       const list = Array.from({ length: 20 }, (_, j) => ({ sealed: sealSelections(set, { ...ctx, ballotId: `p${j}` }, choices), eventId: `p${j}` }));
       expect(pool.ready()).toBeLessThan(before);
+      expect(pool.counts()).toEqual({ taken: 20, empty: 0 });
       expect(new Set(list.map((x) => x.sealed.ephemeral)).size).toBe(20);
       const { batches } = openWith([2, 3, 4], list);
       const keys = combineShares(batches);
