@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { isMainThread } from 'node:worker_threads';
 import {
   approvalCounts,
   budgetOutcome,
   budgetProjectsOf,
+  equalSharesAdd1With,
   greedyOptionsOf,
   greedySteps,
   type MesMemo,
@@ -20,6 +22,7 @@ import {
   type PabulibFile,
 } from '../domain/pabulib.ts';
 import type { PollDefinition } from '../domain/pollDefinition.ts';
+import { parallelEqualShares, type ParallelEqualShares } from '../infra/parallelEqualShares.ts';
 
 /**
  * `npm run pb:tally -- FILE.pb [--rule NAME] [--compare] [--timing]`: the outcome of a Pabulib file under each rule
@@ -30,7 +33,9 @@ import type { PollDefinition } from '../domain/pollDefinition.ts';
  */
 const usage = `usage: npm run pb:tally -- <file.pb> [--rule <${PABULIB_RULES.filter((r) => pabulibRuleInfo(r).reproduces).join('|')}>] [--compare] [--timing]`;
 
-const money = (x: number) => x.toLocaleString('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 2 });
+// One formatter: toLocaleString builds a new one on each call (about a millisecond each).
+const moneyFormat = new Intl.NumberFormat('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 2 });
+const money = (x: number) => moneyFormat.format(x);
 
 /** The poll definition of a file, counted with the rule `ruleName` (the file's own when absent). */
 function definitionUnder(pb: PabulibFile, ruleName: string | undefined): PollDefinition {
@@ -47,12 +52,25 @@ function definitionUnder(pb: PabulibFile, ruleName: string | undefined): PollDef
   return def;
 }
 
-function report(pb: PabulibFile, ballots: string[][], memo: MesMemo, ruleName: string, compare: boolean, out: (line: string) => void): boolean {
+/** Whether a definition is counted with Equal Shares and add1 completion. */
+const isAdd1 = (def: PollDefinition) => def.budget!.rule === 'equal-shares' && (def.budget!.completion ?? 'add1') === 'add1';
+
+async function report(
+  pb: PabulibFile,
+  ballots: string[][],
+  memo: MesMemo,
+  parallel: ParallelEqualShares | undefined,
+  ruleName: string,
+  compare: boolean,
+  out: (line: string) => void,
+): Promise<boolean> {
   const def = definitionUnder(pb, ruleName);
   const rounds: MesRound[] = [];
   let behind: ((id: string) => number) | undefined;
   let comparison: { mes: string[]; greedy: string[]; preferMes: number; preferGreedy: number } | undefined;
   const started = performance.now();
+  // add1's runs on every core; budgetOutcome then finds the outcome in the memo.
+  if (parallel && isAdd1(def)) await equalSharesAdd1With(memo, budgetProjectsOf(def), ballots, def.budget!.total, parallel.runsFrom);
   const outcome = budgetOutcome(def, ballots, compare ? { memo, trace: (r) => rounds.push(r), onDone: (f) => (behind = f), onComparison: (c) => (comparison = c) } : { memo });
   const ms = performance.now() - started;
   const projects = new Map(pb.projects.map((p) => [p.id, p]));
@@ -106,7 +124,7 @@ function report(pb: PabulibFile, ballots: string[][], memo: MesMemo, ruleName: s
 
 let parsedAt = 0;
 
-const main = (): number => {
+const main = async (): Promise<number> => {
   // Milliseconds since this process started: Node's own start plus loading this command.
   const startedAt = performance.now();
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { rule: { type: 'string' }, compare: { type: 'boolean' }, timing: { type: 'boolean' } } });
@@ -143,20 +161,30 @@ const main = (): number => {
   // add1-comparison differ only in the last step).
   const ballots = pabulibApprovals(pb);
   const memo: MesMemo = new Map();
-  for (const r of rules) {
-    const same = report(pb, ballots, memo, r, values.compare === true && (values.rule !== undefined || r === own.ruleName), (line) => log(`${r === own.ruleName ? '* ' : '  '}${line}`));
-    if (r === own.ruleName) fileRuleSame = same;
+  // Started before the first rule is counted, so the workers are loaded by the time add1 needs them.
+  const parallel = ballots.length > 0 && rules.some((r) => isAdd1(definitionUnder(pb, r))) ? parallelEqualShares() : undefined;
+  try {
+    for (const r of rules) {
+      const same = await report(pb, ballots, memo, parallel, r, values.compare === true && (values.rule !== undefined || r === own.ruleName), (line) => log(`${r === own.ruleName ? '* ' : '  '}${line}`));
+      if (r === own.ruleName) fileRuleSame = same;
+    }
+  } finally {
+    await parallel?.close();
   }
   if (values.timing) {
     const end = performance.now();
-    log(`timing: start-up ${startedAt.toFixed(0)} ms (Node and loading this command), reading and parsing ${(parsedAt - startedAt).toFixed(0)} ms, counting ${(end - parsedAt).toFixed(0)} ms, total ${end.toFixed(0)} ms in this process`);
+    const runs = parallel && parallel.runsMade.some((n) => n > 0) ? ` (add1 runs: ${parallel.runsMade[0]} on the main thread, ${parallel.runsMade.slice(1).join(' + ')} on ${parallel.runsMade.length - 1} worker thread(s))` : '';
+    log(`timing: start-up ${startedAt.toFixed(0)} ms (Node and loading this command), reading and parsing ${(parsedAt - startedAt).toFixed(0)} ms, counting ${(end - parsedAt).toFixed(0)} ms${runs}, total ${end.toFixed(0)} ms in this process`);
   }
   return fileRuleSame ? 0 : 1;
 };
 
-try {
-  process.exitCode = main();
-} catch (error) {
-  console.error(error instanceof Error ? error.message : error);
-  process.exitCode = 2;
+// The module is also the entry of pb:tally's worker threads (see parallelEqualShares): they only run.
+if (isMainThread) {
+  try {
+    process.exitCode = await main();
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exitCode = 2;
+  }
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  approvalCounts,
   budgetOutcome,
   decimalOf,
   equalSharesAdd1With,
@@ -113,6 +114,10 @@ describe('greedyByApprovals', () => {
   it('greedy-no-skip: stops at the first project that does not fit', () => {
     expect(greedyByApprovals(projects, { a: 9, b: 8, c: 7, d: 6 }, 100, { stopAtFirstMisfit: true })).toEqual(['a']);
     expect(greedyByApprovals(projects, { a: 9, b: 8, c: 7, d: 6 }, 100)).toEqual(['a', 'c', 'd']);
+  });
+
+  it('counts approvals once per ballot, also for a project named twice on one ballot', () => {
+    expect(approvalCounts([['A', 'A', 'B'], ['B'], [], ['A', 'B', 'A']])).toEqual(new Map([['A', 2], ['B', 3]]));
   });
 
   it('never funds a project without approvals and ignores inherited keys', () => {

@@ -396,7 +396,7 @@ export function equalSharesRunPerVoter(inst: MesInstance, perVoter: bigint): num
   return mesFixed(inst, { n: perVoter * BigInt(inst.voters), d: 1n });
 }
 
-/** The arrays of one run, as large as the instance needs. */
+/** The arrays of one run, as large as the instance needs (per group, per approval, per project). */
 interface MesWorkspace {
   money: Float64Array;
   cappedAt: Int32Array;
@@ -404,11 +404,31 @@ interface MesWorkspace {
   historyLevel: Int32Array;
   groups: Int32Array;
   weights: Float64Array;
+  low: Float64Array;
+  lowW: Float64Array;
+  listEnd: Int32Array;
+  roundOf: Int32Array;
+  order: Int32Array;
+  evP: Int32Array;
+  active: Float64Array;
+  lastRhoF: Float64Array;
+  lastLo: Float64Array;
+  bound: Float64Array;
+  evMetric: Float64Array;
+  evErr: Float64Array;
+  evRhoF: Float64Array;
+  evErrRho: Float64Array;
+  removed: Uint8Array;
+  evNear: Uint8Array;
+  copied: Uint8Array;
 }
 
 function newWorkspace(inst: MesInstance): MesWorkspace {
   const G = inst.weight.length;
   const A = inst.approverGroups.length;
+  const P = inst.ids.length;
+  let longest = 0;
+  for (let p = 0; p < P; p++) longest = Math.max(longest, inst.approverStart[p + 1]! - inst.approverStart[p]!);
   return {
     money: new Float64Array(G),
     cappedAt: new Int32Array(G),
@@ -416,6 +436,23 @@ function newWorkspace(inst: MesInstance): MesWorkspace {
     historyLevel: new Int32Array(G),
     groups: new Int32Array(A),
     weights: new Float64Array(A),
+    low: new Float64Array(longest),
+    lowW: new Float64Array(longest),
+    listEnd: new Int32Array(P),
+    roundOf: new Int32Array(P),
+    order: new Int32Array(P),
+    evP: new Int32Array(P),
+    active: new Float64Array(P),
+    lastRhoF: new Float64Array(P),
+    lastLo: new Float64Array(P),
+    bound: new Float64Array(P),
+    evMetric: new Float64Array(P),
+    evErr: new Float64Array(P),
+    evRhoF: new Float64Array(P),
+    evErrRho: new Float64Array(P),
+    removed: new Uint8Array(P),
+    evNear: new Uint8Array(P),
+    copied: new Uint8Array(P),
   };
 }
 
@@ -466,14 +503,22 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
   // Each project's approving groups and their weights, from approverStart[p] to listEnd[p], for this
   // run: each scan drops the groups that have nothing left (they pay nothing and change no payment).
   // `active` counts the voters in the list.
+  // A project's list is copied from the instance by its first scan of the run (most are never read).
   const listG = ws.groups;
   const listW = ws.weights;
-  listG.set(inst.approverGroups);
-  listW.set(inst.approverWeights);
-  const listEnd = approverStart.slice(1);
-  const active = approverCount.slice();
+  const copied = ws.copied.fill(0);
+  const ensureList = (p: number): void => {
+    if (copied[p]) return;
+    listG.set(inst.approverGroups.subarray(approverStart[p]!, approverStart[p + 1]!), approverStart[p]!);
+    listW.set(inst.approverWeights.subarray(approverStart[p]!, approverStart[p + 1]!), approverStart[p]!);
+    copied[p] = 1;
+  };
+  const listEnd = ws.listEnd;
+  listEnd.set(approverStart.subarray(1));
+  const active = ws.active;
+  active.set(approverCount);
   /** The round in which each project was funded (-1: not yet). */
-  const roundOf = new Int32Array(P).fill(-1);
+  const roundOf = ws.roundOf.fill(-1);
   const winners: number[] = [];
   let cappedWeight = 0;
 
@@ -567,6 +612,7 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
   const evalExact = (p: number): Exact | null => {
     const level = winners.length;
     const groups: { m: bigint; w: bigint }[] = [];
+    ensureList(p);
     for (let i = approverStart[p]!; i < listEnd[p]!; i++) {
       const g = listG[i]!;
       if (cappedAt[g]! < 0) groups.push({ m: moneyAt(g, level), w: BigInt(weight[g]!) });
@@ -599,18 +645,13 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
   };
 
   // Per project: the last payment found, and a lower bound on its exact payment now (payments only grow).
-  const lastRhoF = new Float64Array(P);
-  const lastLo = new Float64Array(P);
-  let longest = 0;
+  // low, lowW: the groups set aside by one evaluation, their money and weight.
+  const { lastRhoF, lastLo, low, lowW } = ws;
   for (let p = 0; p < P; p++) {
     // Nobody pays less than cost / approvers.
     lastRhoF[p] = cost[p]! / approverCount[p]!;
     lastLo[p] = lastRhoF[p]! * (1 - 1e-12);
-    longest = Math.max(longest, approverStart[p + 1]! - approverStart[p]!);
   }
-  // The groups set aside by one evaluation: their money and weight.
-  const low = new Float64Array(longest);
-  const lowW = new Float64Array(longest);
   const UNAFFORDABLE = 0;
   const NEAR_UNAFFORDABLE = 1;
   const AFFORDABLE = 2;
@@ -636,32 +677,35 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
     // Below `lo`: paying all they have (for now: checked against the payment at the end).
     let s = 0;
     let capN = 0;
-    let maxCapped = -Infinity;
+    // The most a group counted as paying all it has holds (0 when none: money is never negative).
+    let maxCapped = 0;
     let b = 0;
     let keep = start;
+    // Without branches on the money (whether a group is below lo or hi is a coin toss for the CPU's
+    // branch predictor): comparisons as 0 or 1 that multiply. Twice as fast per group.
+    const fromG = copied[p] ? listG : inst.approverGroups;
+    const fromW = copied[p] ? listW : inst.approverWeights;
+    copied[p] = 1;
     for (let i = start; i < end; i++) {
-      const g = listG[i]!;
+      const g = fromG[i]!;
       const m = mF[g]!;
-      const w = listW[i]!;
-      // Compacting as it reads: a group with nothing left is not written back.
+      const w = fromW[i]!;
+      // Compacting as it reads: a group with nothing left is not kept for the next scans.
       listG[keep] = g;
       listW[keep] = w;
-      keep += m === 0 ? 0 : 1;
+      keep += +(m !== 0);
+      zeros += +(m === 0) * w;
       const wm = w * m;
       sum += wm;
-      if (m < lo) {
-        s += wm;
-        capN += w;
-        if (m > maxCapped) maxCapped = m;
-        if (m === 0) zeros += w;
-      } else if (m < hi) {
-        low[b] = m;
-        lowW[b] = w;
-        b++;
-      }
+      const below = +(m < lo);
+      s += below * wm;
+      capN += below * w;
+      const capped = below * m;
+      maxCapped = capped > maxCapped ? capped : maxCapped;
+      low[b] = m;
+      lowW[b] = w;
+      b += +(m >= lo) & +(m < hi);
     }
-    // With nothing assumed (lo = 0), the groups with nothing left were set aside with the others.
-    for (let i = 0; full && i < b; i++) if (low[i] === 0) zeros += lowW[i]!;
     // The groups dropped from the list are gone for the next scans (this one still counts them).
     listEnd[p] = keep;
     active[p]! -= zeros;
@@ -714,14 +758,13 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
 
   // Lower bounds on each candidate's payment per unit of utility; they only grow as money is spent. The
   // candidates are kept in order of their bounds (insertion sort: only the evaluated ones move, upwards).
-  const bound = new Float64Array(P);
-  const order = new Int32Array(P);
+  const { bound, order } = ws;
   let live = P;
   for (let p = 0; p < P; p++) {
     bound[p] = (1 - 1e-12) / approverCount[p]!;
     order[p] = p;
   }
-  const removed = new Uint8Array(P);
+  const removed = ws.removed.fill(0);
   const sortAndCompact = () => {
     let w = 0;
     for (let i = 0; i < live; i++) if (!removed[order[i]!]) order[w++] = order[i]!;
@@ -738,12 +781,7 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
     }
   };
   // The candidates evaluated in a round.
-  const evP = new Int32Array(P);
-  const evMetric = new Float64Array(P);
-  const evErr = new Float64Array(P);
-  const evRhoF = new Float64Array(P);
-  const evErrRho_ = new Float64Array(P);
-  const evNear_ = new Uint8Array(P);
+  const { evP, evMetric, evErr, evRhoF, evErrRho: evErrRho_, evNear: evNear_ } = ws;
   const evExact: (Exact | undefined)[] = [];
   const fixLater: number[] = [];
   let spentN = 0n;
@@ -828,6 +866,7 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
     // Who pays all they have: decided exactly when the payment was, else by the doubles (none was near).
     let payingInFull = 0;
     let payingAll = 0;
+    ensureList(p);
     for (let i = approverStart[p]!; i < listEnd[p]!; i++) {
       const g = listG[i]!;
       const m = mF[g]!;
@@ -913,6 +952,7 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
       const p = position.get(projectId);
       if (p === undefined) return 0;
       let left = 0n;
+      ensureList(p);
       for (let i = approverStart[p]!; i < listEnd[p]!; i++) left += BigInt(listW[i]!) * moneyAt(listG[i]!, level);
       return Number(qToFixed(toQ(left, level), 2));
     });
@@ -1148,7 +1188,15 @@ export function budgetProjectsOf(def: PollDefinition): BudgetProject[] {
 /** Approvals per project id, each ballot counted once per project. */
 export function approvalCounts(ballots: readonly (readonly string[])[]): Map<string, number> {
   const approvals = new Map<string, number>();
-  for (const ballot of ballots) for (const id of new Set(ballot)) approvals.set(id, (approvals.get(id) ?? 0) + 1);
+  // The last ballot that counted each project: a project twice on one ballot counts once (no Set per ballot).
+  const lastBallot = new Map<string, number>();
+  ballots.forEach((ballot, b) => {
+    for (const id of ballot) {
+      if (lastBallot.get(id) === b) continue;
+      lastBallot.set(id, b);
+      approvals.set(id, (approvals.get(id) ?? 0) + 1);
+    }
+  });
   return approvals;
 }
 

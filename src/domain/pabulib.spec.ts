@@ -62,6 +62,16 @@ describe('parsePabulib format details', () => {
     expect(pb.votes.map((v) => v.voterId)).toEqual(['v1']);
   });
 
+  it('keeps a META key or a column named __proto__ as plain data', () => {
+    const text = 'META\nkey;value\nbudget;100\n__proto__;x\nPROJECTS\nproject_id;cost;__proto__\n1;10;y\nVOTES\nvoter_id;vote;__proto__\nv1;1;z\n';
+    const pb = parsePabulib(text);
+    expect(Object.getPrototypeOf(pb.meta)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(pb.meta, '__proto__')?.value).toBe('x');
+    expect(Object.getOwnPropertyDescriptor(pb.projects[0]!.fields, '__proto__')?.value).toBe('y');
+    expect(Object.getOwnPropertyDescriptor(pb.votes[0]!.fields, '__proto__')?.value).toBe('z');
+    expect(Object.keys(pb.votes[0]!.fields)).toEqual(['voter_id', 'vote', '__proto__']);
+  });
+
   it('reports malformed input with the line', () => {
     expect(parseError('budget;100\n')).toMatchObject({ line: 1, message: expect.stringMatching(/before any data/) });
     expect(parseError(SMALL.replace('2;50;Two', '2;50'))).toMatchObject({ line: 8, message: expect.stringMatching(/expected 3 fields, found 2/) });

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { equalSharesAdd1With, methodOfEqualShares, type MesMemo } from '../domain/budgetRules.ts';
+import { parallelEqualShares } from './parallelEqualShares.ts';
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+}
+
+/** An election whose add1 makes a few dozen runs. */
+function election(seed: number) {
+  const rnd = lcg(seed);
+  const projects = Array.from({ length: 12 }, (_, i) => ({ id: `p${i}`, cost: 100 + Math.floor(rnd() * 900) }));
+  const popularity = projects.map(() => 0.1 + rnd() * 0.5);
+  const ballots = Array.from({ length: 400 }, () => projects.filter((_, i) => rnd() < popularity[i]!).map((p) => p.id));
+  return { projects, ballots, budget: 2000 };
+}
+
+describe('parallelEqualShares (add1 runs on worker threads)', () => {
+  it('gives the outcome of the runs made one after another', async () => {
+    const parallel = parallelEqualShares({ workers: 2 });
+    await parallel.ready;
+    try {
+      for (const seed of [1, 2, 3]) {
+        const { projects, ballots, budget } = election(seed);
+        const memo: MesMemo = new Map();
+        await equalSharesAdd1With(memo, projects, ballots, budget, parallel.runsFrom);
+        expect(methodOfEqualShares(projects, ballots, budget, { completion: 'add1', memo })).toEqual(methodOfEqualShares(projects, ballots, budget, { completion: 'add1' }));
+      }
+      expect(parallel.runsMade.slice(1).every((runs) => runs > 0), `runs per thread: ${parallel.runsMade.join(', ')}`).toBe(true);
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  it('finishes on the main thread when its workers are gone', async () => {
+    const parallel = parallelEqualShares({ workers: 1 });
+    await parallel.close();
+    const { projects, ballots, budget } = election(4);
+    const memo: MesMemo = new Map();
+    await equalSharesAdd1With(memo, projects, ballots, budget, parallel.runsFrom);
+    expect(methodOfEqualShares(projects, ballots, budget, { completion: 'add1', memo })).toEqual(methodOfEqualShares(projects, ballots, budget, { completion: 'add1' }));
+    expect(parallel.runsMade.slice(1)).toEqual([0]);
+  });
+});

@@ -1,0 +1,178 @@
+/**
+ * Equal Shares runs on worker threads, for `equalSharesAdd1With` (pb:tally): add1 makes one run per +1
+ * per voter (179 on a 15,000-voter Warsaw file), each independent of the others given its budget, so the
+ * runs after the one the loop is reading are made ahead, in parallel: the main thread and one worker per
+ * other core each take the next budget not yet taken. The loop reads the outcomes in order and stops at
+ * the first that does not fit; the runs made ahead of it are thrown away (at most a few).
+ *
+ * The domain stays synchronous and pure: a worker calls the same `equalSharesRunPerVoter` on its own copy
+ * of the prepared ballots. A worker that fails to start or dies only costs speed: its budgets are run on
+ * the main thread. This module is also the workers' entry (from the esbuild bundle pb:tally runs, it is
+ * that bundle; under tsx, this file with tsx's loader).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { equalSharesRunPerVoter, type MesInstance } from '../domain/budgetRules.ts';
+
+const ROLE = 'equal-shares-runs';
+
+/** `series` numbers the runsFrom calls: an answer to an earlier one is not mixed in. */
+interface Job {
+  series: number;
+  perVoter: bigint;
+}
+interface Done extends Job {
+  winners: number[];
+}
+
+if (!isMainThread && (workerData as { role?: string } | null)?.role === ROLE) {
+  let inst: MesInstance | undefined;
+  parentPort!.on('message', (message: { inst: MesInstance } | Job) => {
+    if ('inst' in message) inst = message.inst;
+    else parentPort!.postMessage({ ...message, winners: equalSharesRunPerVoter(inst!, message.perVoter) } satisfies Done);
+  });
+  parentPort!.postMessage('ready');
+}
+
+/**
+ * A worker running this module. Under tsx (tests, `tsx src/cli/...`) the module is TypeScript: the worker
+ * registers tsx's loader through its API (the ESM build tsx's package.json names; a worker takes no
+ * --import flag, and tsx's own --import entry does nothing in a worker), then imports the module.
+ */
+function startWorker(own: URL): Worker {
+  const workerData = { role: ROLE };
+  if (!own.pathname.endsWith('.ts')) return new Worker(own, { workerData });
+  const manifest = createRequire(own).resolve('tsx/package.json');
+  const { exports } = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  const api = new URL(exports['./esm/api']!.import.default, pathToFileURL(manifest)).href;
+  const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(own.href)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+interface Lane {
+  worker: Worker;
+  /** Budgets sent and not yet answered. */
+  busy: Set<bigint>;
+  /** Loaded: it is given runs only then (the main thread would otherwise wait for a worker still starting). */
+  ready: boolean;
+  alive: boolean;
+}
+
+export interface ParallelEqualShares {
+  /** Outcomes of the runs at `from`, `from` + 1, ... per voter, in order (see equalSharesAdd1With). */
+  runsFrom: (inst: MesInstance, from: bigint) => AsyncIterable<number[]>;
+  /** Stops the workers. */
+  close: () => Promise<void>;
+  /** How many runs each thread made, the main thread first (for --timing). */
+  readonly runsMade: number[];
+  /** Settles when every worker is loaded or gone (runs do not wait for it). */
+  readonly ready: Promise<void>;
+}
+
+/**
+ * Starts the workers now (one per core beyond the first, or `workers`), so that they are loaded by the
+ * time the runs start; they get the ballots with the first `runsFrom`.
+ */
+export function parallelEqualShares(options: { workers?: number } = {}): ParallelEqualShares {
+  const count = options.workers ?? Math.max(0, availableParallelism() - 1);
+  const own = new URL(import.meta.url);
+  let wake: () => void = () => {};
+  let series = 0;
+  let settle = () => {};
+  const ready = new Promise<void>((resolve) => {
+    settle = () => {
+      if (lanes.every((lane) => lane.ready || !lane.alive)) resolve();
+    };
+  });
+  const results = new Map<bigint, number[]>();
+  const runsMade = new Array<number>(count + 1).fill(0);
+  const lanes: Lane[] = [];
+  for (let i = 0; i < count; i++) {
+    let worker: Worker;
+    try {
+      worker = startWorker(own);
+    } catch {
+      break;
+    }
+    const lane: Lane = { worker, busy: new Set(), ready: false, alive: true };
+    worker.on('message', (done: Done | 'ready') => {
+      if (done === 'ready') {
+        lane.ready = true;
+        settle();
+        wake();
+        return;
+      }
+      if (done.series !== series) return;
+      lane.busy.delete(done.perVoter);
+      results.set(done.perVoter, done.winners);
+      runsMade[i + 1]!++;
+      wake();
+    });
+    const gone = () => {
+      lane.alive = false;
+      settle();
+      wake();
+    };
+    worker.on('error', gone);
+    worker.on('exit', gone);
+    lanes.push(lane);
+  }
+
+  async function* runsFrom(inst: MesInstance, from: bigint): AsyncGenerator<number[]> {
+    series++;
+    results.clear();
+    for (const lane of lanes) {
+      if (lane.alive) lane.worker.postMessage({ inst });
+      lane.busy.clear();
+    }
+    // Runs are taken in order; each worker has up to two waiting (no idle gap between its runs), and no
+    // run is taken more than `ahead` budgets beyond the one the loop is reading.
+    const ahead = 2 * (lanes.length + 1);
+    let want = from;
+    let next = from;
+    const runHere = (perVoter: bigint) => {
+      results.set(perVoter, equalSharesRunPerVoter(inst, perVoter));
+      runsMade[0]!++;
+    };
+    for (;;) {
+      for (const lane of lanes) {
+        while (lane.alive && lane.ready && lane.busy.size < 2 && next - want < ahead) {
+          lane.busy.add(next);
+          lane.worker.postMessage({ series, perVoter: next++ } satisfies Job);
+        }
+      }
+      const outcome = results.get(want);
+      if (outcome) {
+        results.delete(want++);
+        yield outcome;
+        continue;
+      }
+      const onAWorker = lanes.some((lane) => lane.alive && lane.busy.has(want));
+      if (!onAWorker) {
+        // Not taken yet, or its worker died: run it here.
+        runHere(want);
+        if (next <= want) next = want + 1n;
+      } else if (next - want < ahead) {
+        runHere(next++);
+      } else {
+        await new Promise<void>((resolve) => (wake = resolve));
+        continue;
+      }
+      // Let the workers' answers in before looking again.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  settle();
+  return {
+    runsFrom,
+    runsMade,
+    ready,
+    close: async () => {
+      await Promise.all(lanes.map((lane) => lane.worker.terminate()));
+    },
+  };
+}
