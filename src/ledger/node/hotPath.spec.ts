@@ -145,6 +145,43 @@ describe('a ledger node round', () => {
     expect(counts).toEqual([5, 3, 4]);
   });
 
+  it('a node restarted from its files judges re-votes as before, voters and their re-votes on both sides of its replay chunks', async () => {
+    nodes = cluster();
+    const opening = openPollEntries('rv', { allowRevote: true });
+    let prev = await round(nodes, [], opening, null);
+    const held = [...opening];
+    // 1,500 first ballots, then re-votes of voters from before and after the 1,024th entry.
+    const firsts = Array.from({ length: 1500 }, (_, k) => ballotText({ pollId: 'rv', voter: `v${k}` }));
+    prev = await round(nodes, held, firsts, prev);
+    held.push(...firsts);
+    const revotes = [5, 1200].map((k) => ballotText({ pollId: 'rv', voter: `v${k}`, eventId: `rv-v${k}-2`, option: 'b', replaces: `rv-v${k}` }));
+    prev = await round(nodes, held, revotes, prev);
+    held.push(...revotes);
+    const options = (nodes[0] as unknown as { options: { dataDir: string; keys: string[] } }).options;
+    nodes[0]!.close();
+    const again = new LedgerNode({ id: 1, dataDir: options.dataDir, origin: ORIGIN, peers: [], keys: options.keys, log: quiet });
+    nodes[0] = again;
+    expect(again.storeProblem).toBeNull();
+    const body = (texts: string[]): string => {
+      const tree = new MerkleTree(nodeSha256);
+      for (const t of [...held, ...texts]) tree.append(hashLeaf(nodeSha256, utf8(t)));
+      return formatCheckpoint({ origin: ORIGIN, size: tree.size, rootHash: tree.root(), prev: checkpointHash(nodeSha256, prev), extensions: [] });
+    };
+    const refusedCode = async (text: string): Promise<string | undefined> => {
+      try {
+        await again.propose({ start: held.length, entries: [text], checkpoint: body([text]) });
+        return undefined;
+      } catch (e) {
+        return (e as { code?: string }).code;
+      }
+    };
+    // Naming the ballot each voter replaced already is refused; a first ballot of a known voter too.
+    expect(await refusedCode(ballotText({ pollId: 'rv', voter: 'v5', eventId: 'rv-v5-3', replaces: 'rv-v5' }))).toBe('ballot.replaces');
+    expect(await refusedCode(ballotText({ pollId: 'rv', voter: 'v1200', eventId: 'rv-v1200-3' }))).toBe('ballot.replaces');
+    expect(await refusedCode(ballotText({ pollId: 'rv', voter: 'v1499', eventId: 'rv-v1499-2' }))).toBe('ballot.replaces');
+    expect(await refusedCode(ballotText({ pollId: 'rv', voter: 'v1200', eventId: 'rv-v1200-3', replaces: 'rv-v1200-2' }))).toBeUndefined();
+  });
+
   it('a node restarted from its files has the same log and final checkpoint', async () => {
     nodes = cluster();
     const opening = openPollEntries('hr');
