@@ -171,9 +171,21 @@ export function createNodeClient(baseUrl: string, options: NodeClientOptions = {
       return v === null ? null : shape('/v1/tracker', v, (x): x is Receipt => isObject(x));
     },
     async pollEntries(pollId) {
-      const path = `/v1/polls/${enc(pollId)}/entries`;
-      const v = await get(path, 'json', true);
-      return v === null ? null : shape(path, v, (x): x is { entries: IndexedEntry[] } => isObject(x) && isIndexedEntries(x.entries)).entries;
+      // Page by page: a node answers up to 1,000 entries and the `start` of the next page.
+      const out: IndexedEntry[] = [];
+      for (let start: number | null = 0; start !== null; ) {
+        const path = `/v1/polls/${enc(pollId)}/entries?start=${start}`;
+        const v = await get(path, 'json', true);
+        if (v === null) return out.length === 0 ? null : out;
+        const page = shape(path, v, (x): x is { entries: IndexedEntry[]; next?: unknown } => isObject(x) && isIndexedEntries(x.entries));
+        out.push(...page.entries);
+        const next: unknown = page.next;
+        if (next !== undefined && next !== null && (typeof next !== 'number' || !Number.isSafeInteger(next) || next <= start)) {
+          throw new NodeClientError(base, 0, `${path}: next page ${String(next)} does not move forward`);
+        }
+        start = typeof next === 'number' ? next : null;
+      }
+      return out;
     },
     async pollTally(pollId) {
       const path = `/v1/polls/${enc(pollId)}/tally`;

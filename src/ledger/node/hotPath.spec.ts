@@ -180,6 +180,15 @@ describe('a ledger node round', () => {
     expect(await refusedCode(ballotText({ pollId: 'rv', voter: 'v1200', eventId: 'rv-v1200-3' }))).toBe('ballot.replaces');
     expect(await refusedCode(ballotText({ pollId: 'rv', voter: 'v1499', eventId: 'rv-v1499-2' }))).toBe('ballot.replaces');
     expect(await refusedCode(ballotText({ pollId: 'rv', voter: 'v1200', eventId: 'rv-v1200-3', replaces: 'rv-v1200-2' }))).toBeUndefined();
+
+    // The poll's entries come in pages of 1,000, each naming where the next starts.
+    const first = again.pollEntries('rv');
+    expect(first.entries).toHaveLength(1000);
+    expect(first.next).toBe(1000);
+    const second = again.pollEntries('rv', first.next!);
+    expect(second.next).toBeNull();
+    expect([...first.entries, ...second.entries].map((e) => e.entry)).toEqual([...held, ballotText({ pollId: 'rv', voter: 'v1200', eventId: 'rv-v1200-3', replaces: 'rv-v1200-2' })]);
+    expect(again.pollEntries('rv', 1200).entries[0]!.index).toBe(1200);
   });
 
   it('a node restarted from its files has the same log and final checkpoint', async () => {
@@ -206,7 +215,7 @@ describe('a ledger node round', () => {
     const all = [...opening, ...ballots];
     expect(node.entries(0, 1000).map((e) => e.entry)).toEqual(all);
     expect(node.entries(5, 7)).toEqual([{ index: 5, entry: all[5] }, { index: 6, entry: all[6] }]);
-    expect(node.pollEntries('hd').map((e) => e.entry)).toEqual(all.filter((t) => t.includes('"hd"')));
+    expect(node.pollEntries('hd')).toEqual({ entries: all.map((entry, index) => ({ index, entry })), next: null });
     const tracker = (ballotEntry({ pollId: 'hd', voter: 'v12' }).data as { tracker: string }).tracker;
     expect(node.receipt(tracker)?.leafIndex).toBe(opening.length + 12);
     expect(node.receipt('no-such-tracker')).toBeNull();

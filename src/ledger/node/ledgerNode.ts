@@ -449,12 +449,20 @@ export class LedgerNode {
     });
   }
 
-  pollEntries(pollId: string): { index: number; entry: string }[] {
+  /**
+   * A page of a poll's entries in log order: up to MAX_ENTRIES_PAGE of those at log index `start` or
+   * later, and `next`, the `start` of the next page, when more remain (null on the last page). Paged so
+   * that one answer does not grow with the poll (a 250,000-ballot sealed poll is ~200 MB of entries).
+   */
+  pollEntries(pollId: string, start = 0): { entries: { index: number; entry: string }[]; next: number | null } {
     this.standBehind();
     const list = this.pollIndexes.get(pollId);
-    const out: { index: number; entry: string }[] = [];
-    for (const { text, index } of this.pollEntriesBelow(list, list?.length ?? 0)) out.push({ index, entry: text });
-    return out;
+    const length = list?.length ?? 0;
+    const from = list?.countBelow(start) ?? 0;
+    const to = Math.min(length, from + MAX_ENTRIES_PAGE);
+    const entries: { index: number; entry: string }[] = [];
+    for (const { text, index } of this.entriesAt((k) => list!.get(from + k), to - from)) entries.push({ index, entry: text });
+    return { entries, next: to < length ? list!.get(to) : null };
   }
 
   tallyOf(pollId: string): TallyRecord | null {

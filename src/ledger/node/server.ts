@@ -100,7 +100,7 @@ export const NODE_ROUTES: readonly NodeRoute[] = [
       return receipt ? json(receipt) : notFound('tracker');
     },
   },
-  { method: 'GET', path: '/v1/polls/:pollId/entries', handle: (node, _url, [pollId]) => json({ pollId, entries: node.pollEntries(pollId!) }) },
+  { method: 'GET', path: '/v1/polls/:pollId/entries', handle: (node, url, [pollId]) => json({ pollId, ...node.pollEntries(pollId!, url.searchParams.has('start') ? intParam(url, 'start') : 0) }) },
   { method: 'GET', path: '/v1/polls/:pollId/tally', handle: (node, _url, [pollId]) => { const tally = node.tallyOf(pollId!); return tally ? json(tally) : notFound('tally of that poll'); } },
   { method: 'POST', path: '/v1/propose', coordinator: true, handle: async (node, _url, _p, body) => json(await node.propose({ start: body.start, entries: body.entries, checkpoint: body.checkpoint })) },
   { method: 'POST', path: '/v1/finalize', coordinator: true, handle: async (node, _url, _p, body) => json(await node.finalize({ note: body.note })) },

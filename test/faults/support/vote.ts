@@ -121,9 +121,16 @@ const storedTrackers = async (db: Kysely<Database>, pollId: string): Promise<str
 };
 
 const nodeEntries = async (nodeUrl: string, pollId: string): Promise<string[]> => {
-  const res = await fetch(`${nodeUrl}/v1/polls/${pollId}/entries`, { signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new Error(`${nodeUrl} answered ${res.status}`);
-  return ((await res.json()) as { entries: { entry: string }[] }).entries.map((e) => e.entry);
+  const out: string[] = [];
+  // The node answers a page at a time, naming where the next starts.
+  for (let start: number | null = 0; start !== null; ) {
+    const res = await fetch(`${nodeUrl}/v1/polls/${pollId}/entries?start=${start}`, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`${nodeUrl} answered ${res.status}`);
+    const page = (await res.json()) as { entries: { entry: string }[]; next: number | null };
+    out.push(...page.entries.map((e) => e.entry));
+    start = page.next;
+  }
+  return out;
 };
 
 const trackersIn = (entries: string[]) =>
