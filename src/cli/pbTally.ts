@@ -4,8 +4,10 @@ import { isMainThread } from 'node:worker_threads';
 import {
   approvalCounts,
   budgetOutcome,
+  add1FirstPerVoter,
   budgetProjectsOf,
   equalSharesAdd1With,
+  equalSharesInstanceFor,
   greedyOptionsOf,
   greedySteps,
   type MesMemo,
@@ -162,7 +164,15 @@ const main = async (): Promise<number> => {
   const ballots = pabulibApprovals(pb);
   const memo: MesMemo = new Map();
   // Started before the first rule is counted, so the workers are loaded by the time add1 needs them.
-  const parallel = ballots.length > 0 && rules.some((r) => isAdd1(definitionUnder(pb, r))) ? parallelEqualShares() : undefined;
+  const add1Rule = ballots.length > 0 ? rules.find((r) => isAdd1(definitionUnder(pb, r))) : undefined;
+  const parallel = add1Rule !== undefined ? parallelEqualShares() : undefined;
+  if (parallel) {
+    // The workers make add1's runs while this thread counts the rules before it (the ballots prepared
+    // here are the ones every Equal Shares rule then reuses through the memo).
+    const def = definitionUnder(pb, add1Rule!);
+    const inst = equalSharesInstanceFor(memo, budgetProjectsOf(def), ballots);
+    parallel.start(inst, add1FirstPerVoter(inst, def.budget!.total));
+  }
   try {
     for (const r of rules) {
       const same = await report(pb, ballots, memo, parallel, r, values.compare === true && (values.rule !== undefined || r === own.ruleName), (line) => log(`${r === own.ruleName ? '* ' : '  '}${line}`));

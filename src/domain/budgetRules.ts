@@ -400,6 +400,7 @@ export function equalSharesRunPerVoter(inst: MesInstance, perVoter: bigint): num
 interface MesWorkspace {
   money: Float64Array;
   cappedAt: Int32Array;
+  cappedLog: Int32Array;
   historyNode: Int32Array;
   historyLevel: Int32Array;
   groups: Int32Array;
@@ -432,6 +433,7 @@ function newWorkspace(inst: MesInstance): MesWorkspace {
   return {
     money: new Float64Array(G),
     cappedAt: new Int32Array(G),
+    cappedLog: new Int32Array(G),
     historyNode: new Int32Array(G),
     historyLevel: new Int32Array(G),
     groups: new Int32Array(A),
@@ -533,8 +535,9 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
   const scale: bigint[] = [1n];
   const roundU: bigint[] = [];
   const roundX: (bigint | undefined)[] = [];
-  /** The groups that paid all they had in round r: cappedLog[cappedFrom[r]] up to cappedLog[cappedFrom[r + 1]]. */
-  const cappedLog: number[] = [];
+  /** The groups that paid all they had in round r: cappedLog[cappedFrom[r]] up to cappedLog[cappedFrom[r + 1]] (each group once at most). */
+  const cappedLog = ws.cappedLog;
+  let cappedCount = 0;
   const cappedFrom: number[] = [0];
   /** Upper bound on |double - exact| of any group's money. */
   let errM = 2 * EPS * b0F;
@@ -875,7 +878,7 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
       if (exact ? moneyAt(g, round) * exact.u <= exact.x : m < rhoF) {
         mF[g] = 0;
         cappedAt[g] = round;
-        cappedLog.push(g);
+        cappedLog[cappedCount++] = g;
         payingAll += w;
       } else {
         const left = m - rhoF;
@@ -886,7 +889,7 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
       }
     }
     cappedWeight += payingAll;
-    cappedFrom.push(cappedLog.length);
+    cappedFrom.push(cappedCount);
     roundU.push(exact ? exact.u : BigInt(payingInFull));
     roundX.push(exact?.x);
     scale.push(scale[round]! * roundU[round]!);
@@ -960,6 +963,12 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
   return winners;
 }
 
+/** The per-voter budget of add1's first step: floor(B / n) + 1. */
+export function add1FirstPerVoter(inst: MesInstance, budget: number): bigint {
+  const total = qOf(budget);
+  return total.n / (total.d * BigInt(inst.voters)) + 1n;
+}
+
 /** The add1 outcome kept, with the total budget of the run that gave it. */
 interface Add1Outcome {
   winners: number[];
@@ -993,8 +1002,7 @@ export class Add1Search {
     const unit = (inst.costUnit / gcd(inst.costUnit, total.d)) * total.d;
     this.costUnits = inst.costN.map((c) => c * (unit / inst.costUnit));
     this.totalUnits = total.n * (unit / total.d);
-    const floor = total.n / (total.d * BigInt(inst.voters));
-    this.next = this.exhausted(first) ? undefined : floor + 1n;
+    this.next = this.exhausted(first) ? undefined : add1FirstPerVoter(inst, budget);
   }
 
   /** The outcome of the run at `next` per voter. */
@@ -1046,7 +1054,7 @@ export function methodOfEqualShares(
   checkProjects(projects);
   checkAmount('budget', budget);
   if (ballots.length === 0) return [];
-  const inst = memoInstance(options.memo, projects, ballots);
+  const inst = equalSharesInstanceFor(options.memo, projects, ballots);
   const completion = options.completion ?? 'add1';
   const memoKey = `${completion} ${budget}`;
   let kept = options.memo?.get(memoKey) as Add1Outcome | undefined;
@@ -1087,7 +1095,7 @@ export async function equalSharesAdd1With(
   checkProjects(projects);
   checkAmount('budget', budget);
   if (ballots.length === 0 || memo.has(`add1 ${budget}`)) return;
-  const inst = memoInstance(memo, projects, ballots);
+  const inst = equalSharesInstanceFor(memo, projects, ballots);
   let first = (memo.get(`none ${budget}`) as Add1Outcome | undefined)?.winners;
   if (!first) {
     first = mesFixed(inst, qOf(budget));
@@ -1104,8 +1112,11 @@ export async function equalSharesAdd1With(
   memo.set(`add1 ${budget}`, search.outcome);
 }
 
-/** The election's instance kept in `memo` (built once per election; rebuilt if the projects or ballots differ). */
-function memoInstance(memo: MesMemo | undefined, projects: readonly BudgetProject[], ballots: readonly (readonly string[])[]): MesInstance {
+/**
+ * The election's prepared ballots, kept in `memo` for every Equal Shares rule counted with it (built once
+ * per election; rebuilt if the projects or ballots differ from those it was built for).
+ */
+export function equalSharesInstanceFor(memo: MesMemo | undefined, projects: readonly BudgetProject[], ballots: readonly (readonly string[])[]): MesInstance {
   const known = memo?.get('instance') as { projects: readonly BudgetProject[]; ballots: readonly (readonly string[])[]; inst: MesInstance } | undefined;
   const same =
     known !== undefined &&

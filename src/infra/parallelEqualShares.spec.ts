@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { equalSharesAdd1With, methodOfEqualShares, type MesMemo } from '../domain/budgetRules.ts';
+import { add1FirstPerVoter, equalSharesAdd1With, equalSharesInstanceFor, methodOfEqualShares, type MesMemo } from '../domain/budgetRules.ts';
 import { parallelEqualShares } from './parallelEqualShares.ts';
 
 function lcg(seed: number): () => number {
@@ -28,6 +28,25 @@ describe('parallelEqualShares (add1 runs on worker threads)', () => {
         expect(methodOfEqualShares(projects, ballots, budget, { completion: 'add1', memo })).toEqual(methodOfEqualShares(projects, ballots, budget, { completion: 'add1' }));
       }
       expect(parallel.runsMade.slice(1).every((runs) => runs > 0), `runs per thread: ${parallel.runsMade.join(', ')}`).toBe(true);
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  it('runs started ahead (start) are the ones runsFrom reads; a different start is counted afresh', async () => {
+    const parallel = parallelEqualShares({ workers: 1 });
+    try {
+      const { projects, ballots, budget } = election(5);
+      const memo: MesMemo = new Map();
+      const inst = equalSharesInstanceFor(memo, projects, ballots);
+      // A start for other budgets first: its runs must not be mixed into the ones read.
+      parallel.start(inst, add1FirstPerVoter(inst, budget) + 7n);
+      parallel.start(inst, add1FirstPerVoter(inst, budget));
+      await parallel.ready;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await equalSharesAdd1With(memo, projects, ballots, budget, parallel.runsFrom);
+      expect(methodOfEqualShares(projects, ballots, budget, { completion: 'add1', memo })).toEqual(methodOfEqualShares(projects, ballots, budget, { completion: 'add1' }));
+      expect(parallel.runsMade[1]).toBeGreaterThan(0);
     } finally {
       await parallel.close();
     }

@@ -62,6 +62,12 @@ interface Lane {
 }
 
 export interface ParallelEqualShares {
+  /**
+   * Starts the runs at `from`, `from` + 1, ... per voter on the workers now, while the main thread does
+   * other work (pb:tally counts the other rules meanwhile); `runsFrom` with the same instance and `from`
+   * reads them. Optional.
+   */
+  start: (inst: MesInstance, from: bigint) => void;
   /** Outcomes of the runs at `from`, `from` + 1, ... per voter, in order (see equalSharesAdd1With). */
   runsFrom: (inst: MesInstance, from: bigint) => AsyncIterable<number[]>;
   /** Stops the workers. */
@@ -72,24 +78,48 @@ export interface ParallelEqualShares {
   readonly ready: Promise<void>;
 }
 
+/** One sequence of runs: from `from` on, `want` the next the loop reads, `next` the next not taken yet. */
+interface Series {
+  id: number;
+  inst: MesInstance;
+  from: bigint;
+  want: bigint;
+  next: bigint;
+  results: Map<bigint, number[]>;
+}
+
 /**
  * Starts the workers now (one per core beyond the first, or `workers`), so that they are loaded by the
- * time the runs start; they get the ballots with the first `runsFrom`.
+ * time the runs start; they get the ballots with `start` or the first `runsFrom`.
  */
 export function parallelEqualShares(options: { workers?: number } = {}): ParallelEqualShares {
   const count = options.workers ?? Math.max(0, availableParallelism() - 1);
   const own = new URL(import.meta.url);
   let wake: () => void = () => {};
-  let series = 0;
   let settle = () => {};
   const ready = new Promise<void>((resolve) => {
     settle = () => {
       if (lanes.every((lane) => lane.ready || !lane.alive)) resolve();
     };
   });
-  const results = new Map<bigint, number[]>();
   const runsMade = new Array<number>(count + 1).fill(0);
   const lanes: Lane[] = [];
+  let current: Series | undefined;
+  // Runs are taken in order; each worker has up to two waiting (no idle gap between its runs), and no
+  // run is taken more than `ahead` budgets beyond the one the loop is reading (the runs past the end of
+  // the loop are thrown away: a few on a busy machine, more while the main thread is on other rules).
+  const ahead = BigInt(4 * (count + 1));
+  /** Gives each loaded worker runs up to its two. */
+  const fill = () => {
+    const c = current;
+    if (!c) return;
+    for (const lane of lanes) {
+      while (lane.alive && lane.ready && lane.busy.size < 2 && c.next - c.want < ahead) {
+        lane.busy.add(c.next);
+        lane.worker.postMessage({ series: c.id, perVoter: c.next++ } satisfies Job);
+      }
+    }
+  };
   for (let i = 0; i < count; i++) {
     let worker: Worker;
     try {
@@ -101,14 +131,13 @@ export function parallelEqualShares(options: { workers?: number } = {}): Paralle
     worker.on('message', (done: Done | 'ready') => {
       if (done === 'ready') {
         lane.ready = true;
-        settle();
-        wake();
-        return;
-      }
-      if (done.series !== series) return;
-      lane.busy.delete(done.perVoter);
-      results.set(done.perVoter, done.winners);
-      runsMade[i + 1]!++;
+      } else if (current && done.series === current.id) {
+        lane.busy.delete(done.perVoter);
+        current.results.set(done.perVoter, done.winners);
+        runsMade[i + 1]!++;
+      } else return;
+      settle();
+      fill();
       wake();
     });
     const gone = () => {
@@ -121,42 +150,39 @@ export function parallelEqualShares(options: { workers?: number } = {}): Paralle
     lanes.push(lane);
   }
 
-  async function* runsFrom(inst: MesInstance, from: bigint): AsyncGenerator<number[]> {
-    series++;
-    results.clear();
+  const start = (inst: MesInstance, from: bigint): Series => {
+    if (current && current.inst === inst && current.from === from && current.want === from) return current;
+    current = { id: (current?.id ?? 0) + 1, inst, from, want: from, next: from, results: new Map() };
     for (const lane of lanes) {
+      // Queued before any run, also for a worker still loading.
       if (lane.alive) lane.worker.postMessage({ inst });
       lane.busy.clear();
     }
-    // Runs are taken in order; each worker has up to two waiting (no idle gap between its runs), and no
-    // run is taken more than `ahead` budgets beyond the one the loop is reading.
-    const ahead = 2 * (lanes.length + 1);
-    let want = from;
-    let next = from;
+    fill();
+    return current;
+  };
+
+  async function* runsFrom(inst: MesInstance, from: bigint): AsyncGenerator<number[]> {
+    const c = start(inst, from);
     const runHere = (perVoter: bigint) => {
-      results.set(perVoter, equalSharesRunPerVoter(inst, perVoter));
+      c.results.set(perVoter, equalSharesRunPerVoter(inst, perVoter));
       runsMade[0]!++;
     };
     for (;;) {
-      for (const lane of lanes) {
-        while (lane.alive && lane.ready && lane.busy.size < 2 && next - want < ahead) {
-          lane.busy.add(next);
-          lane.worker.postMessage({ series, perVoter: next++ } satisfies Job);
-        }
-      }
-      const outcome = results.get(want);
+      fill();
+      const outcome = c.results.get(c.want);
       if (outcome) {
-        results.delete(want++);
+        c.results.delete(c.want++);
         yield outcome;
         continue;
       }
-      const onAWorker = lanes.some((lane) => lane.alive && lane.busy.has(want));
+      const onAWorker = lanes.some((lane) => lane.alive && lane.busy.has(c.want));
       if (!onAWorker) {
         // Not taken yet, or its worker died: run it here.
-        runHere(want);
-        if (next <= want) next = want + 1n;
-      } else if (next - want < ahead) {
-        runHere(next++);
+        runHere(c.want);
+        if (c.next <= c.want) c.next = c.want + 1n;
+      } else if (c.next - c.want < ahead) {
+        runHere(c.next++);
       } else {
         await new Promise<void>((resolve) => (wake = resolve));
         continue;
@@ -168,6 +194,7 @@ export function parallelEqualShares(options: { workers?: number } = {}): Paralle
 
   settle();
   return {
+    start: (inst, from) => void start(inst, from),
     runsFrom,
     runsMade,
     ready,
