@@ -144,6 +144,60 @@ describe('MerkleTree against the naive reference, sizes 1..70', () => {
   });
 });
 
+describe('MerkleTree keeping no low levels (a leaf source), against the full tree', () => {
+  const all = leafHashes(70);
+  const full = treeOf(all);
+
+  it('gives every root and proof the full tree gives, reading back only what it does not keep, also after truncate', () => {
+    for (const keptFrom of [1, 4]) {
+      let reads = 0;
+      const source = (from: number, to: number): Uint8Array[] => {
+        reads++;
+        return all.slice(from, Math.min(to, readable));
+      };
+      let readable = 70;
+      const tree = new MerkleTree(h, { leaves: source, keptFrom });
+      for (const leaf of all) tree.append(leaf);
+      expect(tree.size).toBe(70);
+      for (let n = 1; n <= 70; n += n < 40 ? 1 : 7) {
+        expect(tree.root(n)).toEqual(full.root(n));
+        for (let i = 0; i < n; i++) expect(tree.inclusionProof(i, n)).toEqual(full.inclusionProof(i, n));
+        for (let m = 1; m <= n; m++) expect(tree.consistencyProof(m, n)).toEqual(full.consistencyProof(m, n));
+      }
+      expect(tree.leafHash(33)).toEqual(all[33]);
+      expect(reads).toBeGreaterThan(0);
+      // The root of its own size needs no read: the last, incomplete block is kept.
+      reads = 0;
+      tree.root();
+      expect(reads).toBe(0);
+      // Leaves not readable yet (appended, not stored): only the own size's root can be answered.
+      readable = 40;
+      const t = new MerkleTree(h, { leaves: source, keptFrom });
+      for (const leaf of all.slice(0, 70)) t.append(leaf);
+      expect(t.root()).toEqual(full.root(70));
+      t.truncate(37);
+      for (const leaf of all.slice(37, 70)) t.append(leaf);
+      expect(t.root()).toEqual(full.root(70));
+      // With blocks of 16, the proof needs leaves 40..47, which the source cannot give yet.
+      if (keptFrom === 4) expect(() => t.inclusionProof(36, 70)).toThrow(RangeError);
+      readable = 70;
+      expect(t.inclusionProof(36, 70)).toEqual(full.inclusionProof(36, 70));
+      for (const keep of [0, 13, 16, 31, 32]) {
+        const u = new MerkleTree(h, { leaves: source, keptFrom });
+        for (const leaf of all) u.append(leaf);
+        u.truncate(keep);
+        expect(u.size).toBe(keep);
+        for (const leaf of all.slice(keep)) u.append(leaf);
+        expect(u.root(70)).toEqual(full.root(70));
+        if (keep > 0) expect(u.root(keep)).toEqual(full.root(keep));
+      }
+    }
+    const short = new MerkleTree(h, { leaves: () => [], keptFrom: 2 });
+    for (const leaf of all.slice(0, 9)) short.append(leaf);
+    expect(() => short.root(6)).toThrow(RangeError);
+  });
+});
+
 describe('MerkleFrontier', () => {
   const all = leafHashes(70);
 

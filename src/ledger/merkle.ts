@@ -83,6 +83,12 @@ class HashLevel {
 }
 
 /**
+ * Where a tree that keeps no low levels reads leaf hashes back from: the hashes of leaves [from, to), all
+ * of them (a ledger node hashes its entries on disk again).
+ */
+export type LeafHashes = (from: number, to: number) => Uint8Array[];
+
+/**
  * An append-only RFC 6962 tree of leaf hashes.
  *
  * levels[k] holds the hash of every complete, aligned subtree of 2^k leaves (levels[0] are the leaves).
@@ -90,15 +96,35 @@ class HashLevel {
  * proof is assembled from O(log n) of them plus O(log n) fresh hashes along the right edge, as
  * transparency-dev/merkle's compact ranges do. Appending costs one hash per completed subtree,
  * amortised one per leaf.
+ *
+ * Given a {@link LeafHashes} source, the tree keeps no level below `keptFrom` (default 4): about 4 bytes
+ * a leaf instead of 64. A subtree smaller than 2^keptFrom leaves is hashed again from its leaves when a
+ * root or proof needs it (at most 2^keptFrom - 1 leaves for one answer), read from the source, or from
+ * the leaves of the last, incomplete block, which the tree keeps.
  */
 export class MerkleTree {
+  /** levels[j]: the complete aligned subtrees of 2^(low + j) leaves. */
   private readonly levels: HashLevel[] = [new HashLevel()];
   private readonly scratch = new Uint8Array(1 + 2 * HASH_SIZE);
+  /** The lowest level kept (0 without a leaf source), and its subtrees' size in leaves. */
+  private readonly low: number;
+  private readonly block: number;
+  /** The leaf hashes of the last block, while it is incomplete (fewer than `block`). */
+  private tail: Uint8Array[] = [];
+  private readonly leaves: LeafHashes | null;
 
-  constructor(private readonly h: Sha256) {}
+  constructor(
+    private readonly h: Sha256,
+    options: { leaves?: LeafHashes; keptFrom?: number } = {},
+  ) {
+    this.leaves = options.leaves ?? null;
+    this.low = this.leaves ? (options.keptFrom ?? 4) : 0;
+    if (!Number.isInteger(this.low) || this.low < 0 || this.low > 16) throw new RangeError(`keptFrom must be 0..16, got ${this.low}`);
+    this.block = 2 ** this.low;
+  }
 
   get size(): number {
-    return this.levels[0]!.count;
+    return this.levels[0]!.count * this.block + this.tail.length;
   }
 
   /** Appends one 32-byte leaf hash (see hashLeaf) and returns its index. */
@@ -106,6 +132,12 @@ export class MerkleTree {
     if (leafHash.length !== HASH_SIZE) throw new RangeError(`leaf hash must be ${HASH_SIZE} bytes`);
     const index = this.size;
     let hash = leafHash;
+    if (this.block > 1) {
+      this.tail.push(leafHash.slice());
+      if (this.tail.length < this.block) return index;
+      hash = this.perfect(this.tail);
+      this.tail = [];
+    }
     let level = 0;
     for (;;) {
       const current = this.levels[level]!;
@@ -121,17 +153,23 @@ export class MerkleTree {
 
   /**
    * Drops the leaves from `size` on (a batch appended to check a proposed root that did not match). The
-   * complete subtrees of the first `size` leaves are exactly the first floor(size / 2^k) of each level.
+   * complete subtrees of the first `size` leaves are exactly the first floor(size / 2^k) of each level;
+   * the leaves of the block `size` ends in come from the kept tail or the leaf source.
    */
   truncate(size: number): void {
     this.checkSize(size);
-    for (let k = 0; k < this.levels.length; k++) this.levels[k]!.count = Math.floor(size / 2 ** k);
+    const tailStart = this.size - this.tail.length;
+    const blocks = Math.floor(size / this.block);
+    const newTailStart = blocks * this.block;
+    if (newTailStart === size) this.tail = [];
+    else this.tail = newTailStart >= tailStart ? this.tail.slice(newTailStart - tailStart, size - tailStart) : this.leafRange(newTailStart, size, tailStart);
+    for (let k = 0; k < this.levels.length; k++) this.levels[k]!.count = Math.floor(blocks / 2 ** k);
   }
 
   /** The leaf hash at index (a copy). */
   leafHash(index: number): Uint8Array {
     this.checkIndex(index, this.size);
-    return this.levels[0]!.get(index).slice();
+    return this.leafRange(index, index + 1, this.size - this.tail.length)[0]!.slice();
   }
 
   /** MTH of the first `size` leaves (default: all). Any size from 0 to the current size. */
@@ -171,9 +209,31 @@ export class MerkleTree {
   /** MTH(D[start:start+n]) for n >= 1, with start aligned as the RFC recursion always produces it. */
   private subtree(start: number, n: number): Uint8Array {
     const level = exactLog2(n);
-    if (level >= 0) return this.levels[level]!.get(start / n);
+    if (level >= this.low) return this.levels[level - this.low]!.get(start / n);
+    if (level >= 0) return this.perfect(this.leafRange(start, start + n, this.size - this.tail.length));
     const k = splitPoint(n);
     return this.children(this.subtree(start, k), this.subtree(start + k, n - k));
+  }
+
+  /** The root of a perfect subtree from its leaves (a power of two of them). */
+  private perfect(leaves: readonly Uint8Array[]): Uint8Array {
+    let row = leaves;
+    while (row.length > 1) {
+      const up: Uint8Array[] = [];
+      for (let i = 0; i < row.length; i += 2) up.push(this.children(row[i]!, row[i + 1]!));
+      row = up;
+    }
+    return row[0]!;
+  }
+
+  /** Leaf hashes [from, to): those at or after `tailStart` from the kept tail, earlier ones from the source. */
+  private leafRange(from: number, to: number, tailStart: number): Uint8Array[] {
+    if (from >= tailStart) return this.tail.slice(from - tailStart, to - tailStart);
+    if (!this.leaves) throw new RangeError(`leaves ${from}..${to - 1} are not kept and the tree has no leaf source`);
+    const cut = Math.min(to, tailStart);
+    const read = this.leaves(from, cut);
+    if (read.length !== cut - from) throw new RangeError(`the leaf source gave ${read.length} of leaves ${from}..${cut - 1} (not readable yet?)`);
+    return to > tailStart ? [...read, ...this.tail.slice(0, to - tailStart)] : read;
   }
 
   /** Pushes PATH(m, D[start:start+n]) top-down; the caller reverses it into RFC order. */

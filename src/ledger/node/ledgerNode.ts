@@ -68,7 +68,8 @@ export class LedgerNode {
   readonly verifierKey: string;
   private readonly signer: NoteSigner;
   private readonly store: NodeStore;
-  private tree = new MerkleTree(h);
+  /** Keeps no level below subtrees of 16 leaves (~4 bytes an entry); smaller ones are hashed again from entries.log. */
+  private tree: MerkleTree;
   private readonly threshold: ThresholdStore;
   private readonly sealedContext: SealedContext;
   private checker: EntryChecker;
@@ -101,6 +102,7 @@ export class LedgerNode {
   constructor(private readonly options: LedgerNodeOptions) {
     this.fetch = options.fetch ?? fetch;
     this.store = new NodeStore(options.dataDir, options.log);
+    this.tree = this.newTree();
     this.name = `ledger-node-${options.id}`;
     const keys = generateSignerKey(h, ed, this.name, this.store.seed);
     this.signer = parseSignerKey(h, ed, keys.signerKey);
@@ -141,8 +143,13 @@ export class LedgerNode {
     return new EntryChecker(h, this.sealedContext, { entry: (position) => this.store.entry(position) });
   }
 
+  /** The tree over this node's log; leaves it does not keep are the durable entries' hashes, read back. */
+  private newTree(): MerkleTree {
+    return new MerkleTree(h, { leaves: (from, to) => this.store.entryRange(from, to).map((text) => hashLeaf(h, utf8(text))) });
+  }
+
   private rebuild(): void {
-    this.tree = new MerkleTree(h);
+    this.tree = this.newTree();
     this.checker = this.newChecker();
     this.trackers.clear();
     this.pollIndexes.clear();
