@@ -54,6 +54,14 @@ function definitionUnder(pb: PabulibFile, ruleName: string | undefined): PollDef
   return def;
 }
 
+/**
+ * add1's runs go to worker threads from this many approvals a run reads (distinct ballots' approvals):
+ * a worker costs tens of milliseconds of CPU to start and to warm up its compiler, more than a small
+ * election's whole add1 (Wieliczka 2023: 7,050, Świecie 2023: 2,356; Wola 2025: 52,824 and Praga-Południe
+ * 2020: 128,176 take hundreds of milliseconds on one thread).
+ */
+const PARALLEL_FROM = 20_000;
+
 /** Whether a definition is counted with Equal Shares and add1 completion. */
 const isAdd1 = (def: PollDefinition) => def.budget!.rule === 'equal-shares' && (def.budget!.completion ?? 'add1') === 'add1';
 
@@ -165,13 +173,16 @@ const main = async (): Promise<number> => {
   const memo: MesMemo = new Map();
   // Started before the first rule is counted, so the workers are loaded by the time add1 needs them.
   const add1Rule = ballots.length > 0 ? rules.find((r) => isAdd1(definitionUnder(pb, r))) : undefined;
-  const parallel = add1Rule !== undefined ? parallelEqualShares() : undefined;
-  if (parallel) {
-    // The workers make add1's runs while this thread counts the rules before it (the ballots prepared
-    // here are the ones every Equal Shares rule then reuses through the memo).
-    const def = definitionUnder(pb, add1Rule!);
+  let parallel: ParallelEqualShares | undefined;
+  if (add1Rule !== undefined) {
+    // The ballots prepared here are the ones every Equal Shares rule then reuses through the memo.
+    const def = definitionUnder(pb, add1Rule);
     const inst = equalSharesInstanceFor(memo, budgetProjectsOf(def), ballots);
-    parallel.start(inst, add1FirstPerVoter(inst, def.budget!.total));
+    if (inst.approverGroups.length >= PARALLEL_FROM) {
+      // The workers make add1's runs while this thread counts the rules before it.
+      parallel = parallelEqualShares();
+      parallel.start(inst, add1FirstPerVoter(inst, def.budget!.total));
+    }
   }
   try {
     for (const r of rules) {
