@@ -293,30 +293,39 @@ export function equalSharesInstance(projects: readonly BudgetProject[], ballots:
   checkProjects(projects);
   const P = projects.length;
   const index = new Map(projects.map((p, i) => [p.id, i]));
-  const groupOf = new Map<string, number>();
-  const keys: number[][] = [];
+  // Groups found by a hash of the sorted project indices, each candidate compared in full (no string
+  // per ballot: a single run of a large election would spend more on keys than on counting).
+  const groupsByHash = new Map<number, number[]>();
+  const keys: Int32Array[] = [];
   const counts: number[] = [];
   const lastVoter = new Int32Array(P).fill(-1);
+  let scratch = new Int32Array(16);
   ballots.forEach((ballot, voter) => {
-    const key: number[] = [];
+    if (ballot.length > scratch.length) scratch = new Int32Array(ballot.length);
+    let k = 0;
     for (const id of ballot) {
       const i = index.get(id);
       if (i === undefined) throw new RangeError(`ballot ${voter} approves unknown project ${JSON.stringify(id)}`);
       // A project named twice on one ballot is one approval.
       if (lastVoter[i] !== voter) {
         lastVoter[i] = voter;
-        key.push(i);
+        scratch[k++] = i;
       }
     }
-    if (key.length === 0) return;
-    key.sort((x, y) => x - y);
-    const text = key.join(',');
-    const g = groupOf.get(text);
-    if (g === undefined) {
-      groupOf.set(text, keys.length);
-      keys.push(key);
-      counts.push(1);
-    } else counts[g]!++;
+    if (k === 0) return;
+    const key = scratch.subarray(0, k).sort();
+    let hash = k;
+    for (let j = 0; j < k; j++) hash = (Math.imul(hash, 31) + key[j]!) | 0;
+    const candidates = groupsByHash.get(hash);
+    const g = candidates?.find((c) => keys[c]!.length === k && keys[c]!.every((x, j) => x === key[j]));
+    if (g !== undefined) {
+      counts[g]!++;
+      return;
+    }
+    if (candidates) candidates.push(keys.length);
+    else groupsByHash.set(hash, [keys.length]);
+    keys.push(key.slice());
+    counts.push(1);
   });
   const byBallot = keys.map((_, g) => g).sort((x, y) => {
     const a = keys[x]!;
