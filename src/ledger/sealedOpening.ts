@@ -11,7 +11,7 @@
  */
 import { assertValidSelections, type SealedChoices } from '../domain/ballot.ts';
 import type { PollDefinition, BallotSelections } from '../domain/pollDefinition.ts';
-import { countedBallots, type TallyBallot } from '../domain/tally.ts';
+import { castInstant, countsInstead, type TallyBallot } from '../domain/tally.ts';
 import type { LedgerEntry } from './entry.ts';
 import { checkShareBatch, combineDecodedShares, prepareItems, type SealedItem, type ShareBatch } from './threshold/decryption.ts';
 import type { Point } from './threshold/group.ts';
@@ -69,12 +69,12 @@ export function sealedRefOf(entry: LedgerEntry): SealedBallotRef | null {
 /** The counted sealed ballots among a poll's entries (log order, up to the size the caller cut at). */
 export function countedSealedBallots(definition: Pick<PollDefinition, 'settings'>, entries: Iterable<LedgerEntry>): SealedBallotRef[] {
   const refs: SealedBallotRef[] = [];
+  const chooser = countedSealedChooser(definition);
   for (const e of entries) {
     const ref = sealedRefOf(e);
-    if (ref) refs.push(ref);
+    if (ref) chooser.offer(refs.push(ref) - 1, ref);
   }
-  const counted = new Set(countedBallots(definition, refs));
-  return refs.filter((r) => counted.has(r));
+  return Array.from(chooser.positions(), (k) => refs[k]!);
 }
 
 export const batchOf = <T>(list: readonly T[], batch: number): T[] => list.slice(batch * OPEN_BATCH, (batch + 1) * OPEN_BATCH);
@@ -90,6 +90,32 @@ export interface CountedSealed {
 }
 
 export const countedInMemory = (refs: readonly SealedBallotRef[]): CountedSealed => ({ total: refs.length, batch: (b) => batchOf(refs, b) });
+
+/** {@link CountedSealed} for an opener that reads each batch from its store when it needs it. */
+export interface CountedSealedSource {
+  readonly total: number;
+  batch(batch: number): Promise<readonly SealedBallotRef[]> | readonly SealedBallotRef[];
+}
+
+/**
+ * countedSealedBallots' choice made as a poll's sealed ballots stream by, keeping per voter tag only
+ * the chosen ballot's log position and time (not the ballot): the opener then reads each batch of the
+ * counted ones back from its store by position. `offer` in log order; `positions` ascending (log order,
+ * so batches hold what countedSealedBallots would have listed).
+ */
+export const countedSealedChooser = (definition: Pick<PollDefinition, 'settings'>) => {
+  const chosen = new Map<string, { position: number; at: number }>();
+  return {
+    offer(position: number, ref: Pick<SealedBallotRef, 'voterTag' | 'castAt'>): void {
+      const at = castInstant(ref);
+      const prev = chosen.get(ref.voterTag);
+      if (!prev || countsInstead(definition, prev.at, at)) chosen.set(ref.voterTag, { position, at });
+    },
+    positions(): Float64Array {
+      return Float64Array.from(chosen.values(), (c) => c.position).sort();
+    },
+  };
+};
 export const batchCount = (total: number): number => Math.ceil(total / OPEN_BATCH);
 export const itemsOf = (refs: readonly SealedBallotRef[]): SealedItem[] => refs.map((r) => ({ eventId: r.eventId, ephemeral: r.sealed.ephemeral }));
 

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countedBallots } from '../domain/tally.ts';
+import { countedSealedChooser } from './sealedOpening.ts';
 import { fromUtf8, toHex } from './bytes.ts';
 import { ballotTrackerCode, canonicalEntryBytes, type LedgerEntry } from './entry.ts';
-import { createSealingClient } from './sealing.ts';
+import { countedSealedFromEntries, createSealingClient } from './sealing.ts';
 import type { OpeningData } from './sealedOpening.ts';
 import { makeShareBatch, type ShareBatch } from './threshold/decryption.ts';
 import { G, installFastMultiply, mod, pointToHex, randomScalar } from './threshold/group.ts';
@@ -63,7 +65,7 @@ async function open(behaviour: Record<number, 'lie' | 'down'>) {
   const logs: { msg: string; fields?: Record<string, unknown> }[] = [];
   const client = createSealingClient({ nodes: [1, 2, 3, 4].map((i) => `http://127.0.0.1:${9000 + i}`), token: 't', fetch: fetchFn, log: (msg, fields) => logs.push({ msg, ...(fields ? { fields } : {}) }) });
   const opened: OpeningData[] = [];
-  const result = await client.openPoll({ pollId, definition, size: BALLOTS, keySet, entries, done: new Set(), now: () => '2026-01-03T00:00:00.000Z', onBatch: async (d) => void opened.push(d) });
+  const result = await client.openPoll({ pollId, definition, size: BALLOTS, keySet, counted: countedSealedFromEntries(definition, pollId, entries), done: new Set(), now: () => '2026-01-03T00:00:00.000Z', onBatch: async (d) => void opened.push(d) });
   return { result, opened, asked, logs };
 }
 
@@ -95,5 +97,20 @@ describe('opening a sealed poll from the nodes\u2019 shares', () => {
     const { result, opened } = await open({ 1: 'lie', 4: 'down' });
     expect(result).toMatchObject({ status: 'waiting', wrongNodes: [1], silentNodes: [4] });
     expect(opened).toEqual([]);
+  });
+});
+
+describe('the counted sealed ballots chosen as they stream by', () => {
+  it('choose what the domain counts (re-voting: the last by time; else the first), in log order', () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (const allowRevote of [true, false]) {
+      const ballots = Array.from({ length: 400 }, (_, i) => ({ i, voterTag: `v${Math.floor(random() * 60)}`, castAt: new Date(Date.UTC(2026, 0, 1) + Math.floor(random() * 50) * 1000).toISOString() }));
+      const def = { settings: { allowRevote } } as Parameters<typeof countedBallots>[0];
+      const chooser = countedSealedChooser(def);
+      for (const b of ballots) chooser.offer(b.i, b);
+      const expected = countedBallots(def, ballots).map((b) => b.i).sort((x, y) => x - y);
+      expect(Array.from(chooser.positions())).toEqual(expected);
+    }
   });
 });

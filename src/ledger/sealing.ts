@@ -10,9 +10,20 @@
 import type { PollDefinition } from '../domain/pollDefinition.ts';
 import { parseEntryText } from './node/entryChecker.ts';
 import type { LedgerEntry } from './entry.ts';
-import { batchCount, batchOf, NotEnoughShares, countedSealedBallots, OPENING_EVENT, openBatch, type OpeningData, type SealedBallotRef } from './sealedOpening.ts';
+import { batchCount, countedInMemory, NotEnoughShares, countedSealedBallots, OPENING_EVENT, openBatch, type CountedSealed, type CountedSealedSource, type OpeningData } from './sealedOpening.ts';
 import type { ShareBatch } from './threshold/decryption.ts';
 import { keySetProblem, PARTICIPANTS, THRESHOLD, type Dealing, type PublicKeySet } from './threshold/vss.ts';
+
+
+/** A poll's counted sealed ballots from its entry texts in log order, all in memory (tests, small polls). */
+export const countedSealedFromEntries = (definition: Pick<PollDefinition, 'settings'>, pollId: string, entries: Iterable<string>): CountedSealed => {
+  const ballots: LedgerEntry[] = [];
+  for (const text of entries) {
+    const e = parseEntryText(text);
+    if (!('reason' in e) && e.kind === 'ballot' && e.pollId === pollId) ballots.push(e);
+  }
+  return countedInMemory(countedSealedBallots(definition, ballots));
+};
 
 export interface SealingClientOptions {
   /** Base URLs of nodes 1..4, in node order. */
@@ -122,21 +133,19 @@ export function createSealingClient(options: SealingClientOptions) {
     definition: PollDefinition;
     size: number;
     keySet: PublicKeySet;
-    /** The poll's entries in log order up to `size` (the app's own copy of what the nodes hold). */
-    entries: readonly string[];
+    /**
+     * The poll's counted sealed ballots at log size `size` (the app's own copy of what the nodes hold),
+     * read a batch at a time: see countedSealedFromEntries for a list of entry texts.
+     */
+    counted: CountedSealedSource;
     /** Batches already opened (their entries exist): skipped. */
     done: ReadonlySet<number>;
     now: () => string;
     /** Called with each opened batch, in order, so the caller can append it before the next one. */
     onBatch: (data: OpeningData) => Promise<void>;
   }): Promise<{ status: 'opened'; batches: number } | { status: 'waiting'; reason: string; wrongNodes: number[]; silentNodes: number[] }> => {
-    const ballots: LedgerEntry[] = [];
-    for (const text of input.entries) {
-      const e = parseEntryText(text);
-      if (!('reason' in e) && e.kind === 'ballot' && e.pollId === input.pollId) ballots.push(e);
-    }
-    const counted: SealedBallotRef[] = countedSealedBallots(input.definition, ballots);
-    const batches = batchCount(counted.length);
+    const counted = input.counted;
+    const batches = batchCount(counted.total);
     // Three nodes' shares open a batch, so only three are asked (each share costs its node a scalar
     // multiplication per ballot); the others are asked only when one of those is silent or wrong. The
     // next batch's shares are asked for while this one is checked and opened, so the nodes and the
@@ -154,10 +163,11 @@ export function createSealingClient(options: SealingClientOptions) {
       const answers = await next!;
       next = t + 1 < todo.length ? ask(todo[t + 1]!, preferred) : null;
       const given = (m: Map<number, Answer>) => [...m.values()].flatMap((r) => (r.status === 'fulfilled' ? [r.value.shares] : []));
+      const refs = await counted.batch(b);
       let opened: ReturnType<typeof openBatch> | null = null;
       let failure: unknown = null;
       try {
-        opened = openBatch(input.keySet, input.pollId, batchOf(counted, b), given(answers));
+        opened = openBatch(input.keySet, input.pollId, refs, given(answers));
       } catch (e) {
         failure = e;
       }
@@ -166,7 +176,7 @@ export function createSealingClient(options: SealingClientOptions) {
         const others = options.nodes.map((_, i) => i).filter((i) => !answers.has(i));
         for (const [i, r] of await ask(b, others)) answers.set(i, r);
         try {
-          opened = openBatch(input.keySet, input.pollId, batchOf(counted, b), given(answers));
+          opened = openBatch(input.keySet, input.pollId, refs, given(answers));
           failure = null;
         } catch (e) {
           failure = e;
@@ -189,7 +199,7 @@ export function createSealingClient(options: SealingClientOptions) {
         keyId: input.keySet.keyId,
         size: input.size,
         batch: b,
-        total: counted.length,
+        total: counted.total,
         openings: opened.openings,
         shares: opened.shares,
         openedAt: input.now(),

@@ -174,6 +174,27 @@ export const pollEntries = async (db: Q, pollId: string): Promise<StoredEntry[]>
   return rows.map(toEntry);
 };
 
+/** A page of a poll's entry texts by leaf index: after `after`, below `below`, at most `limit` (index ledger_entries_poll). */
+export const pollEntryTextsPage = async (db: Q, pollId: string, after: number, below: number, limit: number): Promise<{ leafIndex: number; entryText: string }[]> => {
+  const rows = await db
+    .selectFrom('ledger_entries')
+    .select(['leaf_index', 'entry_text'])
+    .where('poll_id', '=', pollId)
+    .where('leaf_index', '>', after)
+    .where('leaf_index', '<', below)
+    .orderBy('leaf_index')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), entryText: r.entry_text }));
+};
+
+/** The entry texts at these leaf indexes, in leaf order. */
+export const entryTextsAt = async (db: Q, leafIndexes: readonly number[]): Promise<{ leafIndex: number; entryText: string }[]> => {
+  if (leafIndexes.length === 0) return [];
+  const rows = await db.selectFrom('ledger_entries').select(['leaf_index', 'entry_text']).where('leaf_index', 'in', [...leafIndexes]).orderBy('leaf_index').execute();
+  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), entryText: r.entry_text }));
+};
+
 export interface FinalCheckpoint {
   size: number;
   note: string;

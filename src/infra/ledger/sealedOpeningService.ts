@@ -15,7 +15,9 @@ import type { SealingClient } from '../../ledger/sealing.ts';
 import type { PublicKeySet } from '../../ledger/threshold/vss.ts';
 import type { Logger } from '../logger.ts';
 import type { Anchoring } from './anchoringService.ts';
-import { pollEntries } from './ledgerStore.ts';
+import { entryTextsAt, pollEntryTextsPage } from './ledgerStore.ts';
+import { parseEntryText } from '../../ledger/node/entryChecker.ts';
+import { countedSealedChooser, OPEN_BATCH, sealedRefOf, type CountedSealedSource } from '../../ledger/sealedOpening.ts';
 
 export interface SealedOpeningDeps {
   db: Kysely<any>;
@@ -45,6 +47,42 @@ const closedSealedPolls = async (db: Kysely<any>): Promise<PollRow[]> => {
   return rows.map((r) => r.doc);
 };
 
+/** Entries read per query while choosing the counted ballots (a sealed ballot's entry is about 1 KB). */
+const PAGE = 2_000;
+
+/**
+ * The poll's counted sealed ballots at log size `size`, from the app's own copy of the ledger: the
+ * poll's entries are read in pages and the counted ones chosen as they go by, keeping per voter only a
+ * leaf index and a time (a 250,000-ballot poll held every entry text and parsed entry at once before:
+ * ~2 GB of the app's memory); each batch is read back by leaf index when the opener reaches it.
+ */
+const countedSealedInStore = async (db: Kysely<any>, poll: PollRow, size: number): Promise<CountedSealedSource> => {
+  const chooser = countedSealedChooser(poll.definition);
+  for (let after = -1; ; ) {
+    const page = await pollEntryTextsPage(db, poll.pollId, after, size, PAGE);
+    for (const { leafIndex, entryText } of page) {
+      const e = parseEntryText(entryText);
+      const ref = !('reason' in e) && e.kind === 'ballot' && e.pollId === poll.pollId ? sealedRefOf(e) : null;
+      if (ref) chooser.offer(leafIndex, ref);
+    }
+    if (page.length < PAGE) break;
+    after = page[page.length - 1]!.leafIndex;
+  }
+  const positions = chooser.positions();
+  return {
+    total: positions.length,
+    batch: async (b) => {
+      const rows = await entryTextsAt(db, Array.from(positions.subarray(b * OPEN_BATCH, (b + 1) * OPEN_BATCH)));
+      return rows.map(({ leafIndex, entryText }) => {
+        const e = parseEntryText(entryText);
+        const ref = 'reason' in e ? null : sealedRefOf(e);
+        if (!ref) throw new Error(`ledger entry ${leafIndex} is no longer the sealed ballot it was`);
+        return ref;
+      });
+    },
+  };
+};
+
 export const startSealedOpening = (deps: SealedOpeningDeps): SealedOpening => {
   const status = new Map<string, string>();
   const opened = new Set<string>();
@@ -69,13 +107,12 @@ export const startSealedOpening = (deps: SealedOpeningDeps): SealedOpening => {
       return setStatus(poll.pollId, 'waiting: the ledger has not made every ballot final yet');
     }
     const size = first?.size ?? deps.anchoring.status().finalSize;
-    const entries = (await pollEntries(deps.db, poll.pollId)).filter((e) => e.leafIndex < size).map((e) => e.entryText);
     const result = await deps.sealing.openPoll({
       pollId: poll.pollId,
       definition: poll.definition,
       size,
       keySet,
-      entries,
+      counted: await countedSealedInStore(deps.db, poll, size),
       done: new Set(stored.keys()),
       now: () => new Date().toISOString(),
       onBatch: (data) => recordOpeningBatch(deps.eventStore)(data, randomUUID()),

@@ -4,7 +4,7 @@ import { createCoordinator, type Coordinator } from '../coordinator.ts';
 import { toHex, utf8 } from '../bytes.ts';
 import { ballotTrackerCode, type LedgerEntry } from '../entry.ts';
 import { nodeSha256 } from '../nodeCrypto.ts';
-import { createSealingClient } from '../sealing.ts';
+import { countedSealedFromEntries, createSealingClient } from '../sealing.ts';
 import { countedInMemory, OPENING_EVENT, type OpeningData } from '../sealedOpening.ts';
 import { deal, keySetProblem, publicKeySetOf, transportKeyOf, type PublicKeySet } from '../threshold/vss.ts';
 import { sealSelections } from '../threshold/seal.ts';
@@ -94,7 +94,7 @@ describe('sealed polls on four ledger node processes', () => {
     const size = given.length;
     const appended: OpeningData[] = [];
     const open = () =>
-      sealing().openPoll({ pollId: 'sp', definition, size, keySet, entries, done: new Set(appended.map((a) => a.batch)), now: () => '2025-03-09T00:00:00.000Z', onBatch: async (d) => void appended.push(d) });
+      sealing().openPoll({ pollId: 'sp', definition, size, keySet, counted: countedSealedFromEntries(definition, 'sp', entries), done: new Set(appended.map((a) => a.batch)), now: () => '2025-03-09T00:00:00.000Z', onBatch: async (d) => void appended.push(d) });
 
     await ledger.kill(1);
     await ledger.kill(3);
