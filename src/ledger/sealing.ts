@@ -15,12 +15,18 @@ import type { ShareBatch } from './threshold/decryption.ts';
 import { keySetProblem, PARTICIPANTS, THRESHOLD, type Dealing, type PublicKeySet } from './threshold/vss.ts';
 
 
+/** The ballot entry of poll `pollId` an entry text holds, or null (a refusal, another poll, another kind). */
+export const ballotEntryOfPoll = (text: string, pollId: string): LedgerEntry | null => {
+  const e = parseEntryText(text);
+  return !('reason' in e) && e.kind === 'ballot' && e.pollId === pollId ? e : null;
+};
+
 /** A poll's counted sealed ballots from its entry texts in log order, all in memory (tests, small polls). */
 export const countedSealedFromEntries = (definition: Pick<PollDefinition, 'settings'>, pollId: string, entries: Iterable<string>): CountedSealed => {
   const ballots: LedgerEntry[] = [];
   for (const text of entries) {
-    const e = parseEntryText(text);
-    if (!('reason' in e) && e.kind === 'ballot' && e.pollId === pollId) ballots.push(e);
+    const e = ballotEntryOfPoll(text, pollId);
+    if (e) ballots.push(e);
   }
   return countedInMemory(countedSealedBallots(definition, ballots));
 };

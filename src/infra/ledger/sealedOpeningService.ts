@@ -16,7 +16,7 @@ import type { PublicKeySet } from '../../ledger/threshold/vss.ts';
 import type { Logger } from '../logger.ts';
 import type { Anchoring } from './anchoringService.ts';
 import { entryTextsAt, pollEntryTextsPage } from './ledgerStore.ts';
-import { parseEntryText } from '../../ledger/node/entryChecker.ts';
+import { ballotEntryOfPoll } from '../../ledger/sealing.ts';
 import { countedSealedChooser, OPEN_BATCH, sealedRefOf, type CountedSealedSource } from '../../ledger/sealedOpening.ts';
 
 export interface SealedOpeningDeps {
@@ -61,8 +61,8 @@ const countedSealedInStore = async (db: Kysely<any>, poll: PollRow, size: number
   for (let after = -1; ; ) {
     const page = await pollEntryTextsPage(db, poll.pollId, after, size, PAGE);
     for (const { leafIndex, entryText } of page) {
-      const e = parseEntryText(entryText);
-      const ref = !('reason' in e) && e.kind === 'ballot' && e.pollId === poll.pollId ? sealedRefOf(e) : null;
+      const e = ballotEntryOfPoll(entryText, poll.pollId);
+      const ref = e ? sealedRefOf(e) : null;
       if (ref) chooser.offer(leafIndex, ref);
     }
     if (page.length < PAGE) break;
@@ -74,8 +74,8 @@ const countedSealedInStore = async (db: Kysely<any>, poll: PollRow, size: number
     batch: async (b) => {
       const rows = await entryTextsAt(db, Array.from(positions.subarray(b * OPEN_BATCH, (b + 1) * OPEN_BATCH)));
       return rows.map(({ leafIndex, entryText }) => {
-        const e = parseEntryText(entryText);
-        const ref = 'reason' in e ? null : sealedRefOf(e);
+        const e = ballotEntryOfPoll(entryText, poll.pollId);
+        const ref = e ? sealedRefOf(e) : null;
         if (!ref) throw new Error(`ledger entry ${leafIndex} is no longer the sealed ballot it was`);
         return ref;
       });
