@@ -1,10 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  add1FirstPerVoter,
   approvalCounts,
   budgetOutcome,
+  budgetProjectsOf,
   decimalOf,
   equalSharesAdd1With,
+  equalSharesInstance,
   equalSharesRunPerVoter,
   greedyByApprovals,
   greedySteps,
@@ -12,7 +16,7 @@ import {
   type BudgetProject,
   type MesMemo,
 } from './budgetRules.ts';
-import { pabulibApprovals, pabulibBudget, pabulibToPollDefinition, parsePabulib } from './pabulib.ts';
+import { PABULIB_RULES, pabulibApprovals, pabulibBudget, pabulibRuleInfo, pabulibToPollDefinition, parsePabulib, type PabulibFile } from './pabulib.ts';
 
 const repoDir = new URL('../../test/pabulib/files/', import.meta.url);
 const FILES = [
@@ -44,6 +48,50 @@ describe('real Pabulib elections reproduce the official outcome', () => {
       expect(decimalCents(String(outcome.totalCost)) <= decimalCents(pb.meta.budget!)).toBe(true);
     });
   }
+});
+
+/**
+ * Every rule's outcome on every real file in test/pabulib/files, and the outcome of add1's first 200 runs
+ * (from floor(B / n) + 1 per voter on, also past where the loop stops), as test/pabulib/outcomes.json
+ * records them. Recorded with the code at ec3c036 (before the speed-ups of paymentInDoubles and its
+ * margin below the payments): a change that moves any Equal Shares decision on real data shows here.
+ * PB_RECORD_OUTCOMES=1 writes the file from the code under test instead (only for a file added).
+ */
+describe('every rule on every real file gives the recorded outcome', () => {
+  const outcomesUrl = new URL('outcomes.json', repoDir.href.replace(/files\/$/, ''));
+  const recorded = JSON.parse(readFileSync(outcomesUrl, 'utf8')) as Record<string, unknown>;
+  const found: Record<string, unknown> = {};
+  const names = readdirSync(repoDir).filter((f) => f.endsWith('.pb')).sort();
+  const under = (pb: PabulibFile, rule: string) => {
+    const def = pabulibToPollDefinition(pb, { pollId: 'outcomes', opensAt: '2000-01-01T00:00:00Z', closesAt: '2000-01-02T00:00:00Z' });
+    const info = pabulibRuleInfo(rule);
+    const { minApprovals } = pabulibBudget(pb);
+    // As pb:tally counts a file under each rule: greedy's variants keep the file's threshold.
+    def.budget = { total: def.budget!.total, currency: def.budget!.currency, ...info.budget, ...(info.budget.rule === 'greedy' && rule !== 'greedy' && minApprovals !== undefined ? { minApprovals } : {}) };
+    return def;
+  };
+  for (const name of names) {
+    it(name, () => {
+      let pb: PabulibFile;
+      try {
+        pb = parsePabulib(readFileSync(new URL(name, repoDir), 'utf8'));
+      } catch {
+        expect(recorded[name]).toBeUndefined(); // refused files (a cumulative vote) have nothing recorded
+        return;
+      }
+      const ballots = pabulibApprovals(pb);
+      const outcomes: Record<string, string[]> = {};
+      for (const rule of PABULIB_RULES.filter((r) => pabulibRuleInfo(r).reproduces)) outcomes[rule] = budgetOutcome(under(pb, rule), ballots).funded;
+      const def = under(pb, 'equalshares/add1');
+      const inst = equalSharesInstance(budgetProjectsOf(def), ballots);
+      const from = add1FirstPerVoter(inst, def.budget!.total);
+      const runs: string[] = [];
+      for (let k = from; k < from + 200n; k++) runs.push(equalSharesRunPerVoter(inst, k).map((w) => inst.ids[w]).join(','));
+      found[name] = { outcomes, add1Runs: { fromPerVoter: String(from), count: runs.length, sha1: createHash('sha1').update(runs.join('\n')).digest('hex') } };
+      if (process.env.PB_RECORD_OUTCOMES !== '1') expect(found[name]).toEqual(recorded[name]);
+    });
+  }
+  if (process.env.PB_RECORD_OUTCOMES === '1') it('(records them)', () => writeFileSync(outcomesUrl, `${JSON.stringify(found, null, 1)}\n`));
 });
 
 /** A decimal text as whole cents, by string arithmetic (no floats). */

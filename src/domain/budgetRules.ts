@@ -431,6 +431,10 @@ interface MesWorkspace {
   removed: Uint8Array;
   evNear: Uint8Array;
   copied: Uint8Array;
+  /** paymentInDoubles' last affordable payment: the payment, its error bound, whether a decision was near. */
+  rho: number;
+  errRho: number;
+  near: boolean;
 }
 
 function newWorkspace(inst: MesInstance): MesWorkspace {
@@ -464,6 +468,9 @@ function newWorkspace(inst: MesInstance): MesWorkspace {
     removed: new Uint8Array(P),
     evNear: new Uint8Array(P),
     copied: new Uint8Array(P),
+    rho: 0,
+    errRho: 0,
+    near: false,
   };
 }
 
@@ -476,6 +483,134 @@ function workspaceOf(inst: MesInstance): MesWorkspace {
     workspaces.set(inst, ws);
   }
   return ws;
+}
+
+/** What {@link paymentInDoubles} found. */
+const UNAFFORDABLE = 0;
+const NEAR_UNAFFORDABLE = 1;
+const AFFORDABLE = 2;
+
+/**
+ * How far below a payment found the lower bound on a project's next payment is kept (relative): the
+ * doubles' error bounds are near 1e-13 relative, so a group below the bound is never within them of a
+ * payment, and the scan needs no running maximum of those groups (a fifth of its time).
+ */
+const LOW_MARGIN = 1e-9;
+
+/** The most money a group of list[start..end) holds below `lo` (0 if none). */
+function mostBelow(groups: Int32Array, money: Float64Array, start: number, end: number, lo: number): number {
+  let most = 0;
+  for (let i = start; i < end; i++) {
+    const m = money[groups[i]!]!;
+    if (m < lo && m > most) most = m;
+  }
+  return most;
+}
+
+/**
+ * Project p's payment in doubles, in a run of {@link mesFixed} whose doubles are off by at most `errM` per
+ * group (see there). `full`: nothing assumed (no group counted as paying all it has before it is compared
+ * with a payment, every group set aside): the fallback when the payment reaches twice the last one. For an
+ * affordable project, the payment, its error bound, and whether some decision was within the error bound
+ * (then only an exact evaluation can tell) are left in ws.rho, ws.errRho and ws.near.
+ *
+ * A module function, not a closure inside mesFixed: each run makes its closures anew, and V8 kept
+ * deoptimizing the closure's compiled code at a branch its first runs had not taken (hundreds of times
+ * over add1's runs, each time back to the interpreter for a while).
+ */
+function paymentInDoubles(inst: MesInstance, ws: MesWorkspace, p: number, full: boolean, errM: number): number {
+  const EPS = Number.EPSILON;
+  const { listEnd, active, lastLo, lastRhoF, copied, money: mF, groups: listG, weights: listW, low, lowW } = ws;
+  const start = inst.approverStart[p]!;
+  const end = listEnd[p]!;
+  const a = active[p]!;
+  const c = inst.cost[p]!;
+  const lo = full ? 0 : lastLo[p]!;
+  const hi = full ? Infinity : 2 * lastRhoF[p]!;
+  let sum = 0;
+  let zeros = 0;
+  // Below `lo`: paying all they have (lo is a lower bound on the payment).
+  let s = 0;
+  let capN = 0;
+  let b = 0;
+  let keep = start;
+  // Without branches on the money (whether a group is below lo or hi is a coin toss for the CPU's
+  // branch predictor): comparisons as 0 or 1 that multiply. Twice as fast per group.
+  const fromG = copied[p] ? listG : inst.approverGroups;
+  const fromW = copied[p] ? listW : inst.approverWeights;
+  copied[p] = 1;
+  for (let i = start; i < end; i++) {
+    const g = fromG[i]!;
+    const m = mF[g]!;
+    const w = fromW[i]!;
+    // Compacting as it reads: a group with nothing left is not kept for the next scans.
+    listG[keep] = g;
+    listW[keep] = w;
+    keep += +(m !== 0);
+    zeros += +(m === 0) * w;
+    const wm = w * m;
+    sum += wm;
+    const below = +(m < lo);
+    s += below * wm;
+    capN += below * w;
+    low[b] = m;
+    lowW[b] = w;
+    b += +(m >= lo) & +(m < hi);
+  }
+  // The groups dropped from the list are gone for the next scans (this one still counts them).
+  listEnd[p] = keep;
+  active[p]! -= zeros;
+  // Groups with nothing left hold exactly 0: no error from them.
+  const errSum = (a - zeros) * errM + a * EPS * (sum + c);
+  if (sum < c - errSum) return UNAFFORDABLE;
+  if (sum <= c + errSum) return NEAR_UNAFFORDABLE;
+  let rho = (c - s) / (a - capN);
+  // The most a group set aside and found paying all it has holds (0 when none: money is never negative).
+  let maxCapped = 0;
+  // low[0..k) pay all they have; the rest of low have at least `rho`... once a pass finds no one new.
+  let k = 0;
+  for (let iter = 0; ; iter++) {
+    let minUncapped = Infinity;
+    let added = false;
+    for (let i = k; i < b; i++) {
+      const m = low[i]!;
+      if (m < rho) {
+        const w = lowW[i]!;
+        s += w * m;
+        capN += w;
+        if (m > maxCapped) maxCapped = m;
+        low[i] = low[k]!;
+        lowW[i] = lowW[k]!;
+        low[k] = m;
+        lowW[k] = w;
+        k++;
+        added = true;
+      } else if (m < minUncapped) minUncapped = m;
+    }
+    if (capN >= a || iter > 64) {
+      ws.rho = rho;
+      ws.errRho = Infinity;
+      ws.near = true;
+      return AFFORDABLE;
+    }
+    if (added) rho = (c - s) / (a - capN);
+    const errRho = ((capN - zeros) * errM + (capN + 2) * EPS * c) / (a - capN) + 2 * EPS * rho;
+    const tol = 4 * (errM + errRho);
+    // Groups not set aside have at least `hi`: neither paying all they have nor near while rho + tol is below it.
+    if (rho + tol >= hi) return paymentInDoubles(inst, ws, p, true, errM);
+    // A group set aside and not yet paying all it has is below the new payment: one more pass.
+    if (minUncapped < rho) continue;
+    // A group below `lo` is near only if lo is: `lo` is kept well below the payments found (see
+    // LOW_MARGIN), so the groups below it are looked at again only when it is not.
+    if (lo > rho - tol) maxCapped = Math.max(maxCapped, mostBelow(listG, mF, start, keep, lo));
+    const near = rho - maxCapped <= tol || minUncapped - rho <= tol;
+    ws.rho = rho;
+    ws.errRho = errRho;
+    ws.near = near;
+    lastRhoF[p] = rho;
+    if (!near) lastLo[p] = Math.max(lastLo[p]!, rho - errRho - LOW_MARGIN * rho);
+    return AFFORDABLE;
+  }
 }
 
 /**
@@ -662,110 +797,18 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
   for (let p = 0; p < P; p++) {
     // Nobody pays less than cost / approvers.
     lastRhoF[p] = cost[p]! / approverCount[p]!;
-    lastLo[p] = lastRhoF[p]! * (1 - 1e-12);
+    lastLo[p] = lastRhoF[p]! * (1 - LOW_MARGIN);
   }
-  const UNAFFORDABLE = 0;
-  const NEAR_UNAFFORDABLE = 1;
-  const AFFORDABLE = 2;
-  // What evalFloat found for an affordable project: the payment, its error bound, and whether some
-  // decision was within the error bound (then only an exact evaluation can tell).
+  // What evalFloat found for an affordable project (see paymentInDoubles).
   let evRho = 0;
   let evErrRho = 0;
   let evNear = false;
-  /**
-   * Project p's payment in doubles. `full`: nothing assumed (no group counted as paying all it has before
-   * it is compared with a payment, every group set aside): the fallback when the payment reaches twice
-   * the last one.
-   */
   const evalFloat = (p: number, full: boolean): number => {
-    const start = approverStart[p]!;
-    const end = listEnd[p]!;
-    const a = active[p]!;
-    const c = cost[p]!;
-    const lo = full ? 0 : lastLo[p]!;
-    const hi = full ? Infinity : 2 * lastRhoF[p]!;
-    let sum = 0;
-    let zeros = 0;
-    // Below `lo`: paying all they have (for now: checked against the payment at the end).
-    let s = 0;
-    let capN = 0;
-    // The most a group counted as paying all it has holds (0 when none: money is never negative).
-    let maxCapped = 0;
-    let b = 0;
-    let keep = start;
-    // Without branches on the money (whether a group is below lo or hi is a coin toss for the CPU's
-    // branch predictor): comparisons as 0 or 1 that multiply. Twice as fast per group.
-    const fromG = copied[p] ? listG : inst.approverGroups;
-    const fromW = copied[p] ? listW : inst.approverWeights;
-    copied[p] = 1;
-    for (let i = start; i < end; i++) {
-      const g = fromG[i]!;
-      const m = mF[g]!;
-      const w = fromW[i]!;
-      // Compacting as it reads: a group with nothing left is not kept for the next scans.
-      listG[keep] = g;
-      listW[keep] = w;
-      keep += +(m !== 0);
-      zeros += +(m === 0) * w;
-      const wm = w * m;
-      sum += wm;
-      const below = +(m < lo);
-      s += below * wm;
-      capN += below * w;
-      const capped = below * m;
-      maxCapped = capped > maxCapped ? capped : maxCapped;
-      low[b] = m;
-      lowW[b] = w;
-      b += +(m >= lo) & +(m < hi);
-    }
-    // The groups dropped from the list are gone for the next scans (this one still counts them).
-    listEnd[p] = keep;
-    active[p]! -= zeros;
-    // Groups with nothing left hold exactly 0: no error from them.
-    const errSum = (a - zeros) * errM + a * EPS * (sum + c);
-    if (sum < c - errSum) return UNAFFORDABLE;
-    if (sum <= c + errSum) return NEAR_UNAFFORDABLE;
-    let rho = (c - s) / (a - capN);
-    // low[0..k) pay all they have; the rest of low have at least `rho`... once a pass finds no one new.
-    let k = 0;
-    for (let iter = 0; ; iter++) {
-      let minUncapped = Infinity;
-      let added = false;
-      for (let i = k; i < b; i++) {
-        const m = low[i]!;
-        if (m < rho) {
-          const w = lowW[i]!;
-          s += w * m;
-          capN += w;
-          if (m > maxCapped) maxCapped = m;
-          low[i] = low[k]!;
-          lowW[i] = lowW[k]!;
-          low[k] = m;
-          lowW[k] = w;
-          k++;
-          added = true;
-        } else if (m < minUncapped) minUncapped = m;
-      }
-      if (capN >= a || iter > 64) {
-        evRho = rho;
-        evErrRho = Infinity;
-        evNear = true;
-        return AFFORDABLE;
-      }
-      if (added) rho = (c - s) / (a - capN);
-      const errRho = ((capN - zeros) * errM + (capN + 2) * EPS * c) / (a - capN) + 2 * EPS * rho;
-      const tol = 4 * (errM + errRho);
-      // Groups not set aside have at least `hi`: neither paying all they have nor near while rho + tol is below it.
-      if (rho + tol >= hi) return evalFloat(p, true);
-      // A group set aside and not yet paying all it has is below the new payment: one more pass.
-      if (minUncapped < rho) continue;
-      evRho = rho;
-      evErrRho = errRho;
-      evNear = rho - maxCapped <= tol || minUncapped - rho <= tol;
-      lastRhoF[p] = rho;
-      if (!evNear) lastLo[p] = Math.max(lastLo[p]!, rho - errRho);
-      return AFFORDABLE;
-    }
+    const found = paymentInDoubles(inst, ws, p, full, errM);
+    evRho = ws.rho;
+    evErrRho = ws.errRho;
+    evNear = ws.near;
+    return found;
   };
 
   // Lower bounds on each candidate's payment per unit of utility; they only grow as money is spent. The
