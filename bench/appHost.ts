@@ -1,7 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
-import { join } from 'node:path';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { resourceUsage } from 'node:process';
@@ -11,7 +8,7 @@ import type { RunningApp } from '../src/infra/compositionRoot.ts';
 import { startTestApp } from '../test/support/testApp.ts';
 import { connectPostgres } from '../src/infra/db/connect.ts';
 import { explainWatchQueries } from './historySeed.ts';
-import { rssOfProcessAndChildren } from './harness.ts';
+import { cpuProfilerFor, rssOfProcessAndChildren } from './harness.ts';
 import { runEndToEnd, type EndToEndOptions, type EndToEndResult } from '../test/load/scenarioDriver.ts';
 
 /**
@@ -152,27 +149,8 @@ const caughtUp = async (app: RunningApp, timeoutMs = 300_000) => {
  * BENCH_APP_PROFILE=DIR: a CPU profile of the app process from each sampleStart to its sampleStop (the
  * load run and its catch-up, not start-up or provisioning), written to DIR as a .cpuprofile file.
  */
-const profilerFor = (dir: string | undefined) => {
-  if (!dir) return null;
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<any>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r))));
-  let n = 0;
-  return {
-    start: async () => {
-      await post('Profiler.enable');
-      await post('Profiler.setSamplingInterval', { interval: 1000 });
-      await post('Profiler.start');
-    },
-    stop: async () => {
-      const { profile } = await post('Profiler.stop');
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, `app-${process.pid}-${++n}.cpuprofile`), JSON.stringify(profile));
-    },
-  };
-};
-const profiler = profilerFor(process.env.BENCH_APP_PROFILE);
+let profiles = 0;
+const profiler = ((p) => p && { start: p.start, stop: () => p.stop(`app-${process.pid}-${++profiles}`) })(cpuProfilerFor(process.env.BENCH_APP_PROFILE));
 
 const serve = async () => {
   const secret = Buffer.from(process.env.BENCH_SERVER_SECRET!, 'hex');

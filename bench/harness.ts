@@ -1,4 +1,6 @@
-import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, readdirSync, mkdirSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { join } from 'node:path';
 import { cpus, loadavg, totalmem, platform, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -111,3 +113,27 @@ export const loadAverage = (separator = ', '): string => loadavg().map((l) => l.
 
 /** What a bench that needs PostgreSQL answers without one. */
 export const NEEDS_POSTGRES = 'Needs PostgreSQL: run with TEST_DATABASE_URL set (npm run bench sets it).';
+
+/**
+ * A CPU profiler of this process through the inspector (1 ms samples), or null without `dir`: each
+ * start..stop(name) writes DIR/NAME.cpuprofile (read them with profileSummary.ts).
+ */
+export const cpuProfilerFor = (dir: string | undefined) => {
+  if (!dir) return null;
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<any>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r))));
+  return {
+    start: async () => {
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: 1000 });
+      await post('Profiler.start');
+    },
+    stop: async (name: string) => {
+      const { profile } = await post('Profiler.stop');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    },
+  };
+};

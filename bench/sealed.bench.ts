@@ -13,7 +13,7 @@ import { useServerCrypto } from '../src/ledger/threshold/serverCrypto.ts';
 import { OPEN_BATCH, openBatch, type SealedBallotRef } from '../src/ledger/sealedOpening.ts';
 import { getVerification } from '../src/infra/readModels/pollVerification.ts';
 import { publishWhenOpened } from '../test/load/scenarioDriver.ts';
-import { cpuByProcess, cpuDeltaByRole, fmt, loadAverage, percentile, type Bench } from './harness.ts';
+import { cpuByProcess, cpuDeltaByRole, cpuProfilerFor, fmt, loadAverage, percentile, type Bench } from './harness.ts';
 
 /**
  * Sealed polls. Three measurements, each with its baseline or its parts in the same run:
@@ -107,6 +107,12 @@ const ownThreadsCpu = (): Map<string, number> => {
   return out;
 };
 
+/**
+ * SEALED_CAST_PROFILE=DIR: a CPU profile of the app's main thread over each counted round of each kind,
+ * its catch-up included (DIR/live-N.cpuprofile, DIR/sealed-N.cpuprofile), to see where a kind's extra goes.
+ */
+const castProfiler = cpuProfilerFor(process.env.SEALED_CAST_PROFILE);
+
 const castBench = async (app: App, database: string): Promise<string> => {
   const roleOf = castRoleOf(database);
   const by = official('bench');
@@ -120,7 +126,8 @@ const castBench = async (app: App, database: string): Promise<string> => {
    * and the ledger anchoring have caught up, so each round starts on an empty backlog and the CPU
    * counted for it (until caught up) is the cost of its own ballots, not the other kind's.
    */
-  const run = async (kind: 'live' | 'sealed') => {
+  const run = async (kind: 'live' | 'sealed', profileAs?: string) => {
+    if (profileAs) await castProfiler?.start();
     const pollId = kind === 'live' ? live : sealed;
     const ids = Array.from({ length: PER_ROUND }, () => `bench-voter-${voter++}`);
     const cpu0 = cpuByProcess(roleOf);
@@ -147,6 +154,7 @@ const castBench = async (app: App, database: string): Promise<string> => {
       before = pool.ready();
       await new Promise((r) => setTimeout(r, 200));
     }
+    if (profileAs) await castProfiler?.stop(profileAs);
     const cpu = cpuDeltaByRole(CAST_ROLES, cpu0, cpuByProcess(roleOf));
     const t = totals[kind];
     t.ms += ms;
@@ -167,7 +175,7 @@ const castBench = async (app: App, database: string): Promise<string> => {
     // Each kind goes first in every other round, so the machine's drift hits both alike.
     const order: ('live' | 'sealed')[] = r % 2 === 0 ? ['live', 'sealed'] : ['sealed', 'live'];
     const round = { load: loadavg()[0]!, live: 0, sealed: 0 };
-    for (const kind of order) round[kind] = await run(kind);
+    for (const kind of order) round[kind] = await run(kind, `${kind}-${r + 1}`);
     rounds.push(round);
   }
   const rate = (k: 'live' | 'sealed') => (totals[k].n * 1000) / totals[k].ms;
