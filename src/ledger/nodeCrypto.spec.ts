@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { nobleEd25519, nobleSha256 } from './hash.ts';
-import { nodeEd25519, nodeSha256 } from './nodeCrypto.ts';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { nodeDigest, nodeEd25519, nodeSha256 } from './nodeCrypto.ts';
 import { fromHex, toHex, utf8 } from './bytes.ts';
 
 const rand = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
@@ -13,6 +14,17 @@ describe('node:crypto and noble produce identical bytes', () => {
       expect(toHex(nodeSha256(data))).toBe(toHex(nobleSha256(data)));
     }
     expect(toHex(nodeSha256(utf8('abc')))).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it('SHA-256 and SHA-512 both ways node:crypto gives them (one-shot crypto.hash, and createHash where Node lacks it), on views into larger buffers too', () => {
+    const sha256Ways = [nodeDigest('sha256'), nodeDigest('sha256', null)];
+    const sha512Ways = [nodeDigest('sha512'), nodeDigest('sha512', null)];
+    for (let i = 0; i < 200; i++) {
+      const whole = rand(i + 8);
+      const data = whole.subarray(3, 3 + i);
+      for (const h of sha256Ways) expect(toHex(h(data))).toBe(toHex(nobleSha256(data)));
+      for (const h of sha512Ways) expect(toHex(h(data))).toBe(toHex(sha512(data)));
+    }
   });
 
   it('Ed25519 public keys and signatures, verified both ways', () => {

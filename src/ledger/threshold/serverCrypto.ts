@@ -5,7 +5,8 @@
  * times and encrypts once on the cast request's path; opening does the same per ballot. The pure-JS
  * versions stay the portal's; the bytes are the same either way (threshold.spec checks each pair).
  */
-import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { nodeDigest } from '../nodeCrypto.ts';
 import { installSha512 } from './group.ts';
 import { installAead, type Aead } from './hybrid.ts';
 import { useSodiumMultiply } from './sodium.ts';
@@ -14,7 +15,7 @@ const TAG_BYTES = 16;
 
 const plain = (buf: Buffer): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 
-export const nodeSha512 = (bytes: Uint8Array): Uint8Array => plain(createHash('sha512').update(bytes).digest());
+export const nodeSha512: (bytes: Uint8Array) => Uint8Array = nodeDigest('sha512');
 
 /** ChaCha20-Poly1305 from OpenSSL, with @noble/ciphers' layout: ciphertext then the 16-byte tag. */
 export const nodeAead: Aead = {
