@@ -306,6 +306,15 @@ describe('the fast paths', () => {
     for (const hex of nonCanonical) expect(() => pointFromHex(hex)).toThrow(/canonical/);
   });
 
+  it('draws ballot nonces in bulk: each sealed ballot opens with its own, none repeated or wiped before use', () => {
+    // More ballots than one draw of 64, so the stock is refilled at least once on the way.
+    const list = Array.from({ length: 70 }, (_, j) => ({ sealed: sealSelections(set, { ...ctx, ballotId: `n${j}` }, choices), eventId: `n${j}` }));
+    const keys = combineShares(openWith([1, 2, 3], list).batches);
+    const nonces = list.map(({ sealed }, j) => openSealed(set.jointKey, { ...ctx, ballotId: `n${j}` }, sealed, keys[j]!)!.nonce);
+    expect(new Set(nonces).size).toBe(70);
+    expect(nonces).not.toContain('0'.repeat(64));
+  });
+
   it('seals with encapsulations made ahead in a worker thread, each used once, and they open as any other', async () => {
     const pool = startEncapsulationPool(set.jointKey, { size: 128 });
     try {
