@@ -24,16 +24,16 @@ import {
   type PabulibFile,
 } from '../domain/pabulib.ts';
 import type { PollDefinition } from '../domain/pollDefinition.ts';
-import { parallelEqualShares, type ParallelEqualShares } from '../infra/parallelEqualShares.ts';
+import { add1WorkerCount, parallelEqualShares, type ParallelEqualShares } from '../infra/parallelEqualShares.ts';
 
 /**
- * `npm run pb:tally -- FILE.pb [--rule NAME] [--compare] [--timing]`: the outcome of a Pabulib file under each rule
+ * `npm run pb:tally -- FILE.pb [--rule NAME] [--compare] [--timing] [--workers N]`: the outcome of a Pabulib file under each rule
  * this project computes (or only `--rule`), by the same domain code the polls, the ledger nodes and the
  * portal count with, without a database. `--compare` shows where the outcome differs from the file's
  * `selected` and why: for greedy, each project's approvals and the budget left when it was looked at;
  * for Equal Shares, each round's chosen project, the payment and what the voters had left.
  */
-const usage = `usage: npm run pb:tally -- <file.pb> [--rule <${PABULIB_RULES.filter((r) => pabulibRuleInfo(r).reproduces).join('|')}>] [--compare] [--timing]`;
+const usage = `usage: npm run pb:tally -- <file.pb> [--rule <${PABULIB_RULES.filter((r) => pabulibRuleInfo(r).reproduces).join('|')}>] [--compare] [--timing] [--workers <n>]`;
 
 // One formatter: toLocaleString builds a new one on each call (about a millisecond each).
 const moneyFormat = new Intl.NumberFormat('en-US', { minimumFractionDigits: 0, maximumFractionDigits: 2 });
@@ -53,14 +53,6 @@ function definitionUnder(pb: PabulibFile, ruleName: string | undefined): PollDef
   };
   return def;
 }
-
-/**
- * add1's runs go to worker threads from this many approvals a run reads (distinct ballots' approvals):
- * a worker costs tens of milliseconds of CPU to start and to warm up its compiler, more than a small
- * election's whole add1 (Wieliczka 2023: 7,050, Świecie 2023: 2,356; Wola 2025: 52,824 and Praga-Południe
- * 2020: 128,176 take hundreds of milliseconds on one thread).
- */
-const PARALLEL_FROM = 20_000;
 
 /** Whether a definition is counted with Equal Shares and add1 completion. */
 const isAdd1 = (def: PollDefinition) => def.budget!.rule === 'equal-shares' && (def.budget!.completion ?? 'add1') === 'add1';
@@ -137,9 +129,13 @@ let parsedAt = 0;
 const main = async (): Promise<number> => {
   // Milliseconds since this process started: Node's own start plus loading this command.
   const startedAt = performance.now();
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { rule: { type: 'string' }, compare: { type: 'boolean' }, timing: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { rule: { type: 'string' }, compare: { type: 'boolean' }, timing: { type: 'boolean' }, workers: { type: 'string' } },
+  });
   const path = positionals[0];
-  if (!path || positionals.length > 1) {
+  const workers = values.workers === undefined ? undefined : Number(values.workers);
+  if (!path || positionals.length > 1 || (workers !== undefined && !(Number.isInteger(workers) && workers >= 0))) {
     console.error(usage);
     return 2;
   }
@@ -178,9 +174,10 @@ const main = async (): Promise<number> => {
     // The ballots prepared here are the ones every Equal Shares rule then reuses through the memo.
     const def = definitionUnder(pb, add1Rule);
     const inst = equalSharesInstanceFor(memo, budgetProjectsOf(def), ballots);
-    if (inst.approverGroups.length >= PARALLEL_FROM) {
+    const count = workers ?? add1WorkerCount(inst.approverGroups.length);
+    if (count > 0) {
       // The workers make add1's runs while this thread counts the rules before it.
-      parallel = parallelEqualShares();
+      parallel = parallelEqualShares({ workers: count });
       parallel.start(inst, add1FirstPerVoter(inst, def.budget!.total));
     }
   }

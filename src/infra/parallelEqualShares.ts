@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { equalSharesRunPerVoter, type MesInstance } from '../domain/budgetRules.ts';
@@ -50,6 +50,27 @@ function startWorker(own: URL): Worker {
   const api = new URL(exports['./esm/api']!.import.default, pathToFileURL(manifest)).href;
   const boot = `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(own.href)}); });`;
   return new Worker(boot, { eval: true, workerData });
+}
+
+/**
+ * add1's runs go to worker threads from this many approvals a run reads (distinct ballots' approvals):
+ * a worker costs tens of milliseconds of CPU to start and to warm up its compiler, more than a small
+ * election's whole add1 (Wieliczka 2023: 7,050, Świecie 2023: 2,356; Wola 2025: 52,824 and Praga-Południe
+ * 2020: 128,176 take hundreds of milliseconds on one thread).
+ */
+const PARALLEL_FROM = 20_000;
+
+/**
+ * How many worker threads should make add1's runs beside the main thread, for runs that each read
+ * `approvals` approvals: one per core the last minute's load average leaves idle, none below
+ * PARALLEL_FROM. A worker only helps on a core nobody else wants: on the
+ * shared 2-vCPU machine with the other core busy (load average 4-8), Praga-Południe's add1 took as long
+ * or longer with a worker than without (the two threads then share one core, and the worker adds its
+ * start-up and its compiler's warm-up); see BENCHMARKS.md.
+ */
+export function add1WorkerCount(approvals: number, cores = availableParallelism(), load = loadavg()[0]!): number {
+  if (approvals < PARALLEL_FROM) return 0;
+  return Math.max(0, Math.min(cores - 1, Math.floor(cores - load)));
 }
 
 interface Lane {
