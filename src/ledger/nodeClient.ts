@@ -51,7 +51,7 @@ export interface NodeClientOptions {
   timeoutMs?: number;
 }
 
-/** The most entries one GET /v1/entries returns (the protocol's page limit). */
+/** The most entries one GET /v1/entries returns (the protocol's page limit; a page of large entries holds fewer). */
 export const ENTRIES_PAGE = 1000;
 
 export interface NodeClient {
@@ -171,7 +171,7 @@ export function createNodeClient(baseUrl: string, options: NodeClientOptions = {
       return v === null ? null : shape('/v1/tracker', v, (x): x is Receipt => isObject(x));
     },
     async pollEntries(pollId) {
-      // Page by page: a node answers up to 1,000 entries and the `start` of the next page.
+      // Page by page: a node answers up to 1,000 entries (and 4 MiB of them) and the `start` of the next page.
       const out: IndexedEntry[] = [];
       for (let start: number | null = 0; start !== null; ) {
         const path = `/v1/polls/${enc(pollId)}/entries?start=${start}`;

@@ -47,14 +47,14 @@ vi.mock('node:fs', async (importOriginal) => {
 
 const quiet = (): void => {};
 
-function cluster(): LedgerNode[] {
+function cluster(pageBytes?: number): LedgerNode[] {
   const dir = tempDataDir();
   const dataDirs = [1, 2, 3, 4].map((id) => join(dir, `ledger-node-${id}`));
   const keys = dataDirs.map((dataDir, k) => {
     mkdirSync(dataDir, { recursive: true });
     return generateSignerKey(nodeSha256, nodeEd25519, `ledger-node-${k + 1}`, loadOrMakeSeed(join(dataDir, 'seed'), quiet)).verifierKey;
   });
-  return dataDirs.map((dataDir, k) => new LedgerNode({ id: k + 1, dataDir, origin: ORIGIN, peers: [], keys: keys.filter((_, j) => j !== k), log: quiet }));
+  return dataDirs.map((dataDir, k) => new LedgerNode({ id: k + 1, dataDir, origin: ORIGIN, peers: [], keys: keys.filter((_, j) => j !== k), log: quiet, pageBytes }));
 }
 
 async function round(nodes: LedgerNode[], held: string[], texts: string[], prevBody: string | null): Promise<string> {
@@ -189,6 +189,49 @@ describe('a ledger node round', () => {
     expect(second.next).toBeNull();
     expect([...first.entries, ...second.entries].map((e) => e.entry)).toEqual([...held, ballotText({ pollId: 'rv', voter: 'v1200', eventId: 'rv-v1200-3', replaces: 'rv-v1200-2' })]);
     expect(again.pollEntries('rv', 1200).entries[0]!.index).toBe(1200);
+  });
+
+  it('bounds a page of entries by its bytes as well as its count, and paging on from the last index reads every entry', async () => {
+    // A page is held whole while it is answered: a sealed poll's opening entries (75-190 KB each) made a
+    // page of 1,000 entries up to 190 MB of text, held several times over by the node answering it.
+    const budget = 2000;
+    nodes = cluster(budget);
+    const opening = openPollEntries('pg');
+    let prev = await round(nodes, [], opening, null);
+    const ballots = Array.from({ length: 30 }, (_, k) => ballotText({ pollId: 'pg', voter: `v${k}` }));
+    prev = await round(nodes, opening, ballots, prev);
+    const all = [...opening, ...ballots];
+    const node = nodes[0]!;
+    const bytes = (page: { entry: string }[]) => page.reduce((n, e) => n + Buffer.byteLength(e.entry) + 1, 0);
+
+    const pages: { index: number; entry: string }[][] = [];
+    for (let start = 0; start < all.length; start += pages[pages.length - 1]!.length) pages.push(node.entries(start, 1000));
+    expect(pages.length).toBeGreaterThan(1);
+    for (const page of pages) {
+      expect(page.length).toBeGreaterThan(0);
+      if (page.length > 1) expect(bytes(page)).toBeLessThanOrEqual(budget);
+    }
+    expect(pages.flat()).toEqual(all.map((entry, index) => ({ index, entry })));
+
+    const pollPages: { index: number; entry: string }[][] = [];
+    for (let start: number | null = 0; start !== null; ) {
+      const page = node.pollEntries('pg', start);
+      pollPages.push(page.entries);
+      if (page.entries.length > 1) expect(bytes(page.entries)).toBeLessThanOrEqual(budget);
+      start = page.next;
+    }
+    expect(pollPages.length).toBeGreaterThan(1);
+    expect(pollPages.flat()).toEqual(all.map((entry, index) => ({ index, entry })));
+
+    // An entry larger than the budget is a page of its own, so a reader still moves on.
+    const tiny = cluster(10);
+    try {
+      await round(tiny, [], opening, null);
+      expect(tiny[0]!.entries(0, 1000)).toEqual([{ index: 0, entry: opening[0] }]);
+      expect(tiny[0]!.pollEntries('pg')).toEqual({ entries: [{ index: 0, entry: opening[0] }], next: 1 });
+    } finally {
+      for (const n of tiny) n.close();
+    }
   });
 
   it('a node restarted from its files has the same log and final checkpoint', async () => {

@@ -38,8 +38,16 @@ import { ThresholdStore } from './thresholdStore.ts';
 const h = nodeSha256;
 const ed = nodeEd25519;
 
-/** The most entries GET /v1/entries returns at once. */
+/** The most entries GET /v1/entries and GET /v1/polls/:pollId/entries return at once. */
 export const MAX_ENTRIES_PAGE = 1000;
+/**
+ * The most entry text (bytes) one such page carries besides MAX_ENTRIES_PAGE. A page is held whole while
+ * it is answered (the texts, the JSON answer, its bytes for the socket: about four times its text), and a
+ * sealed poll's opening entries (75-190 KB each: a batch's openings and three nodes' shares) follow one
+ * another in the log: 1,000 of them would be up to 190 MB of text. An entry larger than this is a page
+ * of its own. 1,000 ballot entries (~1 KB each) fit: ordinary pages are unchanged.
+ */
+export const MAX_PAGE_BYTES = 4 * 1024 * 1024;
 
 
 export interface LedgerNodeOptions {
@@ -54,6 +62,8 @@ export interface LedgerNodeOptions {
   fetch?: typeof fetch;
   /** Timeout of one request to a peer. */
   peerTimeoutMs?: number;
+  /** Most entry text in one page of entries; default MAX_PAGE_BYTES (tests use a small one). */
+  pageBytes?: number;
 }
 
 export interface TallyRecord {
@@ -420,12 +430,22 @@ export class LedgerNode {
     return out;
   }
 
+  /**
+   * Entries [start, end), or the first of them: at most MAX_ENTRIES_PAGE and the page's bytes (at least
+   * one entry). Clients page on from the last index they got.
+   */
   entries(start: number, end: number): { index: number; entry: string }[] {
     this.standBehind();
     // The store's list, not the tree: a batch whose fsync is still under way is in the tree only.
     const from = Math.max(0, start);
     const to = Math.min(end, this.store.entryCount, from + MAX_ENTRIES_PAGE);
-    return this.store.entryRange(from, to).map((entry, k) => ({ index: from + k, entry }));
+    if (from >= to) return [];
+    const cut = this.store.entrySpanEnd(from, to, this.pageBytes);
+    return this.store.entryRange(from, cut).map((entry, k) => ({ index: from + k, entry }));
+  }
+
+  private get pageBytes(): number {
+    return this.options.pageBytes ?? MAX_PAGE_BYTES;
   }
 
   inclusionProof(index: number, size: number): string[] {
@@ -457,18 +477,24 @@ export class LedgerNode {
   }
 
   /**
-   * A page of a poll's entries in log order: up to MAX_ENTRIES_PAGE of those at log index `start` or
-   * later, and `next`, the `start` of the next page, when more remain (null on the last page). Paged so
-   * that one answer does not grow with the poll (a 250,000-ballot sealed poll is ~200 MB of entries).
+   * A page of a poll's entries in log order: those at log index `start` or later, up to MAX_ENTRIES_PAGE
+   * and the page's bytes (at least one entry), and `next`, the `start` of the next page, when more remain
+   * (null on the last page). Paged so that one answer does not grow with the poll (a 250,000-ballot
+   * sealed poll is ~200 MB of entries, its opening entries ~30 MB).
    */
   pollEntries(pollId: string, start = 0): { entries: { index: number; entry: string }[]; next: number | null } {
     this.standBehind();
     const list = this.pollIndexes.get(pollId);
     const length = list?.length ?? 0;
     const from = list?.countBelow(start) ?? 0;
-    const to = Math.min(length, from + MAX_ENTRIES_PAGE);
     const entries: { index: number; entry: string }[] = [];
-    for (const { text, index } of this.entriesAt((k) => list!.get(from + k), to - from)) entries.push({ index, entry: text });
+    let bytes = 0;
+    for (const { text, index } of this.entriesAt((k) => list!.get(from + k), Math.min(length, from + MAX_ENTRIES_PAGE) - from)) {
+      bytes += Buffer.byteLength(text) + 1;
+      if (entries.length > 0 && bytes > this.pageBytes) break;
+      entries.push({ index, entry: text });
+    }
+    const to = from + entries.length;
     return { entries, next: to < length ? list!.get(to) : null };
   }
 
