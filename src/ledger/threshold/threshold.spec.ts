@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { toHex } from '../bytes.ts';
+import { fromHex, toHex } from '../bytes.ts';
+import { encodedMultiply, scalarBytes } from './group.ts';
 import { sha512 } from '@noble/hashes/sha2.js';
 import { useSodiumMultiply } from './sodium.ts';
 import { nodeAead, nodeSha512 } from './serverCrypto.ts';
@@ -209,7 +210,11 @@ describe('the fast paths', () => {
       expect(sealedBallotProblem({ ...sealed, ephemeral: toHex(Point.ZERO.toBytes()) })).toMatch(/identity/);
       for (const bad of ['ff'.repeat(32), 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', '01' + '00'.repeat(31)]) {
         expect(sealedBallotProblem({ ...sealed, ephemeral: bad })).toMatch(/canonical/);
+        // The multiplication refuses it too, and a product that is the identity, and leaves no trace for the next call.
+        expect(() => encodedMultiply()!(scalarBytes(5n), fromHex(bad)!)).toThrow(RangeError);
       }
+      expect(() => encodedMultiply()!(scalarBytes(0n), G.toBytes())).toThrow(RangeError);
+      expect(encodedMultiply()!(scalarBytes(5n), G.toBytes())).toEqual(G.multiply(5n).toBytes());
     } finally {
       installFastMultiply(null);
     }
