@@ -315,6 +315,24 @@ describe('methodOfEqualShares', () => {
     }
   });
 
+  it('agrees with the naive exact port where exact ties come after rounds in which voters ran out (exact payments of earlier rounds)', () => {
+    // Twin projects (the same cost, approved on the same ballots) tie exactly whenever they are the best:
+    // the tie is settled on exact money, which needs the exact payment of every earlier round, also of
+    // rounds where some voters paid all they had.
+    const rnd = lcg(31);
+    for (let round = 0; round < 40; round++) {
+      const m = 3 + Math.floor(rnd() * 5);
+      const base = Array.from({ length: m }, (_, i) => ({ id: `p${i}`, cost: 10 + Math.floor(rnd() * 90) }));
+      const projects = base.flatMap((p) => [p, { id: `${p.id}twin`, cost: p.cost }]);
+      const popularity = base.map(() => 0.1 + rnd() * 0.6);
+      const ballots = Array.from({ length: 20 + Math.floor(rnd() * 150) }, () => base.filter((_, i) => rnd() < popularity[i]!).flatMap((p) => [p.id, `${p.id}twin`]));
+      const budget = 20 + Math.floor(rnd() * 400);
+      for (const completion of ['none', 'add1'] as const) {
+        expect(methodOfEqualShares(projects, ballots, budget, { completion }), `case ${round} ${completion}`).toEqual(naiveMes(projects, ballots, budget, completion));
+      }
+    }
+  });
+
   it('agrees with the naive exact port where many voters cast the same ballot (one weighted group each), with ties and grosze', () => {
     // Voters with the same ballot are counted as one group with a weight: the outcome must be the one
     // counted voter by voter. Few distinct ballots, costs with grosze and repeated costs (ties).

@@ -698,12 +698,32 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
     }
     return r;
   };
-  /** Round r's payment in round r+1's units. */
+  /**
+   * Round r's payment in round r+1's units: its cost less what the groups that paid all they had held.
+   * Such a group held b0 less the payments of the earlier rounds it paid in full (every funded project on
+   * its ballot: it had not run out before), so what they held is summed per earlier round (their weight
+   * that paid it), not per group: a few dozen products of the rounds' payments instead of one exact
+   * money per group (a round can cap thousands of groups, each with its own payment history).
+   */
   const roundPayment = (r: number): bigint => {
     let x = roundX[r];
     if (x === undefined) {
-      x = costN0[winners[r]!]! * scale[r]!;
-      for (let i = cappedFrom[r]!; i < cappedFrom[r + 1]!; i++) x -= BigInt(weight[cappedLog[i]!]!) * moneyAt(cappedLog[i]!, r);
+      const paidBy = new Float64Array(r);
+      let cappedW = 0;
+      for (let i = cappedFrom[r]!; i < cappedFrom[r + 1]!; i++) {
+        const g = cappedLog[i]!;
+        cappedW += weight[g]!;
+        for (let k = ballotStart[g]!; k < ballotStart[g + 1]!; k++) {
+          const e = eligibleOf[ballotProjects[k]!]!;
+          const t = e < 0 ? -1 : roundOf[e]!;
+          if (t >= 0 && t < r) paidBy[t]! += weight[g]!;
+        }
+      }
+      // The sum over the earlier rounds t of paidBy[t] * x_t in round r's units (x_t is in round t+1's:
+      // times the payer counts of rounds t+1 .. r-1), by Horner's rule.
+      let paid = 0n;
+      for (let t = 0; t < r; t++) paid = paid * roundU[t]! + (paidBy[t]! > 0 ? BigInt(paidBy[t]!) * roundPayment(t) : 0n);
+      x = (costN0[winners[r]!]! - BigInt(cappedW) * nodeMoney[0]!) * scale[r]! + paid;
       roundX[r] = x;
     }
     return x;
