@@ -47,6 +47,13 @@ export interface CoordinatorOptions {
   /** Most entries in one checkpoint; a larger backlog is anchored in several rounds. Default 2000. */
   maxBatch?: number;
   /**
+   * Most entry text (bytes) in one checkpoint besides `maxBatch`; an entry larger than this is a round of
+   * its own. Default 8 MiB: a node holds a proposal several times over while it checks it (the body, its
+   * text, the entries, each parsed), and a sealed poll's opening entries are 75-190 KB each, so a backlog
+   * of them would make a round of 2,000 up to ~380 MB (beyond the node's 64 MiB body limit).
+   */
+  maxRoundBytes?: number;
+  /**
    * What is already anchored, to resume after a restart: the frontier of the tree of every leaf stored
    * before (its size is where `anchor` continues), and the last final note, whose root it must match.
    * Entries after the note's size that the frontier covers cannot be re-proposed from here: give a
@@ -149,6 +156,8 @@ const BEHIND_RETRY = { retries: 3, factor: 2, minTimeout: 150, randomize: false 
 interface Pending {
   text: string;
   leafHash: Uint8Array;
+  /** The text's UTF-8 length. */
+  bytes: number;
   arrivedAt: number;
 }
 
@@ -158,6 +167,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const timeoutMs = options.timeoutMs ?? 3000;
   const tallyTimeoutMs = Math.max(timeoutMs, options.tallyTimeoutMs ?? 120_000);
   const maxBatch = options.maxBatch ?? 2000;
+  const maxRoundBytes = options.maxRoundBytes ?? 8 * 1024 * 1024;
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? Date.now;
   const nodes = [...options.nodes];
@@ -177,7 +187,18 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
   const size = (): number => final.size + pending.length;
 
   function push(text: string): void {
-    pending.push({ text, leafHash: hashLeaf(h, utf8(text)), arrivedAt: now() });
+    const bytes = utf8(text);
+    pending.push({ text, leafHash: hashLeaf(h, bytes), bytes: bytes.length, arrivedAt: now() });
+  }
+
+  /** How many pending entries the next round proposes: at most maxBatch and maxRoundBytes, at least one. */
+  function roundLength(): number {
+    let n = 0;
+    for (let bytes = 0; n < Math.min(pending.length, maxBatch); n++) {
+      bytes += pending[n]!.bytes;
+      if (n > 0 && bytes > maxRoundBytes) break;
+    }
+    return n;
   }
 
   /** Root of the first `n` leaves, for final.size <= n <= size(): the final frontier plus pending leaves. */
@@ -379,7 +400,7 @@ export function createCoordinator(options: CoordinatorOptions): Coordinator {
     const firstUnanchored = final.size;
     let resynced = false;
     while (pending.length > 0) {
-      const target = Math.min(size(), final.size + maxBatch);
+      const target = final.size + roundLength();
       const result = await round(target);
       if ('note' in result) {
         adopt(result.note, parseCheckpoint(openNote(ed, result.note, []).text));
