@@ -157,6 +157,13 @@ describe('pabulibToPollDefinition', () => {
     expect(parsePabulib(mixed).projects.map((p) => p.name)).toEqual(['One', 'Two']);
     const twice = parsePabulib(SMALL.replace('v1;1,2', 'v1;1,2,1'));
     expect(twice.votes[0]!.vote).toEqual(['1', '2']);
+    // White space of any kind around an id (what trim removes), with or without a project twice.
+    for (const vote of [' 1,2', '1 ,\t2', '1,\u00a02 ', '2,1, 2', '1,2,2,1']) {
+      expect([...parsePabulib(SMALL.replace('v1;1,2', `v1;${vote}`)).votes[0]!.vote].sort(), JSON.stringify(vote)).toEqual(['1', '2']);
+    }
+    expect(parsePabulib(SMALL.replace('v1;1,2', 'v1;2,1,2')).votes[0]!.vote).toEqual(['2', '1']);
+    expect(parsePabulib(SMALL.replace('v1;1,2', 'v1; ')).votes[0]!.vote).toEqual([]);
+    expect(() => parsePabulib(SMALL.replace('v1;1,2', 'v1;1,,2'))).toThrow(/vote for unknown project ""/);
     const two = parsePabulib(SMALL.replace('project_id;cost;name', 'project_id;cost;name;selected').replace('1;60;One', '1;60;One;2').replace('2;50;Two', '2;50;Two;1'));
     expect(two.projects.map((p) => [p.selected, p.selectedCode])).toEqual([[false, '2'], [true, '1']]);
     const grosze = parsePabulib(SMALL.replace('budget;100', 'budget;322239.55').replace('1;60;One', '1;60.5;One'));
