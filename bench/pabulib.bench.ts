@@ -21,8 +21,12 @@ import { fmt, loadAverage, type Bench } from './harness.ts';
  * (tens of seconds each) and the new data directories.
  */
 const BASELINE = 'f4d040e';
-/** Main before the parallel add1, the grouped ballots and the faster parse (pb:tally then: 1.43 s on Praga-Południe). */
-const MAIN_BEFORE = 'e0476f8';
+/**
+ * Main before the module-function payment scan, the exact round payments per earlier round, the
+ * load-aware worker count and the split-only vote parse (pb:tally then: 0.85-0.92 s on Praga-Południe on
+ * a quiet machine, with one worker thread).
+ */
+const MAIN_BEFORE = 'ec3c036';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const files = fileURLToPath(new URL('../test/pabulib/files/', import.meta.url));
 
@@ -129,10 +133,10 @@ export const pabulibBench: Bench = {
       '',
       '### pb:tally: the whole command as a user runs it (child process, every rule, the file\'s `selected` compared)',
       '',
-      `Baseline: the baseline's pb:tally under tsx (once). Main before: ${MAIN_BEFORE}'s pb:tally from its own esbuild bundle, as npm run pb:tally ran it then (the runs made one after another on one thread). Now: \`node scripts/runBundled.mjs src/cli/pbTally.ts\` (what \`npm run pb:tally\` runs; the bundle already built; add1 runs on the main thread and worker threads). Main before and now: best of 3, taken in turn. Start-up is the same command on a missing file.`,
+      `Baseline: the baseline's pb:tally under tsx (once). Main before: ${MAIN_BEFORE}'s pb:tally from its own esbuild bundle, as npm run pb:tally ran it then (one add1 worker thread on a file of 20,000 approvals per run or more, whatever the load). Now: \`node scripts/runBundled.mjs src/cli/pbTally.ts\` (what \`npm run pb:tally\` runs; the bundle already built; add1 workers only on cores the load average leaves idle), and the same with \`--workers 1\` (a worker whatever the load). Main before and both nows: best of 3 and median of 3, taken in turn. Start-up is the same command on a missing file.`,
       '',
-      '| file | voters | baseline | main before | now | now / main before | now / baseline | now: start-up / parse / count (from --timing) |',
-      '|---|---|---|---|---|---|---|---|',
+      '| file | voters | baseline | main before (best, median) | now (best, median) | now / main before (best, median) | now --workers 1 (best, median) | now / baseline | now: start-up / parse / count (from --timing, best run) |',
+      '|---|---|---|---|---|---|---|---|---|',
     );
     const nowCmd = (path: string, extra: string[] = []) => ['node', join(root, 'scripts/runBundled.mjs'), join(root, 'src/cli/pbTally.ts'), path, ...extra];
     const oldCmd = (path: string) => [tsxBin, join(base, 'src/cli/pbTally.ts'), path];
@@ -144,24 +148,29 @@ export const pabulibBench: Bench = {
     const mainStart = run(mainCmd(missing));
     const nowStart = run(nowCmd(missing));
     const cell = (r: { ms: number; rssMb: number }) => `${fmt(Math.round(r.ms))} ms, ${r.rssMb} MB`;
-    lines.push(`| (missing file: start-up only) | | ${cell(oldStart)} | ${cell(mainStart)} | ${cell(nowStart)} | ${(nowStart.ms / mainStart.ms).toFixed(2)} | ${(nowStart.ms / oldStart.ms).toFixed(2)} | |`);
+    lines.push(`| (missing file: start-up only) | | ${cell(oldStart)} | ${cell(mainStart)} | ${cell(nowStart)} | ${(nowStart.ms / mainStart.ms).toFixed(2)} | | ${(nowStart.ms / oldStart.ms).toFixed(2)} | |`);
+    type Run = ReturnType<typeof run>;
+    const best = (xs: Run[]) => xs.reduce((a, b) => (b.ms < a.ms ? b : a));
+    const median = (xs: Run[]) => [...xs].sort((a, b) => a.ms - b.ms)[Math.floor(xs.length / 2)]!;
+    const both = (xs: Run[]) => `${fmt(Math.round(best(xs).ms))}, ${fmt(Math.round(median(xs).ms))} ms, ${best(xs).rssMb} MB`;
     for (const [label, name] of cases) {
       const path = join(files, name);
       const voters = nowPb.parsePabulib(readFileSync(path, 'utf8')).votes.length;
-      const mains: ReturnType<typeof run>[] = [];
-      const nows: ReturnType<typeof run>[] = [];
+      const mains: Run[] = [];
+      const nows: Run[] = [];
+      const withWorker: Run[] = [];
       for (let i = 0; i < 3; i++) {
         mains.push(run(mainCmd(path)));
         nows.push(run(nowCmd(path, ['--timing'])));
+        withWorker.push(run(nowCmd(path, ['--workers', '1'])));
       }
-      const best = (xs: ReturnType<typeof run>[]) => xs.reduce((a, b) => (b.ms < a.ms ? b : a));
-      const main = best(mains);
       const after = best(nows);
       const timing = /start-up (\d+) ms .*parsing (\d+) ms, counting (\d+) ms/.exec(after.out);
       const parts = timing ? `${timing[1]} / ${timing[2]} / ${timing[3]} ms` : '?';
       const before = quick && voters > 5000 ? undefined : run(oldCmd(path));
+      const ratios = `${(after.ms / best(mains).ms).toFixed(2)}, ${(median(nows).ms / median(mains).ms).toFixed(2)}`;
       lines.push(
-        `| ${label} | ${fmt(voters)} | ${before ? cell(before) : 'n/a (quick run)'} | ${cell(main)} | ${cell(after)} | ${(after.ms / main.ms).toFixed(2)} | ${before ? (after.ms / before.ms).toFixed(2) : ''} | ${parts} |`,
+        `| ${label} (load ${loadavg()[0]!.toFixed(1)}) | ${fmt(voters)} | ${before ? cell(before) : 'n/a (quick run)'} | ${both(mains)} | ${both(nows)} | ${ratios} | ${both(withWorker)} | ${before ? (after.ms / before.ms).toFixed(2) : ''} | ${parts} |`,
       );
     }
 
