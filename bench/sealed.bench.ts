@@ -12,8 +12,9 @@ import { sealSelections } from '../src/ledger/threshold/seal.ts';
 import { useServerCrypto } from '../src/ledger/threshold/serverCrypto.ts';
 import { OPEN_BATCH, openBatch, type SealedBallotRef } from '../src/ledger/sealedOpening.ts';
 import { getVerification } from '../src/infra/readModels/pollVerification.ts';
-import { publishWhenOpened } from '../test/load/scenarioDriver.ts';
-import { cpuByProcess, cpuDeltaByRole, cpuProfilerFor, fmt, loadAverage, percentile, type Bench } from './harness.ts';
+import { ballotEntriesOnNodes, publishWhenOpened } from '../test/load/scenarioDriver.ts';
+import { openBudgetPoll } from '../src/cli/provisionVoters.ts';
+import { cpuByProcess, cpuDeltaByRole, cpuProfilerFor, fmt, loadAverage, percentile, rssOfProcessAndChildren, type Bench } from './harness.ts';
 
 /**
  * Sealed polls. Three measurements, each with its baseline or its parts in the same run:
@@ -25,7 +26,9 @@ import { cpuByProcess, cpuDeltaByRole, cpuProfilerFor, fmt, loadAverage, percent
  *    SEALED_E2E_BALLOTS ballots (or several sizes, comma-separated, one poll each) is closed; the clock runs from the close until the result is published
  *    (the nodes' shares and proofs, checking them, combining, opening, storing and anchoring every
  *    opening entry) and then until the nodes' tallies are verified. CPU of the app and of the node
- *    processes from /proc.
+ *    processes from /proc; each node process's peak RSS through that, and while every node's whole log
+ *    is then read page by page (as the full scenario counts the ballot entries on each node).
+ *    SEALED_E2E_POLL=budget closes the full scenario's budget poll instead of a one-question poll.
  * 3. Opening, the cryptography alone, for SEALED_OPEN_BALLOTS ballots in one process (250,000 for the
  *    issue's full size), per step: one node's shares and proof, and the opener's checking, combining and
  *    opening. From these, the time of a 250,000-ballot opening on this machine's cores.
@@ -37,7 +40,32 @@ const OPEN_BALLOTS = Number(process.env.SEALED_OPEN_BALLOTS ?? 5000);
 /** One size, or several separated by commas (e.g. 10000,20000): one poll each, in order, on the same app. */
 const E2E_SIZES = (process.env.SEALED_E2E_BALLOTS ?? '3000').split(',').map(Number).filter((n) => n > 0);
 const FULL = 250_000;
+/**
+ * The poll the end-to-end opening closes: `general` (one question, three options) or `budget`, the full
+ * scenario's participatory budget (50 projects, approve up to 5): its nodes' tallies keep every ballot's
+ * approval set.
+ */
+const E2E_POLL = process.env.SEALED_E2E_POLL === 'budget' ? 'budget' : 'general';
 
+/**
+ * The largest resident set of each ledger node process (this process's children) while `work` runs,
+ * sampled every 250 ms from /proc: issue 14's bound is on each node's RSS through the opening.
+ */
+const peakNodeRss = async <T>(work: () => Promise<T>): Promise<{ result: T; peakMiB: number[] }> => {
+  const peaks = new Map<number, number>();
+  const sample = () => {
+    for (const [pid, rss] of rssOfProcessAndChildren(process.pid, 'ledger/node/main').children) peaks.set(pid, Math.max(peaks.get(pid) ?? 0, rss));
+  };
+  sample();
+  const timer = setInterval(sample, 250);
+  try {
+    const result = await work();
+    sample();
+    return { result, peakMiB: [...peaks.values()].map((b) => b / 2 ** 20) };
+  } finally {
+    clearInterval(timer);
+  }
+};
 /** CPU seconds (user + system) of every process below this one: the ledger nodes the app started. */
 function descendantsCpuSeconds(): number {
   const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,times='], { encoding: 'utf8' })
@@ -206,13 +234,15 @@ const castBench = async (app: App, database: string): Promise<string> => {
 
 const e2eOpenBench = async (app: App, ballots: number): Promise<string> => {
   const by = official('bench-open');
-  const pollId = await openPoll(app, openGeneralPoll({}, { resultsVisibility: 'sealed' }), by);
+  const pollId = E2E_POLL === 'budget' ? await openBudgetPoll(app.eventStore, by) : await openPoll(app, openGeneralPoll({}, { resultsVisibility: 'sealed' }), by);
+  // A budget ballot approves 1 to 5 of the 50 projects, spread so that every project gets approvals.
+  const selectionOf = (i: number): string[] => (E2E_POLL === 'budget' ? Array.from({ length: 1 + (i % 5) }, (_, k) => `p${1 + ((i * 7 + k * 11) % 50)}`) : [['a', 'b', 'c'][i % 3]!]);
   let next = 0;
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < ballots) {
         const i = next++;
-        await app.polls.cast({ pollId, citizenId: `bench-open-${ballots}-voter-${i}`, selections: { selections: { q1: [['a', 'b', 'c'][i % 3]!] } } });
+        await app.polls.cast({ pollId, citizenId: `bench-open-${ballots}-voter-${i}`, selections: { selections: { q1: selectionOf(i) } } });
       }
     }),
   );
@@ -221,33 +251,45 @@ const e2eOpenBench = async (app: App, ballots: number): Promise<string> => {
   const load0 = loadavg()[0]!;
   const app0 = ownCpuSeconds();
   const nodes0 = descendantsCpuSeconds();
+  const nodesBefore = [...rssOfProcessAndChildren(process.pid, 'ledger/node/main').children.values()].map((b) => b / 2 ** 20);
   const t0 = performance.now();
-  await app.polls.commands.close(pollId, by);
-  await publishWhenOpened(app, pollId, by, 3_600_000);
-  await app.ledger!.anchoring.settled(600_000);
-  const tOpened = performance.now();
-  const poll = await app.polls.get(pollId);
-  if (poll?.result?.ballots !== ballots) throw new Error(`the opening counted ${String(poll?.result?.ballots)} of ${ballots} ballots`);
-  for (;;) {
-    const v = await getVerification(app.db.kysely, pollId);
-    if (v.status === 'completed') break;
-    if (v.status !== 'pending') throw new Error(`the nodes' tallies did not verify: ${JSON.stringify(v)}`);
-    if (performance.now() - tOpened > 600_000) throw new Error('the nodes did not verify within 10 minutes');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const { result: tOpened, peakMiB } = await peakNodeRss(async () => {
+    await app.polls.commands.close(pollId, by);
+    await publishWhenOpened(app, pollId, by, 3_600_000);
+    await app.ledger!.anchoring.settled(600_000);
+    const opened = performance.now();
+    const poll = await app.polls.get(pollId);
+    if (poll?.result?.ballots !== ballots) throw new Error(`the opening counted ${String(poll?.result?.ballots)} of ${ballots} ballots`);
+    for (;;) {
+      const v = await getVerification(app.db.kysely, pollId);
+      if (v.status === 'completed') break;
+      if (v.status !== 'pending') throw new Error(`the nodes' tallies did not verify: ${JSON.stringify(v)}`);
+      if (performance.now() - opened > 600_000) throw new Error('the nodes did not verify within 10 minutes');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return opened;
+  });
   const tVerified = performance.now();
   const appCpu = ownCpuSeconds() - app0;
   const nodeCpu = descendantsCpuSeconds() - nodes0;
+  // Then every node's whole log read page by page, as the full scenario counts each node's ballot entries
+  // after the close (and as an auditor reads it): the pages that hold the opening's entries are the large ones.
+  const tRead = performance.now();
+  const { result: counts, peakMiB: readPeakMiB } = await peakNodeRss(() => ballotEntriesOnNodes(app.ledger!.urls, pollId, () => ''));
+  const readS = (performance.now() - tRead) / 1000;
+  if (Object.values(counts).some((n) => n !== ballots)) throw new Error(`ballot entries on the nodes: ${JSON.stringify(counts)}, not ${ballots} each`);
   const openS = (tOpened - t0) / 1000;
   const allS = (tVerified - t0) / 1000;
   const at250k = (sec: number) => ((sec / ballots) * FULL) / 60;
   return [
-    `A sealed poll of ${fmt(ballots)} ballots cast through the app, then closed; every ballot counted in the published result (zero lost). Load average at the close: ${load0.toFixed(1)}.`,
+    `A sealed ${E2E_POLL === 'budget' ? 'budget poll (50 projects, approve 1 to 5)' : 'poll (one question, three options)'} of ${fmt(ballots)} ballots cast through the app, then closed; every ballot counted in the published result (zero lost). Load average at the close: ${load0.toFixed(1)}.`,
     '',
     '| stage | wall time | ms per ballot | linear at 250,000 |',
     '|---|---|---|---|',
     `| close → result published (shares, proofs, checking, combining, opening, storing and anchoring the openings) | ${openS.toFixed(1)} s | ${((openS * 1000) / ballots).toFixed(2)} | ${at250k(openS).toFixed(1)} min |`,
     `| close → nodes' tallies verified | ${allS.toFixed(1)} s | ${((allS * 1000) / ballots).toFixed(2)} | **${at250k(allS).toFixed(1)} min** |`,
+    '',
+    `Ledger node RSS (4 processes, sampled every 250 ms): ${nodesBefore.map((m) => m.toFixed(0)).join(' / ')} MiB at the close, at most **${peakMiB.map((m) => m.toFixed(0)).join(' / ')} MiB** from the close until the tallies were verified, **${readPeakMiB.map((m) => m.toFixed(0)).join(' / ')} MiB** while each node's whole log was read page by page afterwards (${readS.toFixed(1)} s; ${fmt(ballots)} ballot entries found on each). Issue 14: under 256 MiB each.`,
     '',
     `CPU over the whole opening: app ${appCpu.toFixed(1)} s, the four node processes ${nodeCpu.toFixed(1)} s: ${(((appCpu + nodeCpu) * 1000) / ballots).toFixed(2)} ms per ballot, ${(((appCpu + nodeCpu) / ballots) * FULL / 60 / Math.max(1, Math.min(2, cpus().length))).toFixed(1)} min of ${Math.min(2, cpus().length)} fully used cores at 250,000.`,
   ].join('\n');
