@@ -1296,16 +1296,21 @@ export function budgetProjectsOf(def: PollDefinition): BudgetProject[] {
 
 /** Approvals per project id, each ballot counted once per project. */
 export function approvalCounts(ballots: readonly (readonly string[])[]): Map<string, number> {
-  const approvals = new Map<string, number>();
-  // The last ballot that counted each project: a project twice on one ballot counts once (no Set per ballot).
-  const lastBallot = new Map<string, number>();
-  ballots.forEach((ballot, b) => {
-    for (const id of ballot) {
-      if (lastBallot.get(id) === b) continue;
-      lastBallot.set(id, b);
-      approvals.set(id, (approvals.get(id) ?? 0) + 1);
+  // Per project, its count and the last ballot that counted it (a project twice on one ballot counts
+  // once, with no Set per ballot): one map lookup per approval.
+  const tally = new Map<string, { count: number; lastBallot: number }>();
+  for (let b = 0; b < ballots.length; b++) {
+    for (const id of ballots[b]!) {
+      const t = tally.get(id);
+      if (t === undefined) tally.set(id, { count: 1, lastBallot: b });
+      else if (t.lastBallot !== b) {
+        t.count++;
+        t.lastBallot = b;
+      }
     }
-  });
+  }
+  const approvals = new Map<string, number>();
+  for (const [id, t] of tally) approvals.set(id, t.count);
   return approvals;
 }
 
