@@ -968,24 +968,34 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
     let payingInFull = 0;
     let payingAll = 0;
     ensureList(p);
-    for (let i = approverStart[p]!; i < listEnd[p]!; i++) {
-      const g = listG[i]!;
-      const m = mF[g]!;
+    // Locals, not the variables the closures above share: the loop then reads and writes no context slot
+    // per group.
+    const groups = listG;
+    const weights = listW;
+    const money = mF;
+    const capped = cappedAt;
+    const log = cappedLog;
+    const end = listEnd[p]!;
+    let logged = cappedCount;
+    for (let i = approverStart[p]!; i < end; i++) {
+      const g = groups[i]!;
+      const m = money[g]!;
       if (m === 0) continue;
-      const w = listW[i]!;
+      const w = weights[i]!;
       if (exact ? moneyAt(g, round) * exact.u <= exact.x : m < rhoF) {
-        mF[g] = 0;
-        cappedAt[g] = round;
-        cappedLog[cappedCount++] = g;
+        money[g] = 0;
+        capped[g] = round;
+        log[logged++] = g;
         payingAll += w;
       } else {
         const left = m - rhoF;
-        mF[g] = left;
+        money[g] = left;
         // Only where the payment was exact: the money left is positive, but its double may not be.
         if (!(left > 0)) fixLater.push(g);
         payingInFull += w;
       }
     }
+    cappedCount = logged;
     cappedWeight += payingAll;
     cappedFrom.push(cappedCount);
     roundU.push(exact ? exact.u : BigInt(payingInFull));
