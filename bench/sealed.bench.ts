@@ -36,6 +36,12 @@ import { cpuByProcess, cpuDeltaByRole, cpuProfilerFor, fmt, loadAverage, percent
 const ROUNDS = Number(process.env.SEALED_CAST_ROUNDS ?? 3);
 const PER_ROUND = Number(process.env.SEALED_CAST_BALLOTS ?? 2000);
 const CONCURRENCY = 16;
+/**
+ * SEALED_CAST_RATE=N: cast at most N ballots per second (each ballot starts no earlier than its slot) so
+ * that both kinds run at the same rate: their CPU per ballot then compares the same batching (anchoring
+ * rounds, projection batches), which a closed loop gives the faster kind more of. 0: as fast as it goes.
+ */
+const RATE = Number(process.env.SEALED_CAST_RATE ?? 0);
 const OPEN_BALLOTS = Number(process.env.SEALED_OPEN_BALLOTS ?? 5000);
 /** One size, or several separated by commas (e.g. 10000,20000): one poll each, in order, on the same app. */
 const E2E_SIZES = (process.env.SEALED_E2E_BALLOTS ?? '3000').split(',').map(Number).filter((n) => n > 0);
@@ -167,7 +173,10 @@ const castBench = async (app: App, database: string): Promise<string> => {
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < ids.length) {
+          const slot = next;
           const citizenId = ids[next++]!;
+          const wait = RATE > 0 ? t0 + (slot * 1000) / RATE - performance.now() : 0;
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           await app.polls.cast({ pollId, citizenId, selections: { selections: { q1: [['a', 'b', 'c'][next % 3]!] } } });
         }
       }),
@@ -214,7 +223,7 @@ const castBench = async (app: App, database: string): Promise<string> => {
     .filter((t) => t.live + t.sealed >= 0.05)
     .sort((a, b) => b.live + b.sealed - (a.live + a.sealed));
   return [
-    `Cast use case in process (no HTTP), PostgreSQL, ledger anchoring running (500 ms interval); ${ROUNDS} alternating rounds of ${PER_ROUND} ballots per kind, ${CONCURRENCY} in flight, after one warm-up round of each. Throughput is over the casts; after each round the bench waits (untimed) until the projections and the anchoring have caught up and the encapsulation pool has stopped refilling, so every round starts on an empty backlog and its CPU (from /proc, utime + stime, until caught up) is that of its own ballots.`,
+    `Cast use case in process (no HTTP), PostgreSQL, ledger anchoring running (500 ms interval); ${ROUNDS} alternating rounds of ${PER_ROUND} ballots per kind, ${CONCURRENCY} in flight${RATE > 0 ? `, paced at ${RATE} ballots/s for both kinds` : ''}, after one warm-up round of each. Throughput is over the casts; after each round the bench waits (untimed) until the projections and the anchoring have caught up and the encapsulation pool has stopped refilling, so every round starts on an empty backlog and its CPU (from /proc, utime + stime, until caught up) is that of its own ballots.`,
     '',
     '| poll | ballots | ballots/s | app CPU ms per ballot (all threads) | ledger nodes (4 processes) | PostgreSQL (the bench database\'s backends) | other processes |',
     '|---|---|---|---|---|---|---|',
