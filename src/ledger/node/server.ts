@@ -82,7 +82,7 @@ export const NODE_ROUTES: readonly NodeRoute[] = [
     },
   },
   { method: 'GET', path: '/v1/signed', handle: (node) => json({ checkpoints: node.signedCheckpoints() }) },
-  // At most MAX_ENTRIES_PAGE entries per answer whatever `end` asks for: clients page on from the last index.
+  // At most MAX_ENTRIES_PAGE entries and MAX_PAGE_BYTES of them per answer whatever `end` asks for: clients page on from the last index.
   { method: 'GET', path: '/v1/entries', handle: (node, url) => json({ entries: node.entries(intParam(url, 'start'), intParam(url, 'end')) }) },
   {
     method: 'GET', path: '/v1/proof/inclusion',
