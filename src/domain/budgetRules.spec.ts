@@ -335,8 +335,9 @@ describe('methodOfEqualShares', () => {
 
   it('settles an exact tie on exact money after a round in which voters ran out (found by fuzzing: ec3c036 funded p0, p1, p1t)', () => {
     // Twins tie exactly; the tie after round 3 (six voters paid all they had) is settled on exact money,
-    // which needs the exact payments of the earlier rounds. The code before the per-round sum of those
-    // payments (a4a67d3) stopped after round 3 here, and in about 2% of such random elections.
+    // which needs the exact payments of the earlier rounds. The code before a4a67d3 worked out round 3's
+    // payment from the capped voters' payment histories while adding a history node, which then got
+    // another node's money: it stopped after round 3 here, and in about 2% of such random elections.
     const base = { p0: 148, p1: 32, p2: 63, p3: 113 };
     const projects = Object.entries(base).flatMap(([id, cost]) => [{ id, cost }, { id: `${id}t`, cost }]);
     const ballots = ['p0,p1', 'p0,p1,p2', 'p0', 'p0,p3', 'p0,p3', 'p1,p2', 'p0,p2', 'p0', '', 'p1', 'p0,p1', 'p1', 'p1', 'p1,p2,p3', 'p0,p1', 'p0,p3', 'p0', 'p0,p2', 'p0', 'p0,p1,p2', 'p2', '', 'p2', 'p0,p1', 'p2'].map((b) => (b === '' ? [] : b.split(',').flatMap((id) => [id, `${id}t`])));

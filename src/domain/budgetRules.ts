@@ -763,8 +763,12 @@ function mesFixed(inst: MesInstance, budget: Q, trace?: (round: MesRound) => voi
     const key = node * P + r;
     let c = child.get(key);
     if (c === undefined) {
+      // The money first, then the node's index: were working out the payment ever to add nodes, they
+      // would take the index this node was given (the code before a4a67d3 did: its round payment built
+      // other groups' histories, and in ~2% of random elections with exact ties a node got another's money).
+      const money = nodeMoney[node]! * ratio(nodeLevel[node]!, r) * roundU[r]! - roundPayment(r);
       c = nodeMoney.length;
-      nodeMoney.push(nodeMoney[node]! * ratio(nodeLevel[node]!, r) * roundU[r]! - roundPayment(r));
+      nodeMoney.push(money);
       nodeLevel.push(r + 1);
       child.set(key, c);
     }
