@@ -62,15 +62,15 @@ const PARALLEL_FROM = 20_000;
 
 /**
  * How many worker threads should make add1's runs beside the main thread, for runs that each read
- * `approvals` approvals: one per core the last minute's load average leaves idle, none below
- * PARALLEL_FROM. A worker only helps on a core nobody else wants: on the
- * shared 2-vCPU machine with the other core busy (load average 4-8), Praga-Południe's add1 took as long
- * or longer with a worker than without (the two threads then share one core, and the worker adds its
- * start-up and its compiler's warm-up); see BENCHMARKS.md.
+ * `approvals` approvals: one per core the last minute's load average leaves idle (at least half idle),
+ * none below PARALLEL_FROM. A worker only helps on a core nobody else wants. Praga-Południe's whole
+ * command on the shared 2-vCPU machine: at load 5-11 a worker made it slower (2.9 s against 2.7 s, median
+ * of 8 each in turn: the two threads share one core, and the worker adds its start-up and its compiler's
+ * warm-up); at load 1.3-1.4 a little faster (0.70 s against 0.725 s, median of 6 each in turn).
  */
 export function add1WorkerCount(approvals: number, cores = availableParallelism(), load = loadavg()[0]!): number {
   if (approvals < PARALLEL_FROM) return 0;
-  return Math.max(0, Math.min(cores - 1, Math.floor(cores - load)));
+  return Math.max(0, Math.min(cores - 1, Math.round(cores - load)));
 }
 
 interface Lane {
