@@ -17,7 +17,7 @@ import type { Logger } from '../logger.ts';
 import type { Anchoring } from './anchoringService.ts';
 import { entryTextsAt, pollEntryTextsPage } from './ledgerStore.ts';
 import { ballotEntryOfPoll } from '../../ledger/sealing.ts';
-import { countedSealedChooser, OPEN_BATCH, sealedRefOf, type CountedSealedSource } from '../../ledger/sealedOpening.ts';
+import { countedSealedChooser, OPEN_BATCH, sealedRefOf, type CountedSealedSource, type SealedBallotRef } from '../../ledger/sealedOpening.ts';
 
 export interface SealedOpeningDeps {
   db: Kysely<any>;
@@ -47,6 +47,12 @@ const closedSealedPolls = async (db: Kysely<any>): Promise<PollRow[]> => {
   return rows.map((r) => r.doc);
 };
 
+/** The sealed ballot of poll `pollId` an entry text holds, or null (see ballotEntryOfPoll, sealedRefOf). */
+const sealedRefIn = (text: string, pollId: string): SealedBallotRef | null => {
+  const e = ballotEntryOfPoll(text, pollId);
+  return e ? sealedRefOf(e) : null;
+};
+
 /** Entries read per query while choosing the counted ballots (a sealed ballot's entry is about 1 KB). */
 const PAGE = 2_000;
 
@@ -61,8 +67,7 @@ const countedSealedInStore = async (db: Kysely<any>, poll: PollRow, size: number
   for (let after = -1; ; ) {
     const page = await pollEntryTextsPage(db, poll.pollId, after, size, PAGE);
     for (const { leafIndex, entryText } of page) {
-      const e = ballotEntryOfPoll(entryText, poll.pollId);
-      const ref = e ? sealedRefOf(e) : null;
+      const ref = sealedRefIn(entryText, poll.pollId);
       if (ref) chooser.offer(leafIndex, ref);
     }
     if (page.length < PAGE) break;
@@ -74,8 +79,7 @@ const countedSealedInStore = async (db: Kysely<any>, poll: PollRow, size: number
     batch: async (b) => {
       const rows = await entryTextsAt(db, Array.from(positions.subarray(b * OPEN_BATCH, (b + 1) * OPEN_BATCH)));
       return rows.map(({ leafIndex, entryText }) => {
-        const e = ballotEntryOfPoll(entryText, poll.pollId);
-        const ref = e ? sealedRefOf(e) : null;
+        const ref = sealedRefIn(entryText, poll.pollId);
         if (!ref) throw new Error(`ledger entry ${leafIndex} is no longer the sealed ballot it was`);
         return ref;
       });
