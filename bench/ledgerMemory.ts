@@ -91,6 +91,7 @@ async function fill(n: number, dir: string): Promise<void> {
   const frontier = { get size() { return size(); } };
   const pollId = 'mem';
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await round(openPollEntries(pollId));
   for (let i = 0; i < n; i += BATCH) {
     const texts: string[] = [];
@@ -98,8 +99,11 @@ async function fill(n: number, dir: string): Promise<void> {
     await round(texts);
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  // This process's CPU (the node's work plus making the entries and the other nodes' signatures here).
+  const cpuMicrosPerEntry = Math.round(((cpu.user + cpu.system) / n) * 100) / 100;
   if (node.size !== frontier.size || node.info().finalSize !== frontier.size) throw new Error(`node holds ${node.size}, final ${node.info().finalSize}, expected ${frontier.size}`);
-  memory(`after ${n} entries`, { size: node.size, seconds: Math.round(seconds), entriesPerSecond: Math.round(n / seconds) });
+  memory(`after ${n} entries`, { size: node.size, seconds: Math.round(seconds), entriesPerSecond: Math.round(n / seconds), cpuMicrosPerEntry, loadAverage: (await import('node:os')).loadavg()[0] });
   node.close();
 }
 

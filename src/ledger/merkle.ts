@@ -61,8 +61,19 @@ function isSafeSize(n: number): boolean {
   return Number.isSafeInteger(n) && n >= 0;
 }
 
+/**
+ * Where a tree keeps one level's hashes (32 bytes each, appended in order). `get` may return a view the
+ * tree only reads before its next call; `truncate` drops the hashes from `count` on.
+ */
+export interface HashLevelStore {
+  readonly count: number;
+  push(hash: Uint8Array): void;
+  get(i: number): Uint8Array;
+  truncate(count: number): void;
+}
+
 /** One level of the tree as a flat, growable buffer of 32-byte hashes (far lighter than an array of arrays). */
-class HashLevel {
+class HashLevel implements HashLevelStore {
   private buf = new Uint8Array(HASH_SIZE * 16);
   count = 0;
 
@@ -79,6 +90,10 @@ class HashLevel {
   /** A view, not a copy: callers must not modify it. */
   get(i: number): Uint8Array {
     return this.buf.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+  }
+
+  truncate(count: number): void {
+    this.count = Math.min(this.count, count);
   }
 }
 
@@ -101,10 +116,14 @@ export type LeafHashes = (from: number, to: number) => Uint8Array[];
  * a leaf instead of 64. A subtree smaller than 2^keptFrom leaves is hashed again from its leaves when a
  * root or proof needs it (at most 2^keptFrom - 1 leaves for one answer), read from the source, or from
  * the leaves of the last, incomplete block, which the tree keeps.
+ *
+ * Given a `levelStore`, the kept levels live there (a ledger node keeps them in files on disk) instead of
+ * in memory: levelStore(j) is called once per level j (subtrees of 2^(keptFrom + j) leaves), empty.
  */
 export class MerkleTree {
   /** levels[j]: the complete aligned subtrees of 2^(low + j) leaves. */
-  private readonly levels: HashLevel[] = [new HashLevel()];
+  private readonly levels: HashLevelStore[];
+  private readonly newLevel: (j: number) => HashLevelStore;
   private readonly scratch = new Uint8Array(1 + 2 * HASH_SIZE);
   /** The lowest level kept (0 without a leaf source), and its subtrees' size in leaves. */
   private readonly low: number;
@@ -115,8 +134,10 @@ export class MerkleTree {
 
   constructor(
     private readonly h: Sha256,
-    options: { leaves?: LeafHashes; keptFrom?: number } = {},
+    options: { leaves?: LeafHashes; keptFrom?: number; levelStore?: (level: number) => HashLevelStore } = {},
   ) {
+    this.newLevel = options.levelStore ?? (() => new HashLevel());
+    this.levels = [this.newLevel(0)];
     this.leaves = options.leaves ?? null;
     this.low = this.leaves ? (options.keptFrom ?? 4) : 0;
     if (!Number.isInteger(this.low) || this.low < 0 || this.low > 16) throw new RangeError(`keptFrom must be 0..16, got ${this.low}`);
@@ -146,7 +167,7 @@ export class MerkleTree {
       // The push completed a pair: its parent is a new complete subtree one level up.
       hash = this.children(current.get(current.count - 2), current.get(current.count - 1));
       level++;
-      if (this.levels.length === level) this.levels.push(new HashLevel());
+      if (this.levels.length === level) this.levels.push(this.newLevel(level));
     }
     return index;
   }
@@ -163,7 +184,7 @@ export class MerkleTree {
     const newTailStart = blocks * this.block;
     if (newTailStart === size) this.tail = [];
     else this.tail = newTailStart >= tailStart ? this.tail.slice(newTailStart - tailStart, size - tailStart) : this.leafRange(newTailStart, size, tailStart);
-    for (let k = 0; k < this.levels.length; k++) this.levels[k]!.count = Math.floor(blocks / 2 ** k);
+    for (let k = 0; k < this.levels.length; k++) this.levels[k]!.truncate(Math.floor(blocks / 2 ** k));
   }
 
   /** The leaf hash at index (a copy). */

@@ -3,18 +3,16 @@
  * the event loop (no synchronous fsync), and each proposed entry is JSON-parsed once.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { utf8 } from '../bytes.ts';
-import { checkpointHash, formatCheckpoint, GENESIS_PREV } from '../checkpoint.ts';
+import { checkpointHash, formatCheckpoint } from '../checkpoint.ts';
 import { hashLeaf, MerkleTree } from '../merkle.ts';
-import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
-import { generateSignerKey } from '../note.ts';
+import { nodeSha256 } from '../nodeCrypto.ts';
 import { LedgerNode } from './ledgerNode.ts';
-import { loadOrMakeSeed } from './store.ts';
 import { tallyPoll } from '../../domain/tally.ts';
 import { pollBallotsFromEntries } from './entryChecker.ts';
-import { ballotEntry, ballotText, entryText, openPollEntries, ORIGIN, tempDataDir } from './testing.ts';
+import { ballotEntry, ballotText, entryText, inProcessCluster, inProcessRound, openPollEntries, ORIGIN } from './testing.ts';
 
 /** A budget poll's opening entries: openPollEntries' poll as a budget poll (options a, b, c cost 60, 50, 30). */
 function budgetPollEntries(pollId: string, budget: Record<string, unknown>): string[] {
@@ -47,26 +45,8 @@ vi.mock('node:fs', async (importOriginal) => {
 
 const quiet = (): void => {};
 
-function cluster(pageBytes?: number): LedgerNode[] {
-  const dir = tempDataDir();
-  const dataDirs = [1, 2, 3, 4].map((id) => join(dir, `ledger-node-${id}`));
-  const keys = dataDirs.map((dataDir, k) => {
-    mkdirSync(dataDir, { recursive: true });
-    return generateSignerKey(nodeSha256, nodeEd25519, `ledger-node-${k + 1}`, loadOrMakeSeed(join(dataDir, 'seed'), quiet)).verifierKey;
-  });
-  return dataDirs.map((dataDir, k) => new LedgerNode({ id: k + 1, dataDir, origin: ORIGIN, peers: [], keys: keys.filter((_, j) => j !== k), log: quiet, pageBytes }));
-}
-
-async function round(nodes: LedgerNode[], held: string[], texts: string[], prevBody: string | null): Promise<string> {
-  const tree = new MerkleTree(nodeSha256);
-  for (const t of [...held, ...texts]) tree.append(hashLeaf(nodeSha256, utf8(t)));
-  const body = formatCheckpoint({ origin: ORIGIN, size: tree.size, rootHash: tree.root(), prev: prevBody ? checkpointHash(nodeSha256, prevBody) : GENESIS_PREV, extensions: [] });
-  const lines: string[] = [];
-  for (const node of nodes) lines.push((await node.propose({ start: held.length, entries: texts, checkpoint: body })).signature);
-  const note = `${body}\n${lines.join('')}`;
-  for (const node of nodes) await node.finalize({ note });
-  return body;
-}
+const cluster = (pageBytes?: number): LedgerNode[] => inProcessCluster(pageBytes).nodes;
+const round = inProcessRound;
 
 describe('a ledger node round', () => {
   let nodes: LedgerNode[] = [];

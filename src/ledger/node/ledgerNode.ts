@@ -7,7 +7,8 @@ import { Mutex } from 'async-mutex';
 import { tallyCounted, TallyError, type TallyBallot } from '../../domain/tally.ts';
 import { bytesEqual, toBase64, utf8 } from '../bytes.ts';
 import { checkpointHash, GENESIS_PREV, parseCheckpoint, type Checkpoint } from '../checkpoint.ts';
-import { MerkleTree, hashLeaf } from '../merkle.ts';
+import { HASH_SIZE, MerkleTree, hashLeaf, type HashLevelStore } from '../merkle.ts';
+import { join } from 'node:path';
 import { buildReceipt, type Receipt } from '../receipt.ts';
 import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
 import {
@@ -25,6 +26,7 @@ import { QUORUM } from '../protocol.ts';
 import { EntryChecker, isRefusal, parseStoredEntryText, type SealedContext } from './entryChecker.ts';
 import { CountedPositions } from './countedPositions.ts';
 import { NodeStore, READ_SPAN_BYTES, type Log } from './store.ts';
+import { RecordFile } from './recordFile.ts';
 import { HashIndex, NumberList } from './compactIndex.ts';
 import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
@@ -78,8 +80,13 @@ export class LedgerNode {
   readonly verifierKey: string;
   private readonly signer: NoteSigner;
   private readonly store: NodeStore;
-  /** Keeps no level below subtrees of 16 leaves (~4 bytes an entry); smaller ones are hashed again from entries.log. */
+  /**
+   * Keeps no level below subtrees of 16 leaves; smaller ones are hashed again from entries.log. The kept
+   * levels (~4 bytes an entry) are in files under the store's index directory, one per level.
+   */
   private tree: MerkleTree;
+  /** The tree's level files, by level; emptied when the tree is made again. */
+  private readonly levelFiles: RecordFile[] = [];
   private readonly threshold: ThresholdStore;
   private readonly sealedContext: SealedContext;
   private checker: EntryChecker;
@@ -92,8 +99,12 @@ export class LedgerNode {
   private readonly trackers = new HashIndex();
   /** Entry indexes of each poll, ascending: 4 bytes an entry (plus doubling slack), no per-entry object. */
   private readonly pollIndexes = new Map<string, NumberList>();
-  /** The tree size of each line of finals.log (NaN for an unreadable one): 8 bytes a final checkpoint; the notes stay on disk. */
-  private readonly finalSizes = new NumberList(Float64Array);
+  /**
+   * The tree size of each line of finals.log (NaN for an unreadable one), 8 bytes a final checkpoint in
+   * a file under the index directory (made afresh at start from finals.log); the notes stay on disk.
+   */
+  private readonly finalSizes: RecordFile;
+  private readonly finalSize = (i: number): number => this.finalSizes.getFloat64(i);
   /** Whether finalSizes is strictly ascending (the usual case: each final extends the last), so a look-up can halve. */
   private finalsAscending = true;
   private readonly tallies = new Map<string, TallyRecord>();
@@ -112,6 +123,7 @@ export class LedgerNode {
   constructor(private readonly options: LedgerNodeOptions) {
     this.fetch = options.fetch ?? fetch;
     this.store = new NodeStore(options.dataDir, options.log);
+    this.finalSizes = new RecordFile(join(this.store.indexDir, 'final-sizes'), 8);
     this.tree = this.newTree();
     this.name = `ledger-node-${options.id}`;
     const keys = generateSignerKey(h, ed, this.name, this.store.seed);
@@ -155,7 +167,24 @@ export class LedgerNode {
 
   /** The tree over this node's log; leaves it does not keep are the durable entries' hashes, read back. */
   private newTree(): MerkleTree {
-    return new MerkleTree(h, { leaves: (from, to) => this.store.entryRange(from, to).map((text) => hashLeaf(h, utf8(text))) });
+    return new MerkleTree(h, {
+      leaves: (from, to) => this.store.entryRange(from, to).map((text) => hashLeaf(h, utf8(text))),
+      levelStore: (j) => this.levelFile(j),
+    });
+  }
+
+  /** Level j's file, empty (a tree made again refills it). */
+  private levelFile(j: number): HashLevelStore {
+    const file = (this.levelFiles[j] ??= new RecordFile(join(this.store.indexDir, `merkle-${j}.hashes`), HASH_SIZE));
+    file.truncate(0);
+    return {
+      get count() {
+        return file.length;
+      },
+      push: (hash) => file.push(hash),
+      get: (i) => file.get(i),
+      truncate: (n) => file.truncate(n),
+    };
   }
 
   private rebuild(): void {
@@ -226,19 +255,19 @@ export class LedgerNode {
   private finalAt(size: number): string | null {
     const n = this.finalSizes.length;
     if (this.finalsAscending) {
-      const i = this.finalSizes.countBelow(size);
-      return i < n && this.finalSizes.get(i) === size ? (this.store.finals.get(i) ?? null) : null;
+      const i = this.finalSizes.countBelow(size, this.finalSize);
+      return i < n && this.finalSize(i) === size ? (this.store.finals.get(i) ?? null) : null;
     }
     for (let i = n - 1; i >= 0; i--) {
-      if (this.finalSizes.get(i) === size) return this.store.finals.get(i) ?? null;
+      if (this.finalSize(i) === size) return this.store.finals.get(i) ?? null;
     }
     return null;
   }
 
   private pushFinalSize(size: number): void {
     const n = this.finalSizes.length;
-    if (Number.isNaN(size) || (n > 0 && !(size > this.finalSizes.get(n - 1)))) this.finalsAscending = false;
-    this.finalSizes.push(size);
+    if (Number.isNaN(size) || (n > 0 && !(size > this.finalSize(n - 1)))) this.finalsAscending = false;
+    this.finalSizes.pushFloat64(size);
   }
 
   /**
@@ -308,7 +337,7 @@ export class LedgerNode {
       problems.push(`the root at size ${final.size} differs from the final checkpoint`);
     } else if (final && final.size > this.tree.size) problems.push(`the log is shorter than the final checkpoint (${final.size})`);
     this.store.finals.forEach((note, i) => {
-      const size = this.finalSizes.get(i);
+      const size = this.finalSize(i);
       if (Number.isNaN(size) || size > this.tree.size || bytesEqual(this.tree.root(size), parseCheckpoint(openNote(ed, note, []).text).rootHash)) return;
       problems.push(`the root at size ${size} differs from the final checkpoint in finals.log`);
     });
@@ -925,5 +954,7 @@ export class LedgerNode {
 
   close(): void {
     this.store.close();
+    this.finalSizes.close();
+    for (const file of this.levelFiles) file.close();
   }
 }

@@ -14,12 +14,16 @@
  *   fetched again from its peers by catch-up.
  * - `keys.json`: peers' verifier keys learnt from their /v1/info, so a restart does not need them up.
  *
- * In memory the store keeps no entry text and no note: only the end offset of every line of
- * `entries.log`, `signed.log` and `finals.log` (8 bytes a line in a Float64Array, plus doubling slack)
- * and the last few notes. Entries and notes are read back by positional reads when asked for.
+ * - `index/`: the per-line indexes, `entries.ends`, `signed.ends`, `finals.ends` (the end offset of
+ *   every line, 8 bytes a line), made afresh from the logs' newlines at each open and never fsynced (see
+ *   recordFile.ts); the node keeps its other per-entry indexes there too.
+ *
+ * In memory the store keeps no entry text, no note and no per-line offset: the last few notes, and per
+ * index file a block of offsets not written yet and the last block read (2 KiB each). Entries and notes
+ * are read back by positional reads when asked for.
  */
 import { randomBytes } from 'node:crypto';
-import { NumberList } from './compactIndex.ts';
+import { RecordFile } from './recordFile.ts';
 import {
   closeSync,
   ftruncateSync,
@@ -80,28 +84,32 @@ class LineFile {
 }
 
 /**
- * An append-only line file with an index of line end offsets (8 bytes a line), read back by position:
- * the lines themselves stay on disk. A last line without its newline is what a crash mid-append leaves:
- * it is cut from the file and logged at open, because the node never acknowledged it.
+ * An append-only line file with an index of line end offsets, read back by position: the lines stay on
+ * disk, and so does the index (`<index dir>/<name>.ends`, 8 bytes a line, made afresh from the file's
+ * newlines at open: see recordFile.ts). A last line without its newline is what a crash mid-append
+ * leaves: it is cut from the file and logged at open, because the node never acknowledged it.
  */
 class IndexedLineFile {
   private readonly appendFd: number;
   private readonly readFd: number;
-  /** ends.get(i): the byte offset just past line i's newline. */
-  private readonly ends = new NumberList(Float64Array);
+  /** Record i: the byte offset just past line i's newline (float64). */
+  private readonly ends: RecordFile;
   /** Bytes written, including a batch whose sync is still under way. */
   private written = 0;
+  private readonly end = (i: number): number => this.ends.getFloat64(i);
 
   constructor(
     readonly path: string,
+    indexPath: string,
     log: Log,
   ) {
     this.appendFd = openSync(path, 'a');
     this.readFd = openSync(path, 'r');
+    this.ends = new RecordFile(indexPath, 8);
     const size = fstatSync(this.readFd).size;
     let lineStart = 0;
     this.scan(0, size, (end) => {
-      this.ends.push(end);
+      this.ends.pushFloat64(end);
       lineStart = end;
     });
     if (lineStart < size) {
@@ -116,7 +124,7 @@ class IndexedLineFile {
   }
 
   private start(i: number): number {
-    return i === 0 ? 0 : this.ends.get(i - 1);
+    return i === 0 ? 0 : this.end(i - 1);
   }
 
   /** Reads [from, to) in chunks of 1 MiB and reports the end offset of every newline found. */
@@ -135,7 +143,7 @@ class IndexedLineFile {
     const end = Math.min(to, this.count);
     if (from >= end) return [];
     const a = this.start(from);
-    const buf = Buffer.allocUnsafe(this.ends.get(end - 1) - a);
+    const buf = Buffer.allocUnsafe(this.end(end - 1) - a);
     for (let off = 0; off < buf.length; ) {
       const n = readSync(this.readFd, buf, off, buf.length - off, a + off);
       if (n === 0) throw new Error(`${this.path} is shorter than its index`);
@@ -153,7 +161,9 @@ class IndexedLineFile {
    * least one line (one line may be larger: a sealed poll's opening entry is ~75 KB).
    */
   spanEnd(from: number, to: number, maxBytes: number): number {
-    return Math.max(from + 1, Math.min(to, this.count, this.ends.countBelow(this.start(from) + maxBytes + 1)));
+    // Every line before `from` ends at or before its start: the search covers [from, min(to, count)) only.
+    const hi = Math.min(to, this.count);
+    return Math.max(from + 1, Math.min(hi, this.ends.countBelow(this.start(from) + maxBytes + 1, this.end, Math.min(from, hi), hi)));
   }
 
   /** Every line in order, read a page at a time (at most `page` lines and 1 MiB: memory bounded by the page, not the file). */
@@ -183,7 +193,7 @@ class IndexedLineFile {
 
   /** Appends without an fsync; the lines can be read at once (the page cache serves them). */
   appendUnsynced(lines: readonly string[]): void {
-    for (const e of this.write(lines)) this.ends.push(e);
+    for (const e of this.write(lines)) this.ends.pushFloat64(e);
   }
 
   /**
@@ -196,16 +206,17 @@ class IndexedLineFile {
     try {
       await new Promise<void>((resolve, reject) => fdatasync(this.appendFd, (e) => (e ? reject(e) : resolve())));
     } catch (e) {
-      this.written = this.count === 0 ? 0 : this.ends.get(this.count - 1);
+      this.written = this.count === 0 ? 0 : this.end(this.count - 1);
       ftruncateSync(this.appendFd, this.written);
       throw e;
     }
-    for (const e of ends) this.ends.push(e);
+    for (const e of ends) this.ends.pushFloat64(e);
   }
 
   close(): void {
     closeSync(this.appendFd);
     closeSync(this.readFd);
+    this.ends.close();
   }
 }
 
@@ -215,8 +226,8 @@ class NoteFile {
   private readonly recent: string[] = [];
   static readonly KEEP = 8;
 
-  constructor(path: string, private readonly log: Log) {
-    this.file = new IndexedLineFile(path, log);
+  constructor(path: string, indexPath: string, private readonly log: Log) {
+    this.file = new IndexedLineFile(path, indexPath, log);
     const from = Math.max(0, this.file.count - NoteFile.KEEP);
     for (const l of this.file.read(from, this.file.count)) this.recent.push(this.parse(l) ?? '');
   }
@@ -296,15 +307,20 @@ export class NodeStore {
   state: SigningState;
   peerKeys: string[];
 
+  /** Where the node's index files live (made afresh at each start; see recordFile.ts). */
+  readonly indexDir: string;
+
   constructor(
     readonly dir: string,
     private readonly log: Log,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    this.indexDir = join(dir, 'index');
     this.seed = loadOrMakeSeed(join(dir, 'seed'), log);
-    this.entriesFile = new IndexedLineFile(join(dir, 'entries.log'), log);
-    this.finals = new NoteFile(join(dir, 'finals.log'), log);
-    this.signed = new NoteFile(join(dir, 'signed.log'), log);
+    mkdirSync(this.indexDir, { recursive: true, mode: 0o700 });
+    this.entriesFile = new IndexedLineFile(join(dir, 'entries.log'), join(this.indexDir, 'entries.ends'), log);
+    this.finals = new NoteFile(join(dir, 'finals.log'), join(this.indexDir, 'finals.ends'), log);
+    this.signed = new NoteFile(join(dir, 'signed.log'), join(this.indexDir, 'signed.ends'), log);
     // Signed tallies: one per poll tallied, rare; kept in memory.
     this.tallies = readLines(join(dir, 'tallies.log'), log).flatMap((l) => parseJsonLine<unknown>(l, log) ?? []);
     const statePath = join(dir, 'state.json');

@@ -14,6 +14,10 @@ import { nodeEd25519, nodeSha256 } from '../nodeCrypto.ts';
 import { distinctSigners, openNote, parseVerifierKeys } from '../note.ts';
 import type { AnchorResult, Coordinator } from '../coordinator.ts';
 import { startLocalLedger, type LocalLedger } from './localCluster.ts';
+import { mkdirSync } from 'node:fs';
+import { generateSignerKey } from '../note.ts';
+import { LedgerNode } from './ledgerNode.ts';
+import { loadOrMakeSeed } from './store.ts';
 
 export const ORIGIN = 'test.civic-vote.local/ledger';
 export const TOKEN = 'test-coordinator-token';
@@ -179,4 +183,44 @@ export function feeder(coordinator: () => Coordinator): { given: string[]; ancho
       return coordinator().anchor(texts, start);
     },
   };
+}
+
+const quietLog = (): void => {};
+
+/**
+ * Four LedgerNodes in this process, in a fresh directory, each knowing the others' keys (no peers to
+ * call). `restart(k, whileStopped)` closes node k, runs `whileStopped` on its data directory, and starts
+ * it again on its files.
+ */
+export function inProcessCluster(pageBytes?: number): { nodes: LedgerNode[]; restart: (k: number, whileStopped?: (dataDir: string) => void) => LedgerNode } {
+  const dir = tempDataDir();
+  const dataDirs = [1, 2, 3, 4].map((id) => join(dir, `ledger-node-${id}`));
+  const keys = dataDirs.map((dataDir, k) => {
+    mkdirSync(dataDir, { recursive: true });
+    return generateSignerKey(nodeSha256, nodeEd25519, `ledger-node-${k + 1}`, loadOrMakeSeed(join(dataDir, 'seed'), quietLog)).verifierKey;
+  });
+  const make = (k: number): LedgerNode =>
+    new LedgerNode({ id: k + 1, dataDir: dataDirs[k]!, origin: ORIGIN, peers: [], keys: keys.filter((_, j) => j !== k), log: quietLog, pageBytes });
+  const nodes = dataDirs.map((_, k) => make(k));
+  return {
+    nodes,
+    restart: (k, whileStopped) => {
+      nodes[k]!.close();
+      whileStopped?.(dataDirs[k]!);
+      nodes[k] = make(k);
+      return nodes[k];
+    },
+  };
+}
+
+/** One round through every node of an in-process cluster: propose `texts` after `held`, then finalize with all signatures; returns the body. */
+export async function inProcessRound(nodes: LedgerNode[], held: string[], texts: string[], prevBody: string | null): Promise<string> {
+  const tree = new MerkleTree(nodeSha256);
+  for (const t of [...held, ...texts]) tree.append(hashLeaf(nodeSha256, utf8(t)));
+  const body = formatCheckpoint({ origin: ORIGIN, size: tree.size, rootHash: tree.root(), prev: prevBody ? checkpointHash(nodeSha256, prevBody) : GENESIS_PREV, extensions: [] });
+  const lines: string[] = [];
+  for (const node of nodes) lines.push((await node.propose({ start: held.length, entries: texts, checkpoint: body })).signature);
+  const note = `${body}\n${lines.join('')}`;
+  for (const node of nodes) await node.finalize({ note });
+  return body;
 }

@@ -1,0 +1,145 @@
+/**
+ * A node's per-entry indexes live on disk (recordFile.ts): the answers that read them (entries and their
+ * pages, inclusion and consistency proofs, receipts by tracker, a poll's entries, checkpoints by size)
+ * are those of an in-memory tree over the same entries, and a node restarted on a store whose index
+ * files are torn, missing or stale makes them again from entries.log and answers the same.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { toBase64, utf8 } from '../bytes.ts';
+import { hashLeaf, MerkleTree } from '../merkle.ts';
+import { nodeSha256 } from '../nodeCrypto.ts';
+import { LedgerNode } from './ledgerNode.ts';
+import { RecordFile } from './recordFile.ts';
+import { ballotEntry, ballotText, inProcessCluster, inProcessRound, openPollEntries, tempDataDir } from './testing.ts';
+
+const h = nodeSha256;
+
+const cluster = inProcessCluster;
+const round = inProcessRound;
+
+describe('RecordFile', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('reads back every record across write blocks, after truncates, releases and a reopen of its descriptor', () => {
+    const dir = tempDataDir();
+    dirs.push(dir);
+    const file = new RecordFile(join(dir, 'numbers'), 8);
+    for (let i = 0; i < 1000; i++) file.pushFloat64(i * 3 + 2 ** 40);
+    expect(file.length).toBe(1000);
+    for (const i of [0, 1, 255, 256, 257, 511, 512, 767, 999]) expect(file.getFloat64(i)).toBe(i * 3 + 2 ** 40);
+    const read = (i: number): number => file.getFloat64(i);
+    expect(file.countBelow(300 * 3 + 2 ** 40, read)).toBe(300);
+    expect(file.countBelow(300 * 3 + 2 ** 40 + 1, read, 290, 400)).toBe(301);
+    expect(file.countBelow(0, read, 500, 600)).toBe(500);
+    // Cut below what was written, then grow again: the new records, never the old ones beyond the cut.
+    file.truncate(300);
+    for (let i = 300; i < 700; i++) file.pushFloat64(-i);
+    expect(file.getFloat64(299)).toBe(299 * 3 + 2 ** 40);
+    expect(file.getFloat64(300)).toBe(-300);
+    expect(file.getFloat64(699)).toBe(-699);
+    expect(() => file.getFloat64(700)).toThrow(RangeError);
+    file.release();
+    expect(statSync(join(dir, 'numbers')).size).toBe(700 * 8);
+    expect(file.getFloat64(650)).toBe(-650);
+    file.close();
+
+    const hashes = new RecordFile(join(dir, 'hashes'), 32);
+    const hashOf = (i: number): Uint8Array => h(utf8(String(i)));
+    for (let i = 0; i < 600; i++) hashes.push(hashOf(i));
+    for (const i of [0, 255, 256, 599]) expect(hashes.get(i)).toEqual(hashOf(i));
+    hashes.truncate(10);
+    expect(hashes.length).toBe(10);
+    expect(hashes.get(9)).toEqual(hashOf(9));
+    hashes.close();
+  });
+});
+
+describe('a node with its indexes on disk', () => {
+  let nodes: LedgerNode[] = [];
+  afterEach(() => {
+    for (const n of nodes) n.close();
+    nodes = [];
+  });
+
+  it('answers as an in-memory tree over the same entries, and the same again after its index files are torn, removed or stale', async () => {
+    const c = cluster();
+    nodes = c.nodes;
+    const polls = ['da', 'db', 'dc'];
+    const held: string[] = [];
+    let prev: string | null = null;
+    const opening = polls.flatMap((p) => openPollEntries(p));
+    prev = await round(nodes, held, opening, prev);
+    held.push(...opening);
+    // 4,500 ballots of three polls, interleaved, in rounds of uneven sizes (so that blocks of 16 leaves,
+    // write blocks of the index files and rounds all end in different places).
+    const ballots = Array.from({ length: 4500 }, (_, k) => ballotText({ pollId: polls[k % 3]!, voter: `v${k}` }));
+    for (let at = 0, r = 0; at < ballots.length; r++) {
+      const batch = ballots.slice(at, at + 300 + ((r * 137) % 401));
+      prev = await round(nodes, held, batch, prev);
+      held.push(...batch);
+      at += batch.length;
+    }
+    const reference = new MerkleTree(h);
+    for (const t of held) reference.append(hashLeaf(h, utf8(t)));
+    const n = held.length;
+    const sizes = [1, 2, 15, 16, 17, 1000, 1024, 1025, 2047, 3333, n - 1, n];
+    const indexes = [0, 1, 15, 16, 511, 1023, 1024, 2500, n - 2, n - 1];
+    const trackers = [0, 1, 700, 2999, 4499].map((k) => ({ k, tracker: (ballotEntry({ pollId: polls[k % 3]!, voter: `v${k}` }).data as { tracker: string }).tracker }));
+
+    const check = (node: LedgerNode): void => {
+      expect(node.storeProblem).toBeNull();
+      expect(node.size).toBe(n);
+      for (const size of sizes) {
+        for (const index of indexes.filter((i) => i < size)) expect(node.inclusionProof(index, size)).toEqual(reference.inclusionProof(index, size).map(toBase64));
+        for (const m of sizes.filter((s) => s <= size)) expect(node.consistencyProof(m, size)).toEqual(reference.consistencyProof(m, size).map(toBase64));
+      }
+      const pages: string[] = [];
+      while (pages.length < n) pages.push(...node.entries(pages.length, n).map((e) => e.entry));
+      expect(pages).toEqual(held);
+      for (const pollId of polls) {
+        const got: { index: number; entry: string }[] = [];
+        for (let start: number | null = 0; start !== null; ) {
+          const page = node.pollEntries(pollId, start);
+          got.push(...page.entries);
+          start = page.next;
+        }
+        expect(got).toEqual(held.map((entry, index) => ({ index, entry })).filter((e) => (JSON.parse(e.entry) as { pollId: string }).pollId === pollId));
+      }
+      for (const { k, tracker } of trackers) {
+        const receipt = node.receipt(tracker)!;
+        expect(receipt.leafIndex).toBe(opening.length + k);
+        expect(receipt.inclusionProof).toEqual(reference.inclusionProof(opening.length + k, n).map(toBase64));
+      }
+      expect(node.checkpointAt(n)).toContain(`\n${n}\n`);
+      expect(node.checkpointAt(opening.length)).toContain(`\n${opening.length}\n`);
+      expect(node.checkpointAt(n - 1)).toBeNull();
+    };
+    check(nodes[0]!);
+
+    // Torn, removed and stale index files: the node makes them again from its logs at start.
+    const indexDir = join((nodes[0] as unknown as { options: { dataDir: string } }).options.dataDir, 'index');
+    const again = c.restart(0, () => {
+      expect(readdirSync(indexDir)).toEqual(expect.arrayContaining(['entries.ends', 'finals.ends', 'signed.ends', 'final-sizes', 'merkle-0.hashes']));
+      expect(statSync(join(indexDir, 'entries.ends')).size).toBe(n * 8);
+      truncateSync(join(indexDir, 'entries.ends'), n * 8 - 5);
+      rmSync(join(indexDir, 'merkle-0.hashes'));
+      writeFileSync(join(indexDir, 'merkle-1.hashes'), Buffer.alloc(4096, 7));
+      writeFileSync(join(indexDir, 'final-sizes'), Buffer.alloc(40, 0));
+      rmSync(join(indexDir, 'signed.ends'));
+    });
+    check(again);
+    expect(existsSync(join(indexDir, 'merkle-0.hashes'))).toBe(true);
+
+    // The restarted node goes on: one more round, and its answers still match.
+    const more = Array.from({ length: 40 }, (_, k) => ballotText({ pollId: 'da', voter: `w${k}` }));
+    await round(nodes, held, more, prev);
+    for (const t of more) reference.append(hashLeaf(h, utf8(t)));
+    expect(again.inclusionProof(n + 39, n + 40)).toEqual(reference.inclusionProof(n + 39, n + 40).map(toBase64));
+    expect(again.consistencyProof(n, n + 40)).toEqual(reference.consistencyProof(n, n + 40).map(toBase64));
+  });
+});
