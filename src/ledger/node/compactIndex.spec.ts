@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { HashIndex, NumberList, VoterTable, hash32 } from './compactIndex.ts';
+import { HashIndex, VoterTable, hash32 } from './compactIndex.ts';
 
 describe('compact node indexes', () => {
-  it('NumberList grows past its first buffer and keeps every value', () => {
-    const list = new NumberList(Float64Array);
-    for (let i = 0; i < 1000; i++) list.push(i * 2 ** 33);
-    expect(list.length).toBe(1000);
-    expect(list.get(999)).toBe(999 * 2 ** 33);
-    expect(list.countBelow(10 * 2 ** 33)).toBe(10);
-    expect(() => list.get(1000)).toThrow(RangeError);
-  });
-
   it('HashIndex returns every index whose key hashes alike, newest first, for the caller to check', () => {
     const index = new HashIndex();
     for (let i = 0; i < 5000; i++) index.add(`tracker-${i}`, i);

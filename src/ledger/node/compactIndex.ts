@@ -1,43 +1,8 @@
 /**
- * Compact in-memory indexes for a ledger node: what it keeps per entry is a few bytes in typed arrays,
- * never a string or an object per entry (the entry texts themselves stay on disk, read by offset).
+ * Compact in-memory indexes for a ledger node: a few bytes an item in typed arrays, never a string or an
+ * object per entry. Their size is bounded by their users: a poll's voters while it is open, the trackers
+ * not yet written to disk (recordFile.ts keeps the per-entry indexes on disk).
  */
-
-/** A growable list of numbers in one typed array (doubling): 4 or 8 bytes per element plus at most as much slack. */
-export class NumberList {
-  private buf: Uint32Array | Float64Array;
-  length = 0;
-
-  /** Uint32Array for values below 2^32 (entry indexes), Float64Array for byte offsets (exact up to 2^53). */
-  constructor(private readonly kind: Uint32ArrayConstructor | Float64ArrayConstructor = Float64Array) {
-    this.buf = new kind(16);
-  }
-
-  push(value: number): void {
-    if (this.length === this.buf.length) {
-      const bigger = new this.kind(this.buf.length * 2);
-      bigger.set(this.buf);
-      this.buf = bigger;
-    }
-    this.buf[this.length++] = value;
-  }
-
-  get(i: number): number {
-    if (i < 0 || i >= this.length) throw new RangeError(`index ${i} outside 0..${this.length - 1}`);
-    return this.buf[i]!;
-  }
-
-  /** The number of leading elements below `bound` (the list must be ascending). */
-  countBelow(bound: number): number {
-    let lo = 0;
-    for (let hi = this.length; lo < hi; ) {
-      const mid = (lo + hi) >>> 1;
-      if (this.buf[mid]! < bound) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  }
-}
 
 /** FNV-1a over UTF-16 code units: a 32-bit key for a string (collisions are resolved by the caller). */
 export function hash32(s: string): number {
@@ -76,6 +41,18 @@ export class HashIndex {
       if (this.hashes[slot] === h) out.push(this.values[slot]! - 1);
     }
     return out.sort((a, b) => b - a);
+  }
+
+  /** Every (hash, index) added, as pairs in one array (in slot order). */
+  pairs(): Uint32Array {
+    const out = new Uint32Array(2 * this.count);
+    let k = 0;
+    for (let slot = 0; slot < this.values.length; slot++) {
+      if (this.values[slot] === 0) continue;
+      out[k++] = this.hashes[slot]!;
+      out[k++] = this.values[slot]! - 1;
+    }
+    return out;
   }
 
   clear(): void {

@@ -11,7 +11,8 @@ import { toBase64, utf8 } from '../bytes.ts';
 import { hashLeaf, MerkleTree } from '../merkle.ts';
 import { nodeSha256 } from '../nodeCrypto.ts';
 import { LedgerNode } from './ledgerNode.ts';
-import { RecordFile } from './recordFile.ts';
+import { HashIndex } from './compactIndex.ts';
+import { DiskHashIndex, PositionLists, RecordFile } from './recordFile.ts';
 import { ballotEntry, ballotText, inProcessCluster, inProcessRound, openPollEntries, tempDataDir } from './testing.ts';
 
 const h = nodeSha256;
@@ -19,15 +20,20 @@ const h = nodeSha256;
 const cluster = inProcessCluster;
 const round = inProcessRound;
 
-describe('RecordFile', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+/** Temporary directories of the tests below, removed after each. */
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const scratchDir = (): string => {
+  const dir = tempDataDir();
+  dirs.push(dir);
+  return dir;
+};
 
+describe('RecordFile', () => {
   it('reads back every record across write blocks, after truncates, releases and a reopen of its descriptor', () => {
-    const dir = tempDataDir();
-    dirs.push(dir);
+    const dir = scratchDir();
     const file = new RecordFile(join(dir, 'numbers'), 8);
     for (let i = 0; i < 1000; i++) file.pushFloat64(i * 3 + 2 ** 40);
     expect(file.length).toBe(1000);
@@ -59,6 +65,41 @@ describe('RecordFile', () => {
   });
 });
 
+describe('DiskHashIndex and PositionLists', () => {
+  it('DiskHashIndex gives what HashIndex gives, from its memory part and its runs on disk', () => {
+    const dir = scratchDir();
+    const disk = new DiskHashIndex(join(dir, 'trackers'), 100);
+    const memory = new HashIndex();
+    for (let i = 0; i < 1050; i++) {
+      const key = `t-${i % 400}`;
+      disk.add(key, i);
+      memory.add(key, i);
+    }
+    for (const key of ['t-0', 't-1', 't-99', 't-100', 't-399', 'never']) expect(disk.candidates(key)).toEqual(memory.candidates(key));
+    expect(disk.candidates('t-7').slice(0, 3)).toEqual([807, 407, 7]);
+    disk.close();
+  });
+
+  it('PositionLists keeps every list whole while only a few keep their files open', () => {
+    const dir = scratchDir();
+    const lists = new PositionLists(join(dir, 'polls'), 2);
+    for (let i = 0; i < 3000; i++) lists.push(`p${i % 5}`, i);
+    for (let p = 0; p < 5; p++) {
+      const list = lists.get(`p${p}`)!;
+      expect(list.length).toBe(600);
+      expect(list.get(0)).toBe(p);
+      expect(list.get(599)).toBe(2995 + p);
+      expect(list.countBelow(1000)).toBe(200);
+    }
+    expect(lists.get('none')).toBeUndefined();
+    lists.close();
+    // A second one on the same directory starts empty.
+    const again = new PositionLists(join(dir, 'polls'), 2);
+    expect(readdirSync(join(dir, 'polls'))).toEqual([]);
+    again.close();
+  });
+});
+
 describe('a node with its indexes on disk', () => {
   let nodes: LedgerNode[] = [];
   afterEach(() => {
@@ -67,7 +108,9 @@ describe('a node with its indexes on disk', () => {
   });
 
   it('answers as an in-memory tree over the same entries, and the same again after its index files are torn, removed or stale', async () => {
-    const c = cluster();
+    // Small limits, so that trackers spill into several sorted runs and poll files give back their
+    // descriptor and buffers between uses.
+    const c = cluster(undefined, { trackersInMemory: 700, openPollFiles: 2 });
     nodes = c.nodes;
     const polls = ['da', 'db', 'dc'];
     const held: string[] = [];
@@ -89,7 +132,7 @@ describe('a node with its indexes on disk', () => {
     const n = held.length;
     const sizes = [1, 2, 15, 16, 17, 1000, 1024, 1025, 2047, 3333, n - 1, n];
     const indexes = [0, 1, 15, 16, 511, 1023, 1024, 2500, n - 2, n - 1];
-    const trackers = [0, 1, 700, 2999, 4499].map((k) => ({ k, tracker: (ballotEntry({ pollId: polls[k % 3]!, voter: `v${k}` }).data as { tracker: string }).tracker }));
+    const trackers = [0, 1, 699, 700, 701, 2999, 4499].map((k) => ({ k, tracker: (ballotEntry({ pollId: polls[k % 3]!, voter: `v${k}` }).data as { tracker: string }).tracker }));
 
     const check = (node: LedgerNode): void => {
       expect(node.storeProblem).toBeNull();
@@ -124,7 +167,10 @@ describe('a node with its indexes on disk', () => {
     // Torn, removed and stale index files: the node makes them again from its logs at start.
     const indexDir = join((nodes[0] as unknown as { options: { dataDir: string } }).options.dataDir, 'index');
     const again = c.restart(0, () => {
-      expect(readdirSync(indexDir)).toEqual(expect.arrayContaining(['entries.ends', 'finals.ends', 'signed.ends', 'final-sizes', 'merkle-0.hashes']));
+      expect(readdirSync(indexDir)).toEqual(expect.arrayContaining(['entries.ends', 'finals.ends', 'signed.ends', 'final-sizes', 'merkle-0.hashes', 'trackers', 'polls']));
+      expect(statSync(join(indexDir, 'trackers')).size).toBe(6 * 700 * 8);
+      rmSync(join(indexDir, 'polls', '1.positions'));
+      truncateSync(join(indexDir, 'trackers'), 1001);
       expect(statSync(join(indexDir, 'entries.ends')).size).toBe(n * 8);
       truncateSync(join(indexDir, 'entries.ends'), n * 8 - 5);
       rmSync(join(indexDir, 'merkle-0.hashes'));

@@ -26,8 +26,7 @@ import { QUORUM } from '../protocol.ts';
 import { EntryChecker, isRefusal, parseStoredEntryText, type SealedContext } from './entryChecker.ts';
 import { CountedPositions } from './countedPositions.ts';
 import { NodeStore, READ_SPAN_BYTES, type Log } from './store.ts';
-import { RecordFile } from './recordFile.ts';
-import { HashIndex, NumberList } from './compactIndex.ts';
+import { DiskHashIndex, PositionLists, RecordFile, type PositionList } from './recordFile.ts';
 import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
 import type { LedgerEntry } from '../entry.ts';
@@ -66,6 +65,10 @@ export interface LedgerNodeOptions {
   peerTimeoutMs?: number;
   /** Most entry text in one page of entries; default MAX_PAGE_BYTES (tests use a small one). */
   pageBytes?: number;
+  /** Trackers kept in memory before they are written as a sorted run; default 65,536 (tests use a small one). */
+  trackersInMemory?: number;
+  /** Polls whose position files keep a descriptor and buffers; default 64 (tests use a small one). */
+  openPollFiles?: number;
 }
 
 export interface TallyRecord {
@@ -95,10 +98,13 @@ export class LedgerNode {
    * opening batch by batch reads the whole poll once; each batch's ballots are read back by position.
    */
   private sealedCache: { key: string; counted: CountedSealed } | null = null;
-  /** Ballot tracker -> entry index, by the tracker's 32-bit hash only (~16 bytes a ballot; see HashIndex). */
-  private readonly trackers = new HashIndex();
-  /** Entry indexes of each poll, ascending: 4 bytes an entry (plus doubling slack), no per-entry object. */
-  private readonly pollIndexes = new Map<string, NumberList>();
+  /**
+   * Ballot tracker -> entry index, by the tracker's 32-bit hash only (a match is checked on disk): the
+   * last 65,536 ballots' in memory (about 1 MiB at most), older ones in sorted runs in index/trackers.
+   */
+  private trackers: DiskHashIndex;
+  /** Entry indexes of each poll, ascending: 4 bytes an entry in index/polls/<n>.positions. */
+  private pollIndexes: PositionLists;
   /**
    * The tree size of each line of finals.log (NaN for an unreadable one), 8 bytes a final checkpoint in
    * a file under the index directory (made afresh at start from finals.log); the notes stay on disk.
@@ -124,6 +130,8 @@ export class LedgerNode {
     this.fetch = options.fetch ?? fetch;
     this.store = new NodeStore(options.dataDir, options.log);
     this.finalSizes = new RecordFile(join(this.store.indexDir, 'final-sizes'), 8);
+    this.trackers = this.newTrackers();
+    this.pollIndexes = this.newPollIndexes();
     this.tree = this.newTree();
     this.name = `ledger-node-${options.id}`;
     const keys = generateSignerKey(h, ed, this.name, this.store.seed);
@@ -187,11 +195,21 @@ export class LedgerNode {
     };
   }
 
+  private newTrackers(): DiskHashIndex {
+    return new DiskHashIndex(join(this.store.indexDir, 'trackers'), this.options.trackersInMemory);
+  }
+
+  private newPollIndexes(): PositionLists {
+    return new PositionLists(join(this.store.indexDir, 'polls'), this.options.openPollFiles);
+  }
+
   private rebuild(): void {
     this.tree = this.newTree();
     this.checker = this.newChecker();
-    this.trackers.clear();
-    this.pollIndexes.clear();
+    this.trackers.close();
+    this.trackers = this.newTrackers();
+    this.pollIndexes.close();
+    this.pollIndexes = this.newPollIndexes();
     // Committed every REBUILD_CHUNK entries, so the transaction's overlay stays small however long the log.
     const REBUILD_CHUNK = 1024;
     let txn = this.checker.begin();
@@ -211,11 +229,7 @@ export class LedgerNode {
   /** Indexes an entry the node already parsed (no second JSON.parse of its text). */
   private index(entry: LedgerEntry, i: number): void {
     const e = entry as { pollId?: unknown; kind?: unknown; data?: { tracker?: unknown } };
-    if (typeof e.pollId === 'string') {
-      let list = this.pollIndexes.get(e.pollId);
-      if (!list) this.pollIndexes.set(e.pollId, (list = new NumberList(Uint32Array)));
-      list.push(i);
-    }
+    if (typeof e.pollId === 'string') this.pollIndexes.push(e.pollId, i);
     if (e.kind === 'ballot' && typeof e.data?.tracker === 'string') this.trackers.add(e.data.tracker, i);
   }
 
@@ -247,7 +261,7 @@ export class LedgerNode {
   }
 
   /** A poll's first `count` entries, in log order (see entriesAt). */
-  private pollEntriesBelow(list: NumberList | undefined, count: number): Generator<{ text: string; index: number }> {
+  private pollEntriesBelow(list: PositionList | undefined, count: number): Generator<{ text: string; index: number }> {
     return this.entriesAt((k) => list!.get(k), count);
   }
 
@@ -955,6 +969,8 @@ export class LedgerNode {
   close(): void {
     this.store.close();
     this.finalSizes.close();
+    this.trackers.close();
+    this.pollIndexes.close();
     for (const file of this.levelFiles) file.close();
   }
 }

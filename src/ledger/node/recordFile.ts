@@ -13,7 +13,9 @@
  * block at a time, so a round pays a write now and then, not one per entry) and the last block read
  * (the read cache). A file whose owner goes quiet can `release` them.
  */
-import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { hash32, HashIndex } from './compactIndex.ts';
 
 /** Records per write and per cached read. */
 const BLOCK = 256;
@@ -59,6 +61,14 @@ export class RecordFile {
     this.count++;
   }
 
+  pushUint32Pair(a: number, b: number): void {
+    const slot = this.slotForPush();
+    const at = (this.count - this.flushed) * this.width;
+    slot.writeUInt32LE(a, at);
+    slot.writeUInt32LE(b, at + 4);
+    this.count++;
+  }
+
   /** Record i (a copy). */
   get(i: number): Uint8Array {
     const [buf, at] = this.locate(i);
@@ -73,6 +83,11 @@ export class RecordFile {
   getUint32(i: number): number {
     const [buf, at] = this.locate(i);
     return buf.readUInt32LE(at);
+  }
+
+  getUint32Pair(i: number): [number, number] {
+    const [buf, at] = this.locate(i);
+    return [buf.readUInt32LE(at), buf.readUInt32LE(at + 4)];
   }
 
   /**
@@ -162,5 +177,149 @@ export class RecordFile {
       this.cacheCount = n;
     }
     return [this.cache!, (i - this.cacheFrom) * this.width];
+  }
+}
+
+/**
+ * A multimap from a string's 32-bit hash to entry indexes (ballot trackers), on disk: the newest
+ * `memoryLimit` additions in a {@link HashIndex} in memory, older ones in sorted runs of 8-byte records
+ * (hash, index) one after another in one file, each run written when the memory part fills. A look-up
+ * is a binary search of each run (about one run per `memoryLimit` ballots ever: 16 at a million, 61 at
+ * four) plus the memory part; like HashIndex it returns every index whose key hashes alike, newest
+ * first, and the caller checks each against the entry on disk.
+ */
+export class DiskHashIndex {
+  private readonly recent = new HashIndex();
+  private recentCount = 0;
+  private readonly runs: RecordFile;
+  /** Where each run starts in `runs`, and (last) where the records end: 8 bytes a run. */
+  private readonly runStarts: number[] = [0];
+  private readonly hashAt = (i: number): number => this.runs.getUint32Pair(i)[0];
+
+  constructor(
+    path: string,
+    private readonly memoryLimit = 1 << 16,
+  ) {
+    this.runs = new RecordFile(path, 8);
+  }
+
+  add(key: string, index: number): void {
+    this.recent.add(key, index);
+    if (++this.recentCount >= this.memoryLimit) this.spill();
+  }
+
+  /** Candidate indexes for `key`, highest first. */
+  candidates(key: string): number[] {
+    const h = hash32(key);
+    const out = this.recent.candidates(key);
+    for (let r = 0; r + 1 < this.runStarts.length; r++) {
+      const end = this.runStarts[r + 1]!;
+      for (let i = this.runs.countBelow(h, this.hashAt, this.runStarts[r]!, end); i < end; i++) {
+        const [hash, index] = this.runs.getUint32Pair(i);
+        if (hash !== h) break;
+        out.push(index);
+      }
+    }
+    return out.sort((a, b) => b - a);
+  }
+
+  close(): void {
+    this.runs.close();
+  }
+
+  /** Writes the memory part as one more sorted run and empties it. */
+  private spill(): void {
+    const pairs = this.recent.pairs();
+    const order = Array.from({ length: pairs.length / 2 }, (_, k) => k).sort((a, b) => pairs[2 * a]! - pairs[2 * b]! || pairs[2 * a + 1]! - pairs[2 * b + 1]!);
+    for (const k of order) this.runs.pushUint32Pair(pairs[2 * k]!, pairs[2 * k + 1]!);
+    this.runs.flush();
+    this.runStarts.push(this.runs.length);
+    this.recent.clear();
+    this.recentCount = 0;
+  }
+}
+
+/** One list of ascending log positions (4 bytes each) in its own file: a poll's entries. */
+export class PositionList {
+  private readonly at = (k: number): number => this.file.getUint32(k);
+
+  constructor(
+    private readonly file: RecordFile,
+    private readonly touch: () => void,
+  ) {}
+
+  get length(): number {
+    return this.file.length;
+  }
+
+  get(k: number): number {
+    this.touch();
+    return this.at(k);
+  }
+
+  /** How many positions are below `bound`. */
+  countBelow(bound: number): number {
+    this.touch();
+    return this.file.countBelow(bound, this.at);
+  }
+
+  push(position: number): void {
+    this.touch();
+    this.file.pushUint32(position);
+  }
+}
+
+/**
+ * Lists of log positions by key (a poll id), each in a file `<n>.positions` of a directory emptied when
+ * made. The last `openLimit` lists used (64: polls open at once, with room) keep their descriptor and
+ * buffers (2 KiB each, 128 KiB in all); the others write what they hold and give them back, so a node
+ * with thousands of polls holds a few hundred bytes per poll, and nothing per entry.
+ */
+export class PositionLists {
+  private readonly lists = new Map<string, PositionList>();
+  /** Files holding a descriptor and buffers, least recently used first. */
+  private readonly open = new Map<RecordFile, true>();
+  private readonly files: RecordFile[] = [];
+  private last: RecordFile | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly openLimit = 64,
+  ) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  get(key: string): PositionList | undefined {
+    return this.lists.get(key);
+  }
+
+  push(key: string, position: number): void {
+    let list = this.lists.get(key);
+    if (!list) {
+      const file = new RecordFile(join(this.dir, `${this.files.length}.positions`), 4);
+      this.files.push(file);
+      list = new PositionList(file, () => this.touch(file));
+      this.lists.set(key, list);
+    }
+    list.push(position);
+  }
+
+  close(): void {
+    for (const file of this.files) file.close();
+  }
+
+  private touch(file: RecordFile): void {
+    if (file === this.last) return;
+    this.last = file;
+    if (this.open.delete(file)) {
+      this.open.set(file, true);
+      return;
+    }
+    this.open.set(file, true);
+    if (this.open.size <= this.openLimit) return;
+    const [oldest] = this.open.keys();
+    this.open.delete(oldest!);
+    oldest!.release();
   }
 }

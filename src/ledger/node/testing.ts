@@ -16,7 +16,7 @@ import type { AnchorResult, Coordinator } from '../coordinator.ts';
 import { startLocalLedger, type LocalLedger } from './localCluster.ts';
 import { mkdirSync } from 'node:fs';
 import { generateSignerKey } from '../note.ts';
-import { LedgerNode } from './ledgerNode.ts';
+import { LedgerNode, type LedgerNodeOptions } from './ledgerNode.ts';
 import { loadOrMakeSeed } from './store.ts';
 
 export const ORIGIN = 'test.civic-vote.local/ledger';
@@ -192,7 +192,7 @@ const quietLog = (): void => {};
  * call). `restart(k, whileStopped)` closes node k, runs `whileStopped` on its data directory, and starts
  * it again on its files.
  */
-export function inProcessCluster(pageBytes?: number): { nodes: LedgerNode[]; restart: (k: number, whileStopped?: (dataDir: string) => void) => LedgerNode } {
+export function inProcessCluster(pageBytes?: number, limits: Pick<LedgerNodeOptions, 'trackersInMemory' | 'openPollFiles'> = {}): { nodes: LedgerNode[]; restart: (k: number, whileStopped?: (dataDir: string) => void) => LedgerNode } {
   const dir = tempDataDir();
   const dataDirs = [1, 2, 3, 4].map((id) => join(dir, `ledger-node-${id}`));
   const keys = dataDirs.map((dataDir, k) => {
@@ -200,7 +200,7 @@ export function inProcessCluster(pageBytes?: number): { nodes: LedgerNode[]; res
     return generateSignerKey(nodeSha256, nodeEd25519, `ledger-node-${k + 1}`, loadOrMakeSeed(join(dataDir, 'seed'), quietLog)).verifierKey;
   });
   const make = (k: number): LedgerNode =>
-    new LedgerNode({ id: k + 1, dataDir: dataDirs[k]!, origin: ORIGIN, peers: [], keys: keys.filter((_, j) => j !== k), log: quietLog, pageBytes });
+    new LedgerNode({ id: k + 1, dataDir: dataDirs[k]!, origin: ORIGIN, peers: [], keys: keys.filter((_, j) => j !== k), log: quietLog, pageBytes, ...limits });
   const nodes = dataDirs.map((_, k) => make(k));
   return {
     nodes,
