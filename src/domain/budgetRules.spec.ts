@@ -345,6 +345,54 @@ describe('methodOfEqualShares', () => {
     expect(methodOfEqualShares(projects, ballots, 367.68, { completion: 'none' })).toEqual(['p0', 'p1', 'p1t', 'p2']);
   });
 
+  it('settles a payment exactly when a voter counted below its lower bound is within the error bound of it (paymentInDoubles re-scans below lo)', () => {
+    // Guards the re-scan of the groups below a project's lower bound `lo` in paymentInDoubles (`if (lo >
+    // rho - tol) ... mostBelow(...)`): without it this election funds A, p (checked by disabling it).
+    // Each voter gets 1e9. A (three voters) costs 2,999,999,996.5: each pays 999,999,998.8333..., and g
+    // keeps exactly 7/6, but its double is 4e-8 less (the payment's rounding near 1e9). p (g and f) costs
+    // 2.33333333333333: its payment 1.166666666666665 is below 7/6, so g pays it in full and keeps
+    // 1.67e-15, enough for q (1e-15, g alone). g's double is below p's lower bound lo (p's least payment
+    // less 1e-9 of it), so the first pass counts g as paying all it has; after round 1 the doubles'
+    // error bound (~1e-7) is far more than that 1e-9 margin, so only the re-scan sees that g is within
+    // it of the payment and has the payment settled exactly. Counted as paying all it had, g keeps
+    // nothing and q is not funded.
+    const projects = [
+      { id: 'A', cost: 2999999996.5 },
+      { id: 'p', cost: 2.33333333333333 },
+      { id: 'q', cost: 1e-15 },
+    ];
+    const ballots = [['A', 'p', 'q'], ['A'], ['A'], ['p']];
+    expect(naiveMes(projects, ballots, 4e9, 'none')).toEqual(['A', 'p', 'q']);
+    expect(methodOfEqualShares(projects, ballots, 4e9, { completion: 'none' })).toEqual(['A', 'p', 'q']);
+  });
+
+  it('evaluates a payment again from scratch when it reaches twice the last one (paymentInDoubles, rho + tol >= hi)', () => {
+    // Guards the full re-evaluation in paymentInDoubles: its first pass assumes that groups holding at
+    // least twice the project's last payment (hi) pay in full; once the payment itself reaches hi that
+    // no longer holds. Without it this election also funds Z (checked by disabling it).
+    // 100 per voter. U (12 voters) leaves u with 30; A (12 voters) leaves eight of p's approvers with 1.
+    // p costs 100 with 11 approvers: its payment starts from 100 / 11 (hi = 18.2), but the eight pay 1
+    // each and u, who holds 30 >= hi, cannot pay the 92 / 3 = 30.67 that w1 and w2 would then pay: u pays
+    // all it has and w1, w2 pay 31 each, keeping 69 each, less than Z's 138.5 together. Counted as paying
+    // 30.67 in full, u would go below zero and w1, w2 would keep 69.33 each, enough for Z.
+    const projects = [
+      { id: 'A', cost: 1188 },
+      { id: 'U', cost: 840 },
+      { id: 'p', cost: 100 },
+      { id: 'Z', cost: 138.5 },
+    ];
+    const ballots = [
+      ...Array<string[]>(8).fill(['A', 'p']),
+      ...Array<string[]>(4).fill(['A']),
+      ['U', 'p'],
+      ...Array<string[]>(11).fill(['U']),
+      ['p', 'Z'],
+      ['p', 'Z'],
+    ];
+    expect(naiveMes(projects, ballots, 2600, 'none')).toEqual(['U', 'A', 'p']);
+    expect(methodOfEqualShares(projects, ballots, 2600, { completion: 'none' })).toEqual(['U', 'A', 'p']);
+  });
+
   it('agrees with the naive exact port where many voters cast the same ballot (one weighted group each), with ties and grosze', () => {
     // Voters with the same ballot are counted as one group with a weight: the outcome must be the one
     // counted voter by voter. Few distinct ballots, costs with grosze and repeated costs (ties).
