@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { fileURLToPath } from 'node:url';
 import { resourceUsage } from 'node:process';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { appendFileSync } from 'node:fs';
 import { budgetPollDefinition, openBudgetPoll, provisionVoters, writeVotersFile } from '../src/cli/provisionVoters.ts';
 import type { RunningApp } from '../src/infra/compositionRoot.ts';
 import { startTestApp } from '../test/support/testApp.ts';
@@ -61,16 +62,88 @@ const official = { kind: 'official' as const, id: 'bench-official', orgId: 'benc
 let statements = 0;
 /** BENCH_STATEMENT_KINDS=1: also count statements by their first words (printed to stderr at each sampleStop). */
 const kinds = process.env.BENCH_STATEMENT_KINDS === '1' ? new Map<string, number>() : null;
+/** BENCH_TRACE=FILE: one JSON line a second of what the app did (see `startTrace`). */
+const traceFile = process.env.BENCH_TRACE;
+/** Per trace second: statements finished, their total and slowest time, and the slowest one's first words. */
+const traceQueries = { started: 0, finished: 0, totalMs: 0, maxMs: 0, maxText: '', slow: new Map<string, { n: number; ms: number }>() };
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
   statements++;
+  const text = kinds || traceFile ? (typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string })?.text ?? '?')) : '';
   if (kinds) {
-    const text = typeof args[0] === 'string' ? args[0] : String((args[0] as { text?: string })?.text ?? '?');
     const kind = text.replace(/\s+/g, " ").trim().slice(0, 240);
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
-  return (query as (...a: unknown[]) => unknown).apply(this, args);
+  const result = (query as (...a: unknown[]) => unknown).apply(this, args);
+  if (traceFile && result && typeof (result as Promise<unknown>).then === 'function') {
+    const began = performance.now();
+    traceQueries.started++;
+    const done = () => {
+      const ms = performance.now() - began;
+      traceQueries.finished++;
+      traceQueries.totalMs += ms;
+      const kind = text.replace(/\s+/g, ' ').trim().slice(0, 60);
+      if (ms > traceQueries.maxMs) {
+        traceQueries.maxMs = ms;
+        traceQueries.maxText = kind;
+      }
+      if (ms >= 50) {
+        const k = traceQueries.slow.get(kind) ?? { n: 0, ms: 0 };
+        k.n++;
+        k.ms = Math.max(k.ms, ms);
+        traceQueries.slow.set(kind, k);
+      }
+    };
+    (result as Promise<unknown>).then(done, done);
+  }
+  return result;
 } as typeof query;
+
+/**
+ * The app's second-by-second trace for finding stalls: pool (total, idle, waiting), statements (in
+ * flight, finished, slowest), GC pauses, event-loop delay, CPU, projection lag and anchoring progress.
+ */
+const startTrace = (app: RunningApp) => {
+  if (!traceFile) return;
+  const gc = { n: 0, ms: 0, maxMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.n++;
+      gc.ms += e.duration;
+      gc.maxMs = Math.max(gc.maxMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  let cpu = process.cpuUsage();
+  const pool = app.db.pool;
+  const r = (x: number) => Math.round(x * 10) / 10;
+  setInterval(() => {
+    const used = process.cpuUsage(cpu);
+    cpu = process.cpuUsage();
+    const a = app.ledger?.anchoring.status();
+    const line = {
+      t: Date.now(),
+      cpuMs: r((used.user + used.system) / 1000),
+      pool: pool ? [pool.totalCount, pool.idleCount, pool.waitingCount] : null,
+      q: { inFlight: traceQueries.started - traceQueries.finished, done: traceQueries.finished, avgMs: r(traceQueries.totalMs / Math.max(1, traceQueries.finished)), maxMs: r(traceQueries.maxMs), max: traceQueries.maxText, slow: Object.fromEntries(traceQueries.slow) },
+      gc: { n: gc.n, ms: r(gc.ms), maxMs: r(gc.maxMs) },
+      loop: { p99: r(loop.percentile(99) / 1e6), max: r(loop.max / 1e6) },
+      projLagMs: app.projections.lagMs(),
+      anch: a ? { size: a.size, final: a.finalSize, pending: a.pendingEntries, lag: a.lastLagMs } : null,
+      heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+    };
+    traceQueries.started -= traceQueries.finished;
+    traceQueries.finished = 0;
+    traceQueries.totalMs = 0;
+    traceQueries.maxMs = 0;
+    traceQueries.maxText = '';
+    traceQueries.slow.clear();
+    gc.n = gc.ms = gc.maxMs = 0;
+    loop.reset();
+    appendFileSync(traceFile, `${JSON.stringify(line)}\n`);
+  }, 1000).unref();
+};
 
 const printKinds = () => {
   if (!kinds) return;
@@ -161,6 +234,7 @@ const serve = async () => {
   const app = process.env.BENCH_DATABASE_URL
     ? await startTestApp(env, { db: connectPostgres(process.env.BENCH_DATABASE_URL, Number(process.env.BENCH_POOL ?? 10)), dataDir: process.env.BENCH_DATA_DIR! })
     : await startTestApp(env);
+  startTrace(app);
   let current: ReturnType<typeof sampler> | null = null;
   const handle = async (req: Request): Promise<unknown> => {
     switch (req.cmd) {

@@ -53,6 +53,8 @@ export interface ThresholdResult {
 export interface BudgetScenarioReport {
   pollId: string;
   phases: Phase[];
+  /** Wall-clock time (epoch ms) of the schedule's start: window 0 of `windows` begins here. */
+  startedAt: number;
   run: OpenModelResult;
   /** Ballots the server answered 201 to. */
   accepted: number;
@@ -140,6 +142,7 @@ export const runBudgetScenario = async (options: BudgetScenarioOptions): Promise
     }
   };
 
+  const startedAt = Date.now();
   const run = await runOpenModel({
     phases: options.phases,
     maxIterations: options.voters.length,
@@ -193,6 +196,7 @@ export const runBudgetScenario = async (options: BudgetScenarioOptions): Promise
   return {
     pollId: options.pollId,
     phases: options.phases,
+    startedAt,
     run,
     accepted,
     expectedCounts,
