@@ -23,7 +23,7 @@ import { requireOfficial } from './http/auth.ts';
 import { adminPollRoutes, adminRollUpload } from './http/routes/adminPolls.ts';
 import { uploadBody } from './http/uploadBody.ts';
 // citizen site
-import { citizenSiteMiddleware, citizenSiteRouters } from './http/routes/siteRoutes.ts';
+import { citizenSiteMiddleware, citizenSiteRouters, pageReads } from './http/routes/siteRoutes.ts';
 import { requireCitizen } from './http/auth.ts';
 import { withGroupCommit } from './eventStore/groupCommit.ts';
 import { runDuePolls } from '../app/polls/pollScheduler.ts';
@@ -135,6 +135,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
   // --- end demo data --------------------------------------------------------------------------------
 
   const portalUrl = `http://${config.HOST}:${config.PORTAL_PORT}/`;
+  const reads = pageReads(db.kysely);
   const routers: Router[] = [
     healthRoutes([
       { name: 'database', check: async () => (await sql`SELECT 1 AS ok`.execute(db.kysely), true) },
@@ -142,7 +143,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     ], [{ name: 'ledger', check: ledger.degradation }]),
     // --- citizen site: home, poll pages and voting, my page, results, poll creation ---
     ...citizenSiteRouters({
-      db: db.kysely, polls, now, requireCitizen, settled: () => projections.settled(),
+      db: db.kysely, polls, now, requireCitizen, settled: () => projections.settled(), reads,
       stats: () => getPlatformStats(db.kysely),
     }),
     // --- end citizen site ---
@@ -178,7 +179,7 @@ export const startApp = async (config: Config, options: StartOptions = {}): Prom
     }),
   ];
   // The voter-roll upload's multipart body is read after the user is known and allowed, before the CSRF check, so its _csrf field counts (uploadBody.ts).
-  const middleware: Middleware[] = [uploadBody([adminRollUpload({ getPoll: polls.get })]), ...identityWeb.middleware, citizenSiteMiddleware({ db: db.kysely })];
+  const middleware: Middleware[] = [uploadBody([adminRollUpload({ getPoll: polls.get })]), ...identityWeb.middleware, citizenSiteMiddleware({ reads })];
   // Templates are read and compiled once, except in development, where an edited view shows on reload.
   const http = createHttpApp({ logger, views: createViews({ cache: config.NODE_ENV !== 'development' }), portalUrl, routers, middleware, proxy: config.TRUST_PROXY, imageHosts: config.IMAGE_HOSTS });
 

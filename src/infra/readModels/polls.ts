@@ -173,24 +173,6 @@ export const myVotes = async (db: Q, citizenId: string): Promise<Array<MyVoteRow
   return rows.map((r) => ({ ...r.doc, poll: r.poll }));
 };
 
-/** When the newest policy reflection of a poll the citizen voted in was posted or updated (the header's unread mark). */
-export const latestReflectionFor = async (db: Q, citizenId: string): Promise<string | null> => {
-  const { rows } = await sql<{ at: string | null }>`
-    SELECT max(p.doc->'reflection'->>'updatedAt') AS at FROM my_votes m JOIN polls p ON p.id = m.poll_id
-    WHERE m.citizen_id = ${citizenId} AND p.status = 'Reflected'
-      AND m.cast_at >= COALESCE((SELECT created_at FROM citizens WHERE id = ${citizenId}), '-infinity'::timestamptz)`.execute(db);
-  return rows[0]?.at ?? null;
-};
-
-/** The tracker of the citizen's ballot that counts in a poll, under the same rule as myVotes (none from before a deletion). */
-export const myTracker = async (db: Q, citizenId: string, pollId: string): Promise<string | null> => {
-  const { rows } = await sql<{ doc: MyVoteRow }>`
-    SELECT m.doc FROM my_votes m
-    WHERE m.citizen_id = ${citizenId} AND m.poll_id = ${pollId}
-      AND m.cast_at >= COALESCE((SELECT created_at FROM citizens WHERE id = ${citizenId}), '-infinity'::timestamptz)`.execute(db);
-  return rows[0]?.doc.tracker ?? null;
-};
-
 export const votedPollIds = async (db: Q, citizenId: string, pollIds: string[]): Promise<Set<string>> => {
   if (pollIds.length === 0) return new Set();
   const rows = await db.selectFrom('my_votes').select('poll_id').where('citizen_id', '=', citizenId).where('poll_id', 'in', pollIds).execute();

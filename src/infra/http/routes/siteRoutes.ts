@@ -5,7 +5,7 @@ import type { PollDefinition } from '../../../domain/pollDefinition.ts';
 import type { Database } from '../../db/schema.ts';
 import type { Polls } from '../../polls/pollServices.ts';
 import * as pollQueries from '../../readModels/polls.ts';
-import { getVerifications } from '../../readModels/pollVerification.ts';
+import { pageReads, type PageReads } from '../../readModels/pageReads.ts';
 import { siteAppRoutes } from './siteApp.ts';
 import { siteCreatePollRoutes } from './siteCreatePoll.ts';
 import { siteHomeRoutes } from './siteHome.ts';
@@ -24,11 +24,14 @@ export interface CitizenSiteDeps {
   stats: () => Promise<{ polls: number; ballots: number }>;
   /** The ledger's verdict per poll (blockchain badges); defaults to the poll_verification read model. */
   verifications?: VerificationLookup;
+  /** The per-voter reads of pages, coalesced across requests (one set per app: middleware and routes share it). */
+  reads: PageReads;
 }
 
 /** The citizen site's middleware: the header's unread-notifications mark. */
-export const citizenSiteMiddleware = (deps: Pick<CitizenSiteDeps, 'db'>): Middleware =>
-  notificationMark({ latestReflection: (citizenId) => pollQueries.latestReflectionFor(deps.db, citizenId) });
+export const citizenSiteMiddleware = (deps: Pick<CitizenSiteDeps, 'reads'>): Middleware => notificationMark({ latestReflection: deps.reads.latestReflection });
+
+export { pageReads };
 
 /**
  * The citizen site's routers, bound to the poll services and queries. /polls/new is mounted before
@@ -36,7 +39,8 @@ export const citizenSiteMiddleware = (deps: Pick<CitizenSiteDeps, 'db'>): Middle
  */
 export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
   const { db, polls, now, requireCitizen } = deps;
-  const verifications = deps.verifications ?? ((pollIds: string[]) => getVerifications(db, pollIds));
+  const { reads } = deps;
+  const verifications = deps.verifications ?? reads.verifications;
   const citizen = (id: string) => ({ kind: 'citizen' as const, id });
   return [
     siteAppRoutes(),
@@ -70,8 +74,8 @@ export const citizenSiteRouters = (deps: CitizenSiteDeps): Router[] => {
         return cast;
       },
       hotPollIds: polls.hotPollIds,
-      votedPollIds: (citizenId, ids) => pollQueries.votedPollIds(db, citizenId, ids),
-      myTracker: (citizenId, pollId) => pollQueries.myTracker(db, citizenId, pollId),
+      votedPollIds: reads.votedPollIds,
+      myTracker: reads.myTracker,
       listComments: polls.listComments,
       postComment: async ({ pollId, authorId, text }) => {
         await polls.comments.post({ pollId, authorId, text });
