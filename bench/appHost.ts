@@ -220,7 +220,8 @@ const caughtUp = async (app: RunningApp, timeoutMs = 300_000) => {
 
 /**
  * BENCH_APP_PROFILE=DIR: a CPU profile of the app process from each sampleStart to its sampleStop (the
- * load run and its catch-up, not start-up or provisioning), written to DIR as a .cpuprofile file.
+ * load run and its catch-up, not start-up or provisioning), and of an end-to-end run's load step,
+ * written to DIR as a .cpuprofile file.
  */
 let profiles = 0;
 const profiler = ((p) => p && { start: p.start, stop: () => p.stop(`app-${process.pid}-${++profiles}`) })(cpuProfilerFor(process.env.BENCH_APP_PROFILE));
@@ -285,7 +286,12 @@ const serve = async () => {
           const result = await runEndToEnd(app, secret, {
             ...req.options,
             onSample: s.tick,
-            onStep: (next) => (step = next),
+            // BENCH_APP_PROFILE: the end-to-end run's profile covers the load step (every voter's page and ballot).
+            onStep: (next) => {
+              if (next === 'load') void profiler?.start();
+              if (step === 'load') void profiler?.stop();
+              step = next;
+            },
             ...(databaseUrl ? { provisionInChild: { databaseUrl } } : {}),
           });
           printKinds();
