@@ -72,6 +72,44 @@ const peakNodeRss = async <T>(work: () => Promise<T>): Promise<{ result: T; peak
     clearInterval(timer);
   }
 };
+/**
+ * The app's own memory (this process: the bench hosts the app) while `work` runs, sampled every 250 ms:
+ * peak RSS, heap used, and external + array buffers (Buffers, WebAssembly memory, PGlite), in MiB.
+ * SEALED_MEMORY_TRACE=1 prints every sample to stderr with the step the bench is in (see `step`).
+ */
+const appMemory = () => {
+  const peak = { rss: 0, heap: 0, external: 0 };
+  let step = '';
+  const byStep = new Map<string, { rss: number; heap: number }>();
+  const t0 = performance.now();
+  const sample = () => {
+    const m = process.memoryUsage();
+    peak.rss = Math.max(peak.rss, m.rss);
+    peak.heap = Math.max(peak.heap, m.heapUsed);
+    peak.external = Math.max(peak.external, m.external + m.arrayBuffers);
+    const mine = byStep.get(step) ?? { rss: 0, heap: 0 };
+    byStep.set(step, { rss: Math.max(mine.rss, m.rss), heap: Math.max(mine.heap, m.heapUsed) });
+    if (process.env.SEALED_MEMORY_TRACE === '1') {
+      const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+      process.stderr.write(`mem ${((performance.now() - t0) / 1000).toFixed(1)} s ${step}: rss ${mib(m.rss)} heap ${mib(m.heapUsed)}/${mib(m.heapTotal)} external ${mib(m.external)} arrayBuffers ${mib(m.arrayBuffers)}\n`);
+    }
+  };
+  sample();
+  const timer = setInterval(sample, 250);
+  return {
+    step: (name: string) => {
+      step = name;
+      sample();
+    },
+    stop: () => {
+      sample();
+      clearInterval(timer);
+      const mib = (b: number) => b / 2 ** 20;
+      const steps = [...byStep].filter(([name]) => name !== '' && name !== 'between').map(([name, p]) => `${name} ${mib(p.rss).toFixed(0)} / ${mib(p.heap).toFixed(0)}`);
+      return { rssMiB: mib(peak.rss), heapMiB: mib(peak.heap), externalMiB: mib(peak.external), steps: steps.join(', ') };
+    },
+  };
+};
 /** CPU seconds (user + system) of every process below this one: the ledger nodes the app started. */
 function descendantsCpuSeconds(): number {
   const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,times='], { encoding: 'utf8' })
@@ -261,11 +299,30 @@ const e2eOpenBench = async (app: App, ballots: number): Promise<string> => {
   const app0 = ownCpuSeconds();
   const nodes0 = descendantsCpuSeconds();
   const nodesBefore = [...rssOfProcessAndChildren(process.pid, 'ledger/node/main').children.values()].map((b) => b / 2 ** 20);
+  const memBefore = process.memoryUsage();
+  const mem = appMemory();
   const t0 = performance.now();
   const { result: tOpened, peakMiB } = await peakNodeRss(async () => {
+    mem.step('close');
     await app.polls.commands.close(pollId, by);
-    await publishWhenOpened(app, pollId, by, 3_600_000);
+    // The same steps as the full scenario's, each named in the memory trace.
+    const stepped = <A extends unknown[], R>(name: string, fn: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      mem.step(name);
+      try {
+        return await fn(...a);
+      } finally {
+        mem.step('between');
+      }
+    };
+    const traced = {
+      ...app,
+      ledger: { ...app.ledger!, openSealedNow: stepped('opening', app.ledger!.openSealedNow) },
+      polls: { ...app.polls, commands: { ...app.polls.commands, publishResult: stepped('publish', app.polls.commands.publishResult) } },
+    };
+    await publishWhenOpened(traced, pollId, by, 3_600_000);
+    mem.step('anchor');
     await app.ledger!.anchoring.settled(600_000);
+    mem.step('verify');
     const opened = performance.now();
     const poll = await app.polls.get(pollId);
     if (poll?.result?.ballots !== ballots) throw new Error(`the opening counted ${String(poll?.result?.ballots)} of ${ballots} ballots`);
@@ -279,6 +336,7 @@ const e2eOpenBench = async (app: App, ballots: number): Promise<string> => {
     return opened;
   });
   const tVerified = performance.now();
+  const memPeak = mem.stop();
   const appCpu = ownCpuSeconds() - app0;
   const nodeCpu = descendantsCpuSeconds() - nodes0;
   // Then every node's whole log read page by page, as the full scenario counts each node's ballot entries
@@ -299,6 +357,8 @@ const e2eOpenBench = async (app: App, ballots: number): Promise<string> => {
     `| close → nodes' tallies verified | ${allS.toFixed(1)} s | ${((allS * 1000) / ballots).toFixed(2)} | **${at250k(allS).toFixed(1)} min** |`,
     '',
     `Ledger node RSS (4 processes, sampled every 250 ms): ${nodesBefore.map((m) => m.toFixed(0)).join(' / ')} MiB at the close, at most **${peakMiB.map((m) => m.toFixed(0)).join(' / ')} MiB** from the close until the tallies were verified, **${readPeakMiB.map((m) => m.toFixed(0)).join(' / ')} MiB** while each node's whole log was read page by page afterwards (${readS.toFixed(1)} s; ${fmt(ballots)} ballot entries found on each). Issue 14: under 256 MiB each.`,
+    '',
+    `App process memory (this process hosts the app; sampled every 250 ms): at the close RSS ${(memBefore.rss / 2 ** 20).toFixed(0)} MiB, heap used ${(memBefore.heapUsed / 2 ** 20).toFixed(0)} MiB; at most **RSS ${memPeak.rssMiB.toFixed(0)} MiB**, heap used ${memPeak.heapMiB.toFixed(0)} MiB, external + array buffers ${memPeak.externalMiB.toFixed(0)} MiB from the close until the tallies were verified; by step, peak RSS / heap used in MiB: ${memPeak.steps}. Issue 14: the app under 1,024 MiB.`,
     '',
     `CPU over the whole opening: app ${appCpu.toFixed(1)} s, the four node processes ${nodeCpu.toFixed(1)} s: ${(((appCpu + nodeCpu) * 1000) / ballots).toFixed(2)} ms per ballot, ${(((appCpu + nodeCpu) / ballots) * FULL / 60 / Math.max(1, Math.min(2, cpus().length))).toFixed(1)} min of ${Math.min(2, cpus().length)} fully used cores at 250,000.`,
   ].join('\n');

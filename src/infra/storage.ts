@@ -79,6 +79,10 @@ export const wirePolls = (deps: PollWiring): Polls => {
         await projections.settled();
         return pollQueries.loadCurrentBallots(db.kysely, pollId);
       },
+      hasBallots: async (pollId) => {
+        await projections.settled();
+        return pollQueries.hasCurrentBallots(db.kysely, pollId);
+      },
       openedBallots: openedBallots(eventStore.readStream),
     }),
   });

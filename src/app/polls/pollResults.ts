@@ -34,12 +34,16 @@ export const pollResults =
 
 /**
  * The ballots a poll's tally counts: its current ballots, except for a sealed poll with ballots, whose
- * read models hold no choices: it counts the ballots of its opening (after close).
+ * read models hold no choices: it counts the ballots of its opening (after close). A sealed poll's rows
+ * are not loaded (250,000 of them only to learn that there are some): `hasBallots` answers that.
  */
 export const countedBallots =
-  (deps: { currentBallots: (pollId: string) => Promise<TallyBallot[]>; openedBallots: (pollId: string) => Promise<TallyBallot[]> }) =>
+  (deps: {
+    currentBallots: (pollId: string) => Promise<TallyBallot[]>;
+    hasBallots: (pollId: string) => Promise<boolean>;
+    openedBallots: (pollId: string) => Promise<TallyBallot[]>;
+  }) =>
   async (pollId: string, definition: PollDefinition): Promise<TallyBallot[]> => {
-    const current = await deps.currentBallots(pollId);
-    if (definition.settings.resultsVisibility !== 'sealed' || current.length === 0) return current;
-    return deps.openedBallots(pollId);
+    if (definition.settings.resultsVisibility !== 'sealed') return deps.currentBallots(pollId);
+    return (await deps.hasBallots(pollId)) ? deps.openedBallots(pollId) : [];
   };

@@ -25,37 +25,61 @@ export const recordOpeningBatch = (store: CommandHandlerDeps) => async (data: Op
   await recordInNewStream(store, openingStreamId(data.pollId, data.batch), [event], { duplicate: 'ignore', eventIds: [eventId] });
 };
 
-/** The stored opening batches of a poll, by batch number (reads batch 0 first for the count). */
-export const openingBatches = (readStream: ReadStream) => async (pollId: string): Promise<Map<number, OpeningData>> => {
-  const out = new Map<number, OpeningData>();
-  const first = (await readStream(openingStreamId(pollId, 0)))[0]?.data as OpeningData | undefined;
-  if (!first) return out;
-  out.set(0, first);
-  const batches = Math.ceil(first.total / Math.max(1, first.openings.length));
+/**
+ * What is stored of a poll's opening, without holding it: the size it read the ballots at, how many
+ * counted ballots it has in all, the batches stored and how many ballots they open. Each batch is read
+ * and dropped in turn (a batch is one event of about 200 KB with its shares: a 250,000-ballot poll has
+ * 500 of them), so a pass of the opening service holds one at a time.
+ */
+export interface StoredOpening {
+  size: number;
+  total: number;
+  batches: Set<number>;
+  opened: number;
+}
+
+const readBatch = async (readStream: ReadStream, pollId: string, batch: number): Promise<OpeningData | undefined> =>
+  (await readStream(openingStreamId(pollId, batch)))[0]?.data as OpeningData | undefined;
+
+/** Calls `each` with every stored batch of a poll in batch order (batch 0 first, for the count); null without batch 0. */
+const forEachBatch = async (readStream: ReadStream, pollId: string, each: (batch: number, data: OpeningData) => void): Promise<OpeningData | null> => {
+  const first = await readBatch(readStream, pollId, 0);
+  if (!first) return null;
+  const { total, openings } = first;
+  each(0, first);
+  const batches = Math.ceil(total / Math.max(1, openings.length));
   for (let b = 1; b < batches; b++) {
-    const data = (await readStream(openingStreamId(pollId, b)))[0]?.data as OpeningData | undefined;
-    if (data) out.set(b, data);
+    const data = await readBatch(readStream, pollId, b);
+    if (data) each(b, data);
   }
-  return out;
+  return first;
+};
+
+/** The stored opening of a poll (see StoredOpening), or null when batch 0 is not stored yet. */
+export const storedOpening = (readStream: ReadStream) => async (pollId: string): Promise<StoredOpening | null> => {
+  const batches = new Set<number>();
+  let opened = 0;
+  const first = await forEachBatch(readStream, pollId, (b, data) => {
+    batches.add(b);
+    opened += data.openings.length;
+  });
+  return first ? { size: first.size, total: first.total, batches, opened } : null;
 };
 
 /**
  * The ballots a sealed poll's tally counts: every opened ballot of its opening (unopenable ones are
  * not counted). The opening already holds one counted ballot per voter, so each is its own voter here.
- * Throws SealedPollNotOpened until every batch is stored.
+ * Throws SealedPollNotOpened until every batch is stored. The batches are read one at a time and only
+ * each ballot's choices kept (not the batch's shares, nonces or texts).
  */
 export const openedBallots = (readStream: ReadStream) => async (pollId: string): Promise<TallyBallot[]> => {
-  const batches = await openingBatches(readStream)(pollId);
-  const first = batches.get(0);
-  if (!first) {
-    // A sealed poll nobody voted in opens as nothing at all.
-    throw new SealedPollNotOpened(pollId);
-  }
-  const opened = [...batches.values()].reduce((n, b) => n + b.openings.length, 0);
-  if (opened < first.total) throw new SealedPollNotOpened(pollId);
   const out: TallyBallot[] = [];
-  for (const data of [...batches.entries()].sort((a, b) => a[0] - b[0]).map(([, d]) => d)) {
+  let opened = 0;
+  const first = await forEachBatch(readStream, pollId, (_, data) => {
+    opened += data.openings.length;
     for (const o of data.openings) if (!('unopenable' in o)) out.push({ voterTag: o.eventId, selections: o.selections, castAt: data.openedAt });
-  }
+  });
+  // A sealed poll nobody voted in opens as nothing at all.
+  if (!first || opened < first.total) throw new SealedPollNotOpened(pollId);
   return out;
 };

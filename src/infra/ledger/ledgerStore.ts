@@ -121,32 +121,46 @@ export const leafDigests = async (db: Q, bucketSize: number, range?: { from: num
   return new Map(rows.map((r) => [Number(r.b), r.d]));
 };
 
+/**
+ * A leaf as the tamper watch compares it, with the length of its entry text in bytes (read from the
+ * stored value's header, not the text): the watch reads the events of a few large leaves per round trip
+ * (a sealed poll's opening entries are about 200 KB each) and of many small ones.
+ */
+export type LeafHash = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'> & { entryBytes: number };
+const entryBytes = sql<string | number>`octet_length(entry_text)`.as('entry_bytes');
+const leafHashOf = (r: { leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string; entry_bytes: string | number }): LeafHash => ({
+  leafIndex: Number(r.leaf_index),
+  eventId: r.event_id,
+  pollId: r.poll_id,
+  entryHash: r.entry_hash,
+  entryBytes: Number(r.entry_bytes),
+});
+
 /** The leaves of these buckets (see leafDigests), for the tamper watch. */
 export const loadLeafHashesInBuckets = async (
   db: Q,
   bucketSize: number,
   buckets: readonly number[],
-): Promise<Array<Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>>> => {
+): Promise<LeafHash[]> => {
   if (buckets.length === 0) return [];
-  const { rows } = await sql<{ leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string }>`
-    SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash FROM unnest(${[...buckets]}::bigint[]) AS k(b)
+  const { rows } = await sql<{ leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string; entry_bytes: string | number }>`
+    SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash, octet_length(e.entry_text) AS entry_bytes FROM unnest(${[...buckets]}::bigint[]) AS k(b)
     CROSS JOIN LATERAL (SELECT * FROM ledger_entries WHERE ${inBucket('leaf_index', bucketSize, sql`k.b`)}) e
     ORDER BY e.leaf_index`.execute(db);
-  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
+  return rows.map(leafHashOf);
 };
 
-type LeafHash = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>;
 
 /** Leaf hashes from `fromIndex` in leaf order, at most `limit` (a primary-key range scan). */
 export const loadLeafHashesFrom = async (db: Q, fromIndex: number, limit: number): Promise<LeafHash[]> => {
   const rows = await db
     .selectFrom('ledger_entries')
-    .select(['leaf_index', 'event_id', 'poll_id', 'entry_hash'])
+    .select(['leaf_index', 'event_id', 'poll_id', 'entry_hash', entryBytes])
     .where('leaf_index', '>=', fromIndex)
     .orderBy('leaf_index')
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
+  return rows.map(leafHashOf);
 };
 
 /**
@@ -157,11 +171,11 @@ export const loadLeafHashesBy = async (db: Q, column: 'leaf_index' | 'event_id',
   if (values.length === 0) return [];
   const rows = await db
     .selectFrom('ledger_entries')
-    .select(['leaf_index', 'event_id', 'poll_id', 'entry_hash'])
+    .select(['leaf_index', 'event_id', 'poll_id', 'entry_hash', entryBytes])
     .where(column, 'in', [...values] as never)
     .orderBy('leaf_index')
     .execute();
-  return rows.map((r) => ({ leafIndex: Number(r.leaf_index), eventId: r.event_id, pollId: r.poll_id, entryHash: r.entry_hash }));
+  return rows.map(leafHashOf);
 };
 
 export const entryByTracker = async (db: Q, tracker: string): Promise<StoredEntry | null> => {

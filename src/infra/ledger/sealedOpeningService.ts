@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { EventStore } from '../../app/eventStore.ts';
 import type { PollRow } from '../../app/projections/polls.ts';
-import { openingBatches, recordOpeningBatch } from '../../app/polls/sealedOpening.ts';
+import { recordOpeningBatch, storedOpening } from '../../app/polls/sealedOpening.ts';
 import type { SealingClient } from '../../ledger/sealing.ts';
 import type { PublicKeySet } from '../../ledger/threshold/vss.ts';
 import type { Logger } from '../logger.ts';
@@ -98,9 +98,8 @@ export const startSealedOpening = (deps: SealedOpeningDeps): SealedOpening => {
   const openOne = async (poll: PollRow): Promise<void> => {
     const keySet = deps.keySet();
     if (!keySet) return setStatus(poll.pollId, 'waiting: the ledger nodes have no joint key');
-    const stored = await openingBatches(deps.eventStore.readStream)(poll.pollId);
-    const first = stored.get(0);
-    if (first && [...stored.values()].reduce((n, b) => n + b.openings.length, 0) >= first.total) {
+    const stored = await storedOpening(deps.eventStore.readStream)(poll.pollId);
+    if (stored && stored.opened >= stored.total) {
       opened.add(poll.pollId);
       return setStatus(poll.pollId, 'opened');
     }
@@ -110,14 +109,14 @@ export const startSealedOpening = (deps: SealedOpeningDeps): SealedOpening => {
     } catch {
       return setStatus(poll.pollId, 'waiting: the ledger has not made every ballot final yet');
     }
-    const size = first?.size ?? deps.anchoring.status().finalSize;
+    const size = stored?.size ?? deps.anchoring.status().finalSize;
     const result = await deps.sealing.openPoll({
       pollId: poll.pollId,
       definition: poll.definition,
       size,
       keySet,
       counted: await countedSealedInStore(deps.db, poll, size),
-      done: new Set(stored.keys()),
+      done: stored?.batches ?? new Set(),
       now: () => new Date().toISOString(),
       onBatch: (data) => recordOpeningBatch(deps.eventStore)(data, randomUUID()),
     });

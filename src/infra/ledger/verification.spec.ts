@@ -14,12 +14,12 @@ describe('tamper watch ports', () => {
     db = null;
   });
 
-  const withLeaves = async (n: number): Promise<{ db: TestDb; hashes: string[] }> => {
+  const withLeaves = async (n: number, entryText = '{}'): Promise<{ db: TestDb; hashes: string[] }> => {
     db = await createPGliteTestDb();
     const hashes = Array.from({ length: n }, (_, i) => i.toString(16).padStart(64, '0'));
     for (const [i, hash] of hashes.entries()) {
       await sql`INSERT INTO ledger_entries (leaf_index, event_id, poll_id, event_type, entry_hash, entry_text, committed_at)
-        VALUES (${i}, ${randomUUID()}, 'p', 'BallotCast', ${hash}, '{}', now())`.execute(db.kysely);
+        VALUES (${i}, ${randomUUID()}, 'p', 'BallotCast', ${hash}, ${entryText}, now())`.execute(db.kysely);
     }
     return { db, hashes };
   };
@@ -41,5 +41,15 @@ describe('tamper watch ports', () => {
     const watch = verifier(d, hashes, createPostgresEventIntegrity(d.kysely));
     expect(await watch.tamperCheck()).toBe(5);
     expect(await watch.tamperCheck()).toBe(0);
+  });
+
+  it("reads the events of large entries a few per round trip (an opening's entries are about 200 KB each)", async () => {
+    // 1.5 MB entries: at most 4 MiB of entry text per read, so two leaves per read, not all five.
+    const { db: d, hashes } = await withLeaves(5, 'x'.repeat(1_500_000));
+    const integrity = createPostgresEventIntegrity(d.kysely);
+    const reads: number[] = [];
+    const counting = { ...integrity, eventsById: (ids: readonly string[]) => (reads.push(ids.length), integrity.eventsById(ids)) };
+    expect(await verifier(d, hashes, counting).tamperCheck()).toBe(5);
+    expect(reads).toEqual([2, 2, 1]);
   });
 });

@@ -99,7 +99,8 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     return entry ? toHex(hashLeaf(nodeSha256, utf8(entryText(entry)))) : null;
   };
 
-  type Leaf = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'>;
+  /** A leaf as the watch reads it; with its entry's length, the events of large entries are read a few at a time. */
+  type Leaf = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'> & { entryBytes?: number };
 
   // Bounded state: nothing per event or per leaf of the whole log is kept between passes. What the
   // watch keeps is one digest per bucket of BUCKET leaves and one per bucket of BUCKET log positions (two
@@ -112,6 +113,21 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
   const BUCKET = deps.bucketSize;
   /** Leaves compared per round trip (their events read by id, re-derived, compared, then dropped). */
   const CHUNK = 1000;
+  /**
+   * And at most this many bytes of entry text per round trip (at least one leaf): a ballot's entry is
+   * about 1 KB, a sealed poll's opening entry about 200 KB, and a bucket of those (the newest bucket,
+   * re-read each pass while an opening appends) read at once held hundreds of MB of rows and their texts.
+   */
+  const CHUNK_BYTES = 4 * 2 ** 20;
+  /** The next round trip's leaves from `from`: up to CHUNK of them and CHUNK_BYTES of entry text. */
+  const chunkEnd = (leaves: readonly Leaf[], from: number): number => {
+    let end = from;
+    for (let bytes = 0; end < leaves.length && end - from < CHUNK; end++) {
+      bytes += leaves[end]!.entryBytes ?? 0;
+      if (bytes > CHUNK_BYTES && end > from) break;
+    }
+    return end;
+  };
   const eventDigests = new Map<number, string>();
   const leafDigestsSeen = new Map<number, string>();
   const cursors = { events: 0, leaves: 0 };
@@ -150,8 +166,9 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     // Without the port (EventStoreDB) stored events are not read back: only the row checks run.
     if (!integrity) return 0;
     let found = 0;
-    for (let i = 0; i < leaves.length; i += CHUNK) {
-      const chunk = leaves.slice(i, i + CHUNK);
+    for (let i = 0, end = 0; i < leaves.length; i = end) {
+      end = chunkEnd(leaves, i);
+      const chunk = leaves.slice(i, end);
       const hashes = new Map<string, string | null>();
       for (const event of await integrity.eventsById(chunk.map((l) => l.eventId))) hashes.set(event.id, leafHashOf(event));
       for (const m of compareLeaves(chunk, hashes)) {

@@ -192,6 +192,10 @@ export const currentBallotsFingerprint = async (db: Q, pollId: string): Promise<
   return rows[0]!.f;
 };
 
+/** Whether a poll has any counted ballot (one index probe: a sealed poll's tally needs only this of its rows). */
+export const hasCurrentBallots = async (db: Q, pollId: string): Promise<boolean> =>
+  (await db.selectFrom('current_ballots').select('id').where('poll_id', '=', pollId).limit(1).execute()).length > 0;
+
 /** Every counted ballot of a poll, for the tally. */
 export const loadCurrentBallots = async (db: Q, pollId: string): Promise<TallyBallot[]> => {
   const rows = await db.selectFrom('current_ballots').select('doc').where('poll_id', '=', pollId).orderBy('id').execute();
