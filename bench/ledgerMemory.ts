@@ -2,9 +2,12 @@
  * A ledger node's memory over a long log: one LedgerNode in this process (its own files, the real
  * propose / finalize path, one fdatasync per round) takes N ballot entries of one poll in rounds of
  * BATCH; the three other nodes' signatures are made here with their keys, so no other node holds
- * anything. Prints one JSON line per phase: RSS, V8 heap used and array buffers after a full GC.
+ * anything. Prints one JSON line per phase: RSS, V8 heap used and array buffers after a full GC; `fill`
+ * also the process's CPU per entry and the node's alone (its propose and finalize), `open` the time of a
+ * receipt (a look-up by tracker and its inclusion proof).
  *
  *   node --expose-gc --import tsx bench/ledgerMemory.ts fill 250000 DIR   # empty store, then N entries
+ *   LEDGER_MEMORY_POLL_SIZE=10000 ... fill N DIR, then ... open DIR       # the same in polls of 10,000, each closed
  *   node --expose-gc --import tsx bench/ledgerMemory.ts open DIR          # a fresh process starting on DIR
  *   node --expose-gc --import tsx bench/ledgerMemory.ts sealed 250000 DIR # a sealed poll: fill, close, open, tally
  *   node --expose-gc --import tsx bench/ledgerMemory.ts reopen-sealed DIR # a fresh process on that store: shares, tally
@@ -30,7 +33,7 @@ import { nodeEd25519, nodeSha256 } from '../src/ledger/nodeCrypto.ts';
 import { generateSignerKey, parseSignerKey, signatureLine } from '../src/ledger/note.ts';
 import { LedgerNode } from '../src/ledger/node/ledgerNode.ts';
 import { loadOrMakeSeed } from '../src/ledger/node/store.ts';
-import { ballotText, closePollEntry, CLOSES_AT, DURING, entryText, openPollEntries, ORIGIN } from '../src/ledger/node/testing.ts';
+import { ballotEntry, ballotText, closePollEntry, CLOSES_AT, DURING, entryText, openPollEntries, ORIGIN } from '../src/ledger/node/testing.ts';
 import { toHex } from '../src/ledger/bytes.ts';
 import { ballotTrackerCode, type LedgerEntry } from '../src/ledger/entry.ts';
 import { ThresholdStore } from '../src/ledger/node/thresholdStore.ts';
@@ -42,6 +45,7 @@ import { useSodiumMultiply } from '../src/ledger/threshold/sodium.ts';
 const h = nodeSha256;
 const ed = nodeEd25519;
 const BATCH = Number(process.env.LEDGER_MEMORY_BATCH ?? 2000);
+const POLL_SIZE = Number(process.env.LEDGER_MEMORY_POLL_SIZE ?? 0);
 const quiet = (): void => {};
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -69,41 +73,61 @@ function setup(dir: string): { node: () => LedgerNode; others: ReturnType<typeof
 }
 
 /** Rounds of entries through the node's propose / finalize, the other three signatures made here. */
-function rounds(node: LedgerNode, others: ReturnType<typeof parseSignerKey>[]): { round: (texts: string[]) => Promise<void>; size: () => number } {
+function rounds(node: LedgerNode, others: ReturnType<typeof parseSignerKey>[]): { round: (texts: string[]) => Promise<void>; size: () => number; nodeCpuMicros: () => number } {
   const frontier = MerkleFrontier.empty(h);
   let prev: string | null = null;
+  let nodeCpu = 0;
   const round = async (texts: string[]): Promise<void> => {
     const start = frontier.size;
     for (const t of texts) frontier.append(hashLeaf(h, utf8(t)));
     const body = formatCheckpoint({ origin: ORIGIN, size: frontier.size, rootHash: frontier.root(), prev: prev ? checkpointHash(h, prev) : GENESIS_PREV, extensions: [] });
+    const note = (signature: string): string => `${body}\n${signature}${others.map((s) => signatureLine(ed, body, s)).join('')}`;
+    // The node's own work only (its propose and finalize; the process's CPU, so the fdatasync too).
+    const before = process.cpuUsage();
     const { signature } = await node.propose({ start, entries: texts, checkpoint: body });
-    await node.finalize({ note: `${body}\n${signature}${others.map((s) => signatureLine(ed, body, s)).join('')}` });
+    const proposed = process.cpuUsage(before);
+    const finalNote = note(signature);
+    const beforeFinalize = process.cpuUsage();
+    await node.finalize({ note: finalNote });
+    const finalized = process.cpuUsage(beforeFinalize);
+    nodeCpu += proposed.user + proposed.system + finalized.user + finalized.system;
     prev = body;
   };
-  return { round, size: () => frontier.size };
+  return { round, size: () => frontier.size, nodeCpuMicros: () => nodeCpu };
 }
 
 async function fill(n: number, dir: string): Promise<void> {
   const { node: make, others } = setup(dir);
   const node = make();
   memory('empty store');
-  const { round, size } = rounds(node, others);
+  const { round, size, nodeCpuMicros } = rounds(node, others);
   const frontier = { get size() { return size(); } };
   const pollId = 'mem';
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   await round(openPollEntries(pollId));
+  // With LEDGER_MEMORY_POLL_SIZE, a poll closes after that many ballots and the next opens (poll
+  // 'mem' first, then 'mem-1', 'mem-2', ...): what a node holds per open poll is then dropped as it goes.
+  let current = pollId;
   for (let i = 0; i < n; i += BATCH) {
     const texts: string[] = [];
-    for (let k = i; k < Math.min(n, i + BATCH); k++) texts.push(ballotText({ pollId, voter: `v${k}` }));
+    for (let k = i; k < Math.min(n, i + BATCH); k++) {
+      if (POLL_SIZE > 0 && k > 0 && k % POLL_SIZE === 0) {
+        texts.push(closePollEntry(current));
+        current = `${pollId}-${k / POLL_SIZE}`;
+        texts.push(...openPollEntries(current));
+      }
+      texts.push(ballotText({ pollId: current, voter: `v${k}` }));
+    }
     await round(texts);
   }
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   // This process's CPU (the node's work plus making the entries and the other nodes' signatures here).
   const cpuMicrosPerEntry = Math.round(((cpu.user + cpu.system) / n) * 100) / 100;
+  const nodeCpuMicrosPerEntry = Math.round((nodeCpuMicros() / n) * 100) / 100;
   if (node.size !== frontier.size || node.info().finalSize !== frontier.size) throw new Error(`node holds ${node.size}, final ${node.info().finalSize}, expected ${frontier.size}`);
-  memory(`after ${n} entries`, { size: node.size, seconds: Math.round(seconds), entriesPerSecond: Math.round(n / seconds), cpuMicrosPerEntry, loadAverage: (await import('node:os')).loadavg()[0] });
+  memory(`after ${n} ballots${POLL_SIZE > 0 ? ` in polls of ${POLL_SIZE}` : ''}`, { size: node.size, seconds: Math.round(seconds), entriesPerSecond: Math.round(n / seconds), cpuMicrosPerEntry, nodeCpuMicrosPerEntry, loadAverage: (await import('node:os')).loadavg()[0] });
   node.close();
 }
 
@@ -212,6 +236,21 @@ function open(dir: string): void {
   const seconds = (performance.now() - started) / 1000;
   if (node.storeProblem) throw new Error(node.storeProblem);
   memory('started on the store', { size: node.size, startSeconds: Math.round(seconds * 10) / 10 });
+  // Receipts by tracker (the fill's ballots are v0, v1, ... of poll 'mem', or of the poll they fell in
+  // with LEDGER_MEMORY_POLL_SIZE, which `open` must then be given too): 200 look-ups spread over the log.
+  const opening = openPollEntries('mem').length;
+  const voters = POLL_SIZE > 0 ? Math.floor(((node.size - opening) * POLL_SIZE) / (POLL_SIZE + opening + 1)) : node.size - opening;
+  if (voters > 0) {
+    const lookups = 200;
+    const t0 = performance.now();
+    for (let k = 0; k < lookups; k++) {
+      const v = Math.floor((k * voters) / lookups);
+      const pollId = POLL_SIZE > 0 && v >= POLL_SIZE ? `mem-${Math.floor(v / POLL_SIZE)}` : 'mem';
+      const tracker = (ballotEntry({ pollId, voter: `v${v}` }).data as { tracker: string }).tracker;
+      if (!node.receipt(tracker)) throw new Error(`no receipt for voter ${k}`);
+    }
+    memory('receipts', { lookups, microsPerReceipt: Math.round(((performance.now() - t0) * 1000) / lookups) });
+  }
   // How much of that is the entry checker's state (per poll and per voter): drop it and measure again.
   (node as unknown as { checker: unknown }).checker = null;
   memory('the same without the entry checker');
