@@ -68,16 +68,20 @@ describe('RecordFile', () => {
 describe('DiskHashIndex and PositionLists', () => {
   it('DiskHashIndex gives what HashIndex gives, from its memory part and its runs on disk', () => {
     const dir = scratchDir();
-    const disk = new DiskHashIndex(join(dir, 'trackers'), 100);
-    const memory = new HashIndex();
-    for (let i = 0; i < 1050; i++) {
-      const key = `t-${i % 400}`;
-      disk.add(key, i);
-      memory.add(key, i);
+    // Runs of one fence and of several (a run's hashes cross blocks of 256 records).
+    for (const limit of [100, 600]) {
+      const disk = new DiskHashIndex(join(dir, `trackers-${limit}`), limit);
+      const memory = new HashIndex();
+      for (let i = 0; i < 2050; i++) {
+        const key = `t-${i % 700}`;
+        disk.add(key, i);
+        memory.add(key, i);
+      }
+      for (let k = 0; k < 700; k++) expect(disk.candidates(`t-${k}`)).toEqual(memory.candidates(`t-${k}`));
+      expect(disk.candidates('never')).toEqual(memory.candidates('never'));
+      expect(disk.candidates('t-7').slice(0, 3)).toEqual([1407, 707, 7]);
+      disk.close();
     }
-    for (const key of ['t-0', 't-1', 't-99', 't-100', 't-399', 'never']) expect(disk.candidates(key)).toEqual(memory.candidates(key));
-    expect(disk.candidates('t-7').slice(0, 3)).toEqual([807, 407, 7]);
-    disk.close();
   });
 
   it('PositionLists keeps every list whole while only a few keep their files open', () => {
@@ -169,6 +173,7 @@ describe('a node with its indexes on disk', () => {
     const again = c.restart(0, () => {
       expect(readdirSync(indexDir)).toEqual(expect.arrayContaining(['entries.ends', 'finals.ends', 'signed.ends', 'final-sizes', 'merkle-0.hashes', 'trackers', 'polls']));
       expect(statSync(join(indexDir, 'trackers')).size).toBe(6 * 700 * 8);
+      expect(statSync(join(indexDir, 'trackers.fences')).size).toBe(6 * 3 * 4);
       rmSync(join(indexDir, 'polls', '1.positions'));
       truncateSync(join(indexDir, 'trackers'), 1001);
       expect(statSync(join(indexDir, 'entries.ends')).size).toBe(n * 8);

@@ -9,9 +9,9 @@
  * restart: a torn or missing one, or one a crash left stale, costs nothing. Nor is it fsynced: the
  * round's one fsync is entries.log's.
  *
- * In memory a file keeps at most two buffers of BLOCK records: the records not written yet (written a
- * block at a time, so a round pays a write now and then, not one per entry) and the last block read
- * (the read cache). A file whose owner goes quiet can `release` them.
+ * In memory a file keeps at most two buffers: the records not written yet (up to BLOCK, written a block
+ * at a time, so a round pays a write now and then, not one per entry) and the last span read (up to
+ * BLOCK records and 2 KiB: the read cache). A file whose owner goes quiet can `release` them.
  */
 import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,8 @@ import { hash32, HashIndex } from './compactIndex.ts';
 
 /** Records per write and per cached read. */
 const BLOCK = 256;
+/** Most bytes one cached read takes (a Merkle level's random reads for a proof need one hash each). */
+const READ_BYTES = 2048;
 
 export class RecordFile {
   private fd: number | null;
@@ -32,6 +34,8 @@ export class RecordFile {
   private cache: Buffer | null = null;
   private cacheFrom = -1;
   private cacheCount = 0;
+  /** Records per cached read. */
+  private readonly readRecords: number;
 
   /** Creates (or empties) the file at `path`: its records are filled again by the caller. */
   constructor(
@@ -39,6 +43,7 @@ export class RecordFile {
     readonly width: number,
   ) {
     this.fd = openSync(path, 'w+', 0o600);
+    this.readRecords = Math.max(1, Math.min(BLOCK, Math.floor(READ_BYTES / width)));
   }
 
   get length(): number {
@@ -164,9 +169,9 @@ export class RecordFile {
     if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new RangeError(`record ${i} of ${this.path} is outside 0..${this.count - 1}`);
     if (i >= this.flushed) return [this.pending!, (i - this.flushed) * this.width];
     if (i < this.cacheFrom || i >= this.cacheFrom + this.cacheCount) {
-      const from = i - (i % BLOCK);
-      const n = Math.min(BLOCK, this.flushed - from);
-      this.cache ??= Buffer.alloc(BLOCK * this.width);
+      const from = i - (i % this.readRecords);
+      const n = Math.min(this.readRecords, this.flushed - from);
+      this.cache ??= Buffer.alloc(this.readRecords * this.width);
       const bytes = n * this.width;
       for (let off = 0; off < bytes; ) {
         const got = readSync(this.openFd(), this.cache, off, bytes - off, from * this.width + off);
@@ -183,24 +188,30 @@ export class RecordFile {
 /**
  * A multimap from a string's 32-bit hash to entry indexes (ballot trackers), on disk: the newest
  * `memoryLimit` additions in a {@link HashIndex} in memory, older ones in sorted runs of 8-byte records
- * (hash, index) one after another in one file, each run written when the memory part fills. A look-up
- * is a binary search of each run (about one run per `memoryLimit` ballots ever: 16 at a million, 61 at
- * four) plus the memory part; like HashIndex it returns every index whose key hashes alike, newest
- * first, and the caller checks each against the entry on disk.
+ * (hash, index) one after another in one file, each run written when the memory part fills, and beside
+ * them (`<path>.fences`) every BLOCK-th hash of each run. A look-up reads a run's fences (one read), then
+ * the one or two blocks where the key's hash would be (about one run per `memoryLimit` ballots ever: 16
+ * at a million, 61 at four), plus the memory part; like HashIndex it returns every index whose key
+ * hashes alike, newest first, and the caller checks each against the entry on disk.
  */
 export class DiskHashIndex {
   private readonly recent = new HashIndex();
   private recentCount = 0;
   private readonly runs: RecordFile;
-  /** Where each run starts in `runs`, and (last) where the records end: 8 bytes a run. */
-  private readonly runStarts: number[] = [0];
+  /** The hash of records 0, BLOCK, 2 BLOCK, ... of each run (4 bytes each). */
+  private readonly fences: RecordFile;
+  private runCount = 0;
+  private readonly fencesPerRun: number;
   private readonly hashAt = (i: number): number => this.runs.getUint32Pair(i)[0];
+  private readonly fenceAt = (i: number): number => this.fences.getUint32(i);
 
   constructor(
     path: string,
     private readonly memoryLimit = 1 << 16,
   ) {
     this.runs = new RecordFile(path, 8);
+    this.fences = new RecordFile(`${path}.fences`, 4);
+    this.fencesPerRun = Math.ceil(memoryLimit / BLOCK);
   }
 
   add(key: string, index: number): void {
@@ -212,9 +223,16 @@ export class DiskHashIndex {
   candidates(key: string): number[] {
     const h = hash32(key);
     const out = this.recent.candidates(key);
-    for (let r = 0; r + 1 < this.runStarts.length; r++) {
-      const end = this.runStarts[r + 1]!;
-      for (let i = this.runs.countBelow(h, this.hashAt, this.runStarts[r]!, end); i < end; i++) {
+    for (let r = 0; r < this.runCount; r++) {
+      const start = r * this.memoryLimit;
+      const end = start + this.memoryLimit;
+      // Blocks from the first whose fence is not below h start at or after h: the first match is in the
+      // block before it, or is its first record.
+      const f0 = r * this.fencesPerRun;
+      const b = this.fences.countBelow(h, this.fenceAt, f0, f0 + this.fencesPerRun) - f0;
+      const lo = start + Math.max(0, b - 1) * BLOCK;
+      const hi = Math.min(end, start + b * BLOCK);
+      for (let i = this.runs.countBelow(h, this.hashAt, lo, hi); i < end; i++) {
         const [hash, index] = this.runs.getUint32Pair(i);
         if (hash !== h) break;
         out.push(index);
@@ -225,15 +243,20 @@ export class DiskHashIndex {
 
   close(): void {
     this.runs.close();
+    this.fences.close();
   }
 
-  /** Writes the memory part as one more sorted run and empties it. */
+  /** Writes the memory part as one more sorted run (and its fences) and empties it. */
   private spill(): void {
     const pairs = this.recent.pairs();
     const order = Array.from({ length: pairs.length / 2 }, (_, k) => k).sort((a, b) => pairs[2 * a]! - pairs[2 * b]! || pairs[2 * a + 1]! - pairs[2 * b + 1]!);
-    for (const k of order) this.runs.pushUint32Pair(pairs[2 * k]!, pairs[2 * k + 1]!);
+    order.forEach((k, j) => {
+      if (j % BLOCK === 0) this.fences.pushUint32(pairs[2 * k]!);
+      this.runs.pushUint32Pair(pairs[2 * k]!, pairs[2 * k + 1]!);
+    });
     this.runs.flush();
-    this.runStarts.push(this.runs.length);
+    this.fences.flush();
+    this.runCount++;
     this.recent.clear();
     this.recentCount = 0;
   }
