@@ -4,7 +4,7 @@
  * are those of an in-memory tree over the same entries, and a node restarted on a store whose index
  * files are torn, missing or stale makes them again from entries.log and answers the same.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { existsSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toBase64, utf8 } from '../bytes.ts';
@@ -12,7 +12,7 @@ import { hashLeaf, MerkleTree } from '../merkle.ts';
 import { nodeSha256 } from '../nodeCrypto.ts';
 import { LedgerNode } from './ledgerNode.ts';
 import { HashIndex } from './compactIndex.ts';
-import { DiskHashIndex, PositionLists, RecordFile } from './recordFile.ts';
+import { DiskHashIndex, IndexWriteError, PositionLists, RecordFile } from './recordFile.ts';
 import { ballotEntry, ballotText, inProcessCluster, inProcessRound, openPollEntries, tempDataDir } from './testing.ts';
 
 const h = nodeSha256;
@@ -192,5 +192,39 @@ describe('a node with its indexes on disk', () => {
     for (const t of more) reference.append(hashLeaf(h, utf8(t)));
     expect(again.inclusionProof(n + 39, n + 40)).toEqual(reference.inclusionProof(n + 39, n + 40).map(toBase64));
     expect(again.consistencyProof(n, n + 40)).toEqual(reference.consistencyProof(n, n + 40).map(toBase64));
+  });
+
+  it('signs and serves nothing after an index file could not be written, until a restart makes its indexes again', async () => {
+    const c = cluster();
+    nodes = c.nodes;
+    const opening = openPollEntries('fw');
+    const prev = await round(nodes, [], opening, null);
+    const ballots = Array.from({ length: 300 }, (_, k) => ballotText({ pollId: 'fw', voter: `v${k}` }));
+    // The first index write of the next round fails (as on a full disk): node 1's, which is asked first.
+    const flush = vi.spyOn(RecordFile.prototype, 'flush').mockImplementationOnce(() => {
+      throw new IndexWriteError('disk full (test)');
+    });
+    await expect(round(nodes, opening, ballots, prev)).rejects.toThrow(IndexWriteError);
+    flush.mockRestore();
+    expect(nodes[0]!.storeProblem).toContain('an index file could not be written');
+    expect(() => nodes[0]!.entries(0, 10)).toThrow(/store has a problem/);
+    await expect(nodes[0]!.propose({ start: 0, entries: [], checkpoint: '' })).rejects.toThrow(/does not match/);
+
+    // Restarted, it holds the round's entries (durable before the failed index write) and signs the
+    // round proposed again, like every other node.
+    const again = c.restart(0);
+    expect(again.storeProblem).toBeNull();
+    expect(again.size).toBe(opening.length + ballots.length);
+    await round(nodes, opening, ballots, prev);
+    const all = [...opening, ...ballots];
+    const got: string[] = [];
+    for (let start: number | null = 0; start !== null; ) {
+      const page = again.pollEntries('fw', start);
+      got.push(...page.entries.map((e) => e.entry));
+      start = page.next;
+    }
+    expect(got).toEqual(all);
+    const tracker = (ballotEntry({ pollId: 'fw', voter: 'v299' }).data as { tracker: string }).tracker;
+    expect(again.receipt(tracker)?.leafIndex).toBe(all.length - 1);
   });
 });

@@ -26,7 +26,7 @@ import { QUORUM } from '../protocol.ts';
 import { EntryChecker, isRefusal, parseStoredEntryText, type SealedContext } from './entryChecker.ts';
 import { CountedPositions } from './countedPositions.ts';
 import { NodeStore, READ_SPAN_BYTES, type Log } from './store.ts';
-import { DiskHashIndex, PositionLists, RecordFile, type PositionList } from './recordFile.ts';
+import { DiskHashIndex, IndexWriteError, PositionLists, RecordFile, type PositionList } from './recordFile.ts';
 import { evolve as evolvePoll, initialState as initialPoll, pollStatusAt, type PollEvent, type PollState } from '../../domain/poll.ts';
 import type { BallotSelections, PollDefinition } from '../../domain/pollDefinition.ts';
 import type { LedgerEntry } from '../entry.ts';
@@ -547,9 +547,28 @@ export class LedgerNode {
 
   // ---- coordinator API ----------------------------------------------------------------------------
 
+  /**
+   * Runs a change of the log or state alone (the mutex). An index file that could not be written leaves
+   * the node's in-memory view and its index files perhaps half changed: it then signs and serves
+   * nothing (storeProblem) until a restart makes them again from entries.log.
+   */
+  private exclusive<T>(fn: () => T | Promise<T>): Promise<T> {
+    return this.mutex.runExclusive(async () => {
+      try {
+        return await fn();
+      } catch (e) {
+        if (e instanceof IndexWriteError && !this.corrupt) {
+          this.corrupt = `an index file could not be written (${e.message}); restart the node to make its indexes again from entries.log`;
+          this.options.log('INDEX WRITE FAILED: refusing to sign until restarted', { problem: this.corrupt });
+        }
+        throw e;
+      }
+    });
+  }
+
   /** POST /v1/propose: checks, appends and signs; see docs/ledger-protocol.md. */
   propose(input: { start: unknown; entries: unknown; checkpoint: unknown }): Promise<{ signature: string }> {
-    return this.mutex.runExclusive(() => this.proposeLocked(input));
+    return this.exclusive(() => this.proposeLocked(input));
   }
 
   private async proposeLocked({ start, entries, checkpoint }: { start: unknown; entries: unknown; checkpoint: unknown }): Promise<{ signature: string }> {
@@ -660,7 +679,7 @@ export class LedgerNode {
     if (signers < QUORUM) {
       throw new NodeError(422, 'quorum', `${signers} valid signatures from the ${this.verifiers().length} node keys known here; ${QUORUM} needed`);
     }
-    return this.mutex.runExclusive(() => {
+    return this.exclusive(() => {
       if (this.corrupt) throw new NodeError(422, 'store-mismatch', `this node's store does not match what it signed: ${this.corrupt}`);
       if (cp.size > this.tree.size) {
         void this.catchUp();
@@ -727,7 +746,7 @@ export class LedgerNode {
     if (!best || (final && best.cp.size <= final.size)) return;
     const from = this.tree.size;
     const fetched = best.cp.size > from ? await this.fetchEntries(best.peer, from, best.cp.size) : [];
-    await this.mutex.runExclusive(async () => {
+    await this.exclusive(async () => {
       if (this.corrupt) return;
       const size = this.tree.size;
       const fresh = fetched.slice(Math.max(0, size - from));
@@ -779,7 +798,7 @@ export class LedgerNode {
 
   /** POST /v1/tally: tallies a poll from this node's own entries up to `size` and signs the statement. */
   tally(input: { pollId: unknown; size: unknown }): Promise<TallyRecord> {
-    return this.mutex.runExclusive(() => {
+    return this.exclusive(() => {
       const { pollId, size } = input;
       if (typeof pollId !== 'string' || pollId === '' || !Number.isSafeInteger(size) || (size as number) < 0) {
         throw new NodeError(400, 'bad-request', 'body must be { pollId, size }');

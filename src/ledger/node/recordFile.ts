@@ -17,6 +17,15 @@ import { closeSync, ftruncateSync, mkdirSync, openSync, readSync, rmSync, writeS
 import { join } from 'node:path';
 import { hash32, HashIndex } from './compactIndex.ts';
 
+/**
+ * A write to an index file failed (disk full, I/O error). The file itself stays consistent (the records
+ * stay pending), but its owner may have been midway through a change of several files: the ledger node
+ * then stops signing and serving until a restart makes its indexes again from entries.log.
+ */
+export class IndexWriteError extends Error {
+  override readonly name = 'IndexWriteError';
+}
+
 /** Records per write and per cached read. */
 const BLOCK = 256;
 /** Most bytes one cached read takes (a Merkle level's random reads for a proof need one hash each). */
@@ -123,7 +132,11 @@ export class RecordFile {
   flush(): void {
     if (this.count === this.flushed || !this.pending) return;
     const bytes = (this.count - this.flushed) * this.width;
-    for (let off = 0; off < bytes; ) off += writeSync(this.openFd(), this.pending, off, bytes - off, this.flushed * this.width + off);
+    try {
+      for (let off = 0; off < bytes; ) off += writeSync(this.openFd(), this.pending, off, bytes - off, this.flushed * this.width + off);
+    } catch (e) {
+      throw new IndexWriteError(`writing ${this.path}: ${(e as Error).message}`, { cause: e });
+    }
     this.flushed = this.count;
     this.written = Math.max(this.written, this.flushed);
     // A cached block may end where the file ended: it no longer covers what is now there.
