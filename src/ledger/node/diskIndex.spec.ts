@@ -49,9 +49,14 @@ describe('RecordFile', () => {
     expect(file.getFloat64(300)).toBe(-300);
     expect(file.getFloat64(699)).toBe(-699);
     expect(() => file.getFloat64(700)).toThrow(RangeError);
+    expect(file.getFloat64(10)).toBe(10 * 3 + 2 ** 40);
     file.release();
     expect(statSync(join(dir, 'numbers')).size).toBe(700 * 8);
+    // Read again after giving back its buffers: from the span read before as from any other.
+    expect(file.getFloat64(10)).toBe(10 * 3 + 2 ** 40);
     expect(file.getFloat64(650)).toBe(-650);
+    file.release();
+    expect(file.getFloat64(651)).toBe(-651);
     file.close();
 
     const hashes = new RecordFile(join(dir, 'hashes'), 32);
@@ -88,12 +93,15 @@ describe('DiskHashIndex and PositionLists', () => {
     const dir = scratchDir();
     const lists = new PositionLists(join(dir, 'polls'), 2);
     for (let i = 0; i < 3000; i++) lists.push(`p${i % 5}`, i);
-    for (let p = 0; p < 5; p++) {
-      const list = lists.get(`p${p}`)!;
-      expect(list.length).toBe(600);
-      expect(list.get(0)).toBe(p);
-      expect(list.get(599)).toBe(2995 + p);
-      expect(list.countBelow(1000)).toBe(200);
+    // Twice round: each list is read, given back while the others are read, and read again.
+    for (let pass = 0; pass < 2; pass++) {
+      for (let p = 0; p < 5; p++) {
+        const list = lists.get(`p${p}`)!;
+        expect(list.length).toBe(600);
+        expect(list.get(0)).toBe(p);
+        expect(list.get(599)).toBe(2995 + p);
+        expect(list.countBelow(1000)).toBe(200);
+      }
     }
     expect(lists.get('none')).toBeUndefined();
     lists.close();

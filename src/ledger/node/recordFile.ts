@@ -152,7 +152,7 @@ export class RecordFile {
     }
     this.pending = null;
     this.cache = null;
-    this.cacheFrom = -1;
+    this.dropCache();
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
