@@ -70,6 +70,61 @@ describe('RecordFile', () => {
   });
 });
 
+describe('RecordFile against an array, random operations', () => {
+  it('agrees with an array through pushes, reads, truncates, flushes and releases in any order', () => {
+    const dir = scratchDir();
+    // A small deterministic generator (xorshift32), so a failure is the same on every run.
+    let seed = 0x9e3779b9;
+    const next = (n: number): number => {
+      seed ^= seed << 13;
+      seed >>>= 0;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      seed >>>= 0;
+      return seed % n;
+    };
+    for (const width of [4, 8, 32]) {
+      const file = new RecordFile(join(dir, `random-${width}`), width);
+      const model: number[] = [];
+      // A record's value depends on when it was pushed, so one pushed again after a truncate differs.
+      let pushes = 0;
+      const value = (i: number): number => (i * 7919 + ++pushes * 104729) % 2 ** 32;
+      const read = (i: number): number => (width === 8 ? file.getFloat64(i) : width === 4 ? file.getUint32(i) : new DataView(file.get(i).buffer).getUint32(0, true));
+      for (let step = 0; step < 4000; step++) {
+        const op = next(100);
+        if (op < 55) {
+          const n = 1 + next(300);
+          for (let k = 0; k < n; k++) {
+            const v = value(model.length);
+            model.push(v);
+            if (width === 8) file.pushFloat64(v);
+            else if (width === 4) file.pushUint32(v);
+            else {
+              const rec = new Uint8Array(32);
+              new DataView(rec.buffer).setUint32(0, v, true);
+              file.push(rec);
+            }
+          }
+        } else if (op < 85) {
+          if (model.length > 0) {
+            const i = next(model.length);
+            expect(read(i)).toBe(model[i]);
+          }
+        } else if (op < 92) {
+          const n = next(model.length + 1);
+          model.length = n;
+          file.truncate(n);
+        } else if (op < 96) file.flush();
+        else file.release();
+        expect(file.length).toBe(model.length);
+      }
+      for (let i = 0; i < model.length; i++) expect(read(i)).toBe(model[i]);
+      file.close();
+      expect(statSync(join(dir, `random-${width}`)).size).toBe(model.length * width);
+    }
+  });
+});
+
 describe('DiskHashIndex and PositionLists', () => {
   it('DiskHashIndex gives what HashIndex gives, from its memory part and its runs on disk', () => {
     const dir = scratchDir();
