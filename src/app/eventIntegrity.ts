@@ -17,6 +17,8 @@ export interface EventIntegrity {
   versionDigests(types: readonly string[], bucketSize: number, range?: { from: number; to?: number }): Promise<Map<number, string>>;
   /** The ids and version stamps of the events of `types` in these buckets (primary-key range scans). */
   versionsInBuckets(types: readonly string[], bucketSize: number, buckets: readonly number[]): Promise<Array<{ id: string; version: string; bucket: number }>>;
+  /** The version stamps of the stored events with these ids, by id (an id with no stored event is left out). */
+  versionsById(ids: readonly string[]): Promise<Map<string, string>>;
   /** The stored events with these ids, in any order (an id with no stored event is left out). */
   eventsById(ids: readonly string[]): Promise<RecordedEvent[]>;
 }

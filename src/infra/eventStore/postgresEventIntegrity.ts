@@ -29,6 +29,11 @@ export const createPostgresEventIntegrity = (kysely: Kysely<Database>): EventInt
       CROSS JOIN LATERAL (SELECT id, xmin FROM events WHERE ${inBucket('global_position', bucketSize, sql`k.b`)} AND type = ANY(${[...types]}::text[])) e`.execute(kysely);
     return rows.map((r) => ({ id: r.id, version: r.v, bucket: Number(r.b) }));
   },
+  versionsById: async (ids) => {
+    if (ids.length === 0) return new Map();
+    const { rows } = await sql<{ id: string; v: string }>`SELECT id::text AS id, xmin::text AS v FROM events WHERE id = ANY(${[...ids]}::uuid[])`.execute(kysely);
+    return new Map(rows.map((r) => [r.id, r.v]));
+  },
   eventsById: async (ids) => {
     if (ids.length === 0) return [];
     const { rows } = await sql<EventRow>`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ANY(${[...ids]}::uuid[])`.execute(kysely);
