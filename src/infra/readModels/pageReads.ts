@@ -1,81 +1,79 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { createBatchLoader } from '../identity/batchLoader.ts';
-import { getVerifications, type PollVerification } from './pollVerification.ts';
+import type { PollVerification } from './pollVerification.ts';
 
 /**
  * The reads every signed-in voter's poll page makes about that voter, coalesced across requests: the
  * header's unread-notifications mark (latest reflection of a poll they voted in), whether they voted in
  * the poll and their counted ballot's tracker, and the poll's verification badge. Each was one statement
  * per page; at 300 voters/s that was four of every five statements the app sent, and the app's pool of
- * connections (not its CPU, not PostgreSQL's) was where requests queued. Look-ups made while a query
- * runs go together in the next one (createBatchLoader: one query at a time per kind).
+ * connections (not its CPU, not PostgreSQL's) was where requests queued. Every look-up of any of the
+ * three kinds made while a query runs goes in the next one, one statement for all (createBatchLoader:
+ * one query at a time), so the page's look-ups and other voters' share statements.
  *
  * Nothing is cached (ttl 0): every answer comes from a query that started after the look-up was asked,
  * so a page shows a ballot or a badge as fresh as one query per page showed it.
  */
 export const pageReads = (db: Kysely<Database>) => {
-  const reflections = createBatchLoader<string | null>((citizenIds) => latestReflectionsFor(db, citizenIds), { ttlMs: 0 });
-  const votes = createBatchLoader<{ voted: boolean; tracker: string | null }>(
-    async (keys) => {
-      const found = await myVoteFacts(db, keys.map((key) => JSON.parse(key) as [string, string]));
-      return new Map(keys.map((key) => [key, found.get(key) ?? { voted: false, tracker: null }]));
-    },
-    { ttlMs: 0 },
-  );
-  const verifications = createBatchLoader<PollVerification | null>(
-    async (pollIds) => {
-      const found = await getVerifications(db, pollIds);
-      return new Map(pollIds.map((id) => [id, found.get(id) ?? null]));
-    },
-    { ttlMs: 0 },
-  );
-  const voteOf = async (citizenId: string, pollId: string) => (await votes.load(pairKey(citizenId, pollId))) ?? { voted: false, tracker: null };
+  const facts = createBatchLoader<Fact>(async (keys) => pageFacts(db, keys.map((key) => JSON.parse(key) as FactKey)), { ttlMs: 0 });
+  const load = async (key: FactKey) => (await facts.load(JSON.stringify(key))) ?? null;
+  const voteOf = async (citizenId: string, pollId: string) => ((await load(['v', citizenId, pollId])) as VoteFact | null) ?? { voted: false, tracker: null };
   return {
-    latestReflection: async (citizenId: string): Promise<string | null> => (await reflections.load(citizenId)) ?? null,
+    latestReflection: async (citizenId: string): Promise<string | null> => ((await load(['r', citizenId])) as ReflectionFact | null)?.at ?? null,
     votedPollIds: async (citizenId: string, pollIds: string[]): Promise<Set<string>> => {
       const voted = await Promise.all(pollIds.map(async (pollId) => ((await voteOf(citizenId, pollId)).voted ? pollId : null)));
       return new Set(voted.filter((id): id is string => id !== null));
     },
     myTracker: async (citizenId: string, pollId: string): Promise<string | null> => (await voteOf(citizenId, pollId)).tracker,
     verifications: async (pollIds: readonly string[]): Promise<Map<string, PollVerification>> => {
-      const found = await Promise.all(pollIds.map((id) => verifications.load(id)));
-      return new Map(found.filter((v): v is PollVerification => v != null).map((v) => [v.pollId, v]));
+      const found = await Promise.all(pollIds.map(async (id) => ((await load(['b', id])) as PollVerification | null)));
+      return new Map(found.filter((v): v is PollVerification => v !== null).map((v) => [v.pollId, v]));
     },
   };
 };
 
 export type PageReads = ReturnType<typeof pageReads>;
 
-const pairKey = (citizenId: string, pollId: string) => JSON.stringify([citizenId, pollId]);
+/** A citizen's unread mark ('r'), a citizen's ballot in a poll ('v'), a poll's verification badge ('b'). */
+type FactKey = ['r', string] | ['v', string, string] | ['b', string];
+type ReflectionFact = { at: string | null };
+type VoteFact = { voted: boolean; tracker: string | null };
+type Fact = ReflectionFact | VoteFact | PollVerification;
 
 /**
- * Per citizen: when the newest policy reflection of a poll they voted in was posted or updated (the
- * header's unread mark), counting only ballots cast since the account's current registration (myVotes'
- * rule, readModels/polls.ts). Many citizens in one statement.
+ * The facts of many keys in one statement. A reflection mark: when the newest policy reflection of a
+ * poll the citizen voted in was posted or updated, counting only ballots cast since the account's
+ * current registration (myVotes' rule, readModels/polls.ts). A ballot: voted is whether the citizen's
+ * my_votes row exists (votedPollIds' rule); the tracker is that of the ballot that counts (myVotes'
+ * rule: none cast before the account's current registration, so a number that signed in again after a
+ * deletion does not see an old tracker). A badge: the poll_verification row; absent keys have no fact.
  */
-export const latestReflectionsFor = async (db: Kysely<Database>, citizenIds: string[]): Promise<Map<string, string | null>> => {
-  const { rows } = await sql<{ citizen_id: string; at: string | null }>`
-    SELECT c.id AS citizen_id, (
+export const pageFacts = async (db: Kysely<Database>, keys: FactKey[]): Promise<Map<string, Fact>> => {
+  const of = <K extends FactKey[0]>(kind: K) => keys.filter((k): k is Extract<FactKey, [K, ...string[]]> => k[0] === kind);
+  const reflections = of('r').map((k) => k[1]);
+  const votes = of('v');
+  const badges = of('b').map((k) => k[1]);
+  const { rows } = await sql<{ kind: 'r' | 'v' | 'b'; a: string; b: string | null; at: string | null; counts: boolean | null; status: PollVerification['status'] | null; updated_at: Date | string | null }>`
+    SELECT 'r' AS kind, c.id AS a, NULL::text AS b, (
       SELECT max(p.doc->'reflection'->>'updatedAt') FROM my_votes m JOIN polls p ON p.id = m.poll_id
       WHERE m.citizen_id = c.id AND p.status = 'Reflected'
         AND m.cast_at >= COALESCE((SELECT created_at FROM citizens WHERE id = c.id), '-infinity'::timestamptz)
-    ) AS at
-    FROM unnest(${citizenIds}::text[]) AS c(id)`.execute(db);
-  return new Map(rows.map((r) => [r.citizen_id, r.at]));
-};
-
-/**
- * For each (citizen, poll) with a my_votes row: voted (votedPollIds' rule: the row exists) and the
- * tracker of the ballot that counts (myVotes' rule: none cast before the account's current registration,
- * so a number that signed in again after a deletion does not see an old tracker). Pairs without a row
- * are absent.
- */
-export const myVoteFacts = async (db: Kysely<Database>, pairs: Array<[string, string]>): Promise<Map<string, { voted: boolean; tracker: string | null }>> => {
-  const { rows } = await sql<{ citizen_id: string; poll_id: string; tracker: string | null; counts: boolean }>`
-    SELECT m.citizen_id, m.poll_id, m.doc->>'tracker' AS tracker,
-      m.cast_at >= COALESCE((SELECT created_at FROM citizens WHERE id = m.citizen_id), '-infinity'::timestamptz) AS counts
-    FROM unnest(${pairs.map(([c]) => c)}::text[], ${pairs.map(([, p]) => p)}::text[]) AS k(citizen_id, poll_id)
-    JOIN my_votes m ON m.citizen_id = k.citizen_id AND m.poll_id = k.poll_id`.execute(db);
-  return new Map(rows.map((r) => [pairKey(r.citizen_id, r.poll_id), { voted: true, tracker: r.counts ? r.tracker : null }]));
+    ) AS at, NULL::boolean AS counts, NULL::text AS status, NULL::timestamptz AS updated_at
+    FROM unnest(${reflections}::text[]) AS c(id)
+    UNION ALL
+    SELECT 'v', m.citizen_id, m.poll_id, m.doc->>'tracker',
+      m.cast_at >= COALESCE((SELECT created_at FROM citizens WHERE id = m.citizen_id), '-infinity'::timestamptz), NULL, NULL
+    FROM unnest(${votes.map((k) => k[1])}::text[], ${votes.map((k) => k[2])}::text[]) AS k(citizen_id, poll_id)
+    JOIN my_votes m ON m.citizen_id = k.citizen_id AND m.poll_id = k.poll_id
+    UNION ALL
+    SELECT 'b', v.poll_id, v.detail, NULL, NULL, v.status, v.updated_at
+    FROM poll_verification v WHERE v.poll_id = ANY(${badges}::text[])`.execute(db);
+  const found = new Map<string, Fact>();
+  for (const r of rows) {
+    if (r.kind === 'r') found.set(JSON.stringify(['r', r.a]), { at: r.at });
+    else if (r.kind === 'v') found.set(JSON.stringify(['v', r.a, r.b]), { voted: true, tracker: r.counts ? r.at : null });
+    else found.set(JSON.stringify(['b', r.a]), { pollId: r.a, status: r.status!, detail: r.b ?? '', updatedAt: new Date(r.updated_at!) });
+  }
+  return found;
 };
