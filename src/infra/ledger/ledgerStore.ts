@@ -128,7 +128,9 @@ export const leafDigests = async (db: Q, bucketSize: number, range?: { from: num
  */
 export type LeafHash = Pick<StoredEntry, 'leafIndex' | 'eventId' | 'pollId' | 'entryHash'> & { entryBytes: number };
 const entryBytes = sql<string | number>`octet_length(entry_text)`.as('entry_bytes');
-const leafHashOf = (r: { leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string; entry_bytes: string | number }): LeafHash => ({
+/** A leaf's row as the loaders below select it. */
+type LeafRow = { leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string; entry_bytes: string | number };
+const leafHashOf = (r: LeafRow): LeafHash => ({
   leafIndex: Number(r.leaf_index),
   eventId: r.event_id,
   pollId: r.poll_id,
@@ -143,13 +145,12 @@ export const loadLeafHashesInBuckets = async (
   buckets: readonly number[],
 ): Promise<LeafHash[]> => {
   if (buckets.length === 0) return [];
-  const { rows } = await sql<{ leaf_index: string | number; event_id: string; poll_id: string; entry_hash: string; entry_bytes: string | number }>`
+  const { rows } = await sql<LeafRow>`
     SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash, octet_length(e.entry_text) AS entry_bytes FROM unnest(${[...buckets]}::bigint[]) AS k(b)
     CROSS JOIN LATERAL (SELECT * FROM ledger_entries WHERE ${inBucket('leaf_index', bucketSize, sql`k.b`)}) e
     ORDER BY e.leaf_index`.execute(db);
   return rows.map(leafHashOf);
 };
-
 
 /** Leaf hashes from `fromIndex` in leaf order, at most `limit` (a primary-key range scan). */
 export const loadLeafHashesFrom = async (db: Q, fromIndex: number, limit: number): Promise<LeafHash[]> => {

@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.ts';
 import { createBatchLoader } from '../identity/batchLoader.ts';
-import type { PollVerification } from './pollVerification.ts';
+import { toVerification, type PollVerification } from './pollVerification.ts';
 
 /**
  * The reads every signed-in voter's poll page makes about that voter, coalesced across requests: the
@@ -73,7 +73,7 @@ export const pageFacts = async (db: Kysely<Database>, keys: FactKey[]): Promise<
   for (const r of rows) {
     if (r.kind === 'r') found.set(JSON.stringify(['r', r.a]), { at: r.at });
     else if (r.kind === 'v') found.set(JSON.stringify(['v', r.a, r.b]), { voted: true, tracker: r.counts ? r.at : null });
-    else found.set(JSON.stringify(['b', r.a]), { pollId: r.a, status: r.status!, detail: r.b ?? '', updatedAt: new Date(r.updated_at!) });
+    else found.set(JSON.stringify(['b', r.a]), toVerification({ poll_id: r.a, status: r.status!, detail: r.b ?? '', updated_at: r.updated_at! }));
   }
   return found;
 };

@@ -23,24 +23,18 @@ export interface PollVerification {
   updatedAt: Date;
 }
 
-interface Row {
+/** A poll_verification row as the database returns it. */
+export interface VerificationRow {
   poll_id: string;
   status: VerificationStatus;
   detail: string;
   updated_at: Date | string;
 }
 
-const toVerification = (r: Row): PollVerification => ({ pollId: r.poll_id, status: r.status, detail: r.detail, updatedAt: new Date(r.updated_at) });
+export const toVerification = (r: VerificationRow): PollVerification => ({ pollId: r.poll_id, status: r.status, detail: r.detail, updatedAt: new Date(r.updated_at) });
 
 /** A poll's verification; a poll the ledger services have not looked at yet is `pending`. */
 export const getVerification = async (db: Kysely<Database>, pollId: string): Promise<PollVerification> => {
   const row = await db.selectFrom('poll_verification').select(['poll_id', 'status', 'detail', 'updated_at']).where('poll_id', '=', pollId).executeTakeFirst();
   return row ? toVerification(row) : { pollId, status: 'pending', detail: '', updatedAt: new Date(0) };
-};
-
-/** Verifications of many polls at once (cards); polls without a row are absent from the map: show them as `pending`. */
-export const getVerifications = async (db: Kysely<Database>, pollIds: readonly string[]): Promise<Map<string, PollVerification>> => {
-  if (pollIds.length === 0) return new Map();
-  const rows = await db.selectFrom('poll_verification').select(['poll_id', 'status', 'detail', 'updated_at']).where('poll_id', 'in', [...pollIds]).execute();
-  return new Map(rows.map((r) => [r.poll_id, toVerification(r)]));
 };
