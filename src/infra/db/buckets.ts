@@ -9,6 +9,21 @@ export const positionsIn = (column: string, size: number, range?: { from: number
   return range?.to === undefined ? from : sql`${from} AND ${sql.ref(column)} < ${range.to * size}::bigint`;
 };
 
-/** A join condition: `column` falls in the bucket numbered by the SQL expression `bucket` (buckets of `size`). */
-export const inBucket = (column: string, size: number, bucket: ReturnType<typeof sql>) =>
-  sql`${sql.ref(column)} >= ${bucket} * ${size}::bigint AND ${sql.ref(column)} < (${bucket} + 1) * ${size}::bigint`;
+/**
+ * The rows of these buckets (of `size` rows each), as primary-key ranges written out as constants: one
+ * range per run of consecutive buckets, OR-ed. The planner then sees each range's bounds and reads those
+ * rows by index. A join over the bucket numbers (unnest + LATERAL) hid the bounds from it: with a
+ * column statistic gone stale under a vote (a type "rare" at the last ANALYZE), it planned a parallel
+ * sequential scan of the whole table for the two newest buckets, every pass (BENCHMARKS.md, issue 14).
+ */
+export const inBuckets = (column: string, size: number, buckets: readonly number[]) => {
+  const sorted = [...new Set(buckets)].sort((a, b) => a - b);
+  const runs: Array<[number, number]> = [];
+  for (const bucket of sorted) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === bucket) last[1] = bucket + 1;
+    else runs.push([bucket, bucket + 1]);
+  }
+  const ref = sql.ref(column);
+  return sql`(${sql.join(runs.map(([from, to]) => sql`(${ref} >= ${from * size}::bigint AND ${ref} < ${to * size}::bigint)`), sql` OR `)})`;
+};

@@ -1,8 +1,16 @@
 import { sql, type Kysely } from 'kysely';
 import type { EventIntegrity } from '../../app/eventIntegrity.ts';
-import { inBucket, positionsIn } from '../db/buckets.ts';
+import { inBuckets, positionsIn } from '../db/buckets.ts';
 import type { Database } from '../db/schema.ts';
 import { EVENT_COLUMNS, toRecorded, type EventRow } from './postgresEventStore.ts';
+
+/**
+ * The version stamps of the events of these buckets of log positions: primary-key ranges with constant
+ * bounds (see inBuckets), so only those buckets' rows are read. Exported for its query-plan spec.
+ */
+export const versionsInBucketsQuery = (types: readonly string[], bucketSize: number, buckets: readonly number[]) => sql<{ id: string; v: string; b: string }>`
+  SELECT id::text AS id, xmin::text AS v, (global_position / ${bucketSize}::bigint)::text AS b
+  FROM events WHERE ${inBuckets('global_position', bucketSize, buckets)} AND type = ANY(${[...types]}::text[])`;
 
 /**
  * The tamper watch's reads of the events table (PostgreSQL and PGlite): raw SQL because they read the
@@ -21,12 +29,7 @@ export const createPostgresEventIntegrity = (kysely: Kysely<Database>): EventInt
   },
   versionsInBuckets: async (types, bucketSize, buckets) => {
     if (buckets.length === 0) return [];
-    // One primary-key range scan per bucket: LATERAL, because with a plain join PostgreSQL planned a
-    // (parallel) sequential scan of every event once the table was large (EXPLAIN in BENCHMARKS.md).
-    const { rows } = await sql<{ id: string; v: string; b: string }>`
-      SELECT e.id::text AS id, e.xmin::text AS v, k.b::text AS b
-      FROM unnest(${[...buckets]}::bigint[]) AS k(b)
-      CROSS JOIN LATERAL (SELECT id, xmin FROM events WHERE ${inBucket('global_position', bucketSize, sql`k.b`)} AND type = ANY(${[...types]}::text[])) e`.execute(kysely);
+    const { rows } = await versionsInBucketsQuery(types, bucketSize, buckets).execute(kysely);
     return rows.map((r) => ({ id: r.id, version: r.v, bucket: Number(r.b) }));
   },
   versionsById: async (ids) => {

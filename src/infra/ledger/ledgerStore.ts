@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import { inBucket, positionsIn } from '../db/buckets.ts';
+import { inBuckets, positionsIn } from '../db/buckets.ts';
 import { fromHex } from '../../ledger/bytes.ts';
 import { MerkleFrontier } from '../../ledger/merkle.ts';
 import { nodeSha256 } from '../../ledger/nodeCrypto.ts';
@@ -138,6 +138,11 @@ const leafHashOf = (r: LeafRow): LeafHash => ({
   entryBytes: Number(r.entry_bytes),
 });
 
+/** Primary-key ranges with constant bounds (see inBuckets). Exported for its query-plan spec. */
+export const leavesInBucketsQuery = (bucketSize: number, buckets: readonly number[]) => sql<LeafRow>`
+  SELECT leaf_index, event_id, poll_id, entry_hash, octet_length(entry_text) AS entry_bytes
+  FROM ledger_entries WHERE ${inBuckets('leaf_index', bucketSize, buckets)} ORDER BY leaf_index`;
+
 /** The leaves of these buckets (see leafDigests), for the tamper watch. */
 export const loadLeafHashesInBuckets = async (
   db: Q,
@@ -145,10 +150,7 @@ export const loadLeafHashesInBuckets = async (
   buckets: readonly number[],
 ): Promise<LeafHash[]> => {
   if (buckets.length === 0) return [];
-  const { rows } = await sql<LeafRow>`
-    SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash, octet_length(e.entry_text) AS entry_bytes FROM unnest(${[...buckets]}::bigint[]) AS k(b)
-    CROSS JOIN LATERAL (SELECT * FROM ledger_entries WHERE ${inBucket('leaf_index', bucketSize, sql`k.b`)}) e
-    ORDER BY e.leaf_index`.execute(db);
+  const { rows } = await leavesInBucketsQuery(bucketSize, buckets).execute(db);
   return rows.map(leafHashOf);
 };
 
