@@ -3,7 +3,7 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { createPostgresTestDb, postgresUrl, testDatabaseKinds } from '../../../test/support/testDb.ts';
 import { eventStoreContract } from './contract.ts';
-import { createPostgresEventStore } from './postgresEventStore.ts';
+import { appendBatchStatement, createPostgresEventStore } from './postgresEventStore.ts';
 import { createPostgresEventIntegrity } from './postgresEventIntegrity.ts';
 import { digestCount } from '../../app/eventIntegrity.ts';
 import type { RecordedEvent } from '../../app/eventStore.ts';
@@ -71,8 +71,30 @@ for (const kind of testDatabaseKinds()) {
       expect((await integrity.versionDigests(['Tested'], 4)).get(bucketOf(8))).not.toBe(after.get(bucketOf(8)));
       await db.close();
     });
+
+    it('checks a batch\u2019s stream revisions through the stream index, even on statistics taken before a vote', async () => {
+      const db = await kind.create();
+      // Statistics taken when the log held few streams with many events each (200 x 200), then a batch
+      // of 76 new streams: on those statistics a `stream_id = ANY(...)` over the batch was estimated to
+      // match ~40% of the log and planned as a sequential scan of every event (issue 14: in the cast path).
+      await sql`INSERT INTO events (id, stream_id, stream_revision, type, data)
+        SELECT gen_random_uuid(), 's-' || s, r, 'Tested', '{}'::jsonb FROM generate_series(0, 199) r, generate_series(1, 200) s`.execute(db.kysely);
+      await sql`ANALYZE events`.execute(db.kysely);
+      const requests = Array.from({ length: 76 }, (_, i) => ({ streamId: `ballot-${i}`, events: [{ type: 'Tested', data: {} }], expected: 'no_stream' as const }));
+      requests.push({ streamId: 's-7', events: [{ type: 'Tested', data: {} }], expected: 'no_stream' });
+      const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>`EXPLAIN (FORMAT JSON) ${appendBatchStatement(requests)}`.execute(db.kysely);
+      const scans = (n: PlanNode): string[] => [...(n['Node Type'] === 'Seq Scan' ? [n['Relation Name'] ?? ''] : []), ...(n.Plans ?? []).flatMap(scans)];
+      expect(scans(rows[0]!['QUERY PLAN'][0].Plan)).not.toContain('events');
+      // And the batch's outcomes: the 76 new streams written, the existing one refused with its revision.
+      const outcomes = await createPostgresEventStore(db).appendMany(requests);
+      expect(outcomes.slice(0, 76).every((o) => 'nextExpectedRevision' in o && o.nextExpectedRevision === 0n)).toBe(true);
+      expect(outcomes[76]).toMatchObject({ streamId: 's-7', actual: 199n });
+      await db.close();
+    });
   });
 }
+
+type PlanNode = { 'Node Type': string; 'Relation Name'?: string; Plans?: PlanNode[] };
 
 describe.skipIf(!postgresUrl)('late commits on real PostgreSQL', () => {
   it('never skips an event whose transaction commits after a later position was read', async () => {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testDatabaseKinds, type TestDb } from '../../../test/support/testDb.ts';
-import { pageReads } from './pageReads.ts';
+import { pageFacts, pageFactsQuery, pageReads, type FactKey } from './pageReads.ts';
 
 describe.each(testDatabaseKinds())('page reads coalesced across requests ($name)', ({ create }) => {
   let db: TestDb;
@@ -45,4 +45,27 @@ describe.each(testDatabaseKinds())('page reads coalesced across requests ($name)
     const [a, b] = await Promise.all([reads.verifications(['p1', 'p2']), reads.verifications(['p1'])]);
     expect([a.get('p1')?.status, a.has('p2'), b.get('p1')?.status]).toEqual(['completed', false, 'completed']);
   });
+
+  it('looks a voter\u2019s ballot up by its row key: no scan of every vote, even on statistics taken early in a vote', async () => {
+    const k = db.kysely;
+    // Statistics taken when few citizens had voted in many polls (400 rows a citizen, poll by poll, so
+    // each citizen's rows are spread over the table), then a vote's
+    // 3,000 new voters: on those statistics a join on (citizen, poll) was planned as a sequential scan
+    // of my_votes (issue 14: every poll page, growing with the vote).
+    await sql`INSERT INTO my_votes (id, doc, citizen_id, poll_id, cast_at)
+      SELECT 'x' || c || '|q' || q, jsonb_build_object('tracker', 'ABCD-EFGH-IJKL', 'ballotId', gen_random_uuid()), 'x' || c, 'q' || q, now()
+      FROM generate_series(1, 400) q, generate_series(1, 100) c`.execute(k);
+    await sql`ANALYZE my_votes`.execute(k);
+    await sql`INSERT INTO my_votes (id, doc, citizen_id, poll_id, cast_at)
+      SELECT 'y' || c || '|p1', jsonb_build_object('tracker', 'T' || c), 'y' || c, 'p1', now() FROM generate_series(1, 3000) c`.execute(k);
+    const keys: FactKey[] = [...Array.from({ length: 8 }, (_, i): FactKey => ['v', `y${i + 1}`, 'p1']), ['v', 'y9', 'p2'], ['r', 'y1'], ['b', 'p1']];
+    const { rows } = await sql<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>`EXPLAIN (FORMAT JSON) ${pageFactsQuery(keys)}`.execute(k);
+    const scans = (n: PlanNode): string[] => [...(n['Node Type'] === 'Seq Scan' ? [n['Relation Name'] ?? ''] : []), ...(n.Plans ?? []).flatMap(scans)];
+    expect(scans(rows[0]!['QUERY PLAN'][0].Plan)).not.toContain('my_votes');
+    const facts = await pageFacts(k, keys);
+    expect(facts.get(JSON.stringify(['v', 'y3', 'p1']))).toEqual({ voted: true, tracker: 'T3' });
+    expect(facts.has(JSON.stringify(['v', 'y9', 'p2']))).toBe(false);
+  });
 });
+
+type PlanNode = { 'Node Type': string; 'Relation Name'?: string; Plans?: PlanNode[] };

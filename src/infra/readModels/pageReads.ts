@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { myVoteKey } from '../../app/projections/polls.ts';
 import type { Database } from '../db/schema.ts';
 import { createBatchLoader } from '../identity/batchLoader.ts';
 import { toVerification, type PollVerification } from './pollVerification.ts';
@@ -36,7 +37,7 @@ export const pageReads = (db: Kysely<Database>) => {
 export type PageReads = ReturnType<typeof pageReads>;
 
 /** A citizen's unread mark ('r'), a citizen's ballot in a poll ('v'), a poll's verification badge ('b'). */
-type FactKey = ['r', string] | ['v', string, string] | ['b', string];
+export type FactKey = ['r', string] | ['v', string, string] | ['b', string];
 type ReflectionFact = { at: string | null };
 type VoteFact = { voted: boolean; tracker: string | null };
 type Fact = ReflectionFact | VoteFact | PollVerification;
@@ -48,13 +49,16 @@ type Fact = ReflectionFact | VoteFact | PollVerification;
  * my_votes row exists (votedPollIds' rule); the tracker is that of the ballot that counts (myVotes'
  * rule: none cast before the account's current registration, so a number that signed in again after a
  * deletion does not see an old tracker). A badge: the poll_verification row; absent keys have no fact.
+ * A ballot is looked up by the row's primary key (myVoteKey): a join on (citizen, poll) was planned as a
+ * parallel sequential scan of my_votes once its statistics went stale during a vote (taken when few
+ * citizens had voted, they said ~380 rows per citizen), every page, growing with the vote.
  */
-export const pageFacts = async (db: Kysely<Database>, keys: FactKey[]): Promise<Map<string, Fact>> => {
+export const pageFactsQuery = (keys: FactKey[]) => {
   const of = <K extends FactKey[0]>(kind: K) => keys.filter((k): k is Extract<FactKey, [K, ...string[]]> => k[0] === kind);
   const reflections = of('r').map((k) => k[1]);
   const votes = of('v');
   const badges = of('b').map((k) => k[1]);
-  const { rows } = await sql<{ kind: 'r' | 'v' | 'b'; a: string; b: string | null; at: string | null; counts: boolean | null; status: PollVerification['status'] | null; updated_at: Date | string | null }>`
+  return sql<{ kind: 'r' | 'v' | 'b'; a: string; b: string | null; at: string | null; counts: boolean | null; status: PollVerification['status'] | null; updated_at: Date | string | null }>`
     SELECT 'r' AS kind, c.id AS a, NULL::text AS b, (
       SELECT max(p.doc->'reflection'->>'updatedAt') FROM my_votes m JOIN polls p ON p.id = m.poll_id
       WHERE m.citizen_id = c.id AND p.status = 'Reflected'
@@ -64,11 +68,14 @@ export const pageFacts = async (db: Kysely<Database>, keys: FactKey[]): Promise<
     UNION ALL
     SELECT 'v', m.citizen_id, m.poll_id, m.doc->>'tracker',
       m.cast_at >= COALESCE((SELECT created_at FROM citizens WHERE id = m.citizen_id), '-infinity'::timestamptz), NULL, NULL
-    FROM unnest(${votes.map((k) => k[1])}::text[], ${votes.map((k) => k[2])}::text[]) AS k(citizen_id, poll_id)
-    JOIN my_votes m ON m.citizen_id = k.citizen_id AND m.poll_id = k.poll_id
+    FROM my_votes m WHERE m.id = ANY(${votes.map((k) => myVoteKey(k[1], k[2]))}::text[])
     UNION ALL
     SELECT 'b', v.poll_id, v.detail, NULL, NULL, v.status, v.updated_at
-    FROM poll_verification v WHERE v.poll_id = ANY(${badges}::text[])`.execute(db);
+    FROM poll_verification v WHERE v.poll_id = ANY(${badges}::text[])`;
+};
+
+export const pageFacts = async (db: Kysely<Database>, keys: FactKey[]): Promise<Map<string, Fact>> => {
+  const { rows } = await pageFactsQuery(keys).execute(db);
   const found = new Map<string, Fact>();
   for (const r of rows) {
     if (r.kind === 'r') found.set(JSON.stringify(['r', r.a]), { at: r.at });
