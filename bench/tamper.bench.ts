@@ -4,6 +4,7 @@ import { ANCHORED_EVENT_TYPES, entryText, ledgerEntryOf } from '../src/app/ledge
 import { compareLeaves } from '../src/app/ledger/verification.ts';
 import type { NewEvent } from '../src/app/eventStore.ts';
 import { createPostgresEventStore } from '../src/infra/eventStore/postgresEventStore.ts';
+import { loadConfig } from '../src/infra/config.ts';
 import { createLogger } from '../src/infra/logger.ts';
 import { loadLeafHashes } from '../src/infra/ledger/ledgerStore.ts';
 import { createLedgerVerifier } from '../src/infra/ledger/verification.ts';
@@ -24,7 +25,7 @@ const BALLOTS = Number(process.env.BENCH_TAMPER_BALLOTS ?? 240_000);
 const OTHER_EVENTS = Number(process.env.BENCH_TAMPER_OTHER ?? 500_000);
 const TAIL = 1_000;
 const BUCKET = 1024;
-const WINDOW = 32;
+const WINDOW = loadConfig({}).TAMPER_WATCH_WINDOW;
 const REPEATS = 5;
 
 const ballotEvent = (pollId: string, i: number): NewEvent => ({
