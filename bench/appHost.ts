@@ -352,8 +352,8 @@ export interface AppProcess {
 export const startAppProcess = async (serverSecret: Buffer, pool: number, env: Record<string, string> = {}): Promise<AppProcess> => {
   const extra = (env.BENCH_APP_NODE_FLAGS ?? process.env.BENCH_APP_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--serve'], {
-    // The young generation's size as `npm start` sets it (docs/DEPLOYMENT.md).
-    execArgv: ['--max-semi-space-size=64', '--import', 'tsx', ...extra],
+    // The heap flags `npm start` sets (docs/DEPLOYMENT.md).
+    execArgv: ['--max-semi-space-size=64', '--heap-growing-percent=50', '--import', 'tsx', ...extra],
     env: { ...process.env, ...env, BENCH_SERVER_SECRET: serverSecret.toString('hex'), BENCH_POOL: String(pool) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -251,7 +251,7 @@ export const startTopology = async (options: TopologyOptions): Promise<Topology>
         SERVER_SECRET: options.serverSecret, TRUST_PROXY: 'true',
       };
       mkdirSync(env.DATA_DIR!, { recursive: true });
-      const child = spawnTied(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', '--import', exitWithParent, appMain], env, instance.logFile);
+      const child = spawnTied(process.execPath, ['--max-semi-space-size=64', '--heap-growing-percent=50', '--import', 'tsx', '--import', exitWithParent, appMain], env, instance.logFile);
       procs[i] = child;
       started.push(() => stopChild(child));
       await waitReady(`app instance ${instance.id}`, child, instance.logFile, timeoutMs, () => answers(`${instance.url}/readyz`));
