@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { openBudgetPoll, budgetPollDefinition } from '../src/cli/provisionVoters.ts';
-import { entryText, ledgerEntryOf } from '../src/app/ledger/entries.ts';
+import { ANCHORED_EVENT_TYPES, entryText, ledgerEntryOf } from '../src/app/ledger/entries.ts';
 import type { EventStore, RecordedEvent } from '../src/app/eventStore.ts';
 import { toBase64, toHex, utf8 } from '../src/ledger/bytes.ts';
 import { formatCheckpoint, GENESIS_PREV } from '../src/ledger/checkpoint.ts';
@@ -13,6 +13,10 @@ import { nodeEd25519, nodeSha256 } from '../src/ledger/nodeCrypto.ts';
 import { generateSignerKey, parseSignerKey, signatureLine } from '../src/ledger/note.ts';
 import { LEDGER_ORIGIN } from '../src/infra/ledger/ledgerServices.ts';
 import type { Database } from '../src/infra/db/schema.ts';
+import { versionsInBucketsQuery } from '../src/infra/eventStore/postgresEventIntegrity.ts';
+import { appendBatchStatement } from '../src/infra/eventStore/postgresEventStore.ts';
+import { leavesInBucketsQuery } from '../src/infra/ledger/ledgerStore.ts';
+import { pageFactsQuery } from '../src/infra/readModels/pageReads.ts';
 
 /**
  * A store that already holds a long history, made fast: `events` events in PostgreSQL of which
@@ -136,18 +140,27 @@ export const explainWatchQueries = async (kysely: Kysely<Database>): Promise<str
     SELECT e.id::text AS id, l.event_id FROM ledger_entries l JOIN events e ON e.id = l.event_id::uuid WHERE l.leaf_index >= ${leafBucket * B} ORDER BY l.leaf_index LIMIT 1000`.execute(kysely);
   const idList = ids.map((r) => `'${r.id}'`).join(',') || `'00000000-0000-0000-0000-000000000000'`;
   const types = `ARRAY['BallotCast','PollCreated','PollOpened','PollClosed','PollResultPublished']`;
-  const queries: Array<[string, string]> = [
+  const { rows: voters } = await sql<{ citizen_id: string; poll_id: string }>`
+    SELECT citizen_id, poll_id FROM my_votes ORDER BY cast_at DESC LIMIT 8`.execute(kysely);
+  // The statements the app sends are built by the app's own query builders where it has them (the
+  // digests are inline in their functions: their text is copied here).
+  const queries: Array<[string, string | RawBuilder<unknown>]> = [
     ['leaf digests, newest bucket on (leafDigests)', `SELECT (leaf_index / ${B})::text AS b, count(*)::text || ':' || sum(hashtextextended(leaf_index::text || ':' || event_id || ':' || poll_id || ':' || entry_hash, 0))::text FROM ledger_entries WHERE leaf_index >= ${leafBucket * B} GROUP BY 1`],
     ['event version digests, newest bucket on (EventIntegrity.versionDigests)', `SELECT (global_position / ${B})::text AS b, count(*)::text || ':' || sum(hashtextextended(id::text || ':' || xmin::text, 0))::text FROM events WHERE type = ANY(${types}) AND global_position >= ${eventBucket * B} GROUP BY 1`],
-    ['leaves of a moved bucket (loadLeafHashesInBuckets)', `SELECT e.leaf_index, e.event_id, e.poll_id, e.entry_hash FROM unnest(ARRAY[${leafBucket}]::bigint[]) AS k(b) CROSS JOIN LATERAL (SELECT * FROM ledger_entries WHERE leaf_index >= k.b * ${B} AND leaf_index < (k.b + 1) * ${B}) e ORDER BY e.leaf_index`],
-    ['versions of the newest event buckets (EventIntegrity.versionsInBuckets)', `SELECT e.id::text, e.xmin::text, k.b::text FROM unnest(ARRAY[${eventBucket - 1}, ${eventBucket}]::bigint[]) AS k(b) CROSS JOIN LATERAL (SELECT id, xmin FROM events WHERE global_position >= k.b * ${B} AND global_position < (k.b + 1) * ${B} AND type = ANY(${types})) e`],
+    ['leaves of a moved bucket (loadLeafHashesInBuckets)', leavesInBucketsQuery(B, [leafBucket])],
+    ['versions of the newest event buckets (EventIntegrity.versionsInBuckets)', versionsInBucketsQuery(ANCHORED_EVENT_TYPES, B, [eventBucket - 1, eventBucket])],
+    ['a poll page\'s facts for 8 voters (pageFacts: their ballots, unread marks and the badge)', pageFactsQuery([...voters.map((v) => ['v', v.citizen_id, v.poll_id] as ['v', string, string]), ...voters.map((v) => ['r', v.citizen_id] as ['r', string]), ['b', voters[0]?.poll_id ?? '']])],
+    ['a cast batch of 76 new ballot streams (appendBatchStatement; run in a transaction rolled back)', appendBatchStatement(Array.from({ length: 76 }, () => ({ streamId: `ballot-explain-${randomUUID()}`, events: [{ type: 'BallotCast', data: {} }], expected: 'no_stream' as const })))],
     ['1,000 events by id (EventIntegrity.eventsById)', `SELECT id, stream_id, stream_revision::text, type, data, metadata, recorded_at, transaction_id::text, global_position::text FROM events WHERE id = ANY(ARRAY[${idList}]::uuid[])`],
     ['leaves of changed events (loadLeafHashesBy event_id)', `SELECT leaf_index, event_id, poll_id, entry_hash FROM ledger_entries WHERE event_id IN (${ids.slice(0, 50).map((r) => `'${r.event_id}'`).join(',') || "''"}) ORDER BY leaf_index`],
     ['tally look-up after a final round (publishedResultsToVerify)', `SELECT e.poll_id, e.entry_text, e.leaf_index FROM ledger_entries e LEFT JOIN poll_verification v ON v.poll_id = e.poll_id WHERE e.event_type = 'PollResultPublished' AND e.leaf_index >= ${leafBucket * B} AND e.leaf_index < ${(leafBucket + 1) * B} AND (v.status IS NULL OR v.status = 'pending') UNION SELECT e.poll_id, e.entry_text, e.leaf_index FROM poll_verification v JOIN ledger_entries e ON e.poll_id = v.poll_id AND e.event_type = 'PollResultPublished' WHERE v.status = 'pending' AND e.leaf_index < ${(leafBucket + 1) * B} ORDER BY leaf_index`],
   ];
   const out: string[] = [];
   for (const [name, text] of queries) {
-    const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${sql.raw(text)}`.execute(kysely);
+    const query = typeof text === 'string' ? sql.raw(text) : text;
+    // EXPLAIN ANALYZE runs the statement: each runs in a transaction rolled back (the append inserts).
+    const trx = await kysely.startTransaction().execute();
+    const { rows } = await sql<{ 'QUERY PLAN': string }>`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ${query}`.execute(trx).finally(() => trx.rollback().execute());
     // Id lists make some lines thousands of characters long: the plan's shape is what matters.
     out.push(`${name}:`, '```', ...rows.map((r) => (r['QUERY PLAN'].length > 160 ? `${r['QUERY PLAN'].slice(0, 160)}…` : r['QUERY PLAN'])), '```');
   }
