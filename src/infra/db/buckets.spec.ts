@@ -74,4 +74,8 @@ describe.each(testDatabaseKinds())('the tamper watch reads only the buckets it a
     expect(compiled([4, 2, 3, 7]).parameters).toEqual([20, 50, 70, 80]);
     expect(compiled([5]).parameters).toEqual([50, 60]);
   });
+
+  it('reads nothing for no buckets', async () => {
+    expect(await leavesInBucketsQuery(BUCKET, []).execute(db.kysely)).toMatchObject({ rows: [] });
+  });
 });

@@ -15,6 +15,7 @@ export const positionsIn = (column: string, size: number, range?: { from: number
  * rows by index. A join over the bucket numbers (unnest + LATERAL) hid the bounds from it: with a
  * column statistic gone stale under a vote (a type "rare" at the last ANALYZE), it planned a parallel
  * sequential scan of the whole table for the two newest buckets, every pass (BENCHMARKS.md, issue 14).
+ * No buckets: `false`.
  */
 export const inBuckets = (column: string, size: number, buckets: readonly number[]) => {
   const sorted = [...new Set(buckets)].sort((a, b) => a - b);
@@ -24,6 +25,8 @@ export const inBuckets = (column: string, size: number, buckets: readonly number
     if (last && last[1] === bucket) last[1] = bucket + 1;
     else runs.push([bucket, bucket + 1]);
   }
+  // No buckets: no rows (sql.join of nothing would be empty parentheses).
+  if (runs.length === 0) return sql`false`;
   const ref = sql.ref(column);
   return sql`(${sql.join(runs.map(([from, to]) => sql`(${ref} >= ${from * size}::bigint AND ${ref} < ${to * size}::bigint)`), sql` OR `)})`;
 };

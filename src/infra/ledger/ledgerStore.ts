@@ -10,7 +10,7 @@ import type { LedgerEntriesTable } from './tables.ts';
 /**
  * The ledger tables (migration 0005, typed in ./tables.ts) as plain query functions taking `db | trx`
  * first. Raw SQL only where the query builder cannot say it: the tamper watch's bucket digests
- * (hashtextextended over a computed bucket, unnest joins).
+ * (hashtextextended over a computed bucket, ranges OR-ed by inBuckets).
  */
 type Q = Kysely<Database>;
 
