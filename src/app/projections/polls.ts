@@ -182,10 +182,10 @@ export interface MyVoteRow {
 
 const citizenOf = (event: RecordedAppEvent): string | null => (typeof event.metadata.citizenId === 'string' ? event.metadata.citizenId : null);
 
-/** A ballot without a citizen in its metadata is keyed to no row, so evolve never sees one. */
 /** A my-votes row's key: one row per citizen and poll (readers look rows up by it, the primary key). */
 export const myVoteKey = (citizenId: string, pollId: string): string => `${citizenId}|${pollId}`;
 
+/** A ballot without a citizen in its metadata is keyed to no row, so evolve never sees one. */
 export const myVotesProjection: Projection<MyVoteRow, 'BallotCast'> = {
   name: 'my-votes',
   handles: ['BallotCast'],
