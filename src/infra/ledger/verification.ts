@@ -128,6 +128,12 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     }
     return end;
   };
+  /** The highest bucket a digest map holds (null: none yet). */
+  const newestBucket = (digests: ReadonlyMap<number, string>): number | null => {
+    let newest: number | null = null;
+    for (const bucket of digests.keys()) if (newest === null || bucket > newest) newest = bucket;
+    return newest;
+  };
   const eventDigests = new Map<number, string>();
   const leafDigestsSeen = new Map<number, string>();
   const cursors = { events: 0, leaves: 0 };
@@ -144,9 +150,7 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     seen: Map<number, string>,
     digestsIn: (range: BucketRange) => Promise<Map<number, string>>,
   ): Promise<Array<{ bucket: number; before: string | undefined; after: string | undefined }>> => {
-    let highest: number | null = null;
-    for (const bucket of seen.keys()) if (highest === null || bucket > highest) highest = bucket;
-    const { ranges, nextCursor } = sweepRanges(highest, cursors[side], deps.sweepWindow);
+    const { ranges, nextCursor } = sweepRanges(newestBucket(seen), cursors[side], deps.sweepWindow);
     const digests = new Map<number, string>();
     for (const range of ranges) for (const [bucket, digest] of await digestsIn(range)) digests.set(bucket, digest);
     cursors[side] = nextCursor;
@@ -239,9 +243,7 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     const integrity = deps.integrity;
     if (!integrity) return 0;
     const moved = await sweep('events', eventDigests, (range) => integrity.versionDigests(ANCHORED_EVENT_TYPES, BUCKET, range));
-    let highest = -1;
-    for (const bucket of eventDigests.keys()) if (bucket > highest) highest = bucket;
-    const recentFrom = highest - 1;
+    const recentFrom = (newestBucket(eventDigests) ?? -1) - 1;
     const knownFrom = Math.min(recentFrom, versionsFrom ?? recentFrom);
     versionsFrom = recentFrom;
     // Ids of buckets older than the two newest leave the map once this pass has used them.
@@ -350,9 +352,7 @@ export const createLedgerVerifier = (deps: LedgerVerifierDeps): LedgerVerifier =
     const seenBefore = new Set(leafDigestsSeen.keys());
     const moved = (await sweep('leaves', leafDigestsSeen, (range) => leafDigests(db, BUCKET, range))).map((m) => m.bucket);
     const firstLook = new Set(moved.filter((b) => !seenBefore.has(b)));
-    let newestLeafBucket = -1;
-    for (const bucket of leafDigestsSeen.keys()) if (bucket > newestLeafBucket) newestLeafBucket = bucket;
-    const recentFrom = newestLeafBucket - 1;
+    const recentFrom = (newestBucket(leafDigestsSeen) ?? -1) - 1;
     for (const index of matchedRecent.keys()) if (Math.floor(index / BUCKET) < recentFrom) matchedRecent.delete(index);
     const due = rowChecksDue;
     rowChecksDue = [];
