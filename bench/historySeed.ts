@@ -139,7 +139,8 @@ export const explainWatchQueries = async (kysely: Kysely<Database>): Promise<str
   const { rows: ids } = await sql<{ id: string; event_id: string }>`
     SELECT e.id::text AS id, l.event_id FROM ledger_entries l JOIN events e ON e.id = l.event_id::uuid WHERE l.leaf_index >= ${leafBucket * B} ORDER BY l.leaf_index LIMIT 1000`.execute(kysely);
   const idList = ids.map((r) => `'${r.id}'`).join(',') || `'00000000-0000-0000-0000-000000000000'`;
-  const types = `ARRAY['BallotCast','PollCreated','PollOpened','PollClosed','PollResultPublished']`;
+  // The types the tamper watch digests (it passes ANCHORED_EVENT_TYPES), not a list of some of them.
+  const types = `ARRAY[${ANCHORED_EVENT_TYPES.map((t) => `'${t}'`).join(',')}]`;
   const { rows: voters } = await sql<{ citizen_id: string; poll_id: string }>`
     SELECT citizen_id, poll_id FROM my_votes ORDER BY cast_at DESC LIMIT 8`.execute(kysely);
   // The statements the app sends are built by the app's own query builders where it has them (the
