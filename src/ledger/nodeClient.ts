@@ -3,6 +3,7 @@
  * the verification portal's browser code. Uses only `fetch`: no node:* imports, so it bundles for the
  * browser. It trusts nothing it reads; callers verify every answer with the pure ledger functions.
  */
+import type { SignedPage } from './protocol.ts';
 import type { Receipt } from './receipt.ts';
 
 /** A node answered with an unexpected status or a body of the wrong shape, or could not be reached. */
@@ -60,8 +61,11 @@ export interface NodeClient {
   /** The latest final checkpoint as a signed note; null before the first. */
   checkpoint(): Promise<string | null>;
   checkpointAt(size: number): Promise<string | null>;
-  /** Every checkpoint body this node signed, each with its own signature only. */
-  signed(): Promise<string[]>;
+  /**
+   * A page of the checkpoint bodies this node signed, each with its own signature only: from `start`,
+   * or the newest page without it (at most MAX_SIGNED_PAGE; page on with `next`).
+   */
+  signed(start?: number): Promise<SignedPage>;
   /** Entries [start, end), following pages until `end`; `onPage` reports progress. */
   entries(start: number, end: number, onPage?: (done: number) => void): Promise<IndexedEntry[]>;
   inclusionProof(index: number, size: number): Promise<string[]>;
@@ -138,9 +142,11 @@ export function createNodeClient(baseUrl: string, options: NodeClientOptions = {
     async checkpointAt(size) {
       return (await get(`/v1/checkpoint/${size}`, 'text', true)) as string | null;
     },
-    async signed() {
-      const v = await get('/v1/signed', 'json');
-      return shape('/v1/signed', v, (x): x is { checkpoints: string[] } => isObject(x) && isStringArray(x.checkpoints)).checkpoints;
+    async signed(start) {
+      const path = start === undefined ? '/v1/signed' : `/v1/signed?start=${start}`;
+      const v = await get(path, 'json');
+      const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
+      return shape(path, v, (x): x is SignedPage => isObject(x) && isStringArray(x.checkpoints) && isCount(x.start) && isCount(x.count) && (x.next === null || isCount(x.next)));
     },
     async entries(start, end, onPage) {
       const out: IndexedEntry[] = [];

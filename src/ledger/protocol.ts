@@ -7,6 +7,18 @@
 /** Signatures from distinct known node keys that make a checkpoint final (3 of the 4 nodes). */
 export const QUORUM = 3;
 
+/** The most signed bodies one GET /v1/signed answer carries (a note is ~250 bytes: ~250 KB a page). */
+export const MAX_SIGNED_PAGE = 1000;
+
+/** One page of GET /v1/signed: notes [start, next ?? count) of the `count` bodies the node has signed. */
+export interface SignedPage {
+  checkpoints: string[];
+  start: number;
+  /** Where the next page starts; null on the last page. */
+  next: number | null;
+  count: number;
+}
+
 /**
  * Refusal codes about the proposal, the checkpoint or the node itself, never about one entry: a node
  * that answers with one of these says nothing about whether an entry could ever be anchored.

@@ -33,7 +33,10 @@ describe('nodeClient against a real node', () => {
     const size = parseCheckpoint(parseNote(note!).text).size;
     expect(size).toBe(ledger.coordinator.finalSize);
     expect(await c.checkpointAt(size)).toBe(note);
-    expect((await c.signed()).length).toBeGreaterThan(0);
+    const signed = await c.signed();
+    expect(signed.checkpoints.length).toBeGreaterThan(0);
+    expect(signed).toMatchObject({ start: 0, next: null, count: signed.checkpoints.length });
+    expect((await c.signed(signed.count - 1)).checkpoints).toEqual(signed.checkpoints.slice(-1));
     const entries = await c.entries(0, size);
     expect(entries.map((e) => e.index)).toEqual([...Array(size).keys()]);
     expect((await c.inclusionProof(3, size)).length).toBeGreaterThan(0);
@@ -157,8 +160,8 @@ async function proxyWithExtraSigned(target: string, extra: string): Promise<{ ur
       const upstream = await fetch(new URL(req.url!, target));
       let body = await upstream.text();
       if (req.url === '/v1/signed') {
-        const signed = JSON.parse(body) as { checkpoints: string[] };
-        body = JSON.stringify({ checkpoints: [...signed.checkpoints, extra] });
+        const signed = JSON.parse(body) as { checkpoints: string[]; count: number };
+        body = JSON.stringify({ ...signed, checkpoints: [...signed.checkpoints, extra], count: signed.count + 1 });
       }
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
       res.end(body);

@@ -1,8 +1,9 @@
 /**
  * "Node status": each node's latest checkpoint, whether the four agree, and which node (by published
- * key) signed two checkpoints that cannot both be true. Evidence comes from every note any node
- * serves: /v1/signed (what each node signed, with its own signature) and /v1/checkpoint (final notes
- * carrying several nodes' signatures). A key that signed two roots for one size, or a checkpoint the
+ * key) signed two checkpoints that cannot both be true. Evidence comes from the notes the nodes serve:
+ * the newest page of /v1/signed (what each node signed, with its own signature; at most MAX_SIGNED_PAGE
+ * a node, so the check costs the same in a log's tenth year as in its first) and /v1/checkpoint (final
+ * notes carrying several nodes' signatures). A key that signed two roots for one size, or a checkpoint the
  * quorum-signed tree does not extend, is misbehaving; both signed notes are the evidence, and anyone can
  * re-check them against the published keys.
  */
@@ -15,7 +16,7 @@ export interface NodeView {
   error?: string;
   /** The node's latest final checkpoint. */
   latest?: { size: number; root: string; signers: string[]; note: string };
-  /** Checkpoint bodies this node says it signed. */
+  /** How many checkpoint bodies this node says it signed (the newest page of them is checked). */
   signedCount?: number;
   /** The node's key name, from its /v1/info. */
   name?: string;
@@ -64,12 +65,13 @@ export async function nodeStatus(ctx: VerifyContext): Promise<NodeStatusReport> 
         const view: NodeView = { url: c.url, reachable: true, name: info.name };
         if (info.storeProblem) {
           view.storeProblem = info.storeProblem;
-          const signed = await c.signed().catch(() => [] as string[]);
-          view.signedCount = signed.length;
-          return { view, notes: signed };
+          const signed = await c.signed().catch(() => null);
+          if (signed) view.signedCount = signed.count;
+          return { view, notes: signed?.checkpoints ?? [] };
         }
-        const [note, signed] = await Promise.all([c.checkpoint(), c.signed()]);
-        view.signedCount = signed.length;
+        const [note, page] = await Promise.all([c.checkpoint(), c.signed()]);
+        const signed = page.checkpoints;
+        view.signedCount = page.count;
         if (note) {
           try {
             const opened = openNote(ctx.ed, note, verifiers);

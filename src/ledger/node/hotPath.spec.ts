@@ -214,6 +214,30 @@ describe('a ledger node round', () => {
     }
   });
 
+  it('answers what it signed a page at a time, the newest page by default, whatever the length of its history', async () => {
+    nodes = cluster();
+    const opening = openPollEntries('sp');
+    let prev = await round(nodes, [], opening, null);
+    const ballots = Array.from({ length: 8 }, (_, k) => ballotText({ pollId: 'sp', voter: `v${k}` }));
+    for (let r = 0; r < 4; r++) prev = await round(nodes, [...opening, ...ballots.slice(0, r * 2)], ballots.slice(r * 2, r * 2 + 2), prev);
+    const options = (nodes[0] as unknown as { options: { dataDir: string; keys: string[] } }).options;
+    const all = nodes[0]!.signedCheckpoints().checkpoints;
+    expect(all).toHaveLength(5);
+    nodes[0]!.close();
+    const paged = new LedgerNode({ id: 1, dataDir: options.dataDir, origin: ORIGIN, peers: [], keys: options.keys, log: quiet, signedPage: 2 });
+    nodes[0] = paged;
+    expect(paged.signedCheckpoints()).toEqual({ checkpoints: all.slice(3), start: 3, next: null, count: 5 });
+    const pages = [];
+    for (let start: number | null = 0; start !== null; ) {
+      const page = paged.signedCheckpoints(start);
+      expect(page.checkpoints.length).toBeLessThanOrEqual(2);
+      pages.push(...page.checkpoints);
+      start = page.next;
+    }
+    expect(pages).toEqual(all);
+    expect(paged.signedCheckpoints(99)).toEqual({ checkpoints: [], start: 5, next: null, count: 5 });
+  });
+
   it('a node restarted from its files has the same log and final checkpoint', async () => {
     nodes = cluster();
     const opening = openPollEntries('hr');
@@ -243,8 +267,10 @@ describe('a ledger node round', () => {
     expect(node.receipt(tracker)?.leafIndex).toBe(opening.length + 12);
     expect(node.receipt('no-such-tracker')).toBeNull();
     expect(node.checkpointAt(opening.length + 10)).toContain(`\n${opening.length + 10}\n`);
-    expect(node.signedCheckpoints()).toHaveLength(4);
-    expect(node.signedCheckpoints()[3]!.startsWith(prev)).toBe(true);
+    const signed = node.signedCheckpoints();
+    expect(signed).toMatchObject({ start: 0, next: null, count: 4 });
+    expect(signed.checkpoints).toHaveLength(4);
+    expect(signed.checkpoints[3]!.startsWith(prev)).toBe(true);
 
     // The witness that the texts are not held in memory: an in-place edit of the file (same length) is
     // what the node serves next. (A restart's store check would refuse the edited log.)

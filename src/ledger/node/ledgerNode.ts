@@ -22,7 +22,7 @@ import {
   type NoteVerifier,
 } from '../note.ts';
 import { signTallyNote, tallyHash } from '../tallyNote.ts';
-import { QUORUM } from '../protocol.ts';
+import { MAX_SIGNED_PAGE, QUORUM, type SignedPage } from '../protocol.ts';
 import { EntryChecker, isRefusal, parseStoredEntryText, type SealedContext } from './entryChecker.ts';
 import { CountedPositions } from './countedPositions.ts';
 import { NodeStore, READ_SPAN_BYTES, type Log } from './store.ts';
@@ -65,6 +65,8 @@ export interface LedgerNodeOptions {
   peerTimeoutMs?: number;
   /** Most entry text in one page of entries; default MAX_PAGE_BYTES (tests use a small one). */
   pageBytes?: number;
+  /** Most notes in one page of GET /v1/signed; default MAX_SIGNED_PAGE (tests use a small one). */
+  signedPage?: number;
   /** Trackers kept in memory before they are written as a sorted run; default 65,536 (tests use a small one). */
   trackersInMemory?: number;
   /** Polls whose position files keep a descriptor and buffers; default 64 (tests use a small one). */
@@ -466,11 +468,18 @@ export class LedgerNode {
     return this.finalAt(size);
   }
 
-  /** Every body this node signed, read from signed.log for this answer (the node keeps only the last few). */
-  signedCheckpoints(): string[] {
-    const out: string[] = [];
-    this.store.signed.forEach((note) => out.push(note));
-    return out;
+  /**
+   * A page of the bodies this node signed, in the order it signed them: from `start`, or the newest
+   * page when `start` is absent (what a status check wants). At most MAX_SIGNED_PAGE notes, read from
+   * signed.log for this answer: the node keeps only the last few in memory, and one answer never holds
+   * the whole history (a node signs a body every round, year after year).
+   */
+  signedCheckpoints(start?: number): SignedPage {
+    const count = this.store.signed.count;
+    const page = this.options.signedPage ?? MAX_SIGNED_PAGE;
+    const from = start === undefined ? Math.max(0, count - page) : Math.min(start, count);
+    const to = Math.min(count, from + page);
+    return { checkpoints: this.store.signed.range(from, to), start: from, next: to < count ? to : null, count };
   }
 
   /**

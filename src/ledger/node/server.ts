@@ -81,7 +81,8 @@ export const NODE_ROUTES: readonly NodeRoute[] = [
       return note ? text(note) : notFound('checkpoint at that size');
     },
   },
-  { method: 'GET', path: '/v1/signed', handle: (node) => json({ checkpoints: node.signedCheckpoints() }) },
+  // The newest page without `start`; at most MAX_SIGNED_PAGE notes per answer either way: clients page on with `next`.
+  { method: 'GET', path: '/v1/signed', handle: (node, url) => json(node.signedCheckpoints(url.searchParams.has('start') ? intParam(url, 'start') : undefined)) },
   // At most MAX_ENTRIES_PAGE entries and MAX_PAGE_BYTES of them per answer whatever `end` asks for: clients page on from the last index.
   { method: 'GET', path: '/v1/entries', handle: (node, url) => json({ entries: node.entries(intParam(url, 'start'), intParam(url, 'end')) }) },
   {

@@ -256,6 +256,11 @@ class NoteFile {
     });
   }
 
+  /** Notes [from, to) in order, read from the file (unreadable lines are logged and skipped). */
+  range(from: number, to: number): string[] {
+    return this.file.read(from, to).flatMap((line) => this.parse(line) ?? []);
+  }
+
   /** Appends without an fsync of its own (see the file comment); returns the note's line index. */
   append(note: string): number {
     this.file.appendUnsynced([JSON.stringify(note)]);
