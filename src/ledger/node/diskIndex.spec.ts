@@ -144,6 +144,42 @@ describe('DiskHashIndex and PositionLists', () => {
     }
   });
 
+  it('DiskHashIndex merges runs of equal length: at most one run of each length, their files alone on disk', () => {
+    const dir = scratchDir();
+    const limit = 300;
+    const path = join(dir, 'trackers');
+    const disk = new DiskHashIndex(path, limit);
+    const memory = new HashIndex();
+    const keys = 5000;
+    let added = 0;
+    // 37 runs' worth (100101 in binary: runs of 32, 4 and 1 times the limit), plus some in memory.
+    for (; added < 37 * limit + 123; added++) {
+      // Keys repeat (a re-vote's tracker is new, but hashes may collide): several indexes per key.
+      const key = `k-${(added * 7919) % keys}`;
+      disk.add(key, added);
+      memory.add(key, added);
+      const spills = Math.floor((added + 1) / limit);
+      // Just after a run is written its merges are under way (their inputs still answer look-ups) ...
+      if ((added + 1) % limit === 0) expect(disk.runCount).toBeGreaterThanOrEqual(spills.toString(2).replace(/0/g, '').length);
+      // ... and done before the memory part fills again: one run of each length, the merges' inputs gone.
+      if ((added + 1) % limit === limit - 1) {
+        expect(disk.runCount).toBe(spills.toString(2).replace(/0/g, '').length);
+        expect(readdirSync(path)).toHaveLength(2 * disk.runCount);
+      }
+      // Look-ups in the middle of merges find everything.
+      if (added % 97 === 0) expect(disk.candidates(key)).toEqual(memory.candidates(key));
+    }
+    expect(disk.runCount).toBe(3);
+    for (let k = 0; k < keys; k += 7) expect(disk.candidates(`k-${k}`)).toEqual(memory.candidates(`k-${k}`));
+    expect(disk.candidates('never')).toEqual([]);
+    disk.close();
+    // A new index on the same directory starts empty.
+    const again = new DiskHashIndex(path, limit);
+    expect(readdirSync(path)).toEqual([]);
+    expect(again.candidates('k-0')).toEqual([]);
+    again.close();
+  });
+
   it('PositionLists keeps every list whole while only a few keep their files open', () => {
     const dir = scratchDir();
     const lists = new PositionLists(join(dir, 'polls'), 2);
@@ -235,10 +271,12 @@ describe('a node with its indexes on disk', () => {
     const indexDir = join((nodes[0] as unknown as { options: { dataDir: string } }).options.dataDir, 'index');
     const again = c.restart(0, () => {
       expect(readdirSync(indexDir)).toEqual(expect.arrayContaining(['entries.ends', 'finals.ends', 'signed.ends', 'final-sizes', 'merkle-0.hashes', 'trackers', 'polls']));
-      expect(statSync(join(indexDir, 'trackers')).size).toBe(6 * 700 * 8);
-      expect(statSync(join(indexDir, 'trackers.fences')).size).toBe(6 * 3 * 4);
+      // Six runs of 700 written, merged into one of 2,800 and two of 700 (whose merge was under way:
+      // its output is removed when the node closes).
+      const runs = readdirSync(join(indexDir, 'trackers')).filter((f) => f.endsWith('.run')).sort();
+      expect(runs.map((f) => statSync(join(indexDir, 'trackers', f)).size).sort((a, b) => a - b)).toEqual([700 * 8, 700 * 8, 4 * 700 * 8]);
       rmSync(join(indexDir, 'polls', '1.positions'));
-      truncateSync(join(indexDir, 'trackers'), 1001);
+      truncateSync(join(indexDir, 'trackers', runs[0]!), 1001);
       expect(statSync(join(indexDir, 'entries.ends')).size).toBe(n * 8);
       truncateSync(join(indexDir, 'entries.ends'), n * 8 - 5);
       rmSync(join(indexDir, 'merkle-0.hashes'));

@@ -198,55 +198,73 @@ export class RecordFile {
   }
 }
 
+/** One sorted run of a DiskHashIndex: (hash, index) pairs ascending, and every BLOCK-th hash of them. */
+interface Run {
+  pairs: RecordFile;
+  /** The hash of records 0, BLOCK, 2 BLOCK, ... (4 bytes each). */
+  fences: RecordFile;
+}
+
 /**
  * A multimap from a string's 32-bit hash to entry indexes (ballot trackers), on disk: the newest
  * `memoryLimit` additions in a {@link HashIndex} in memory, older ones in sorted runs of 8-byte records
- * (hash, index) one after another in one file, each run written when the memory part fills, and beside
- * them (`<path>.fences`) every BLOCK-th hash of each run. A look-up reads a run's fences (one read), then
- * the one or two blocks where the key's hash would be (about one run per `memoryLimit` ballots ever: 16
- * at a million, 61 at four), plus the memory part; like HashIndex it returns every index whose key
- * hashes alike, newest first, and the caller checks each against the entry on disk.
+ * (hash, index), each in its own file with a file of its fences (every BLOCK-th hash) beside it. A run is
+ * written when the memory part fills, and two runs of the same length are merged into one (a binary
+ * counter: runs of memoryLimit, 2 memoryLimit, 4 memoryLimit, ... records, at most one of each, plus one
+ * being merged), so a look-up reads a few fences and one or two blocks in each of about
+ * log2(entries / memoryLimit) runs (5 at four million, where unmerged runs were 61), plus the memory part.
+ * Like HashIndex it returns every index whose key hashes alike, newest first, and the caller checks each
+ * against the entry on disk.
+ *
+ * Merges are done a little at each add (records streamed a block at a time: bounded memory), paced to
+ * finish before the memory part fills again, so no add waits for a whole merge (a merge of two million
+ * records at once took 0.4 s: BENCHMARKS.md, bench:tracker-index). Until a merge is done its two runs
+ * answer look-ups and its output does not.
  */
 export class DiskHashIndex {
   private readonly recent = new HashIndex();
   private recentCount = 0;
-  private readonly runs: RecordFile;
-  /** The hash of records 0, BLOCK, 2 BLOCK, ... of each run (4 bytes each). */
-  private readonly fences: RecordFile;
-  private runCount = 0;
-  private readonly fencesPerRun: number;
-  private readonly hashAt = (i: number): number => this.runs.getUint32Pair(i)[0];
-  private readonly fenceAt = (i: number): number => this.fences.getUint32(i);
+  /** Oldest (longest) first. */
+  private readonly runs: Run[] = [];
+  private runsMade = 0;
+  /** The merge under way: runs[at] and runs[at + 1] into `out`, read up to i and j. */
+  private merging: { at: number; out: Run; i: number; j: number } | null = null;
+  /** Records the merges that the last run written calls for still have to move. */
+  private toMove = 0;
 
+  /** Empties `dir` (the index is refilled by its owner's start-up pass) and keeps its runs there. */
   constructor(
-    path: string,
+    private readonly dir: string,
     private readonly memoryLimit = 1 << 16,
   ) {
-    this.runs = new RecordFile(path, 8);
-    this.fences = new RecordFile(`${path}.fences`, 4);
-    this.fencesPerRun = Math.ceil(memoryLimit / BLOCK);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+
+  /** How many sorted runs answer look-ups (the two inputs of a merge under way count as two). */
+  get runCount(): number {
+    return this.runs.length;
   }
 
   add(key: string, index: number): void {
     this.recent.add(key, index);
     if (++this.recentCount >= this.memoryLimit) this.spill();
+    else if (this.merging) this.mergeSome(Math.ceil(this.toMove / (this.memoryLimit - this.recentCount)));
   }
 
   /** Candidate indexes for `key`, highest first. */
   candidates(key: string): number[] {
     const h = hash32(key);
     const out = this.recent.candidates(key);
-    for (let r = 0; r < this.runCount; r++) {
-      const start = r * this.memoryLimit;
-      const end = start + this.memoryLimit;
+    for (const { pairs, fences } of this.runs) {
+      const n = pairs.length;
       // Blocks from the first whose fence is not below h start at or after h: the first match is in the
       // block before it, or is its first record.
-      const f0 = r * this.fencesPerRun;
-      const b = this.fences.countBelow(h, this.fenceAt, f0, f0 + this.fencesPerRun) - f0;
-      const lo = start + Math.max(0, b - 1) * BLOCK;
-      const hi = Math.min(end, start + b * BLOCK);
-      for (let i = this.runs.countBelow(h, this.hashAt, lo, hi); i < end; i++) {
-        const [hash, index] = this.runs.getUint32Pair(i);
+      const b = fences.countBelow(h, (i) => fences.getUint32(i));
+      const lo = Math.max(0, b - 1) * BLOCK;
+      const hi = Math.min(n, b * BLOCK);
+      for (let i = pairs.countBelow(h, (k) => pairs.getUint32Pair(k)[0], lo, hi); i < n; i++) {
+        const [hash, index] = pairs.getUint32Pair(i);
         if (hash !== h) break;
         out.push(index);
       }
@@ -255,23 +273,83 @@ export class DiskHashIndex {
   }
 
   close(): void {
-    this.runs.close();
-    this.fences.close();
+    if (this.merging) DiskHashIndex.remove(this.merging.out);
+    this.merging = null;
+    for (const run of this.runs) {
+      run.pairs.close();
+      run.fences.close();
+    }
   }
 
-  /** Writes the memory part as one more sorted run (and its fences) and empties it. */
+  private newRun(): Run {
+    const name = join(this.dir, String(this.runsMade++));
+    return { pairs: new RecordFile(`${name}.run`, 8), fences: new RecordFile(`${name}.fences`, 4) };
+  }
+
+  private static push(run: Run, hash: number, index: number): void {
+    if (run.pairs.length % BLOCK === 0) run.fences.pushUint32(hash);
+    run.pairs.pushUint32Pair(hash, index);
+  }
+
+  private static remove(run: Run): void {
+    for (const file of [run.pairs, run.fences]) {
+      file.close();
+      rmSync(file.path, { force: true });
+    }
+  }
+
+  /** Writes the memory part as one more sorted run, empties it, and starts the merges it calls for. */
   private spill(): void {
+    // Paced to be done by now; what is left (none, unless the pace rounded down) is done at once.
+    if (this.merging) this.mergeSome(Infinity);
     const pairs = this.recent.pairs();
     const order = Array.from({ length: pairs.length / 2 }, (_, k) => k).sort((a, b) => pairs[2 * a]! - pairs[2 * b]! || pairs[2 * a + 1]! - pairs[2 * b + 1]!);
-    order.forEach((k, j) => {
-      if (j % BLOCK === 0) this.fences.pushUint32(pairs[2 * k]!);
-      this.runs.pushUint32Pair(pairs[2 * k]!, pairs[2 * k + 1]!);
-    });
-    this.runs.flush();
-    this.fences.flush();
-    this.runCount++;
+    const run = this.newRun();
+    for (const k of order) DiskHashIndex.push(run, pairs[2 * k]!, pairs[2 * k + 1]!);
+    run.pairs.flush();
+    run.fences.flush();
+    this.runs.push(run);
     this.recent.clear();
     this.recentCount = 0;
+    // The binary counter's carry: each run that meets one of its length makes one of twice it.
+    const lengths = this.runs.map((r) => r.pairs.length);
+    this.toMove = 0;
+    while (lengths.length >= 2 && lengths[lengths.length - 1]! >= lengths[lengths.length - 2]!) {
+      const merged = lengths.pop()! + lengths.pop()!;
+      this.toMove += merged;
+      lengths.push(merged);
+    }
+    this.startMerge();
+  }
+
+  private startMerge(): void {
+    const n = this.runs.length;
+    this.merging = n >= 2 && this.runs[n - 1]!.pairs.length >= this.runs[n - 2]!.pairs.length ? { at: n - 2, out: this.newRun(), i: 0, j: 0 } : null;
+  }
+
+  /** Moves up to `count` records of the merges under way into their outputs, finishing each it can. */
+  private mergeSome(count: number): void {
+    let left = count;
+    while (this.merging && left > 0) {
+      const m = this.merging;
+      const [a, b] = [this.runs[m.at]!.pairs, this.runs[m.at + 1]!.pairs];
+      for (; left > 0 && (m.i < a.length || m.j < b.length); left--, this.toMove--) {
+        const x = m.i < a.length ? a.getUint32Pair(m.i) : null;
+        const y = m.j < b.length ? b.getUint32Pair(m.j) : null;
+        if (x && (!y || x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]))) {
+          DiskHashIndex.push(m.out, x[0], x[1]);
+          m.i++;
+        } else {
+          DiskHashIndex.push(m.out, y![0], y![1]);
+          m.j++;
+        }
+      }
+      if (m.i < a.length || m.j < b.length) return;
+      m.out.pairs.flush();
+      m.out.fences.flush();
+      for (const run of this.runs.splice(m.at, 2, m.out)) DiskHashIndex.remove(run);
+      this.startMerge();
+    }
   }
 }
 
