@@ -238,6 +238,50 @@ describe('a ledger node round', () => {
     expect(paged.signedCheckpoints(99)).toEqual({ checkpoints: [], start: 5, next: null, count: 5 });
   });
 
+  it('checks its newest notes before it serves and the older ones after, by a sweep that stops its signing when one fails', async () => {
+    nodes = cluster();
+    const opening = openPollEntries('sc');
+    let prev = await round(nodes, [], opening, null);
+    const ballots = Array.from({ length: 6 }, (_, k) => ballotText({ pollId: 'sc', voter: `v${k}` }));
+    for (let r = 0; r < 6; r++) prev = await round(nodes, [...opening, ...ballots.slice(0, r)], ballots.slice(r, r + 1), prev);
+    const options = (nodes[0] as unknown as { options: { dataDir: string; keys: string[] } }).options;
+    nodes[0]!.close();
+    const reopen = (startCheckNotes?: number): LedgerNode & { logged: string[] } => {
+      const logged: string[] = [];
+      const node = new LedgerNode({ id: 1, dataDir: options.dataDir, origin: ORIGIN, peers: [], keys: options.keys, log: (msg) => logged.push(msg), ...(startCheckNotes ? { startCheckNotes } : {}) });
+      nodes[0] = node;
+      return Object.assign(node, { logged });
+    };
+    // An intact store: the sweep over the older notes finds nothing and says it is done.
+    const intact = reopen(2);
+    expect(intact.storeProblem).toBeNull();
+    await intact.whenStoreChecked();
+    expect(intact.storeProblem).toBeNull();
+    expect(intact.logged).toContain('store check of older notes done');
+    intact.close();
+
+    // This node's signature on its first signed body, damaged on disk (7 bodies: the oldest is not among the newest 2).
+    const file = join(options.dataDir, 'signed.log');
+    const lines = readFileSync(file, 'utf8').split('\n');
+    expect(lines.filter(Boolean)).toHaveLength(7);
+    const note = JSON.parse(lines[0]!) as string;
+    const sig = note.lastIndexOf(' ') + 5;
+    lines[0] = JSON.stringify(note.slice(0, sig) + (note[sig] === 'A' ? 'B' : 'A') + note.slice(sig + 1));
+    writeFileSync(file, lines.join('\n'));
+
+    // Checked whole at start (the default: the newest 256 cover all 7) ...
+    const whole = reopen();
+    expect(whole.storeProblem).toMatch(/signed.log line 1: this node's signature does not verify/);
+    whole.close();
+    // ... or, with only the newest 2 checked at start, serving first and found by the sweep.
+    const swept = reopen(2);
+    expect(swept.storeProblem).toBeNull();
+    expect(swept.latestCheckpoint()).not.toBeNull();
+    await swept.whenStoreChecked();
+    expect(swept.storeProblem).toMatch(/signed.log line 1: this node's signature does not verify/);
+    expect(() => swept.latestCheckpoint()).toThrow(/store has a problem/);
+  });
+
   it('a node restarted from its files has the same log and final checkpoint', async () => {
     nodes = cluster();
     const opening = openPollEntries('hr');
