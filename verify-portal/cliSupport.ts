@@ -1,5 +1,5 @@
 /**
- * What `npm run verify` and `npm run audit` share: where the ledger is and which keys to trust, and how
+ * What `npm run verify`, `npm run audit` and `npm run audit-signed` share: where the ledger is and which keys to trust, and how
  * a check line prints. Server-side (node:fs); the checks themselves are the portal's, in lib/.
  *
  * The target comes from --nodes/--keys/--origin, else LEDGER_NODES/LEDGER_KEYS/LEDGER_ORIGIN, else
@@ -19,14 +19,14 @@ export class UsageError extends Error {}
 const list = (v: string | undefined): string[] => (v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 
 /** Parses argv into the positional argument, extra flags and a verification context. Throws UsageError. */
-export function cliContext(argv: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}): { arg: string; values: Record<string, unknown>; ctx: VerifyContext } {
+export function cliContext(argv: string[], extra: Record<string, { type: 'string' | 'boolean' }> = {}, needsArg = true): { arg: string; values: Record<string, unknown>; ctx: VerifyContext } {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: { nodes: { type: 'string' }, keys: { type: 'string' }, origin: { type: 'string' }, 'data-dir': { type: 'string' }, ...extra },
   });
-  const arg = positionals[0];
-  if (!arg) throw new UsageError('missing argument');
+  const arg = positionals[0] ?? '';
+  if (needsArg && !arg) throw new UsageError('missing argument');
   const file = join(String(values['data-dir'] ?? process.env.DATA_DIR ?? './data'), 'ledger.json');
   const saved = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { nodes?: string[]; verifierKeys?: string[]; origin?: string }) : {};
   const nodes = list(values.nodes as string | undefined).length ? list(values.nodes as string) : list(process.env.LEDGER_NODES).length ? list(process.env.LEDGER_NODES) : (saved.nodes ?? []);

@@ -7,6 +7,7 @@ export { bytesEqual, fromBase64, fromHex, toBase64, toHex, utf8 } from './bytes.
 export { nobleEd25519, nobleSha256, type Ed25519, type Sha256 } from './hash.ts';
 export {
   HASH_SIZE,
+  MerkleFrontier,
   MerkleTree,
   ProofError,
   emptyRoot,

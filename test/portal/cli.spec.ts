@@ -84,6 +84,21 @@ describe('npm run audit', () => {
   });
 });
 
+describe('npm run audit-signed', () => {
+  it('exits 0 when every body each node signed has the ledger\'s root at its size', async () => {
+    const r = await cli('auditSigned', []);
+    expect(r.code).toBe(0);
+    expect(r.out.split('\n').filter((l) => l.startsWith('✓ signed-history'))).toHaveLength(4);
+    expect(r.out).toContain('VERIFIED');
+  });
+
+  it('exits 1 when no node serves a quorum-signed checkpoint', async () => {
+    const r = await cli('auditSigned', ['--nodes', 'http://127.0.0.1:9', '--keys', ledger.verifierKeys.join(','), '--origin', ORIGIN]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^✗ checkpoint/m);
+  });
+});
+
 describe('the portal server', () => {
   it('serves pages with a strict CSP that lets the browser reach only the nodes, and the bundle without node:* modules', async () => {
     const res = await fetch(`${portal.url}/poll?lang=en`);

@@ -8,6 +8,7 @@ import { nodeEd25519, nodeSha256 } from '../../src/ledger/nodeCrypto.ts';
 import { checkBallot, parseBallotInput } from '../../verify-portal/lib/checkBallot.ts';
 import { auditPoll } from '../../verify-portal/lib/auditPoll.ts';
 import { nodeStatus } from '../../verify-portal/lib/nodeStatus.ts';
+import { auditSignedHistory } from '../../verify-portal/lib/signedHistory.ts';
 import { anchorClosedPoll, startLedgerWithCoordinator, type ClosedPoll, type TestLedger } from './fixture.ts';
 import { tamperings } from './tamper.ts';
 
@@ -129,6 +130,16 @@ describe('node status', () => {
     expect(report.nodes.every((n) => n.reachable && (n.latest?.signers.length ?? 0) >= 3)).toBe(true);
   });
 
+  it('audits every body each node signed against the log, a page at a time', async () => {
+    const audit = await auditSignedHistory(ledger.context());
+    expect(failed(audit.lines)).toEqual([]);
+    expect(audit.ok).toBe(true);
+    expect(audit.misbehaving).toEqual([]);
+    const counts = await Promise.all(ledger.context().clients.map(async (c) => (await c.signed()).count));
+    expect(audit.compared + audit.beyond).toBe(counts.reduce((a, b) => a + b, 0));
+    expect(audit.lines.filter((l) => l.code === 'signed-history')).toHaveLength(4);
+  });
+
   it('names a node that signed a second root for a size it already signed, with both notes as evidence', async () => {
     // Node 4 turns rogue: with its own key (from its data directory) it signs a different root for the
     // latest size, and serves that note among what it signed.
@@ -147,6 +158,12 @@ describe('node status', () => {
       expect(report.misbehaving[0]!.signer).toBe('ledger-node-4');
       expect(report.misbehaving[0]!.evidence).toContain(forged);
       expect(report.agree).toBe(true); // its final checkpoint still lies on the one history
+      // The full-history audit finds it too, by the root the log has at that size.
+      const audit = await auditSignedHistory({ ...ctx, clients: [...ctx.clients.slice(0, 3), createNodeClient(rogue.url)] });
+      expect(audit.ok).toBe(false);
+      expect(audit.misbehaving.map((m) => m.signer)).toEqual(['ledger-node-4']);
+      expect(audit.misbehaving[0]!.evidence).toContain(forged);
+      expect(failed(audit.lines)).toEqual(['signed-history']);
     } finally {
       rogue.server.close();
     }
@@ -159,8 +176,9 @@ async function proxyWithExtraSigned(target: string, extra: string): Promise<{ ur
     void (async () => {
       const upstream = await fetch(new URL(req.url!, target));
       let body = await upstream.text();
-      if (req.url === '/v1/signed') {
-        const signed = JSON.parse(body) as { checkpoints: string[]; count: number };
+      const signed = new URL(req.url!, target).pathname === '/v1/signed' ? (JSON.parse(body) as { checkpoints: string[]; count: number; next: number | null }) : null;
+      // Added to the last page, whichever page was asked for (the newest, or from a start).
+      if (signed && signed.next === null) {
         body = JSON.stringify({ ...signed, checkpoints: [...signed.checkpoints, extra], count: signed.count + 1 });
       }
       res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
