@@ -192,7 +192,7 @@ const quietLog = (): void => {};
  * call). `restart(k, whileStopped)` closes node k, runs `whileStopped` on its data directory, and starts
  * it again on its files.
  */
-export function inProcessCluster(pageBytes?: number, limits: Pick<LedgerNodeOptions, 'trackersInMemory' | 'openPollFiles'> = {}): { nodes: LedgerNode[]; restart: (k: number, whileStopped?: (dataDir: string) => void) => LedgerNode } {
+export function inProcessCluster(pageBytes?: number, limits: Pick<LedgerNodeOptions, 'trackersInMemory' | 'openPollFiles' | 'signedPage'> = {}): { nodes: LedgerNode[]; restart: (k: number, whileStopped?: (dataDir: string) => void) => LedgerNode } {
   const dir = tempDataDir();
   const dataDirs = [1, 2, 3, 4].map((id) => join(dir, `ledger-node-${id}`));
   const keys = dataDirs.map((dataDir, k) => {
