@@ -42,6 +42,7 @@ export interface LoadSamples {
 type Request =
   | { id: number; cmd: 'provision'; count: number; file: string }
   | { id: number; cmd: 'openPoll' }
+  | { id: number; cmd: 'watchSettled' }
   | { id: number; cmd: 'sampleStart' }
   | { id: number; cmd: 'sampleStop'; untilCaughtUp: boolean }
   | { id: number; cmd: 'endToEnd'; options: Omit<EndToEndOptions, 'onSample'> }
@@ -246,6 +247,14 @@ const serve = async () => {
         await caughtUp(app);
         return null;
       }
+      case 'watchSettled': {
+        // The tamper watch's first pass after a start reads every bucket; this waits for a pass that
+        // began after this call, so that what follows measures the passes of a running vote.
+        const target = (app.ledger?.tamperPasses() ?? 0) + 2;
+        const deadline = Date.now() + 600_000;
+        while (app.ledger && app.ledger.tamperPasses() < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        return null;
+      }
       case 'openPoll': {
         const pollId = await openBudgetPoll(app.eventStore, official);
         await caughtUp(app);
@@ -339,6 +348,8 @@ export interface AppProcess {
   pid: number;
   provision(count: number, file: string): Promise<void>;
   openPoll(): Promise<string>;
+  /** Waits until the tamper watch has finished two passes more than it had (the first after a start reads every bucket). */
+  watchSettled(): Promise<void>;
   sampleStart(): Promise<void>;
   sampleStop(untilCaughtUp: boolean): Promise<LoadSamples>;
   endToEnd(options: Omit<EndToEndOptions, 'onSample'>): Promise<{ result: EndToEndResult; samples: LoadSamples }>;
@@ -382,6 +393,7 @@ export const startAppProcess = async (serverSecret: Buffer, pool: number, env: R
     pid: child.pid!,
     provision: (count, file) => call({ cmd: 'provision', count, file }),
     openPoll: () => call({ cmd: 'openPoll' }),
+    watchSettled: () => call({ cmd: 'watchSettled' }),
     sampleStart: () => call({ cmd: 'sampleStart' }),
     sampleStop: (untilCaughtUp) => call({ cmd: 'sampleStop', untilCaughtUp }),
     endToEnd: (options) => call({ cmd: 'endToEnd', options }),

@@ -65,6 +65,11 @@ export interface LedgerServices {
   openSealedNow(): Promise<void>;
   /** Milliseconds it took to start the nodes and the services. */
   startupMs: number;
+  /**
+   * Tamper-watch passes completed by this instance since it started (0 on a standby). The first pass
+   * after a start reads every bucket (see startTamperWatch): a bench waits for it to measure steady state.
+   */
+  tamperPasses(): number;
   stop(): Promise<void>;
 }
 
@@ -169,6 +174,7 @@ export const startLedger = async (
   };
 
   let active: ActiveLedgerWork | null = null;
+  let tamperPasses = 0;
   const startActive = async (): Promise<void> => {
     await refreshKeySet(true);
     let verifier: LedgerVerifier | null = null;
@@ -204,7 +210,7 @@ export const startLedger = async (
       db: deps.db, eventStore: deps.eventStore, anchoring, sealing, keySet: () => keySet, logger: deps.logger,
       everyMs: Math.max(1000, config.ANCHOR_INTERVAL_MS * 2),
     });
-    active = { anchoring, opening, stopWatch: startTamperWatch(verifier, anchoring, deps.logger, config.TAMPER_WATCH_MS) };
+    active = { anchoring, opening, stopWatch: startTamperWatch(verifier, anchoring, deps.logger, config.TAMPER_WATCH_MS, () => tamperPasses++) };
   };
   const stopActive = async (): Promise<void> => {
     const work = active;
@@ -298,6 +304,7 @@ export const startLedger = async (
     encapsulationPool: () => encapsulations,
     openingStatus: () => active?.opening.status() ?? {},
     openSealedNow: async () => active?.opening.runOnce(),
+    tamperPasses: () => tamperPasses,
     startupMs: Date.now() - started,
     stop: async () => {
       clearInterval(keyTimer);
@@ -314,7 +321,7 @@ export const startLedger = async (
  * digests of every bucket and re-reads the buckets that moved (all of them on the first pass), so the
  * pause after a pass grows with its cost: the watch never takes more than ~1/5 of the time. Returns its stop.
  */
-const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger: Logger, everyMs: number): (() => Promise<void>) => {
+const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger: Logger, everyMs: number, onPass: () => void): (() => Promise<void>) => {
   let watchTimer: NodeJS.Timeout | undefined;
   let watching: Promise<unknown> | null = null;
   let stopped = false;
@@ -326,6 +333,7 @@ const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger
         await verifier.tamperCheck();
         const final = anchoring.status().finalSize;
         if (final > 0) await verifier.verifyTallies(final);
+        onPass();
       })()
         .catch((err: unknown) => logger.error({ err }, 'tamper watch pass failed'))
         .finally(() => {
