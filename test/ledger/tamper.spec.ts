@@ -1,6 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningApp } from '../../src/infra/compositionRoot.ts';
+import { startApp, type RunningApp } from '../../src/infra/compositionRoot.ts';
+import { loadConfig } from '../../src/infra/config.ts';
+import { createLogger } from '../../src/infra/logger.ts';
 import { listAlerts } from '../../src/infra/ledger/ledgerStore.ts';
 import { getVerification } from '../../src/infra/readModels/pollVerification.ts';
 import { signedInClient } from '../support/session.ts';
@@ -124,5 +129,57 @@ describe.each(testDatabaseKinds())('tamper watch on $name', ({ create }) => {
     await sql`UPDATE polls SET doc = jsonb_set(doc, '{result,questions,0,options,0,count}', '99') WHERE id = ${pollId}`.execute(app.db.kysely);
     await waitFor('failed', async () => (await statusOf(app, pollId)) === 'failed');
     expect((await listAlerts(app.db.kysely)).find((a) => a.pollId === pollId)).toMatchObject({ kind: 'read-model-tally' });
+  });
+});
+
+describe.each(testDatabaseKinds())('tamper watch after a restart on $name', ({ create }) => {
+  it('reads the older buckets a window a pass after a restart, and finds an event edited while the app was down', async () => {
+    const db = await create();
+    const config = loadConfig({
+      NODE_ENV: 'test', PORT: '0', PORTAL_PORT: '0', LEDGER_BASE_PORT: '0', SEED_DEMO_DATA: 'false', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'civic-vote-tamper-restart-')),
+      ANCHOR_INTERVAL_MS: '200', TAMPER_WATCH_BUCKET: '4', TAMPER_WATCH_WINDOW: '2', TAMPER_WATCH_MS: '500',
+    });
+    const logger = createLogger(config.LOG_LEVEL);
+    try {
+      const first = await startApp(config, { db, logger });
+      const polls: Array<{ pollId: string; eventIds: string[] }> = [];
+      // Five published polls of about 8 leaves each: leaf buckets of 4 from 0 to about 10.
+      for (let k = 0; k < 5; k++) {
+        const author = citizen(`restart-author-${k}`);
+        const pollId = await openPoll(first, undefined, author);
+        const eventIds = [];
+        for (let i = 0; i < 3; i++) eventIds.push((await first.polls.cast({ pollId, citizenId: `restart-${k}-${i}`, selections: { selections: { q1: ['a'] } } })).eventId);
+        await closeAndPublish(first, pollId, 3, author);
+        polls.push({ pollId, eventIds });
+      }
+      await waitFor('every poll verified', async () => (await Promise.all(polls.map((p) => statusOf(first, p.pollId)))).every((s) => s === 'completed'));
+      await first.ledger!.anchoring.settled();
+      await first.stop();
+
+      // While the app is down, a ballot of the fourth poll (leaves about 24-31: buckets 6-7, below the
+      // newest two and three windows of 2 into the sweep) is edited in place.
+      const target = polls[3]!;
+      await db.kysely.transaction().execute(async (trx) => {
+        await sql`ALTER TABLE events DISABLE TRIGGER events_append_only`.execute(trx);
+        await sql`UPDATE events SET data = jsonb_set(data, '{selections,selections,q1}', '["b"]') WHERE id = ${target.eventIds[0]!}`.execute(trx);
+        await sql`ALTER TABLE events ENABLE TRIGGER events_append_only`.execute(trx);
+      });
+      const second = await startApp(config, { db, logger });
+      try {
+        // The first pass after the restart reads the newest buckets and the oldest window, not the edited
+        // bucket (reading every bucket at once, as before, it found the edit here already) ...
+        await waitFor('the first pass after the restart', async () => second.ledger!.tamperPasses() >= 1);
+        expect(await statusOf(second, target.pollId)).toBe('completed');
+        // ... and a later pass of the sweep does.
+        await waitFor('failed after the restart', async () => (await statusOf(second, target.pollId)) === 'failed');
+        expect((await listAlerts(db.kysely)).find((a) => a.eventId === target.eventIds[0])).toMatchObject({ kind: 'event-edited', pollId: target.pollId });
+        for (const other of polls.filter((p) => p !== target)) expect(await statusOf(second, other.pollId)).toBe('completed');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await db.close();
+    }
   });
 });

@@ -66,8 +66,8 @@ export interface LedgerServices {
   /** Milliseconds it took to start the nodes and the services. */
   startupMs: number;
   /**
-   * Tamper-watch passes completed by this instance since it started (0 on a standby). The first pass
-   * after a start reads every bucket (see startTamperWatch): a bench waits for it to measure steady state.
+   * Tamper-watch passes completed by this instance since it started (0 on a standby); a bench waits
+   * for the first passes after a start (which digest every bucket) to measure a running vote.
    */
   tamperPasses(): number;
   stop(): Promise<void>;
@@ -318,8 +318,9 @@ export const startLedger = async (
 
 /**
  * The tamper watch loop; it also retries tallies that found too few nodes the first time. A pass reads
- * digests of every bucket and re-reads the buckets that moved (all of them on the first pass), so the
- * pause after a pass grows with its cost: the watch never takes more than ~1/5 of the time. Returns its stop.
+ * digests of buckets and re-reads the buckets that moved (on the first pass the two newest, the older
+ * ones a window a pass: verification.ts), so the pause after a pass grows with its cost: the watch
+ * never takes more than ~1/5 of the time. Returns its stop.
  */
 const startTamperWatch = (verifier: LedgerVerifier, anchoring: Anchoring, logger: Logger, everyMs: number, onPass: () => void): (() => Promise<void>) => {
   let watchTimer: NodeJS.Timeout | undefined;
