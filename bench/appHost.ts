@@ -248,8 +248,9 @@ const serve = async () => {
         return null;
       }
       case 'watchSettled': {
-        // The tamper watch's first pass after a start reads every bucket; this waits for a pass that
-        // began after this call, so that what follows measures the passes of a running vote.
+        // The tamper watch's first passes after a start digest every bucket and then compare the older
+        // ones a window a pass; this waits for a pass that began after this call, so that what follows
+        // measures the passes of a running vote.
         const target = (app.ledger?.tamperPasses() ?? 0) + 2;
         const deadline = Date.now() + 600_000;
         while (app.ledger && app.ledger.tamperPasses() < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -348,7 +349,7 @@ export interface AppProcess {
   pid: number;
   provision(count: number, file: string): Promise<void>;
   openPoll(): Promise<string>;
-  /** Waits until the tamper watch has finished two passes more than it had (the first after a start reads every bucket). */
+  /** Waits until the tamper watch has finished two passes more than it had (the first after a start digests every bucket). */
   watchSettled(): Promise<void>;
   sampleStart(): Promise<void>;
   sampleStop(untilCaughtUp: boolean): Promise<LoadSamples>;

@@ -62,7 +62,7 @@ const one = async (label: string, history: { events: number; ballots: number } |
     const file = join(dir, 'voters.jsonl');
     await app.provision(size.rate * size.seconds, file);
     const pollId = await app.openPoll();
-    // The tamper watch's first pass after a start reads every bucket of the history (a start-up cost that
+    // The tamper watch's first pass after a start digests every bucket of the history (a start-up cost that
     // grows with it, reported in its own column); the load is measured once the watch runs its ordinary passes.
     // HISTORY_LOAD_AT_START=1: the load right after provisioning instead (a vote resuming after a restart).
     if (process.env.HISTORY_LOAD_AT_START !== '1') await app.watchSettled();
@@ -103,7 +103,7 @@ export const historyBench: Bench = {
     const anchorP50 = (r: Run) => Number(p(r.samples.anchoringLag, 50));
     return [
       `Machine load average: ${loadBefore} at the start, ${loadAfter} at the end (2 cores shared with other engineers' work; compare rows of one run).`,
-      `Same load on both: one budget poll, the runner offering ${fmt(size.rate)} ballots/s (each arrival a new voter; at most 64 in flight, arrivals beyond that dropped: saturation on this machine) for ${size.seconds} s, cast only, once the app's tamper watch has finished a pass begun after the voters were provisioned (the first pass after a start reads the whole history: its end is the "settled" column); then until projections and anchoring caught up. A fresh app process each (pool ${POOL}, --expose-gc) with its four ledger nodes; heap and RSS of the app after a full GC at the end. Anchoring lag: each round that finalised, oldest entry's commit to the final checkpoint (p50 / p99, samples).`,
+      `Same load on both: one budget poll, the runner offering ${fmt(size.rate)} ballots/s (each arrival a new voter; at most 64 in flight, arrivals beyond that dropped: saturation on this machine) for ${size.seconds} s, cast only, once the app's tamper watch has finished a pass begun after the voters were provisioned (the first pass after a start digests every bucket of the history: its end is the "settled" column); then until projections and anchoring caught up. A fresh app process each (pool ${POOL}, --expose-gc) with its four ledger nodes; heap and RSS of the app after a full GC at the end. Anchoring lag: each round that finalised, oldest entry's commit to the final checkpoint (p50 / p99, samples).`,
       `History: ${fmt(size.events)} events of which ${fmt(size.ballots)} anchored ballots (HISTORY_EVENTS / HISTORY_BALLOTS; the issue asks for 1,000,000 / 250,000), seeded by bench/historySeed.ts.`,
       '',
       '| store | app start | tamper watch settled (s after start) | accepted | accepted/s | ballot p50 / p99 ms | anchoring lag p50 / p99 ms | app CPU ms/ballot | heap MiB after GC | RSS MiB |',

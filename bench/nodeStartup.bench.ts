@@ -1,9 +1,8 @@
 import { utf8 } from '../src/ledger/bytes.ts';
-import { checkpointHash, formatCheckpoint, GENESIS_PREV } from '../src/ledger/checkpoint.ts';
-import { hashLeaf, MerkleTree } from '../src/ledger/merkle.ts';
+import { hashLeaf, MerkleFrontier } from '../src/ledger/merkle.ts';
 import { nodeSha256 } from '../src/ledger/nodeCrypto.ts';
 import type { LedgerNode } from '../src/ledger/node/ledgerNode.ts';
-import { ballotText, inProcessCluster, openPollEntries, ORIGIN } from '../src/ledger/node/testing.ts';
+import { ballotText, inProcessCluster, openPollEntries, signRound } from '../src/ledger/node/testing.ts';
 import { fmt, loadAverage, type Bench } from './harness.ts';
 
 /**
@@ -21,16 +20,13 @@ export const nodeStartupBench: Bench = {
   run: async () => {
     const load = loadAverage();
     const cluster = inProcessCluster();
-    const tree = new MerkleTree(nodeSha256);
+    // The log's frontier kept here: inProcessRound would hash the whole log again each round.
+    const frontier = MerkleFrontier.empty(nodeSha256);
     let prev: string | null = null;
     const round = async (nodes: LedgerNode[], texts: string[]): Promise<void> => {
-      const start = tree.size;
-      for (const t of texts) tree.append(hashLeaf(nodeSha256, utf8(t)));
-      const body = formatCheckpoint({ origin: ORIGIN, size: tree.size, rootHash: tree.root(), prev: prev ? checkpointHash(nodeSha256, prev) : GENESIS_PREV, extensions: [] });
-      const lines: string[] = [];
-      for (const node of nodes) lines.push((await node.propose({ start, entries: texts, checkpoint: body })).signature);
-      for (const node of nodes) await node.finalize({ note: `${body}\n${lines.join('')}` });
-      prev = body;
+      const start = frontier.size;
+      for (const t of texts) frontier.append(hashLeaf(nodeSha256, utf8(t)));
+      prev = await signRound(nodes, start, texts, frontier.size, frontier.root(), prev);
     };
     await round(cluster.nodes, openPollEntries('restart'));
     const rows: string[] = [];

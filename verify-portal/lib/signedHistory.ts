@@ -12,7 +12,7 @@
  * (the body, the quorum checkpoint and the log are the evidence; anyone can recompute the root).
  */
 import { bytesEqual, hashLeaf, MerkleFrontier, openNote, parseCheckpoint, parseVerifierKeys, toBase64, utf8, type Checkpoint } from '../../src/ledger/index.ts';
-import type { NodeClient } from '../../src/ledger/nodeClient.ts';
+import { ENTRIES_PAGE, type NodeClient } from '../../src/ledger/nodeClient.ts';
 import { errorText, line, quorumCheckpoints, type CheckLine, type VerifyContext } from './common.ts';
 import type { Misbehaviour } from './nodeStatus.ts';
 
@@ -25,9 +25,6 @@ export interface SignedHistoryReport {
   beyond: number;
   ok: boolean;
 }
-
-/** Entries fetched per request (the node answers at most 1,000 and 4 MiB of them). */
-const ENTRIES_PAGE = 1000;
 
 /** A signed note opened against the published keys; checkpoint null when unreadable. */
 interface Head {

@@ -248,14 +248,6 @@ class NoteFile {
     return this.parse(this.file.line(i));
   }
 
-  /** Every note in order, with its line index (unreadable lines are logged and skipped). */
-  forEach(fn: (note: string, i: number) => void): void {
-    this.file.forEach((line, i) => {
-      const note = this.parse(line);
-      if (note !== undefined) fn(note, i);
-    });
-  }
-
   /** Notes [from, to) in order, read from the file (unreadable lines are logged and skipped). */
   range(from: number, to: number): string[] {
     return this.file.read(from, to).flatMap((line) => this.parse(line) ?? []);

@@ -217,9 +217,18 @@ export function inProcessCluster(pageBytes?: number, limits: Pick<LedgerNodeOpti
 export async function inProcessRound(nodes: LedgerNode[], held: string[], texts: string[], prevBody: string | null): Promise<string> {
   const tree = new MerkleTree(nodeSha256);
   for (const t of [...held, ...texts]) tree.append(hashLeaf(nodeSha256, utf8(t)));
-  const body = formatCheckpoint({ origin: ORIGIN, size: tree.size, rootHash: tree.root(), prev: prevBody ? checkpointHash(nodeSha256, prevBody) : GENESIS_PREV, extensions: [] });
+  return signRound(nodes, held.length, texts, tree.size, tree.root(), prevBody);
+}
+
+/**
+ * The round itself, for a caller that keeps its own tree (a bench of thousands of rounds): the body for
+ * `size` and `rootHash` after `prevBody`, proposed with `texts` at `start` to every node and finalized
+ * with all their signatures; returns the body.
+ */
+export async function signRound(nodes: LedgerNode[], start: number, texts: string[], size: number, rootHash: Uint8Array, prevBody: string | null): Promise<string> {
+  const body = formatCheckpoint({ origin: ORIGIN, size, rootHash, prev: prevBody ? checkpointHash(nodeSha256, prevBody) : GENESIS_PREV, extensions: [] });
   const lines: string[] = [];
-  for (const node of nodes) lines.push((await node.propose({ start: held.length, entries: texts, checkpoint: body })).signature);
+  for (const node of nodes) lines.push((await node.propose({ start, entries: texts, checkpoint: body })).signature);
   const note = `${body}\n${lines.join('')}`;
   for (const node of nodes) await node.finalize({ note });
   return body;
